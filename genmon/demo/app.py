@@ -1,0 +1,125 @@
+"""A Faust app written the way a user writes one, using only genmon's public API (``genmon.track``).
+
+It reproduces the three programs of the well-known question "Why isn't the Faust agent receiving
+values from the yield generator?":
+
+* ``unwired``: a generator whose values are iterated but never sent to the topic its agent
+  consumes. The agent waits forever. This is the bug.
+* ``sync-pump``: a plain generator; a task sends each value with ``await topic.send(value=...)``.
+* ``async-pump``: an async generator that sleeps between values, sent the same way.
+
+The answer's own versions of the two fixes do not run as written (``@app.agent()`` on a function
+with no stream parameter, and ``async for`` over a plain generator); these are their intent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import faust
+
+import genmon
+
+PIPELINES: dict[str, str] = {
+    "unwired": "a generator is iterated, but nothing sends its values to the topic the agent reads",
+    "sync-pump": "a plain generator; a task sends each value with await topic.send(value=...)",
+    "async-pump": "an async generator that sleeps between values; a task sends each one",
+}
+
+# Settings for genmon's embedded broker only: Tansu holds a group join for half the session
+# timeout, so Faust's 60 s default would keep the first value waiting for 30 s.
+FAST_JOIN: dict[str, Any] = {
+    "broker_session_timeout": 2.0,
+    "broker_heartbeat_interval": 0.5,
+    "broker_rebalance_timeout": 2.0,
+}
+
+
+class Number(faust.Record, serializer="json"):
+    n: int
+
+
+def create_app(
+    app_id: str = "genmon-demo",
+    broker: str = "kafka://localhost:9092",
+    rate: float = 10.0,
+    datadir: str | None = None,
+    fast_join: bool = False,
+) -> faust.App:
+    """Build the demo app; ``rate`` is values per second per generator."""
+    period = 1.0 / rate
+    settings: dict[str, Any] = dict(FAST_JOIN) if fast_join else {}
+    app = faust.App(
+        app_id,
+        broker=broker,
+        value_serializer="json",
+        web_enabled=False,
+        datadir=datadir,
+        **settings,
+    )
+
+    # 1. unwired: the bug. The generator runs, the agent listens, nothing connects them.
+    unwired_topic = app.topic(f"{app_id}-unwired", value_type=Number)
+
+    @genmon.track(name="unwired")
+    async def numbers() -> Any:
+        n = 0
+        while True:
+            yield Number(n=n)
+            n += 1
+            await asyncio.sleep(period)
+
+    @app.agent(unwired_topic)
+    async def unwired_agent(stream: Any) -> None:
+        async for number in stream:
+            print("unwired_agent got", number)  # never runs: nothing sends to unwired_topic
+
+    @app.task
+    async def unwired_driver() -> None:
+        async for number in numbers():
+            _ = number  # the value is made... and dropped here
+
+    # 2. sync-pump: a plain generator, pumped into the topic by a task.
+    sync_topic = app.topic(f"{app_id}-sync", value_type=Number)
+
+    @genmon.track(name="sync-pump")
+    def sync_numbers() -> Any:
+        n = 0
+        while True:
+            yield Number(n=n)
+            n += 1
+
+    @app.agent(sync_topic)
+    async def sync_agent(stream: Any) -> None:
+        async for number in stream:
+            _ = number.n
+
+    @app.task
+    async def sync_pump() -> None:
+        for number in sync_numbers():
+            await sync_topic.send(value=number)
+            await asyncio.sleep(period)
+
+    # 3. async-pump: an async generator that awaits between values, pumped the same way.
+    async_topic = app.topic(f"{app_id}-async", value_type=Number)
+
+    @genmon.track(name="async-pump")
+    async def async_numbers() -> Any:
+        n = 0
+        while True:
+            yield Number(n=n)
+            n += 1
+            await asyncio.sleep(period)
+
+    @app.agent(async_topic)
+    async def async_agent(stream: Any) -> None:
+        async for number in stream:
+            _ = number.n
+
+    @app.task
+    async def async_pump() -> None:
+        async for number in async_numbers():
+            await async_topic.send(value=number)
+
+    return app

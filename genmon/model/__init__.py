@@ -1,0 +1,12 @@
+"""genmon's data model: immutable snapshots and their JSON form. No Faust, no Textual."""
+
+from genmon.model.snapshot import (
+    STAGES,
+    BrokerInfo,
+    Counts,
+    PipelineSnapshot,
+    Snapshot,
+    Verdict,
+)
+
+__all__ = ["STAGES", "BrokerInfo", "Counts", "PipelineSnapshot", "Snapshot", "Verdict"]

@@ -1,0 +1,126 @@
+"""The Snapshot: one immutable reading of every pipeline, shared by the screen and ``--json``.
+
+The stage names here are the vocabulary used everywhere (code, screen, JSON, README):
+yielded → sent → acked → received → processed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+STAGES: tuple[str, ...] = ("yielded", "sent", "acked", "received", "processed")
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Distinct values that reached each stage (duplicates are counted apart, never here)."""
+
+    yielded: int = 0
+    sent: int = 0
+    acked: int = 0
+    received: int = 0
+    processed: int = 0
+
+    def as_tuple(self) -> tuple[int, ...]:
+        return (self.yielded, self.sent, self.acked, self.received, self.processed)
+
+    def __getitem__(self, stage: str) -> int:
+        return int(getattr(self, stage))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the counts mean: ``ok``, ``in_flight``, ``paused`` or ``lost`` (at ``stage``)."""
+
+    state: str
+    text: str
+    stage: str | None = None
+    lost: int = 0
+    in_flight: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "stage": self.stage,
+            "lost": self.lost,
+            "in_flight": self.in_flight,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True)
+class PipelineSnapshot:
+    """One row: a tracked generator, the topics its values were sent to, the agents that took them."""
+
+    name: str
+    generator: str
+    kind: str
+    on: bool
+    counts: Counts
+    verdict: Verdict
+    send_failed: int = 0
+    topics: tuple[str, ...] = ()
+    agents: tuple[str, ...] = ()
+    processed_by: dict[str, int] = field(default_factory=dict)
+    duplicates: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "generator": self.generator,
+            "kind": self.kind,
+            "on": self.on,
+            "topics": list(self.topics),
+            "agents": list(self.agents),
+            "counts": {stage: self.counts[stage] for stage in STAGES},
+            "send_failed": self.send_failed,
+            "processed_by": dict(self.processed_by),
+            "duplicates": dict(self.duplicates),
+            "verdict": self.verdict.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class BrokerInfo:
+    url: str
+    embedded: bool
+    up: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"url": self.url, "embedded": self.embedded, "up": self.up}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the screen or the JSON output shows at one moment."""
+
+    app_id: str
+    broker: BrokerInfo
+    app_state: str
+    pipelines: tuple[PipelineSnapshot, ...] = ()
+    error: str | None = None
+    log_path: str | None = None
+    settle_seconds: float = 5.0
+    uptime: float = 0.0
+
+    def pipeline(self, name: str) -> PipelineSnapshot:
+        for pipe in self.pipelines:
+            if pipe.name == name:
+                return pipe
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        from genmon.version import __version__
+
+        return {
+            "genmon": __version__,
+            "app": self.app_id,
+            "app_state": self.app_state,
+            "error": self.error,
+            "broker": self.broker.to_dict(),
+            "settle_seconds": self.settle_seconds,
+            "uptime_seconds": round(self.uptime, 3),
+            "log": self.log_path,
+            "pipelines": [pipe.to_dict() for pipe in self.pipelines],
+        }

@@ -1,0 +1,129 @@
+"""``genmon.track``: mark a generator whose values genmon follows.
+
+Usage::
+
+    @genmon.track                      # name defaults to the function's name
+    async def numbers(): ...
+
+    @genmon.track(name="orders")
+    def orders(): ...                  # sync generators work too
+
+Without genmon's probe installed the wrapper only checks one module variable per value and passes
+values (and ``StopIteration``) through unchanged. With the probe installed it counts each value,
+gives it an id, and obeys the on/off switch genmon's screen toggles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, TypeVar, overload
+
+from genmon.probe import runtime
+from genmon.probe.runtime import CURRENT, PAUSE_POLL_SECONDS
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+declared: dict[str, tuple[str, str]] = {}
+"""Every generator ``track`` has wrapped in this process: name -> (function, kind)."""
+
+
+@overload
+def track(fn: F, *, name: str | None = None) -> F: ...
+@overload
+def track(fn: None = None, *, name: str | None = None) -> Callable[[F], F]: ...
+
+
+def track(fn: Any = None, *, name: str | None = None) -> Any:
+    """Follow the values of a sync or async generator function through the pipeline.
+
+    ``name`` is the pipeline's name on genmon's screen (default: the function's name).
+    """
+    if fn is None:
+        return functools.partial(track, name=name)
+    if inspect.isasyncgenfunction(fn):
+        kind = "async"
+    elif inspect.isgeneratorfunction(fn):
+        kind = "sync"
+    else:
+        raise TypeError(
+            f"genmon.track wraps generator functions; {fn!r} is not a sync or async generator "
+            "function"
+        )
+    label = name or fn.__name__
+    function = getattr(fn, "__qualname__", label)
+    declared[label] = (function, kind)
+    probe = runtime.active_probe()
+    if probe is not None:
+        probe.declare(label, function, kind)
+    wrapper = _async_wrapper(fn, label) if kind == "async" else _sync_wrapper(fn, label)
+    wrapper.__genmon_name__ = label  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _source(label: str):  # type: ignore[no-untyped-def]
+    probe = runtime.active_probe()
+    if probe is None:
+        return None
+    function, kind = declared.get(label, (label, "async"))
+    src = probe.sources.get(label)
+    return src if src is not None else probe.declare(label, function, kind)
+
+
+def _async_wrapper(fn: Callable[..., Any], label: str) -> Callable[..., AsyncIterator[Any]]:
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        agen = fn(*args, **kwargs)
+        try:
+            while True:
+                src = _source(label)
+                if src is None:
+                    try:
+                        value = await agen.__anext__()
+                    except StopAsyncIteration:
+                        return
+                    yield value
+                    continue
+                while not src.on:
+                    await asyncio.sleep(PAUSE_POLL_SECONDS)
+                try:
+                    value = await agen.__anext__()
+                except StopAsyncIteration:
+                    return
+                # A value made while the switch went off is held, not yielded, until it is on.
+                while not src.on:
+                    await asyncio.sleep(PAUSE_POLL_SECONDS)
+                CURRENT.set((src, src.next_seq()))
+                yield value
+        finally:
+            await agen.aclose()
+
+    return wrapper
+
+
+def _sync_wrapper(fn: Callable[..., Any], label: str) -> Callable[..., Iterator[Any]]:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        gen = fn(*args, **kwargs)
+        try:
+            while True:
+                src = _source(label)
+                # Off the event loop a paused sync generator can simply wait; on the loop it waits
+                # at its consumer's next ``topic.send`` instead (see runtime._patch_topic_send).
+                if src is not None and not src.on and not runtime.in_event_loop():
+                    while not src.on and runtime.active_probe() is not None:
+                        time.sleep(PAUSE_POLL_SECONDS)
+                try:
+                    value = next(gen)
+                except StopIteration:
+                    return
+                if src is not None:
+                    CURRENT.set((src, src.next_seq()))
+                yield value
+        finally:
+            gen.close()
+
+    return wrapper
