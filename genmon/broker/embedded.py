@@ -117,9 +117,7 @@ class EmbeddedBroker:
             except OSError:
                 time.sleep(0.01)
         self.stop()
-        raise BrokerError(
-            f"embedded broker did not accept connections within {self.ready_timeout}s"
-        )
+        raise BrokerError(f"embedded broker did not accept connections within {self.ready_timeout}s")
 
     def stop(self) -> None:
         """Stop the broker (idempotent): SIGTERM, then SIGKILL after 3 s."""

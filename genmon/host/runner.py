@@ -236,9 +236,7 @@ class Host:
         last: tuple[Any, ...] | None = None
         since = time.monotonic()
         while time.monotonic() < deadline:
-            reading = tuple(
-                (raw.name, _counts(raw).as_tuple(), raw.send_failed) for raw in self.probe.read()
-            )
+            reading = tuple((raw.name, _counts(raw).as_tuple(), raw.send_failed) for raw in self.probe.read())
             now = time.monotonic()
             if reading != last:
                 last, since = reading, now

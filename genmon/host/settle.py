@@ -56,9 +56,7 @@ class SettleTracker:
         """Drop all history (after a reset the counts start again from zero)."""
         self._clocks.clear()
 
-    def verdict(
-        self, name: str, counts: Counts, on: bool, now: float, final: bool = False
-    ) -> Verdict:
+    def verdict(self, name: str, counts: Counts, on: bool, now: float, final: bool = False) -> Verdict:
         """Judge one pipeline. ``final`` means it has settled: every shortfall is a loss."""
         values = counts.as_tuple()
         clock = self._clocks.get(name)

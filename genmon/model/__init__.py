@@ -1,5 +1,6 @@
 """genmon's data model: immutable snapshots and their JSON form. No Faust, no Textual."""
 
+from genmon.model.diagnosis import Diagnosis, diagnose, short_name
 from genmon.model.snapshot import (
     STAGES,
     BrokerInfo,
@@ -9,4 +10,14 @@ from genmon.model.snapshot import (
     Verdict,
 )
 
-__all__ = ["STAGES", "BrokerInfo", "Counts", "PipelineSnapshot", "Snapshot", "Verdict"]
+__all__ = [
+    "STAGES",
+    "BrokerInfo",
+    "Counts",
+    "Diagnosis",
+    "PipelineSnapshot",
+    "Snapshot",
+    "Verdict",
+    "diagnose",
+    "short_name",
+]

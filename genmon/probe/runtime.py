@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import secrets
 import threading
 from collections.abc import Callable, Iterable
 
@@ -41,6 +42,7 @@ class Probe:
         self.sources: dict[str, Source] = {}
         self._by_header: dict[bytes, Source] = {}
         self._lock = threading.Lock()
+        self.token = secrets.token_hex(4)
 
     # -- lifecycle -------------------------------------------------------------------------
     def install(self) -> None:
@@ -60,9 +62,9 @@ class Probe:
         with self._lock:
             src = self.sources.get(name)
             if src is None:
-                src = Source(name=name, function=function, kind=kind)
+                src = Source(name=name, function=function, kind=kind, token=self.token)
                 self.sources[name] = src
-                self._by_header[name.encode()] = src
+                self._by_header[src.header_key] = src
             else:
                 src.function, src.kind = function, kind
             return src
@@ -72,7 +74,10 @@ class Probe:
         return src if src is not None else self.declare(name)
 
     def by_header(self, value: bytes) -> tuple[Source, int] | None:
-        """Decode a ``genmon-id`` header value into its source and id; None if it is not ours."""
+        """Decode a ``genmon-id`` header (``name@token:seq``) into its source and id.
+
+        None when it is not ours: another run's token, or not genmon's format at all.
+        """
         name, sep, seq = value.rpartition(b":")
         if not sep:
             return None

@@ -51,9 +51,7 @@ class GenmonSensor(Sensor):
         return found
 
     # -- producer side ---------------------------------------------------------------------
-    def on_send_initiated(
-        self, producer: Any, topic: str, message: Any, keysize: int, valsize: int
-    ) -> Any:
+    def on_send_initiated(self, producer: Any, topic: str, message: Any, keysize: int, valsize: int) -> Any:
         try:
             current = CURRENT.get()
             if current is None:
@@ -101,9 +99,7 @@ class GenmonSensor(Sensor):
         except Exception:
             pass
 
-    def on_stream_event_out(
-        self, tp: Any, offset: int, stream: Any, event: Any, state: Any = None
-    ) -> None:
+    def on_stream_event_out(self, tp: Any, offset: int, stream: Any, event: Any, state: Any = None) -> None:
         try:
             found = self._value_of(event.headers)
             if found is not None:

@@ -47,6 +47,7 @@ class Source:
     on: bool = True
     seq: int = 0
     floor: int = 0
+    token: str = ""
     header_value_prefix: bytes = b""
     sent: StageIds = field(default_factory=StageIds)
     acked: StageIds = field(default_factory=StageIds)
@@ -57,7 +58,13 @@ class Source:
     agents: dict[str, None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.header_value_prefix = self.name.encode() + b":"
+        self.header_value_prefix = self.header_key + b":"
+
+    @property
+    def header_key(self) -> bytes:
+        """``name@token``: the token is per run, so values left on a topic by an earlier run
+        (same generator name, same ids) are never counted as this run's."""
+        return f"{self.name}@{self.token}".encode()
 
     def next_seq(self) -> int:
         """Give the value being yielded its id."""

@@ -50,8 +50,7 @@ def track(fn: Any = None, *, name: str | None = None) -> Any:
         kind = "sync"
     else:
         raise TypeError(
-            f"genmon.track wraps generator functions; {fn!r} is not a sync or async generator "
-            "function"
+            f"genmon.track wraps generator functions; {fn!r} is not a sync or async generator function"
         )
     label = name or fn.__name__
     function = getattr(fn, "__qualname__", label)

@@ -1,0 +1,57 @@
+"""The headless report: a Snapshot as a Rich table (or JSON), for terminals without the TUI and CI logs."""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from genmon.model import STAGES, Snapshot, short_name
+
+VERDICT_STYLE = {"ok": "green", "in_flight": "yellow", "paused": "green", "lost": "bold red"}
+
+
+def as_json(snapshot: Snapshot) -> str:
+    return json.dumps(snapshot.to_dict(), indent=2)
+
+
+def as_table(snapshot: Snapshot) -> Table:
+    where = "embedded" if snapshot.broker.embedded else "external"
+    table = Table(
+        title=f"genmon ─ app {snapshot.app_id} ─ broker {snapshot.broker.url} ({where})",
+        title_justify="left",
+    )
+    table.add_column("on")
+    table.add_column("pipeline", no_wrap=True)
+    table.add_column("flow", no_wrap=True)
+    for stage in STAGES:
+        table.add_column(stage, justify="right")
+    table.add_column("verdict", no_wrap=True)
+    for pipe in snapshot.pipelines:
+        lost = pipe.verdict.stage if pipe.verdict.state == "lost" else None
+        flow = " → ".join(
+            part
+            for part in (short_name(pipe.generator), ", ".join(pipe.topics) or "✗", ", ".join(pipe.agents))
+            if part
+        )
+        table.add_row(
+            "●" if pipe.on else "○",
+            pipe.name,
+            flow.rstrip(" →"),
+            *(Text(f"{pipe.counts[stage]:,}", style="bold red" if stage == lost else "") for stage in STAGES),
+            Text(pipe.verdict.text, style=VERDICT_STYLE.get(pipe.verdict.state, "")),
+        )
+    return table
+
+
+def print_report(snapshot: Snapshot, json_output: bool, console: Console | None = None) -> None:
+    if json_output:
+        print(as_json(snapshot))
+        return
+    if console is None:
+        console = Console()
+        if not console.is_terminal:
+            console = Console(width=200)  # a log file or pipe: never wrap the rows
+    console.print(as_table(snapshot))

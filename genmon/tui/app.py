@@ -1,0 +1,179 @@
+"""GenmonApp: the live screen. Reads snapshots from the host on a worker thread, sends commands.
+
+The Faust app runs on the host's own loop and thread, so a generator that blocks Faust's loop
+never freezes this screen (DESIGN rule 1): the stall shows as counts that stop moving.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import time
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Header, RichLog, Static
+from textual.worker import get_current_worker
+
+from genmon.host import Host, LogRing
+from genmon.model import Snapshot
+from genmon.tui.detail import DetailPanel, RateHistory
+from genmon.tui.help import HelpScreen
+from genmon.tui.messages import SnapshotTaken
+from genmon.tui.table import PipelineTable
+
+REFRESH_SECONDS = 0.2
+
+
+class GenmonApp(App[None]):
+    """The table of pipelines, the detail panel for the highlighted one, and a log panel."""
+
+    CSS_PATH = "genmon.tcss"
+    TITLE = "genmon"
+    BINDINGS = [
+        Binding("space", "toggle", "on/off", id="toggle"),
+        Binding("a", "all_on", "all on", id="all-on"),
+        Binding("n", "all_off", "all off", id="all-off"),
+        Binding("r", "reset", "reset", id="reset"),
+        Binding("l", "toggle_log", "log", id="log"),
+        Binding("question_mark", "help", "help", key_display="?", id="help"),
+        Binding("q", "quit", "quit", id="quit"),
+        Binding("ctrl+c", "quit", "quit", show=False, priority=True),
+    ]
+
+    def __init__(
+        self,
+        host: Host,
+        *,
+        descriptions: dict[str, str] | None = None,
+        log_ring: LogRing | None = None,
+    ) -> None:
+        super().__init__()
+        self.host = host
+        self.descriptions = descriptions or {}
+        self.log_ring = log_ring
+        self.snapshot: Snapshot | None = None
+        self.history = RateHistory()
+        self._log_seq = 0
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="status")
+        table = PipelineTable(id="pipelines")
+        table.border_title = "pipelines"
+        yield table
+        yield DetailPanel(id="detail")
+        yield RichLog(id="log", max_lines=2000, wrap=False, highlight=False, markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#log", RichLog).border_title = "log"
+        self.query_one(PipelineTable).focus()
+        loop = self._loop_or_none()
+        if loop is not None:
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.add_signal_handler(sig, self.exit)
+        self._apply(self.host.snapshot())
+        self._poll()
+
+    def _loop_or_none(self):  # type: ignore[no-untyped-def]
+        import asyncio
+
+        try:
+            return asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+
+    @work(thread=True, exclusive=True, name="snapshots")
+    def _poll(self) -> None:
+        """Take a snapshot, post it, wait, repeat: the next one starts when the last is done."""
+        worker = get_current_worker()
+        while not worker.is_cancelled:
+            self.post_message(SnapshotTaken(self.host.snapshot()))
+            time.sleep(REFRESH_SECONDS)
+
+    @on(SnapshotTaken)
+    def _on_snapshot(self, message: SnapshotTaken) -> None:
+        self._apply(message.snapshot)
+
+    def _apply(self, snap: Snapshot) -> None:
+        self.snapshot = snap
+        now = time.monotonic()
+        for pipe in snap.pipelines:
+            self.history.add(pipe, now)
+        self._drain_log()
+        if isinstance(self.screen, HelpScreen):
+            return  # nothing to see under the modal: skip the repaint
+        up = "● up" if snap.broker.up else "✗ DOWN"
+        where = "embedded" if snap.broker.embedded else "external"
+        self.sub_title = (
+            f"broker {snap.broker.url} ({where}) {up} ─ app {snap.app_id} ─ {len(snap.pipelines)} pipelines"
+        )
+        status = self.query_one("#status", Static)
+        if snap.app_state == "crashed":
+            status.update(f"[b red]app crashed:[/] {snap.error or '?'} ─ log {snap.log_path}")
+        elif not snap.broker.up:
+            status.update(f"[b red]broker {snap.broker.url} is down[/] ─ log {snap.log_path}")
+        else:
+            status.update(
+                f"app {snap.app_state} ─ settle {snap.settle_seconds:g}s ─ ? for help ─ log {snap.log_path}"
+            )
+        table = self.query_one(PipelineTable)
+        table.show(snap)
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        if self.snapshot is None:
+            return
+        name = self.query_one(PipelineTable).highlighted_pipeline
+        pipe = next((p for p in self.snapshot.pipelines if p.name == name), None)
+        self.query_one(DetailPanel).show(pipe, self.history)
+
+    def _drain_log(self) -> None:
+        if self.log_ring is None:
+            return
+        self._log_seq, lines = self.log_ring.since(self._log_seq)
+        if lines:
+            log = self.query_one("#log", RichLog)
+            for line in lines:
+                log.write(line)
+
+    # -- events and actions -------------------------------------------------------------
+    @on(DataTable.RowHighlighted)
+    def _on_highlight(self, _: DataTable.RowHighlighted) -> None:
+        self._show_detail()
+
+    @on(DataTable.RowSelected)
+    def _on_select(self, _: DataTable.RowSelected) -> None:
+        self.action_toggle()
+
+    def action_toggle(self) -> None:
+        name = self.query_one(PipelineTable).highlighted_pipeline
+        if name is None or self.snapshot is None:
+            return
+        on_now = next((p.on for p in self.snapshot.pipelines if p.name == name), True)
+        self.host.set_generator(name, not on_now)
+        self.notify(f"{name}: generator {'off' if on_now else 'on'}", timeout=2)
+        self._apply(self.host.snapshot())
+
+    def action_all_on(self) -> None:
+        self.host.set_all(True)
+        self._apply(self.host.snapshot())
+
+    def action_all_off(self) -> None:
+        self.host.set_all(False)
+        self._apply(self.host.snapshot())
+
+    def action_reset(self) -> None:
+        self.host.reset()
+        self.history = RateHistory()
+        self.notify("counts reset", timeout=2)
+
+    def action_toggle_log(self) -> None:
+        self.query_one("#log", RichLog).toggle_class("shown")
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.descriptions, self.host.settle_seconds, self.host.log_path))

@@ -1,0 +1,46 @@
+"""How one pipeline becomes the cells of its row: text and colour, nothing Textual-specific."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from genmon.model import STAGES, PipelineSnapshot, short_name
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("on", "on"),
+    ("pipeline", "pipeline"),
+    ("flow", "flow"),
+    *((stage, stage) for stage in STAGES),
+    ("verdict", "verdict"),
+)
+
+VERDICT_STYLE = {"ok": "green", "in_flight": "yellow", "paused": "dim", "lost": "bold red"}
+
+
+def flow(pipe: PipelineSnapshot) -> str:
+    """generator → topic → agent, drawn broken (─✗) where nothing connects."""
+    gen = short_name(pipe.generator)
+    v = pipe.verdict
+    if not pipe.topics:
+        broken = v.state == "lost" or (pipe.counts.yielded and pipe.counts.sent == 0 and not pipe.on)
+        return f"{gen} ─✗" if broken else f"{gen} → …"
+    topics = ", ".join(pipe.topics)
+    if not pipe.agents:
+        broken = v.state == "lost" and v.stage in ("received", "processed")
+        return f"{gen} → {topics} ─✗" if broken else f"{gen} → {topics} → …"
+    return f"{gen} → {topics} → {', '.join(pipe.agents)}"
+
+
+def row_cells(pipe: PipelineSnapshot) -> dict[str, object]:
+    """Column key -> renderable for one row."""
+    lost_stage = pipe.verdict.stage if pipe.verdict.state == "lost" else None
+    cells: dict[str, object] = {
+        "on": Text("●", style="bold green") if pipe.on else Text("○", style="dim"),
+        "pipeline": pipe.name,
+        "flow": flow(pipe),
+    }
+    for stage in STAGES:
+        style = "bold white on red" if stage == lost_stage else ""
+        cells[stage] = Text(f"{pipe.counts[stage]:,}", style=style, justify="right")
+    cells["verdict"] = Text(pipe.verdict.text, style=VERDICT_STYLE.get(pipe.verdict.state, ""))
+    return cells

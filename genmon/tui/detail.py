@@ -1,0 +1,75 @@
+"""The panel under the table: per-stage rates for the highlighted pipeline, and why/fix."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Label, Sparkline, Static
+
+from genmon.model import STAGES, PipelineSnapshot, diagnose
+
+HISTORY_SECONDS = 60
+
+
+class RateHistory:
+    """Per pipeline and stage, the values per second of the last minute (from count deltas)."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[float, tuple[int, ...]]] = {}
+        self.rates: dict[str, dict[str, deque[float]]] = {}
+
+    def add(self, pipe: PipelineSnapshot, now: float) -> None:
+        counts = pipe.counts.as_tuple()
+        last = self._last.get(pipe.name)
+        series = self.rates.setdefault(
+            pipe.name, {stage: deque([0.0] * HISTORY_SECONDS, maxlen=HISTORY_SECONDS) for stage in STAGES}
+        )
+        if last is None:
+            self._last[pipe.name] = (now, counts)
+            return
+        elapsed = now - last[0]
+        if elapsed < 1.0:
+            return
+        for stage, before, after in zip(STAGES, last[1], counts, strict=True):
+            series[stage].append(max(after - before, 0) / elapsed)
+        self._last[pipe.name] = (now, counts)
+
+
+class DetailPanel(Horizontal):
+    """Sparklines on the left, the diagnosis and its fix on the right."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="rates"):
+            yield Label("rates, values/s (last 60 s)", id="rates-title")
+            for stage in STAGES:
+                with Horizontal(classes="rate-row"):
+                    yield Label(stage, classes="rate-label")
+                    yield Sparkline([0.0], id=f"spark-{stage}", classes="rate-spark")
+                    yield Label("0", id=f"rate-{stage}", classes="rate-value")
+        with VerticalScroll(id="why"):
+            yield Static(id="why-text")
+            yield Static(id="fix-text")
+
+    def show(self, pipe: PipelineSnapshot | None, history: RateHistory) -> None:
+        if pipe is None:
+            return
+        self.border_title = pipe.name
+        series = history.rates.get(pipe.name)
+        if series:
+            for stage in STAGES:
+                data = list(series[stage])
+                self.query_one(f"#spark-{stage}", Sparkline).data = data
+                self.query_one(f"#rate-{stage}", Label).update(f"{data[-1]:.1f}")
+        diagnosis = diagnose(pipe)
+        why = Text.assemble(("why: ", "bold"), diagnosis.why)
+        self.query_one("#why-text", Static).update(why)
+        fix = self.query_one("#fix-text", Static)
+        if diagnosis.fix:
+            fix.update(Syntax(diagnosis.fix, "python", theme="ansi_dark", background_color="default"))
+            fix.display = True
+        else:
+            fix.display = False

@@ -1,0 +1,51 @@
+"""The pipelines table: one row per pipeline, cells redrawn only when they changed."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from genmon.model import Snapshot
+from genmon.tui.cells import COLUMNS, row_cells
+
+
+def _same(a: object, b: object) -> bool:
+    """Equality that also sees style (``rich.text.Text.__eq__`` compares only text and spans)."""
+    if isinstance(a, Text) and isinstance(b, Text):
+        return a.plain == b.plain and a.style == b.style and a.spans == b.spans
+    return a == b
+
+
+class PipelineTable(DataTable):
+    """A DataTable that knows how to apply a Snapshot with the fewest repaints."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+        self._shown: dict[str, dict[str, object]] = {}
+
+    def on_mount(self) -> None:
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
+
+    @property
+    def highlighted_pipeline(self) -> str | None:
+        if not self.row_count:
+            return None
+        row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        return row_key.value
+
+    def show(self, snapshot: Snapshot) -> None:
+        """Add new rows and update only the cells whose content changed."""
+        with self.app.batch_update():
+            for pipe in snapshot.pipelines:
+                cells = row_cells(pipe)
+                shown = self._shown.get(pipe.name)
+                if shown is None:
+                    self.add_row(*(cells[key] for key, _ in COLUMNS), key=pipe.name)
+                    self._shown[pipe.name] = cells
+                    continue
+                for key, value in cells.items():
+                    if _same(shown.get(key), value):
+                        continue
+                    self.update_cell(pipe.name, key, value)
+                    shown[key] = value
