@@ -142,7 +142,8 @@ def cli(
 
 
 def _check_terminal() -> None:
-    if not (sys.stdout.isatty() and sys.stdin.isatty()):
+    # Textual draws on stderr and reads stdin: both must be the terminal.
+    if not (sys.stderr.isatty() and sys.stdin.isatty()):
         raise UsageProblem("the screen needs a terminal; use --headless (with --json) in scripts")
     size = shutil.get_terminal_size((0, 0))
     if size.columns < MIN_COLUMNS or size.lines < MIN_LINES:
@@ -226,7 +227,3 @@ def _fail(message: str) -> None:
     line = " ".join(message.split())
     print(f"genmon: error: {line}", file=sys.stderr)
     sys.exit(2)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main(sys.argv[1:])

@@ -46,8 +46,12 @@ def create_app(
     rate: float = 10.0,
     datadir: str | None = None,
     fast_join: bool = False,
+    topic_prefix: str = "",
 ) -> faust.App:
-    """Build the demo app; ``rate`` is values per second per generator."""
+    """Build the demo app; ``rate`` is values per second per generator.
+
+    ``topic_prefix`` keeps apps that share a broker (genmon's tests) off each other's topics.
+    """
     period = 1.0 / rate
     settings: dict[str, Any] = dict(FAST_JOIN) if fast_join else {}
     app = faust.App(
@@ -60,7 +64,7 @@ def create_app(
     )
 
     # 1. unwired: the bug. The generator runs, the agent listens, nothing connects them.
-    unwired_topic = app.topic(f"{app_id}-unwired", value_type=Number)
+    unwired_topic = app.topic(f"{topic_prefix}unwired_topic", value_type=Number)
 
     @genmon.track(name="unwired")
     async def numbers() -> Any:
@@ -81,7 +85,7 @@ def create_app(
             _ = number  # the value is made... and dropped here
 
     # 2. sync-pump: a plain generator, pumped into the topic by a task.
-    sync_topic = app.topic(f"{app_id}-sync", value_type=Number)
+    sync_topic = app.topic(f"{topic_prefix}sync_topic", value_type=Number)
 
     @genmon.track(name="sync-pump")
     def sync_numbers() -> Any:
@@ -102,7 +106,7 @@ def create_app(
             await asyncio.sleep(period)
 
     # 3. async-pump: an async generator that awaits between values, pumped the same way.
-    async_topic = app.topic(f"{app_id}-async", value_type=Number)
+    async_topic = app.topic(f"{topic_prefix}async_topic", value_type=Number)
 
     @genmon.track(name="async-pump")
     async def async_numbers() -> Any:

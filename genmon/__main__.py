@@ -1,0 +1,5 @@
+"""``python -m genmon`` runs the ``genmon`` command."""
+
+from genmon.cli import main
+
+main()

@@ -1,0 +1,55 @@
+"""Shared fixtures: one real embedded broker per test session, a fresh demo app per test."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from genmon.broker import EmbeddedBroker
+from genmon.demo import create_app
+from genmon.host import Host, route_logging
+
+
+@pytest.fixture(scope="session", autouse=True)
+def quiet_logging(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Faust logs to a file during tests, as it does under genmon."""
+    path = tmp_path_factory.mktemp("logs") / "faust.log"
+    route_logging(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[EmbeddedBroker]:
+    with EmbeddedBroker() as running:
+        yield running
+
+
+@pytest.fixture
+def app_id() -> str:
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+def start_demo_host(broker: EmbeddedBroker, app_id: str, datadir: str, rate: float = 20.0) -> Host:
+    assert broker.address is not None
+    host = Host(
+        lambda: create_app(app_id, broker.url, rate, datadir, fast_join=True, topic_prefix=f"{app_id}-"),
+        broker=broker.address,
+        embedded=True,
+        broker_alive=broker.is_up,
+        settle_seconds=5.0,
+    )
+    return host.start()
+
+
+@pytest.fixture
+def demo_host(broker: EmbeddedBroker, app_id: str) -> Iterator[Host]:
+    with tempfile.TemporaryDirectory() as datadir:
+        host = start_demo_host(broker, app_id, datadir)
+        try:
+            yield host
+        finally:
+            host.stop()

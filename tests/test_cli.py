@@ -1,0 +1,209 @@
+"""The ``genmon`` command as a user runs it: bad input, headless JSON, the screen in a real terminal."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+GENMON = [sys.executable, "-m", "genmon"]
+
+
+def run(args: list[str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*GENMON, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--broker", "not a url"], "malformed broker URL"),
+        (["--broker", "kafka://127.0.0.1:1"], "unreachable"),
+        (["--rate", "0"], "--rate"),
+        (["--rate", "-1"], "--rate"),
+        (["--rate", "abc"], "not a number"),
+        (["--no-such-option"], "No such option"),
+        (["--json"], "--json goes with --headless"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args: list[str], says: str, tmp_path: Path) -> None:
+    started = time.monotonic()
+    done = run(args, tmp_path, timeout=15)
+    assert done.returncode == 2, done
+    assert time.monotonic() - started < 10
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("genmon: error: ") and says in lines[0]
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_version_and_help(tmp_path: Path) -> None:
+    assert run(["--version"], tmp_path).stdout.strip() == "genmon, version 0.1.0"
+    helped = run(["--help"], tmp_path)
+    assert helped.returncode == 0 and "--headless" in helped.stdout and "--broker" in helped.stdout
+
+
+def test_headless_json_reports_the_three_pipelines(tmp_path: Path) -> None:
+    done = run(["--headless", "--duration", "8", "--json"], tmp_path, timeout=90)
+    assert done.returncode == 0, done.stderr
+    snap = json.loads(done.stdout)
+    pipes = {p["name"]: p for p in snap["pipelines"]}
+    assert set(pipes) == {"unwired", "sync-pump", "async-pump"}
+    assert snap["broker"]["embedded"] is True and snap["broker"]["url"].startswith("kafka://127.0.0.1:")
+    for name in ("sync-pump", "async-pump"):
+        counts = pipes[name]["counts"]
+        assert counts["yielded"] > 0 and len(set(counts.values())) == 1, counts
+        assert pipes[name]["on"] is False and pipes[name]["verdict"]["lost"] == 0
+    unwired = pipes["unwired"]
+    assert unwired["counts"]["yielded"] > 0 and unwired["counts"]["sent"] == 0
+    assert unwired["verdict"]["state"] == "lost" and unwired["verdict"]["stage"] == "sent"
+    assert unwired["verdict"]["lost"] == unwired["counts"]["yielded"]
+    assert list(tmp_path.iterdir()) == [], "nothing is left in the working directory"
+    assert done.stderr == ""
+
+
+def test_headless_table_without_json(tmp_path: Path) -> None:
+    done = run(["--headless", "--duration", "3"], tmp_path, timeout=90)
+    assert done.returncode == 0, done.stderr
+    assert "lost at sent" in done.stdout and "sync-pump" in done.stdout
+
+
+# -- the screen in a real pseudo-terminal ---------------------------------------------------
+
+
+def _brokers_of(pid: int) -> list[int]:
+    """Tansu processes whose parent is ``pid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmd = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == pid and b"broker" in cmd and b"--listener-url" in cmd:
+            found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is dead for our purposes
+        return (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) != "Z"
+    except OSError:
+        return False
+
+
+class Terminal:
+    """genmon on a pseudo-terminal of a given size; the screen's output is drained and kept."""
+
+    def __init__(self, cwd: Path, columns: int = 120, lines: int = 35, args: tuple[str, ...] = ()) -> None:
+        self.master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
+        env = dict(os.environ, TERM="xterm-256color", COLUMNS=str(columns), LINES=str(lines))
+        self.proc = subprocess.Popen(
+            [*GENMON, *args],
+            cwd=cwd,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            start_new_session=True,
+        )
+        os.close(slave)
+        self.output = bytearray()
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            self.output += chunk
+
+    def wait_for_screen(self, timeout: float = 30) -> list[int]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            brokers = _brokers_of(self.proc.pid)
+            if brokers and b"sync-pump" in self.output:
+                return brokers
+            assert self.proc.poll() is None, self.text()
+            time.sleep(0.2)
+        raise AssertionError("the screen did not come up")
+
+    def type(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+    def text(self) -> str:
+        return self.output.decode(errors="replace")
+
+    def finish(self, timeout: float = 30) -> tuple[int, str]:
+        """Wait for genmon to exit; its exit status and everything it wrote to the terminal."""
+        try:
+            code = self.proc.wait(timeout)
+        finally:
+            if self.proc.poll() is None:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        time.sleep(0.2)  # let the drain thread read the last bytes
+        os.close(self.master)
+        return code, self.text()
+
+
+@pytest.mark.parametrize("how", ["q", "ctrl+c", "SIGTERM"])
+def test_screen_exits_cleanly_and_leaves_no_broker(how: str, tmp_path: Path) -> None:
+    term = Terminal(tmp_path)
+    brokers = term.wait_for_screen()
+    time.sleep(1.0)
+    if how == "q":
+        term.type(b"q")
+    elif how == "ctrl+c":
+        term.type(b"\x03")
+    else:
+        term.proc.send_signal(signal.SIGTERM)
+    code, err = term.finish()
+    assert "Traceback" not in err
+    assert code in (0, 128 + signal.SIGTERM), (code, err)
+    deadline = time.monotonic() + 5
+    while any(_alive(pid) for pid in brokers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in brokers), "the embedded broker outlived genmon"
+    assert list(tmp_path.iterdir()) == [], "nothing is left in the working directory"
+    assert b"\x1b[?1049l" in term.output, "the terminal's normal screen is restored"
+
+
+def test_broker_dies_with_genmon_even_on_sigkill(tmp_path: Path) -> None:
+    term = Terminal(tmp_path)
+    brokers = term.wait_for_screen()
+    os.killpg(term.proc.pid, signal.SIGKILL)
+    term.finish()
+    deadline = time.monotonic() + 5
+    while any(_alive(pid) for pid in brokers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in brokers)
+
+
+def test_terminal_too_small_is_refused(tmp_path: Path) -> None:
+    term = Terminal(tmp_path, columns=60, lines=15)
+    code, err = term.finish(timeout=15)
+    assert code == 2
+    assert err.strip() == ("genmon: error: terminal too small (60x15); genmon needs at least 80x20"), err

@@ -1,0 +1,63 @@
+"""The screen, driven with Textual's Pilot against a real demo app on the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+
+from genmon.host import Host
+from genmon.tui import GenmonApp
+from genmon.tui.help import HelpScreen
+from genmon.tui.table import PipelineTable
+
+
+async def _until(pilot, predicate, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, "condition not met in time"
+        await pilot.pause(0.1)
+
+
+async def test_rows_toggle_reset_help_log_and_quit(demo_host: Host) -> None:
+    app = GenmonApp(demo_host, descriptions={"unwired": "the bug"})
+    async with app.run_test(size=(140, 40)) as pilot:
+        table = app.query_one(PipelineTable)
+        await _until(pilot, lambda: table.row_count == 3)
+        assert [str(table.get_row_at(i)[1]) for i in range(3)] == ["unwired", "sync-pump", "async-pump"]
+        await _until(pilot, lambda: app.snapshot.pipeline("sync-pump").counts.processed > 0)
+
+        # space on the highlighted row (the first) switches its generator off: yields stop.
+        assert table.highlighted_pipeline == "unwired"
+        await pilot.press("space")
+        assert demo_host.snapshot().pipeline("unwired").on is False
+        await pilot.pause(0.3)
+        stopped = demo_host.snapshot().pipeline("unwired").counts.yielded
+        await pilot.pause(1.2)
+        assert demo_host.snapshot().pipeline("unwired").counts.yielded == stopped
+        assert str(table.get_row_at(0)[0]) == "○"
+
+        # enter on another row toggles it too; `a` switches everything back on.
+        await pilot.press("down", "enter")
+        assert demo_host.snapshot().pipeline("sync-pump").on is False
+        await pilot.press("a")
+        assert all(p.on for p in demo_host.snapshot().pipelines)
+
+        # `n` all off, then `r` zeroes every count on screen.
+        await pilot.press("n")
+        await pilot.pause(0.4)
+        await pilot.press("r")
+        await _until(pilot, lambda: all(str(table.get_row_at(i)[3]) == "0" for i in range(3)))
+
+        # the detail panel explains the highlighted row; the log panel and help open and close.
+        await pilot.press("up")
+        await _until(pilot, lambda: app.query_one("#detail").border_title == "unwired")
+        await pilot.press("l")
+        assert app.query_one("#log").has_class("shown")
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+        await pilot.press("q")
+        await pilot.pause(0.2)
+    assert app.return_code == 0
