@@ -46,11 +46,11 @@ async def test_rows_toggle_reset_help_log_and_quit(demo_host: Host) -> None:
         await pilot.press("n")
         await pilot.pause(0.4)
         await pilot.press("r")
-        await _until(pilot, lambda: all(str(table.get_row_at(i)[3]) == "0" for i in range(3)))
+        await _until(pilot, lambda: all(str(table.get_row_at(i)[2]) == "0" for i in range(3)))
 
         # the detail panel explains the highlighted row; the log panel and help open and close.
         await pilot.press("up")
-        await _until(pilot, lambda: app.query_one("#detail").border_title == "unwired")
+        await _until(pilot, lambda: str(app.query_one("#detail").border_title).startswith("unwired: numbers"))
         await pilot.press("l")
         assert app.query_one("#log").has_class("shown")
         await pilot.press("question_mark")

@@ -6,12 +6,14 @@ from rich.text import Text
 
 from genmon.model import STAGES, PipelineSnapshot, short_name
 
+# The flow comes last: at 120 columns the counts and the verdict must always be visible,
+# a long flow may be cut (the detail panel's title repeats it).
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("on", "on"),
     ("pipeline", "pipeline"),
-    ("flow", "flow"),
     *((stage, stage) for stage in STAGES),
     ("verdict", "verdict"),
+    ("flow", "flow"),
 )
 
 VERDICT_STYLE = {"ok": "green", "in_flight": "yellow", "paused": "dim", "lost": "bold red"}

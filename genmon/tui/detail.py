@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Label, Sparkline, Static
 
 from genmon.model import STAGES, PipelineSnapshot, diagnose
+from genmon.tui.cells import flow
 
 HISTORY_SECONDS = 60
 
@@ -57,7 +58,7 @@ class DetailPanel(Horizontal):
     def show(self, pipe: PipelineSnapshot | None, history: RateHistory) -> None:
         if pipe is None:
             return
-        self.border_title = pipe.name
+        self.border_title = f"{pipe.name}: {flow(pipe)}"
         series = history.rates.get(pipe.name)
         if series:
             for stage in STAGES:

@@ -47,5 +47,5 @@ class PipelineTable(DataTable):
                 for key, value in cells.items():
                     if _same(shown.get(key), value):
                         continue
-                    self.update_cell(pipe.name, key, value)
+                    self.update_cell(pipe.name, key, value, update_width=True)
                     shown[key] = value

@@ -1,0 +1,121 @@
+"""End-to-end values/s through one Faust pipeline, with and without genmon's probe, side by side.
+
+    python bench/probe_overhead.py [--values 5000] [--rounds 3]
+
+One embedded broker; each run is a fresh process with a fresh app and topic, and the three modes
+are interleaved round by round so drift on the machine hits them alike:
+
+* ``plain``    - the pipeline with no genmon at all;
+* ``tracked``  - the generator wrapped in ``@genmon.track`` but no probe installed (a plain
+                 ``faust worker``): what genmon costs an app that merely keeps the decorator;
+* ``probe``    - genmon's probe installed: ids, headers, sensor hooks, as under ``genmon``.
+
+Prints each run, the median per mode and the ratios to ``plain``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+MODES = ("plain", "tracked", "probe")
+
+
+async def one_run(mode: str, broker: str, values: int) -> float:
+    import faust
+
+    import genmon
+    from genmon.demo.app import FAST_JOIN
+    from genmon.host import route_logging
+    from genmon.probe import GenmonSensor, Probe
+
+    route_logging(tempfile.mktemp(prefix="genmon-bench-", suffix=".log"))
+    probe = Probe()
+    if mode == "probe":
+        probe.install()
+    app_id = f"bench-{uuid.uuid4().hex[:8]}"
+    with tempfile.TemporaryDirectory() as datadir:
+        app = faust.App(app_id, broker=broker, web_enabled=False, datadir=datadir, **FAST_JOIN)
+        topic = app.topic(f"{app_id}-values", value_type=int, value_serializer="json")
+        done = asyncio.Event()
+        received = 0
+
+        @app.agent(topic)
+        async def sink(stream):  # type: ignore[no-untyped-def]
+            nonlocal received
+            async for _ in stream:
+                received += 1
+                if received == values:
+                    done.set()
+
+        async def numbers():  # type: ignore[no-untyped-def]
+            for i in range(values):
+                yield i
+
+        source = numbers if mode == "plain" else genmon.track(numbers, name="bench")
+        if mode == "probe":
+            app.sensors.add(GenmonSensor(probe))
+        await app.start()
+        started = time.perf_counter()
+        async for value in source():
+            await topic.send(value=value)
+        await asyncio.wait_for(done.wait(), 300)
+        elapsed = time.perf_counter() - started
+        if mode == "probe":
+            pipe = probe.sources["bench"].read()
+            assert pipe.yielded == pipe.sent == pipe.acked == pipe.received == values, pipe
+            assert pipe.processed == {"sink": values}, pipe
+        await app.stop()
+    return values / elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--values", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--child", choices=MODES)
+    parser.add_argument("--broker")
+    args = parser.parse_args()
+    if args.child:
+        print(asyncio.run(one_run(args.child, args.broker, args.values)))
+        return 0
+
+    from genmon.broker import EmbeddedBroker
+
+    rates: dict[str, list[float]] = {mode: [] for mode in MODES}
+    with EmbeddedBroker() as broker:
+        for round_ in range(1, args.rounds + 1):
+            for mode in MODES:
+                out = subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--child",
+                        mode,
+                        "--broker",
+                        broker.url,
+                        "--values",
+                        str(args.values),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                rate = float(out.stdout.strip().splitlines()[-1])
+                rates[mode].append(rate)
+                print(f"round {round_}  {mode:8} {rate:9,.0f} values/s", flush=True)
+    medians = {mode: statistics.median(r) for mode, r in rates.items()}
+    print(f"\n{args.values:,} values per run, {args.rounds} rounds, median values/s end to end:")
+    for mode in MODES:
+        print(f"  {mode:8} {medians[mode]:9,.0f}   ratio to plain {medians[mode] / medians['plain']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

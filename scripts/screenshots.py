@@ -1,0 +1,66 @@
+"""Render the README's screenshots from a real run: embedded broker, demo app, the real screen.
+
+    python scripts/screenshots.py            # writes screenshots/*.svg
+
+Nothing here is drawn by hand: the counts are whatever the demo reached when the picture was taken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+from genmon.broker import EmbeddedBroker
+from genmon.demo import PIPELINES, create_app
+from genmon.host import Host, default_log_path, route_logging
+from genmon.tui import GenmonApp
+
+OUT = Path(__file__).resolve().parent.parent / "screenshots"
+
+
+async def shoot(host: Host, ring) -> None:  # type: ignore[no-untyped-def]
+    app = GenmonApp(host, descriptions=PIPELINES, log_ring=ring)
+    async with app.run_test(size=(120, 35)) as pilot:
+        # Let the unwired pipeline settle into "lost at sent" while the pumps keep flowing.
+        for _ in range(200):
+            snap = app.snapshot
+            if snap and snap.pipeline("unwired").verdict.state == "lost" and snap.uptime > 12:
+                break
+            await pilot.pause(0.1)
+        await pilot.press("down", "down", "space")  # async-pump off, to show a paused row
+        await pilot.press("up", "up")
+        await pilot.pause(1.0)
+        app.save_screenshot(filename="genmon.svg", path=str(OUT))
+        await pilot.press("down", "l")
+        await pilot.pause(1.0)
+        app.save_screenshot(filename="genmon-log.svg", path=str(OUT))
+        await pilot.press("l", "question_mark")
+        await pilot.pause(0.5)
+        app.save_screenshot(filename="genmon-help.svg", path=str(OUT))
+
+
+def main() -> int:
+    OUT.mkdir(exist_ok=True)
+    ring = route_logging(default_log_path())
+    with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as datadir:
+        assert broker.address is not None
+        host = Host(
+            lambda: create_app("genmon-demo", broker.url, 10.0, datadir, fast_join=True),
+            broker=broker.address,
+            embedded=True,
+            broker_alive=broker.is_up,
+            log_path=str(default_log_path()),
+        ).start()
+        try:
+            asyncio.run(shoot(host, ring))
+        finally:
+            host.stop()
+    for svg in sorted(OUT.glob("*.svg")):
+        print(svg)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""The layers hold: probe, model, host, broker and demo never import Textual (import-linter)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_import_contracts_are_kept() -> None:
+    lint = shutil.which("lint-imports") or str(Path(sys.executable).parent / "lint-imports")
+    done = subprocess.run([lint], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Contracts: 2 kept, 0 broken." in done.stdout
+
+
+def test_track_is_transparent_without_genmon() -> None:
+    """A tracked generator in an app run without genmon: same values, no probe, nothing counted."""
+    import asyncio
+
+    import genmon
+    from genmon.probe import active_probe
+
+    assert active_probe() is None
+
+    @genmon.track(name="plain-sync")
+    def sync_values():  # type: ignore[no-untyped-def]
+        yield from (1, "two", None, {"n": 3})
+
+    @genmon.track
+    async def async_values():  # type: ignore[no-untyped-def]
+        for value in (1, "two", None, {"n": 3}):
+            yield value
+
+    async def collect() -> list[object]:
+        return [value async for value in async_values()]
+
+    assert list(sync_values()) == [1, "two", None, {"n": 3}]
+    assert asyncio.run(collect()) == [1, "two", None, {"n": 3}]
+    assert async_values.__name__ == "async_values"
