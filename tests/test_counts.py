@@ -90,3 +90,20 @@ def test_unknown_generator_is_refused(demo_host: Host) -> None:
 
     with pytest.raises(KeyError):
         demo_host.set_generator("no-such-generator", False)
+
+
+def test_first_value_is_received_within_6_seconds_of_start(broker, app_id: str) -> None:  # type: ignore[no-untyped-def]
+    import tempfile
+
+    from conftest import start_demo_host
+
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as datadir:
+        host = start_demo_host(broker, app_id, datadir)
+        try:
+            snap = host.wait_for(lambda s: s.pipeline("async-pump").counts.received > 0, timeout=10)
+            elapsed = time.monotonic() - started
+            assert snap.pipeline("async-pump").counts.received > 0
+            assert elapsed < 6.0, f"first value received after {elapsed:.1f}s"
+        finally:
+            host.stop()
