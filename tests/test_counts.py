@@ -30,6 +30,7 @@ def test_lossless_pumps_count_exactly_and_unwired_is_lost_at_sent(demo_host: Hos
         assert pipe.send_failed == 0
         assert set(pipe.duplicates.values()) == {0}
         assert pipe.verdict.state == "paused" and pipe.verdict.lost == 0
+        assert pipe.missing == {}
         assert pipe.topics == (f"{snap.app_id}-{name.split('-')[0]}_topic",)
         assert pipe.agents == (f"{name.split('-')[0]}_agent",)
 
@@ -40,6 +41,7 @@ def test_lossless_pumps_count_exactly_and_unwired_is_lost_at_sent(demo_host: Hos
     assert unwired.verdict.stage == "sent"
     assert unwired.verdict.lost == unwired.counts.yielded
     assert unwired.topics == ()
+    assert unwired.missing["sent"].ranges == ((1, unwired.counts.yielded),)
 
 
 def test_unwired_is_reported_lost_while_running_after_settle(demo_host: Host) -> None:

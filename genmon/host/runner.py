@@ -17,7 +17,7 @@ from typing import Any
 
 from genmon.broker import BrokerAddress
 from genmon.host.settle import SettleTracker
-from genmon.model import BrokerInfo, Counts, PipelineSnapshot, Snapshot
+from genmon.model import BrokerInfo, Counts, MissingIds, PipelineSnapshot, Snapshot
 from genmon.probe import GenmonSensor, Probe
 from genmon.probe.source import RawSource
 
@@ -211,6 +211,10 @@ class Host:
                         agents=raw.agents,
                         processed_by=raw.processed,
                         duplicates=raw.duplicates,
+                        missing={
+                            stage: MissingIds(count, runs, more)
+                            for stage, (count, runs, more) in raw.missing.items()
+                        },
                     )
                 )
         app = self.app

@@ -50,6 +50,23 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class MissingIds:
+    """Value ids that reached the previous stage but not this one (in flight, or lost once settled)."""
+
+    count: int
+    ranges: tuple[tuple[int, int], ...]
+    more: bool = False
+
+    def text(self) -> str:
+        """``1-80, 93, 95-97`` (and ``…`` when more runs follow)."""
+        parts = [f"{a}" if a == b else f"{a}-{b}" for a, b in self.ranges]
+        return ", ".join(parts) + (", …" if self.more else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "ranges": [list(r) for r in self.ranges], "more": self.more}
+
+
+@dataclass(frozen=True)
 class PipelineSnapshot:
     """One row: a tracked generator, the topics its values were sent to, the agents that took them."""
 
@@ -64,6 +81,7 @@ class PipelineSnapshot:
     agents: tuple[str, ...] = ()
     processed_by: dict[str, int] = field(default_factory=dict)
     duplicates: dict[str, int] = field(default_factory=dict)
+    missing: dict[str, MissingIds] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -77,6 +95,7 @@ class PipelineSnapshot:
             "send_failed": self.send_failed,
             "processed_by": dict(self.processed_by),
             "duplicates": dict(self.duplicates),
+            "missing": {stage: ids.to_dict() for stage, ids in self.missing.items()},
             "verdict": self.verdict.to_dict(),
         }
 

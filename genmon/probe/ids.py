@@ -30,3 +30,30 @@ class StageIds:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+def id_ranges(ids: BitMap, limit: int = 20) -> tuple[tuple[tuple[int, int], ...], bool]:
+    """The first ``limit`` runs of consecutive ids as (first, last) pairs, and whether more follow.
+
+    Uses select (``ids[i]``) with a binary search per run, so a gap of a million ids costs
+    about 20 look-ups, not a million.
+    """
+    runs: list[tuple[int, int]] = []
+    i, n = 0, len(ids)
+    while i < n and len(runs) < limit:
+        start = ids[i]
+        lo, hi = i, n - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if ids[mid] - start == mid - i:
+                lo = mid
+            else:
+                hi = mid - 1
+        runs.append((start, ids[lo]))
+        i = lo + 1
+    return tuple(runs), i < n
+
+
+def missing_between(before: BitMap, after: BitMap) -> BitMap:
+    """Ids that reached the earlier stage but not the later one."""
+    return before - after

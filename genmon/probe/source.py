@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from genmon.probe.ids import StageIds
+from pyroaring import BitMap
+
+from genmon.probe.ids import StageIds, id_ranges
+
+RANGE_LIMIT = 20
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,8 @@ class RawSource:
     duplicates: dict[str, int]
     topics: tuple[str, ...]
     agents: tuple[str, ...]
+    missing: dict[str, tuple[int, tuple[tuple[int, int], ...], bool]]
+    """stage -> (how many ids reached the stage before but not this one, their first runs, more?)"""
 
 
 @dataclass
@@ -95,7 +101,9 @@ class Source:
         received = self.received
         acked, failed, sent = self.acked, self.send_failed, self.sent
         counts = (len(received), len(acked), len(failed), len(sent))
-        yielded = self.seq - self.floor
+        seq, floor = self.seq, self.floor
+        yielded = seq - floor
+        missing = self._missing(seq, floor, sent.ids, acked.ids, received.ids, processed_ids)
         duplicates = {
             "sent": sent.duplicates,
             "acked": acked.duplicates,
@@ -116,4 +124,34 @@ class Source:
             duplicates=duplicates,
             topics=tuple(self.topics),
             agents=tuple(self.agents),
+            missing=missing,
         )
+
+    @staticmethod
+    def _missing(
+        seq: int,
+        floor: int,
+        sent: BitMap,
+        acked: BitMap,
+        received: BitMap,
+        processed: dict[str, StageIds],
+    ) -> dict[str, tuple[int, tuple[tuple[int, int], ...], bool]]:
+        """Which ids reached each stage's predecessor but not the stage: the *which* behind a count."""
+        yielded = BitMap()
+        if seq > floor:
+            yielded.add_range(floor + 1, seq + 1)
+        done = None
+        for ids in processed.values():
+            done = BitMap(ids.ids) if done is None else done & ids.ids
+        pairs = {
+            "sent": yielded - sent,
+            "acked": sent - acked,
+            "received": acked - received,
+            "processed": received - done if done is not None else BitMap(received),
+        }
+        out = {}
+        for stage, ids in pairs.items():
+            if ids:
+                runs, more = id_ranges(ids, RANGE_LIMIT)
+                out[stage] = (len(ids), runs, more)
+        return out

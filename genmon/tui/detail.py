@@ -40,6 +40,25 @@ class RateHistory:
         self._last[pipe.name] = (now, counts)
 
 
+def missing_text(pipe: PipelineSnapshot) -> Text:
+    """Which ids are missing where, e.g. ``not at received (3): 17-19``; lost ones in red."""
+    text = Text()
+    lost_stage = pipe.verdict.stage if pipe.verdict.state == "lost" else None
+    for stage in STAGES[1:]:
+        ids = pipe.missing.get(stage)
+        if ids is None:
+            continue
+        label = "lost at" if stage == lost_stage else "not yet at"
+        style = "bold red" if stage == lost_stage else "yellow"
+        text.append(f"\nids {label} {stage} ({ids.count:,}): ", style=style)
+        text.append(ids.text())
+    dups = {stage: n for stage, n in pipe.duplicates.items() if n}
+    if dups:
+        text.append("\nduplicates: ", style="bold magenta")
+        text.append(", ".join(f"{stage} {n}" for stage, n in dups.items()))
+    return text
+
+
 class DetailPanel(Horizontal):
     """Sparklines on the left, the diagnosis and its fix on the right."""
 
@@ -53,6 +72,7 @@ class DetailPanel(Horizontal):
                     yield Label("0", id=f"rate-{stage}", classes="rate-value")
         with VerticalScroll(id="why"):
             yield Static(id="why-text")
+            yield Static(id="missing-text")
             yield Static(id="fix-text")
 
     def show(self, pipe: PipelineSnapshot | None, history: RateHistory) -> None:
@@ -68,6 +88,7 @@ class DetailPanel(Horizontal):
         diagnosis = diagnose(pipe)
         why = Text.assemble(("why: ", "bold"), diagnosis.why)
         self.query_one("#why-text", Static).update(why)
+        self.query_one("#missing-text", Static).update(missing_text(pipe))
         fix = self.query_one("#fix-text", Static)
         if diagnosis.fix:
             fix.update(Syntax(diagnosis.fix, "python", theme="ansi_dark", background_color="default"))
