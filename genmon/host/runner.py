@@ -17,12 +17,14 @@ from typing import Any
 
 from genmon.broker import BrokerAddress
 from genmon.host.settle import SettleTracker
-from genmon.model import BrokerInfo, Counts, MissingIds, PipelineSnapshot, Snapshot
+from genmon.model import BrokerInfo, Counts, LoopStalls, MissingIds, PipelineSnapshot, Snapshot
 from genmon.probe import GenmonSensor, Probe
+from genmon.probe.runtime import STALL_SECONDS
 from genmon.probe.source import RawSource
 
 AppFactory = Callable[[], Any]
 BROKER_POLL_SECONDS = 2.0
+HEARTBEAT_SECONDS = 0.05
 
 
 class HostError(Exception):
@@ -69,6 +71,8 @@ class Host:
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="genmon-faust", daemon=True)
         self._started_at = time.monotonic()
+        self._last_beat: float | None = None
+        self._stalls = LoopStalls()
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> Host:
@@ -128,9 +132,10 @@ class Host:
             return
         self.state = "running"
         self._ready.set()
-        watcher = asyncio.ensure_future(self._watch_broker())
+        watchers = [asyncio.ensure_future(self._watch_broker()), asyncio.ensure_future(self._heartbeat())]
         await self._stop.wait()
-        watcher.cancel()
+        for watcher in watchers:
+            watcher.cancel()
         self.state = "stopping"
         with contextlib.suppress(BaseException):
             await asyncio.wait_for(app.stop(), 10)
@@ -148,6 +153,20 @@ class Host:
             except (OSError, asyncio.TimeoutError):
                 self._broker_reachable = False
             await asyncio.sleep(BROKER_POLL_SECONDS)
+
+    async def _heartbeat(self) -> None:
+        """Measure how late the Faust loop runs a periodic callback: blocking code shows as lateness."""
+        while True:
+            before = time.monotonic()
+            self._last_beat = before
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            late = time.monotonic() - before - HEARTBEAT_SECONDS
+            if late >= STALL_SECONDS:
+                s = self._stalls
+                longest, at = s.longest, s.longest_at
+                if late > longest:
+                    longest, at = late, time.strftime("%H:%M:%S", time.localtime(before))
+                self._stalls = LoopStalls(s.count + 1, longest, at)
 
     # -- commands --------------------------------------------------------------------------
     def _post(self, fn: Callable[..., Any], *args: Any) -> None:
@@ -174,6 +193,7 @@ class Host:
 
         def _reset() -> None:
             self.probe.reset()
+            self._stalls = LoopStalls()
             with self._lock:
                 self._settle.forget()
 
@@ -211,6 +231,8 @@ class Host:
                         agents=raw.agents,
                         processed_by=raw.processed,
                         duplicates=raw.duplicates,
+                        stalls=raw.stalls,
+                        longest_stall=raw.longest_stall,
                         missing={
                             stage: MissingIds(count, runs, more)
                             for stage, (count, runs, more) in raw.missing.items()
@@ -223,6 +245,11 @@ class Host:
             state = "crashed"
             reason = getattr(app, "crash_reason", None)
             error = one_line(reason) if reason is not None else "the Faust app crashed"
+        stalls = self._stalls
+        if self._last_beat is not None and state == "running":
+            ongoing = now - self._last_beat - HEARTBEAT_SECONDS
+            if ongoing >= STALL_SECONDS:  # stalled right now: the loop has not come back yet
+                stalls = LoopStalls(stalls.count, stalls.longest, stalls.longest_at, ongoing)
         return Snapshot(
             app_id=self.app_id,
             broker=BrokerInfo(self._broker.url, self._embedded, self.broker_up()),
@@ -232,6 +259,7 @@ class Host:
             log_path=self.log_path,
             settle_seconds=self.settle_seconds,
             uptime=now - self._started_at,
+            stalls=stalls,
         )
 
     def wait_settled(self, quiet: float = 2.0, limit: float = 30.0, poll: float = 0.1) -> bool:

@@ -82,6 +82,8 @@ class PipelineSnapshot:
     processed_by: dict[str, int] = field(default_factory=dict)
     duplicates: dict[str, int] = field(default_factory=dict)
     missing: dict[str, MissingIds] = field(default_factory=dict)
+    stalls: int = 0
+    longest_stall: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -96,6 +98,7 @@ class PipelineSnapshot:
             "processed_by": dict(self.processed_by),
             "duplicates": dict(self.duplicates),
             "missing": {stage: ids.to_dict() for stage, ids in self.missing.items()},
+            "stalls": {"count": self.stalls, "longest_seconds": round(self.longest_stall, 3)},
             "verdict": self.verdict.to_dict(),
         }
 
@@ -111,6 +114,24 @@ class BrokerInfo:
 
 
 @dataclass(frozen=True)
+class LoopStalls:
+    """How late Faust's event loop ran a 50 ms heartbeat: every delay over 250 ms is a stall."""
+
+    count: int = 0
+    longest: float = 0.0
+    longest_at: str | None = None
+    ongoing: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "longest_seconds": round(self.longest, 3),
+            "longest_at": self.longest_at,
+            "ongoing_seconds": round(self.ongoing, 3),
+        }
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything the screen or the JSON output shows at one moment."""
 
@@ -122,6 +143,7 @@ class Snapshot:
     log_path: str | None = None
     settle_seconds: float = 5.0
     uptime: float = 0.0
+    stalls: LoopStalls = field(default_factory=LoopStalls)
 
     def pipeline(self, name: str) -> PipelineSnapshot:
         for pipe in self.pipelines:
@@ -141,5 +163,6 @@ class Snapshot:
             "settle_seconds": self.settle_seconds,
             "uptime_seconds": round(self.uptime, 3),
             "log": self.log_path,
+            "loop_stalls": self.stalls.to_dict(),
             "pipelines": [pipe.to_dict() for pipe in self.pipelines],
         }

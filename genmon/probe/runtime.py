@@ -21,6 +21,8 @@ from genmon.probe.source import RawSource, Source
 
 HEADER = "genmon-id"
 PAUSE_POLL_SECONDS = 0.05
+STALL_SECONDS = 0.25
+"""A loop that runs this late, or a sync generator that takes this long for one value, has stalled."""
 
 CURRENT: contextvars.ContextVar[tuple[Source, int] | None] = contextvars.ContextVar(
     "genmon_current_value", default=None

@@ -34,6 +34,8 @@ class RawSource:
     duplicates: dict[str, int]
     topics: tuple[str, ...]
     agents: tuple[str, ...]
+    stalls: int
+    longest_stall: float
     missing: dict[str, tuple[int, tuple[tuple[int, int], ...], bool]]
     """stage -> (how many ids reached the stage before but not this one, their first runs, more?)"""
 
@@ -62,6 +64,13 @@ class Source:
     processed: dict[str, StageIds] = field(default_factory=dict)
     topics: dict[str, None] = field(default_factory=dict)
     agents: dict[str, None] = field(default_factory=dict)
+    stalls: int = 0
+    longest_stall: float = 0.0
+
+    def note_stall(self, seconds: float) -> None:
+        """The generator itself held the thread for ``seconds`` while making one value."""
+        self.stalls += 1
+        self.longest_stall = max(self.longest_stall, seconds)
 
     def __post_init__(self) -> None:
         self.header_value_prefix = self.header_key + b":"
@@ -88,6 +97,7 @@ class Source:
     def reset(self) -> None:
         """Start counting afresh from the next value; must run on the Faust loop's thread."""
         self.floor = self.seq
+        self.stalls, self.longest_stall = 0, 0.0
         self.sent = StageIds()
         self.acked = StageIds()
         self.send_failed = StageIds()
@@ -125,6 +135,8 @@ class Source:
             topics=tuple(self.topics),
             agents=tuple(self.agents),
             missing=missing,
+            stalls=self.stalls,
+            longest_stall=self.longest_stall,
         )
 
     @staticmethod

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar, overload
 
 from genmon.probe import runtime
-from genmon.probe.runtime import CURRENT, PAUSE_POLL_SECONDS
+from genmon.probe.runtime import CURRENT, PAUSE_POLL_SECONDS, STALL_SECONDS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -115,11 +115,17 @@ def _sync_wrapper(fn: Callable[..., Any], label: str) -> Callable[..., Iterator[
                 if src is not None and not src.on and not runtime.in_event_loop():
                     while not src.on and runtime.active_probe() is not None:
                         time.sleep(PAUSE_POLL_SECONDS)
+                started = time.perf_counter()
                 try:
                     value = next(gen)
                 except StopIteration:
                     return
                 if src is not None:
+                    # A sync generator runs on whatever thread iterates it: if that is Faust's
+                    # loop, every agent waited this long too (blocking code in a generator).
+                    took = time.perf_counter() - started
+                    if took >= STALL_SECONDS:
+                        src.note_stall(took)
                     CURRENT.set((src, src.next_seq()))
                 yield value
         finally:

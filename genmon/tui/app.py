@@ -114,11 +114,20 @@ class GenmonApp(App[None]):
         status = self.query_one("#status", Static)
         if snap.app_state == "crashed":
             status.update(f"[b red]app crashed:[/] {snap.error or '?'} ─ log {snap.log_path}")
+        elif snap.stalls.ongoing:
+            status.update(f"[b red]Faust's event loop is stalled: {snap.stalls.ongoing:.1f}s so far[/]")
         elif not snap.broker.up:
             status.update(f"[b red]broker {snap.broker.url} is down[/] ─ log {snap.log_path}")
         else:
+            stalled = (
+                f"[b yellow]loop stalls: {snap.stalls.count}, longest {snap.stalls.longest:.2f}s "
+                f"at {snap.stalls.longest_at}[/] ─ "
+                if snap.stalls.count
+                else ""
+            )
             status.update(
-                f"app {snap.app_state} ─ settle {snap.settle_seconds:g}s ─ ? for help ─ log {snap.log_path}"
+                f"{stalled}app {snap.app_state} ─ settle {snap.settle_seconds:g}s ─ ? for help ─ "
+                f"log {snap.log_path}"
             )
         table = self.query_one(PipelineTable)
         table.show(snap)

@@ -52,6 +52,9 @@ def missing_text(pipe: PipelineSnapshot) -> Text:
         style = "bold red" if stage == lost_stage else "yellow"
         text.append(f"\nids {label} {stage} ({ids.count:,}): ", style=style)
         text.append(ids.text())
+    if pipe.stalls:
+        text.append(f"\nthe generator stalled the loop {pipe.stalls} times, longest ", style="bold red")
+        text.append(f"{pipe.longest_stall:.2f}s: blocking code (time.sleep, sync I/O) in a generator")
     dups = {stage: n for stage, n in pipe.duplicates.items() if n}
     if dups:
         text.append("\nduplicates: ", style="bold magenta")
