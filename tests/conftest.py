@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,23 +35,34 @@ def app_id() -> str:
     return f"t{uuid.uuid4().hex[:10]}"
 
 
-def start_demo_host(broker: EmbeddedBroker, app_id: str, datadir: str, rate: float = 20.0) -> Host:
+def start_host(broker: EmbeddedBroker, factory: Callable[[], Any]) -> Host:
+    """A started host for the app ``factory`` builds, on the session's broker."""
     assert broker.address is not None
-    host = Host(
-        lambda: create_app(app_id, broker.url, rate, datadir, fast_join=True, topic_prefix=f"{app_id}-"),
-        broker=broker.address,
-        embedded=True,
-        broker_alive=broker.is_up,
-        settle_seconds=5.0,
-    )
+    host = Host(factory, broker=broker.address, embedded=True, broker_alive=broker.is_up, settle_seconds=5.0)
     return host.start()
 
 
-@pytest.fixture
-def demo_host(broker: EmbeddedBroker, app_id: str) -> Iterator[Host]:
+@contextmanager
+def running_host(broker: EmbeddedBroker, factory: Callable[[str], Any]) -> Iterator[Host]:
+    """``factory(datadir)`` run by a host for the length of the block, then stopped."""
     with tempfile.TemporaryDirectory() as datadir:
-        host = start_demo_host(broker, app_id, datadir)
+        host = start_host(broker, lambda: factory(datadir))
         try:
             yield host
         finally:
             host.stop()
+
+
+def start_demo_host(broker: EmbeddedBroker, app_id: str, datadir: str, rate: float = 20.0) -> Host:
+    return start_host(
+        broker,
+        lambda: create_app(app_id, broker.url, rate, datadir, fast_join=True, topic_prefix=f"{app_id}-"),
+    )
+
+
+@pytest.fixture
+def demo_host(broker: EmbeddedBroker, app_id: str) -> Iterator[Host]:
+    with running_host(
+        broker, lambda datadir: create_app(app_id, broker.url, 20.0, datadir, True, f"{app_id}-")
+    ) as host:
+        yield host

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from typing import Any
 
 import faust
 import pytest
+from conftest import running_host
 from pyroaring import BitMap
 
 import genmon
@@ -54,18 +54,8 @@ def lossy_app(app_id: str, broker: str, datadir: str) -> faust.App:
 
 @pytest.fixture
 def lossy_host(broker: EmbeddedBroker, app_id: str) -> Any:
-    assert broker.address is not None
-    with tempfile.TemporaryDirectory() as datadir:
-        host = Host(
-            lambda: lossy_app(app_id, broker.url, datadir),
-            broker=broker.address,
-            embedded=True,
-            broker_alive=broker.is_up,
-        ).start()
-        try:
-            yield host
-        finally:
-            host.stop()
+    with running_host(broker, lambda datadir: lossy_app(app_id, broker.url, datadir)) as host:
+        yield host
 
 
 def test_the_exact_ids_a_program_skipped_are_reported(lossy_host: Host) -> None:

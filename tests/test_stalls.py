@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import tempfile
 import time
 from typing import Any
 
 import faust
+from conftest import running_host
 
 import genmon
 from genmon.broker import EmbeddedBroker
@@ -58,18 +58,8 @@ def blocking_app(app_id: str, broker: str, datadir: str) -> faust.App:
 def test_blocking_generator_stall_is_reported_on_it_and_in_the_header(
     broker: EmbeddedBroker, app_id: str
 ) -> None:
-    assert broker.address is not None
-    with tempfile.TemporaryDirectory() as datadir:
-        host = Host(
-            lambda: blocking_app(app_id, broker.url, datadir),
-            broker=broker.address,
-            embedded=True,
-            broker_alive=broker.is_up,
-        ).start()
-        try:
-            snap = host.wait_for(lambda s: s.stalls.count >= 2 and s.pipeline("blocking").stalls >= 2, 20)
-        finally:
-            host.stop()
+    with running_host(broker, lambda datadir: blocking_app(app_id, broker.url, datadir)) as host:
+        snap = host.wait_for(lambda s: s.stalls.count >= 2 and s.pipeline("blocking").stalls >= 2, 20)
     assert snap.stalls.count >= 2
     assert 0.35 <= snap.stalls.longest < 2.0
     assert snap.stalls.longest_at is not None
