@@ -1,49 +1,51 @@
-"""The host: one Faust app, instrumented, on its own event loop in its own thread.
+"""The host: Faust apps, instrumented, each on its own event loop in its own thread.
 
-The screen never shares a loop with Faust (DESIGN rule 1): a generator that blocks stalls Faust's
-loop, and the host still answers ``snapshot()`` because snapshots read the probe's counters
-directly (they are only ever grown on the Faust thread; reads take later stages first).
-Commands are posted to the Faust loop with ``call_soon_threadsafe``.
+The screen never shares a loop with Faust (DESIGN rule 1): a generator that blocks Faust's loop
+stalls that app, and the host still answers ``snapshot()`` because snapshots read the probe's
+counters directly (they only ever grow on the Faust threads; reads take later stages first).
+Commands that must not race a hook (reset) are posted to the apps' loops.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from genmon.broker import BrokerAddress
+from genmon.host.apprun import AppFactory, AppRun, one_line
 from genmon.host.settle import SettleTracker
-from genmon.model import BrokerInfo, Counts, LoopStalls, MissingIds, PipelineSnapshot, Snapshot
-from genmon.probe import GenmonSensor, Probe
-from genmon.probe.runtime import STALL_SECONDS
-from genmon.probe.source import RawSource
+from genmon.model import (
+    AppStatus,
+    BrokerInfo,
+    Counts,
+    LoopStalls,
+    MissingIds,
+    PipelineSnapshot,
+    Snapshot,
+    Verdict,
+)
+from genmon.probe import Probe
+from genmon.probe.source import CAUSE_STAGE, RawSource
 
-AppFactory = Callable[[], Any]
 BROKER_POLL_SECONDS = 2.0
-HEARTBEAT_SECONDS = 0.05
+
+__all__ = ["Host", "HostError", "one_line"]
 
 
 class HostError(Exception):
     """The app could not be started; the message is one line, fit for the terminal."""
 
 
-def one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    detail = text[0] if text else ""
-    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-
-
 class Host:
-    """Owns the Faust thread; every public method is safe to call from any other thread."""
+    """Owns the Faust threads; every public method is safe to call from any other thread."""
 
     def __init__(
         self,
-        factory: AppFactory,
+        factory: AppFactory | None = None,
         *,
+        factories: Sequence[AppFactory] = (),
         broker: BrokerAddress,
         embedded: bool,
         broker_alive: Callable[[], bool] | None = None,
@@ -51,7 +53,11 @@ class Host:
         log_path: str | None = None,
         start_timeout: float = 60.0,
     ) -> None:
-        self._factory = factory
+        all_factories = ([factory] if factory is not None else []) + list(factories)
+        if not all_factories:
+            raise ValueError("Host needs at least one app factory")
+        self.probe = Probe()
+        self.runs = [AppRun(f, self.probe, label=f"app{i}") for i, f in enumerate(all_factories)]
         self._broker = broker
         self._embedded = embedded
         self._broker_alive = broker_alive
@@ -59,126 +65,67 @@ class Host:
         self.settle_seconds = settle_seconds
         self.log_path = log_path
         self.start_timeout = start_timeout
-        self.probe = Probe()
-        self.app: Any = None
-        self.app_id = "?"
-        self.state = "starting"
-        self.error: str | None = None
         self._settle = SettleTracker(settle_seconds)
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="genmon-faust", daemon=True)
         self._started_at = time.monotonic()
-        self._last_beat: float | None = None
-        self._stalls = LoopStalls()
+        self._watcher: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     # -- lifecycle -------------------------------------------------------------------------
+    @property
+    def app(self) -> Any:
+        return self.runs[0].app
+
+    @property
+    def app_id(self) -> str:
+        return self.runs[0].app_id
+
     def start(self) -> Host:
-        """Start the app and return once it is running; raise :class:`HostError` if it cannot."""
-        self._thread.start()
-        if not self._ready.wait(self.start_timeout):
-            self.error = f"the Faust app did not start within {self.start_timeout:.0f}s"
+        """Start every app; return once each is running or has failed.
+
+        Raises :class:`HostError` when no app could start (with the first app's one-line reason).
+        An app that fails while others run is shown as crashed on its pipelines' rows instead.
+        """
+        self.probe.install()
+        for run in self.runs:
+            run.start()
+        deadline = time.monotonic() + self.start_timeout
+        for run in self.runs:
+            if not run.ready.wait(max(deadline - time.monotonic(), 0.0)):
+                run.error = f"the Faust app did not start within {self.start_timeout:.0f}s"
+                run.state = "crashed"
+        if not any(run.state == "running" for run in self.runs):
+            error = next((run.error for run in self.runs if run.error), "the Faust app did not start")
             self.stop()
-            raise HostError(self.error)
-        if self.state != "running":
-            self.stop()
-            raise HostError(self.error or "the Faust app did not start")
+            raise HostError(error)
+        if not self._embedded:
+            self._watcher = threading.Thread(target=self._watch_broker, name="genmon-broker", daemon=True)
+            self._watcher.start()
         return self
 
     def stop(self, timeout: float = 15.0) -> None:
-        """Stop the app and its loop (idempotent). A loop stalled by blocking code is abandoned."""
-        loop, stop = self._loop, self._stop
-        if loop is not None and stop is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(stop.set)
-        if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            self._thread.join(timeout)
+        """Stop every app (idempotent). Apps stop in parallel; a stalled loop is abandoned."""
+        self._stopping.set()
+        stoppers = [threading.Thread(target=run.stop, args=(timeout,), daemon=True) for run in self.runs]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:
+            thread.join(timeout + 1)
         self.probe.uninstall()
 
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
-        loop.set_exception_handler(_log_loop_exception)
-        try:
-            loop.run_until_complete(self._main())
-        except BaseException as exc:  # never let the Faust thread print a traceback
-            self.error = self.error or one_line(exc)
-            self.state = "crashed"
-        finally:
-            self._ready.set()
-            with contextlib.suppress(Exception):
-                _cancel_all(loop)
-                loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
-    async def _main(self) -> None:
-        self._stop = asyncio.Event()
-        self.probe.install()
-        try:
-            app = self.app = self._factory()
-            self.app_id = app.conf.id
-            app.sensors.add(GenmonSensor(self.probe))
-            await app.start()
-        except BaseException as exc:
-            self.error = one_line(exc)
-            self.state = "crashed"
-            self._ready.set()
-            if self.app is not None:
-                with contextlib.suppress(BaseException):
-                    await asyncio.wait_for(self.app.stop(), 10)
-            return
-        self.state = "running"
-        self._ready.set()
-        watchers = [asyncio.ensure_future(self._watch_broker()), asyncio.ensure_future(self._heartbeat())]
-        await self._stop.wait()
-        for watcher in watchers:
-            watcher.cancel()
-        self.state = "stopping"
-        with contextlib.suppress(BaseException):
-            await asyncio.wait_for(app.stop(), 10)
-        self.state = "stopped"
-
-    async def _watch_broker(self) -> None:
+    def _watch_broker(self) -> None:
         """Keep the header's up/down honest for an external broker (embedded: the process)."""
-        while True:
-            try:
-                _, writer = await asyncio.wait_for(
-                    asyncio.open_connection(self._broker.host, self._broker.port), 1.0
-                )
-                writer.close()
-                self._broker_reachable = True
-            except (OSError, asyncio.TimeoutError):
-                self._broker_reachable = False
-            await asyncio.sleep(BROKER_POLL_SECONDS)
+        import socket
 
-    async def _heartbeat(self) -> None:
-        """Measure how late the Faust loop runs a periodic callback: blocking code shows as lateness."""
-        while True:
-            before = time.monotonic()
-            self._last_beat = before
-            await asyncio.sleep(HEARTBEAT_SECONDS)
-            late = time.monotonic() - before - HEARTBEAT_SECONDS
-            if late >= STALL_SECONDS:
-                s = self._stalls
-                longest, at = s.longest, s.longest_at
-                if late > longest:
-                    longest, at = late, time.strftime("%H:%M:%S", time.localtime(before))
-                self._stalls = LoopStalls(s.count + 1, longest, at)
+        while not self._stopping.is_set():
+            try:
+                with socket.create_connection((self._broker.host, self._broker.port), timeout=1.0):
+                    self._broker_reachable = True
+            except OSError:
+                self._broker_reachable = False
+            self._stopping.wait(BROKER_POLL_SECONDS)
 
     # -- commands --------------------------------------------------------------------------
-    def _post(self, fn: Callable[..., Any], *args: Any) -> None:
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            fn(*args)
-            return
-        try:
-            loop.call_soon_threadsafe(fn, *args)
-        except RuntimeError:
-            fn(*args)
-
     def set_generator(self, name: str, on: bool) -> None:
         if name not in self.probe.sources:
             raise KeyError(name)
@@ -189,15 +136,23 @@ class Host:
         self.probe.set_on(None, on)
 
     def reset(self) -> None:
-        """Zero every count; runs on the Faust loop so no hook sees half a reset."""
+        """Zero every count; each app's sources are reset on its own loop, so no hook sees half."""
+        owned: set[str] = set()
+        for run in self.runs:
+            names = [n for n in run.pipelines if n in self.probe.sources]
+            owned.update(names)
+            run.post(self._reset_sources, names, run)
+        orphans = [n for n in self.probe.sources if n not in owned]
+        if orphans:
+            self.runs[0].post(self._reset_sources, orphans, None)
 
-        def _reset() -> None:
-            self.probe.reset()
-            self._stalls = LoopStalls()
-            with self._lock:
-                self._settle.forget()
-
-        self._post(_reset)
+    def _reset_sources(self, names: list[str], run: AppRun | None) -> None:
+        for name in names:
+            self.probe.sources[name].reset()
+        if run is not None:
+            run.reset_stalls()
+        with self._lock:
+            self._settle.forget(names)
 
     def generator_names(self) -> list[str]:
         return list(self.probe.sources)
@@ -208,58 +163,74 @@ class Host:
             return self._broker_alive()
         return self._broker_reachable
 
+    def _run_of(self, name: str) -> AppRun:
+        for run in self.runs:
+            if name in run.pipelines:
+                return run
+        return self.runs[0]
+
     def snapshot(self, final: bool = False) -> Snapshot:
         """One reading of every pipeline. ``final``: the run has settled, shortfalls are losses."""
         raws = self.probe.read()
         now = time.monotonic()
+        stalls = {id(run): run.current_stalls(now) for run in self.runs}
         with self._lock:
-            pipes = []
-            for raw in raws:
-                counts = _counts(raw)
-                self._settle.observe(raw.name, counts, now)
-                verdict = self._settle.verdict(raw.name, counts, raw.on, now, final)
-                pipes.append(
-                    PipelineSnapshot(
-                        name=raw.name,
-                        generator=raw.function,
-                        kind=raw.kind,
-                        on=raw.on,
-                        counts=counts,
-                        verdict=verdict,
-                        send_failed=raw.send_failed,
-                        topics=raw.topics,
-                        agents=raw.agents,
-                        processed_by=raw.processed,
-                        duplicates=raw.duplicates,
-                        stalls=raw.stalls,
-                        longest_stall=raw.longest_stall,
-                        missing={
-                            stage: MissingIds(count, runs, more)
-                            for stage, (count, runs, more) in raw.missing.items()
-                        },
-                    )
-                )
-        app = self.app
-        state, error = self.state, self.error
-        if state == "running" and app is not None and getattr(app, "crashed", False):
-            state = "crashed"
-            reason = getattr(app, "crash_reason", None)
-            error = one_line(reason) if reason is not None else "the Faust app crashed"
-        stalls = self._stalls
-        if self._last_beat is not None and state == "running":
-            ongoing = now - self._last_beat - HEARTBEAT_SECONDS
-            if ongoing >= STALL_SECONDS:  # stalled right now: the loop has not come back yet
-                stalls = LoopStalls(stalls.count, stalls.longest, stalls.longest_at, ongoing)
+            pipes = tuple(self._pipeline(raw, now, final, stalls) for raw in raws)
+        apps = tuple(
+            AppStatus(
+                app_id=run.app_id,
+                state="crashed" if run.crash_reason() else run.state,
+                error=run.crash_reason(),
+                pipelines=run.pipelines,
+                stalls=stalls[id(run)],
+            )
+            for run in self.runs
+        )
+        first = apps[0]
         return Snapshot(
-            app_id=self.app_id,
+            app_id=first.app_id,
             broker=BrokerInfo(self._broker.url, self._embedded, self.broker_up()),
-            app_state=state,
-            pipelines=tuple(pipes),
-            error=error,
+            app_state=first.state,
+            pipelines=pipes,
+            error=first.error,
             log_path=self.log_path,
             settle_seconds=self.settle_seconds,
             uptime=now - self._started_at,
-            stalls=stalls,
+            stalls=_combined(app.stalls for app in apps),
+            apps=apps,
+        )
+
+    def _pipeline(
+        self, raw: RawSource, now: float, final: bool, stalls: dict[int, LoopStalls]
+    ) -> PipelineSnapshot:
+        run = self._run_of(raw.name)
+        counts = _counts(raw)
+        self._settle.observe(raw.name, counts, now)
+        crash = run.crash_reason()
+        if crash is not None:
+            verdict = Verdict("crashed", f"app crashed: {crash}")
+        else:
+            definite = {CAUSE_STAGE[cause]: ids[0] for cause, ids in raw.damaged.items()}
+            verdict = self._settle.verdict(raw.name, counts, raw.on, now, final, definite)
+        return PipelineSnapshot(
+            name=raw.name,
+            generator=raw.function,
+            kind=raw.kind,
+            on=raw.on,
+            counts=counts,
+            verdict=verdict,
+            app_id=run.app_id,
+            topics=raw.topics,
+            agents=raw.agents,
+            processed_by=raw.processed,
+            duplicates=raw.duplicates,
+            reorders=raw.reorders,
+            stalls=raw.stalls,
+            longest_stall=raw.longest_stall,
+            loop_stalls=stalls[id(run)].count,
+            missing={stage: MissingIds(*ids) for stage, ids in raw.missing.items()},
+            damaged={cause: MissingIds(*ids) for cause, ids in raw.damaged.items()},
+            latency_ms=raw.latency_ms,
         )
 
     def wait_settled(self, quiet: float = 2.0, limit: float = 30.0, poll: float = 0.1) -> bool:
@@ -268,7 +239,10 @@ class Host:
         last: tuple[Any, ...] | None = None
         since = time.monotonic()
         while time.monotonic() < deadline:
-            reading = tuple((raw.name, _counts(raw).as_tuple(), raw.send_failed) for raw in self.probe.read())
+            reading = tuple(
+                (raw.name, _counts(raw).as_tuple(), tuple(ids[0] for ids in raw.damaged.values()))
+                for raw in self.probe.read()
+            )
             now = time.monotonic()
             if reading != last:
                 last, since = reading, now
@@ -292,18 +266,11 @@ def _counts(raw: RawSource) -> Counts:
     return Counts(raw.yielded, raw.sent, raw.acked, raw.received, processed)
 
 
-def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
-    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
-    for task in tasks:
-        task.cancel()
-    if tasks:
-        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-
-
-def _log_loop_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-    import logging
-
-    exc = context.get("exception")
-    logging.getLogger("genmon.loop").error(
-        "%s%s", context.get("message", "loop error"), f": {one_line(exc)}" if exc else ""
-    )
+def _combined(all_stalls: Any) -> LoopStalls:
+    count, longest, at, ongoing = 0, 0.0, None, 0.0
+    for s in all_stalls:
+        count += s.count
+        ongoing = max(ongoing, s.ongoing)
+        if s.longest > longest:
+            longest, at = s.longest, s.longest_at
+    return LoopStalls(count, longest, at, ongoing)

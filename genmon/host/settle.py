@@ -52,14 +52,30 @@ class SettleTracker:
         clock = self._clocks.get(name)
         return 0.0 if clock is None else now - clock.changed
 
-    def forget(self) -> None:
-        """Drop all history (after a reset the counts start again from zero)."""
-        self._clocks.clear()
+    def forget(self, names: list[str] | None = None) -> None:
+        """Drop history (after a reset the counts start again from zero)."""
+        if names is None:
+            self._clocks.clear()
+        for name in names or ():
+            self._clocks.pop(name, None)
 
-    def verdict(self, name: str, counts: Counts, on: bool, now: float, final: bool = False) -> Verdict:
-        """Judge one pipeline. ``final`` means it has settled: every shortfall is a loss."""
+    def verdict(
+        self,
+        name: str,
+        counts: Counts,
+        on: bool,
+        now: float,
+        final: bool = False,
+        definite: dict[str, int] | None = None,
+    ) -> Verdict:
+        """Judge one pipeline. ``final`` means it has settled: every shortfall is a loss.
+
+        ``definite``: per stage, values genmon *saw* being lost on the way to it (a send never
+        awaited, a delivery error, a decode failure, a crash): those are lost at once, no settling.
+        """
         values = counts.as_tuple()
         clock = self._clocks.get(name)
+        definite = definite or {}
         for i in range(1, len(values)):
             short = values[i - 1] - values[i]
             if short <= 0:
@@ -69,8 +85,10 @@ class SettleTracker:
             else:
                 idle = now - max(clock.moved[i], clock.caught_up[i])
                 stuck = final or idle >= self.settle_seconds
-            if stuck:
-                return Verdict("lost", f"lost at {STAGES[i]}: {short}", STAGES[i], lost=short)
+            known = min(definite.get(STAGES[i], 0), short)
+            if stuck or known:
+                lost = short if stuck else known
+                return Verdict("lost", f"lost at {STAGES[i]}: {lost}", STAGES[i], lost=lost)
         in_flight = max(values[0] - values[-1], 0)
         if not on:
             text = "paused" + (f" · {in_flight} in flight" if in_flight else "")

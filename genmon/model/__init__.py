@@ -3,6 +3,7 @@
 from genmon.model.diagnosis import Diagnosis, diagnose, short_name
 from genmon.model.snapshot import (
     STAGES,
+    AppStatus,
     BrokerInfo,
     Counts,
     LoopStalls,
@@ -14,6 +15,7 @@ from genmon.model.snapshot import (
 
 __all__ = [
     "STAGES",
+    "AppStatus",
     "BrokerInfo",
     "Counts",
     "Diagnosis",

@@ -76,29 +76,46 @@ class PipelineSnapshot:
     on: bool
     counts: Counts
     verdict: Verdict
-    send_failed: int = 0
+    app_id: str = ""
     topics: tuple[str, ...] = ()
     agents: tuple[str, ...] = ()
     processed_by: dict[str, int] = field(default_factory=dict)
     duplicates: dict[str, int] = field(default_factory=dict)
+    reorders: int = 0
     missing: dict[str, MissingIds] = field(default_factory=dict)
+    damaged: dict[str, MissingIds] = field(default_factory=dict)
+    """cause -> ids: ``unawaited`` (send never awaited), ``send_failed``, ``decode_failed``, ``crashed``"""
+    latency_ms: dict[str, float] = field(default_factory=dict)
     stalls: int = 0
     longest_stall: float = 0.0
+    loop_stalls: int = 0
+
+    @property
+    def send_failed(self) -> int:
+        ids = self.damaged.get("send_failed")
+        return ids.count if ids else 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "app": self.app_id,
             "generator": self.generator,
             "kind": self.kind,
             "on": self.on,
             "topics": list(self.topics),
             "agents": list(self.agents),
             "counts": {stage: self.counts[stage] for stage in STAGES},
-            "send_failed": self.send_failed,
             "processed_by": dict(self.processed_by),
             "duplicates": dict(self.duplicates),
+            "reorders": self.reorders,
             "missing": {stage: ids.to_dict() for stage, ids in self.missing.items()},
-            "stalls": {"count": self.stalls, "longest_seconds": round(self.longest_stall, 3)},
+            "damaged": {cause: ids.to_dict() for cause, ids in self.damaged.items()},
+            "latency_ms": {key: round(value, 3) for key, value in self.latency_ms.items()},
+            "stalls": {
+                "count": self.stalls,
+                "longest_seconds": round(self.longest_stall, 3),
+                "loop_stalls": self.loop_stalls,
+            },
             "verdict": self.verdict.to_dict(),
         }
 
@@ -132,6 +149,26 @@ class LoopStalls:
 
 
 @dataclass(frozen=True)
+class AppStatus:
+    """One Faust app under the host: the demo's catalogue runs one app per bug."""
+
+    app_id: str
+    state: str
+    error: str | None = None
+    pipelines: tuple[str, ...] = ()
+    stalls: LoopStalls = field(default_factory=LoopStalls)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "app": self.app_id,
+            "state": self.state,
+            "error": self.error,
+            "pipelines": list(self.pipelines),
+            "loop_stalls": self.stalls.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything the screen or the JSON output shows at one moment."""
 
@@ -144,6 +181,7 @@ class Snapshot:
     settle_seconds: float = 5.0
     uptime: float = 0.0
     stalls: LoopStalls = field(default_factory=LoopStalls)
+    apps: tuple[AppStatus, ...] = ()
 
     def pipeline(self, name: str) -> PipelineSnapshot:
         for pipe in self.pipelines:
@@ -164,5 +202,6 @@ class Snapshot:
             "uptime_seconds": round(self.uptime, 3),
             "log": self.log_path,
             "loop_stalls": self.stalls.to_dict(),
+            "apps": [app.to_dict() for app in self.apps],
             "pipelines": [pipe.to_dict() for pipe in self.pipelines],
         }

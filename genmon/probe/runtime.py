@@ -12,10 +12,13 @@ genmon) it gets ``None`` and passes values through untouched. While a probe is i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import secrets
 import threading
+import warnings
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from genmon.probe.source import RawSource, Source
 
@@ -24,9 +27,12 @@ PAUSE_POLL_SECONDS = 0.05
 STALL_SECONDS = 0.25
 """A loop that runs this late, or a sync generator that takes this long for one value, has stalled."""
 
-CURRENT: contextvars.ContextVar[tuple[Source, int] | None] = contextvars.ContextVar(
+CURRENT: contextvars.ContextVar[tuple[Source, int, int] | None] = contextvars.ContextVar(
     "genmon_current_value", default=None
 )
+"""(source, id, yield time in µs since the epoch) of the value the current task is working on."""
+
+UNAWAITED_SEND = "coroutine 'Topic.send' was never awaited"
 
 _active: Probe | None = None
 _topic_send_patched = False
@@ -48,9 +54,10 @@ class Probe:
 
     # -- lifecycle -------------------------------------------------------------------------
     def install(self) -> None:
-        """Make this the process's probe (one at a time) and hook ``Topic.send`` for pausing."""
+        """Make this the process's probe (one at a time) and hook the places no sensor sees."""
         global _active
-        _patch_topic_send()
+        _patch_faust()
+        _watch_unawaited_sends()
         _active = self
 
     def uninstall(self) -> None:
@@ -75,18 +82,28 @@ class Probe:
         src = self.sources.get(name)
         return src if src is not None else self.declare(name)
 
-    def by_header(self, value: bytes) -> tuple[Source, int] | None:
-        """Decode a ``genmon-id`` header (``name@token:seq``) into its source and id.
+    def by_header(self, value: bytes) -> tuple[Source, int, int] | None:
+        """Decode a ``genmon-id`` header (``name@token:seq:yield_us``) into source, id, yield time.
 
         None when it is not ours: another run's token, or not genmon's format at all.
         """
-        name, sep, seq = value.rpartition(b":")
-        if not sep:
+        parts = value.rsplit(b":", 2)
+        if len(parts) != 3:
             return None
-        src = self._by_header.get(name)
-        if src is None or not seq.isdigit():
+        src = self._by_header.get(parts[0])
+        if src is None or not parts[1].isdigit() or not parts[2].isdigit():
             return None
-        return src, int(seq)
+        return src, int(parts[1]), int(parts[2])
+
+    def from_headers(self, headers: Any) -> tuple[Source, int, int] | None:
+        """Our value in a message's headers (a dict, or pairs), if it belongs to this run."""
+        raw = header_value(headers)
+        if raw is None:
+            return None
+        found = self.by_header(raw)
+        if found is None or found[1] <= found[0].floor:
+            return None
+        return found
 
     def read(self) -> list[RawSource]:
         """Read every source (any thread)."""
@@ -116,6 +133,95 @@ def in_event_loop() -> bool:
     return True
 
 
+def header_value(headers: Any) -> bytes | None:
+    """Our header's value from a message's headers (a dict, or a sequence of pairs)."""
+    if not headers:
+        return None
+    if isinstance(headers, dict):
+        value = headers.get(HEADER)
+    else:
+        value = None
+        for key, val in headers:
+            if key == HEADER:
+                value = val
+                break
+    if isinstance(value, str):
+        value = value.encode()
+    return value
+
+
+def _record(cause: str, headers: Any) -> None:
+    """Count a loss genmon saw happen (a decode failure, a crash) against the value's id."""
+    probe = _active
+    if probe is None:
+        return
+    with contextlib.suppress(Exception):
+        found = probe.from_headers(headers)
+        if found is not None:
+            found[0].damaged[cause].add(found[1])
+
+
+def _watch_unawaited_sends() -> None:
+    """Count ``topic.send(...)`` calls nobody awaited, against the value being handled.
+
+    Python warns when such a coroutine is discarded, in the task that discarded it, so the value
+    it was meant to carry is still the task's current one. The filter makes the warning fire every
+    time (by default Python shows it once per line); it goes to genmon's log, not the terminal.
+    """
+    global _showwarning_wrapped
+    warnings.filterwarnings("always", message=UNAWAITED_SEND, category=RuntimeWarning)
+    if _showwarning_wrapped:
+        return
+    previous = warnings.showwarning
+
+    def showwarning(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+        if _active is not None and category is RuntimeWarning and UNAWAITED_SEND in str(message):
+            current = CURRENT.get()
+            if current is not None and current[1] > current[0].floor:
+                current[0].damaged["unawaited"].add(current[1])
+        return previous(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = showwarning
+    _showwarning_wrapped = True
+
+
+_showwarning_wrapped = False
+
+
+def _patch_faust() -> None:
+    """Hook the two places where Faust loses a value without any sensor hook firing."""
+    _patch_topic_send()
+    global _faust_patched
+    if _faust_patched:
+        return
+    from faust.app.base import App
+    from faust.channels import Channel
+    from faust.streams import current_event
+
+    on_decode_error = Channel.on_decode_error
+
+    async def on_decode_error_counted(self, exc, message):  # type: ignore[no-untyped-def]
+        # Faust acks (commits) an undecodable message: its value is lost for good.
+        _record("decode_failed", getattr(message, "headers", None))
+        return await on_decode_error(self, exc, message)
+
+    on_agent_error = App._on_agent_error
+
+    async def on_agent_error_counted(self, agent, exc):  # type: ignore[no-untyped-def]
+        # Runs in the agent's task before the stream lets go of the event: it is still current.
+        event = current_event()
+        if event is not None:
+            _record("crashed", getattr(event, "headers", None))
+        return await on_agent_error(self, agent, exc)
+
+    Channel.on_decode_error = on_decode_error_counted  # type: ignore[method-assign]
+    App._on_agent_error = on_agent_error_counted  # type: ignore[method-assign]
+    _faust_patched = True
+
+
+_faust_patched = False
+
+
 def _patch_topic_send() -> None:
     """Wrap ``faust.Topic.send`` so a paused *sync* generator waits at its consumer's next send.
 
@@ -141,6 +247,7 @@ def _patch_topic_send() -> None:
         return result
 
     send.__doc__ = original.__doc__
+    send.__name__, send.__qualname__ = original.__name__, original.__qualname__
     send.__wrapped__ = original  # type: ignore[attr-defined]
     Topic.send = send  # type: ignore[method-assign]
     _topic_send_patched = True

@@ -2,35 +2,19 @@
 
 One hook per event it observes, like ``faust.sensors.Monitor``. Every hook is wrapped in a
 ``try`` because an exception in a sensor hook crashes the user's agent (DESIGN rule 3); the
-cost per value is a header lookup and a bitmap insert.
+cost per value is a header lookup, a bitmap insert and, once processed, a histogram entry.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from faust.agents.agent import current_agent
 from faust.sensors import Sensor
 
 from genmon.probe.runtime import CURRENT, HEADER, Probe
-from genmon.probe.source import Source
-
-
-def _header(headers: Any) -> bytes | None:
-    """Our header's value from a message's headers (a dict, or a sequence of pairs)."""
-    if not headers:
-        return None
-    if isinstance(headers, dict):
-        value = headers.get(HEADER)
-    else:
-        value = None
-        for key, val in headers:
-            if key == HEADER:
-                value = val
-                break
-    if isinstance(value, str):
-        value = value.encode()
-    return value
+from genmon.probe.source import LATENCY_MAX_US
 
 
 class GenmonSensor(Sensor):
@@ -41,29 +25,20 @@ class GenmonSensor(Sensor):
         self.probe = probe
         self._agent_names: dict[int, str] = {}
 
-    def _value_of(self, headers: Any) -> tuple[Source, int] | None:
-        raw = _header(headers)
-        if raw is None:
-            return None
-        found = self.probe.by_header(raw)
-        if found is None or found[1] <= found[0].floor:
-            return None
-        return found
-
     # -- producer side ---------------------------------------------------------------------
     def on_send_initiated(self, producer: Any, topic: str, message: Any, keysize: int, valsize: int) -> Any:
         try:
             current = CURRENT.get()
             if current is None:
                 return None
-            src, seq = current
+            src, seq, yielded_at = current
             if seq <= src.floor or self.probe.sources.get(src.name) is not src:
                 return None
             src.sent.add(seq)
             if topic not in src.topics:
                 src.topics[topic] = None
             headers = message.headers
-            stamp = src.header_value_prefix + str(seq).encode()
+            stamp = src.header_value_prefix + b"%d:%d" % (seq, yielded_at)
             if isinstance(headers, dict):
                 headers[HEADER] = stamp
             elif isinstance(headers, list):
@@ -74,36 +49,38 @@ class GenmonSensor(Sensor):
 
     def on_send_completed(self, producer: Any, state: Any, metadata: Any) -> None:
         try:
-            if state is not None:
-                src, seq = state
-                if seq > src.floor:
-                    src.acked.add(seq)
+            if state is not None and state[1] > state[0].floor:
+                state[0].acked.add(state[1])
         except Exception:
             pass
 
     def on_send_error(self, producer: Any, exc: BaseException, state: Any) -> None:
         try:
-            if state is not None:
-                src, seq = state
-                if seq > src.floor:
-                    src.send_failed.add(seq)
+            if state is not None and state[1] > state[0].floor:
+                state[0].damaged["send_failed"].add(state[1])
         except Exception:
             pass
 
     # -- consumer side ---------------------------------------------------------------------
     def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
         try:
-            found = self._value_of(message.headers)
+            found = self.probe.from_headers(message.headers)
             if found is not None:
-                found[0].received.add(found[1])
+                found[0].note_received(found[1], tp.topic, tp.partition)
         except Exception:
             pass
 
     def on_stream_event_out(self, tp: Any, offset: int, stream: Any, event: Any, state: Any = None) -> None:
         try:
-            found = self._value_of(event.headers)
-            if found is not None:
-                found[0].processed_by(self._agent_name()).add(found[1])
+            found = self.probe.from_headers(event.headers)
+            if found is None:
+                return
+            src, seq, yielded_at = found
+            if seq in src.damaged["crashed"].ids:
+                return  # the agent raised on it: this hook fires anyway, from a ``finally``
+            src.processed_by(self._agent_name()).add(seq)
+            latency = time.time_ns() // 1000 - yielded_at
+            src.latency.record_value(min(max(latency, 1), LATENCY_MAX_US))
         except Exception:
             pass
 

@@ -10,11 +10,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hdrh.histogram import HdrHistogram
 from pyroaring import BitMap
 
 from genmon.probe.ids import StageIds, id_ranges
 
 RANGE_LIMIT = 20
+LATENCY_MAX_US = 3_600_000_000  # one hour: anything slower is clamped, not dropped
+
+Ids = tuple[int, tuple[tuple[int, int], ...], bool]
+"""(how many ids, their first runs of consecutive ids, whether more runs follow)"""
+
+CAUSES = ("unawaited", "send_failed", "decode_failed", "crashed")
+"""Losses genmon sees happen (not inferred from silence), and the stage each one stops short of."""
+CAUSE_STAGE = {
+    "unawaited": "sent",
+    "send_failed": "acked",
+    "decode_failed": "received",
+    "crashed": "processed",
+}
+
+
+def _ids(ids: BitMap) -> Ids:
+    runs, more = id_ranges(ids, RANGE_LIMIT)
+    return len(ids), runs, more
 
 
 @dataclass(frozen=True)
@@ -28,16 +47,23 @@ class RawSource:
     yielded: int
     sent: int
     acked: int
-    send_failed: int
     received: int
     processed: dict[str, int]
     duplicates: dict[str, int]
+    reorders: int
     topics: tuple[str, ...]
     agents: tuple[str, ...]
     stalls: int
     longest_stall: float
-    missing: dict[str, tuple[int, tuple[tuple[int, int], ...], bool]]
-    """stage -> (how many ids reached the stage before but not this one, their first runs, more?)"""
+    missing: dict[str, Ids]
+    """stage -> ids that reached the stage before but not this one"""
+    damaged: dict[str, Ids]
+    """cause (see CAUSES) -> ids it hit"""
+    latency_ms: dict[str, float]
+
+
+def _histogram() -> HdrHistogram:
+    return HdrHistogram(1, LATENCY_MAX_US, 2)
 
 
 @dataclass
@@ -59,18 +85,16 @@ class Source:
     header_value_prefix: bytes = b""
     sent: StageIds = field(default_factory=StageIds)
     acked: StageIds = field(default_factory=StageIds)
-    send_failed: StageIds = field(default_factory=StageIds)
     received: StageIds = field(default_factory=StageIds)
     processed: dict[str, StageIds] = field(default_factory=dict)
+    damaged: dict[str, StageIds] = field(default_factory=lambda: {c: StageIds() for c in CAUSES})
     topics: dict[str, None] = field(default_factory=dict)
     agents: dict[str, None] = field(default_factory=dict)
+    reorders: int = 0
+    last_by_partition: dict[tuple[str, int], int] = field(default_factory=dict)
+    latency: HdrHistogram = field(default_factory=_histogram)
     stalls: int = 0
     longest_stall: float = 0.0
-
-    def note_stall(self, seconds: float) -> None:
-        """The generator itself held the thread for ``seconds`` while making one value."""
-        self.stalls += 1
-        self.longest_stall = max(self.longest_stall, seconds)
 
     def __post_init__(self) -> None:
         self.header_value_prefix = self.header_key + b":"
@@ -94,25 +118,46 @@ class Source:
             self.agents[agent] = None
         return ids
 
+    def note_received(self, seq: int, topic: str, partition: int) -> None:
+        """A value came off a partition: count it, and count it as a reorder if an id later than
+        it already came off the same partition (ids are yielded in order)."""
+        received = self.received
+        if seq in received.ids:
+            received.duplicates += 1
+            return
+        received.ids.add(seq)
+        key = (topic, partition)
+        last = self.last_by_partition.get(key, 0)
+        if seq < last:
+            self.reorders += 1
+        else:
+            self.last_by_partition[key] = seq
+
+    def note_stall(self, seconds: float) -> None:
+        """The generator itself held the thread for ``seconds`` while making one value."""
+        self.stalls += 1
+        self.longest_stall = max(self.longest_stall, seconds)
+
     def reset(self) -> None:
         """Start counting afresh from the next value; must run on the Faust loop's thread."""
         self.floor = self.seq
-        self.stalls, self.longest_stall = 0, 0.0
+        self.stalls, self.longest_stall, self.reorders = 0, 0.0, 0
+        self.last_by_partition = {}
+        self.latency = _histogram()
         self.sent = StageIds()
         self.acked = StageIds()
-        self.send_failed = StageIds()
         self.received = StageIds()
         self.processed = {agent: StageIds() for agent in self.processed}
+        self.damaged = {cause: StageIds() for cause in CAUSES}
 
     def read(self) -> RawSource:
         """Read every stage, latest stage first (see the module docstring)."""
+        damaged = {cause: BitMap(ids.ids) for cause, ids in self.damaged.items()}
         processed_ids = dict(self.processed)
         processed = {agent: len(ids) for agent, ids in processed_ids.items()}
-        received = self.received
-        acked, failed, sent = self.acked, self.send_failed, self.sent
-        counts = (len(received), len(acked), len(failed), len(sent))
+        received, acked, sent = self.received, self.acked, self.sent
+        counts = (len(received), len(acked), len(sent))
         seq, floor = self.seq, self.floor
-        yielded = seq - floor
         missing = self._missing(seq, floor, sent.ids, acked.ids, received.ids, processed_ids)
         duplicates = {
             "sent": sent.duplicates,
@@ -120,21 +165,34 @@ class Source:
             "received": received.duplicates,
             "processed": sum(ids.duplicates for ids in processed_ids.values()),
         }
+        latency = self.latency
+        total = latency.get_total_count()
+        latency_ms = (
+            {
+                "count": float(total),
+                **{f"p{p}": latency.get_value_at_percentile(p) / 1000.0 for p in (50, 95, 99)},
+                "max": latency.get_max_value() / 1000.0,
+            }
+            if total
+            else {}
+        )
         return RawSource(
             name=self.name,
             function=self.function,
             kind=self.kind,
             on=self.on,
-            yielded=yielded,
-            sent=counts[3],
+            yielded=seq - floor,
+            sent=counts[2],
             acked=counts[1],
-            send_failed=counts[2],
             received=counts[0],
             processed=processed,
             duplicates=duplicates,
+            reorders=self.reorders,
             topics=tuple(self.topics),
             agents=tuple(self.agents),
             missing=missing,
+            damaged={cause: _ids(ids) for cause, ids in damaged.items() if ids},
+            latency_ms=latency_ms,
             stalls=self.stalls,
             longest_stall=self.longest_stall,
         )
@@ -147,7 +205,7 @@ class Source:
         acked: BitMap,
         received: BitMap,
         processed: dict[str, StageIds],
-    ) -> dict[str, tuple[int, tuple[tuple[int, int], ...], bool]]:
+    ) -> dict[str, Ids]:
         """Which ids reached each stage's predecessor but not the stage: the *which* behind a count."""
         yielded = BitMap()
         if seq > floor:
@@ -161,9 +219,4 @@ class Source:
             "received": acked - received,
             "processed": received - done if done is not None else BitMap(received),
         }
-        out = {}
-        for stage, ids in pairs.items():
-            if ids:
-                runs, more = id_ranges(ids, RANGE_LIMIT)
-                out[stage] = (len(ids), runs, more)
-        return out
+        return {stage: _ids(ids) for stage, ids in pairs.items() if ids}

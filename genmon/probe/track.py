@@ -95,7 +95,7 @@ def _async_wrapper(fn: Callable[..., Any], label: str) -> Callable[..., AsyncIte
                 # A value made while the switch went off is held, not yielded, until it is on.
                 while not src.on:
                     await asyncio.sleep(PAUSE_POLL_SECONDS)
-                CURRENT.set((src, src.next_seq()))
+                CURRENT.set((src, src.next_seq(), time.time_ns() // 1000))
                 yield value
         finally:
             await agen.aclose()
@@ -126,7 +126,7 @@ def _sync_wrapper(fn: Callable[..., Any], label: str) -> Callable[..., Iterator[
                     took = time.perf_counter() - started
                     if took >= STALL_SECONDS:
                         src.note_stall(took)
-                    CURRENT.set((src, src.next_seq()))
+                    CURRENT.set((src, src.next_seq(), time.time_ns() // 1000))
                 yield value
         finally:
             gen.close()
