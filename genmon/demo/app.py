@@ -1,4 +1,4 @@
-"""A Faust app written the way a user writes one, using only genmon's public API (``genmon.track``).
+"""The demo's Faust app, written the way a user writes one, using only genmon's public API.
 
 It reproduces the three programs of the well-known question "Why isn't the Faust agent receiving
 values from the yield generator?":
@@ -9,23 +9,21 @@ values from the yield generator?":
 * ``async-pump``: an async generator that sleeps between values, sent the same way.
 
 The answer's own versions of the two fixes do not run as written (``@app.agent()`` on a function
-with no stream parameter, and ``async for`` over a plain generator); these are their intent.
+with no stream parameter, and ``async for`` over a plain generator); these are their intent. Those
+two mistakes are pipelines of their own in ``genmon.demo.bugs``.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 import faust
 
 import genmon
 
-PIPELINES: dict[str, str] = {
-    "unwired": "a generator is iterated, but nothing sends its values to the topic the agent reads",
-    "sync-pump": "a plain generator; a task sends each value with await topic.send(value=...)",
-    "async-pump": "an async generator that sleeps between values; a task sends each one",
-}
+ORIGINAL = ("unwired", "sync-pump", "async-pump")
 
 # Settings for genmon's embedded broker only: Tansu holds a group join for half the session
 # timeout, so Faust's 60 s default would keep the first value waiting for 30 s.
@@ -40,41 +38,28 @@ class Number(faust.Record, serializer="json"):
     n: int
 
 
-def create_app(
-    app_id: str = "genmon-demo",
-    broker: str = "kafka://localhost:9092",
-    rate: float = 10.0,
-    datadir: str | None = None,
-    fast_join: bool = False,
-    topic_prefix: str = "",
-) -> faust.App:
-    """Build the demo app; ``rate`` is values per second per generator.
-
-    ``topic_prefix`` keeps apps that share a broker (genmon's tests) off each other's topics.
-    """
-    period = 1.0 / rate
-    settings: dict[str, Any] = dict(FAST_JOIN) if fast_join else {}
-    app = faust.App(
-        app_id,
-        broker=broker,
-        value_serializer="json",
-        web_enabled=False,
-        datadir=datadir,
-        **settings,
+def new_app(app_id: str, broker: str, datadir: str | None, fast_join: bool, **settings: Any) -> faust.App:
+    """A Faust app as the demo's pipelines expect it (JSON values, no web server)."""
+    options: dict[str, Any] = dict(FAST_JOIN) if fast_join else {}
+    options.update(settings)
+    return faust.App(
+        app_id, broker=broker, value_serializer="json", web_enabled=False, datadir=datadir, **options
     )
 
-    # 1. unwired: the bug. The generator runs, the agent listens, nothing connects them.
-    unwired_topic = app.topic(f"{topic_prefix}unwired_topic", value_type=Number)
+
+def unwired(app: faust.App, period: float, prefix: str) -> None:
+    """The bug. The generator runs, the agent listens, nothing connects them."""
+    topic = app.topic(f"{prefix}unwired_topic", value_type=Number)
 
     @genmon.track(name="unwired")
     async def numbers() -> Any:
         n = 0
         while True:
-            yield Number(n=n)
             n += 1
+            yield Number(n=n)
             await asyncio.sleep(period)
 
-    @app.agent(unwired_topic)
+    @app.agent(topic)
     async def unwired_agent(stream: Any) -> None:
         async for number in stream:
             print("unwired_agent got", number)  # never runs: nothing sends to unwired_topic
@@ -84,46 +69,70 @@ def create_app(
         async for number in numbers():
             _ = number  # the value is made... and dropped here
 
-    # 2. sync-pump: a plain generator, pumped into the topic by a task.
-    sync_topic = app.topic(f"{topic_prefix}sync_topic", value_type=Number)
+
+def sync_pump(app: faust.App, period: float, prefix: str) -> None:
+    """A plain generator, pumped into the topic by a task."""
+    topic = app.topic(f"{prefix}sync_topic", value_type=Number)
 
     @genmon.track(name="sync-pump")
     def sync_numbers() -> Any:
         n = 0
         while True:
-            yield Number(n=n)
             n += 1
+            yield Number(n=n)
 
-    @app.agent(sync_topic)
+    @app.agent(topic)
     async def sync_agent(stream: Any) -> None:
         async for number in stream:
             _ = number.n
 
     @app.task
-    async def sync_pump() -> None:
+    async def sync_pump_task() -> None:
         for number in sync_numbers():
-            await sync_topic.send(value=number)
+            await topic.send(value=number)
             await asyncio.sleep(period)
 
-    # 3. async-pump: an async generator that awaits between values, pumped the same way.
-    async_topic = app.topic(f"{topic_prefix}async_topic", value_type=Number)
+
+def async_pump(app: faust.App, period: float, prefix: str) -> None:
+    """An async generator that awaits between values, pumped the same way."""
+    topic = app.topic(f"{prefix}async_topic", value_type=Number)
 
     @genmon.track(name="async-pump")
     async def async_numbers() -> Any:
         n = 0
         while True:
-            yield Number(n=n)
             n += 1
+            yield Number(n=n)
             await asyncio.sleep(period)
 
-    @app.agent(async_topic)
+    @app.agent(topic)
     async def async_agent(stream: Any) -> None:
         async for number in stream:
             _ = number.n
 
     @app.task
-    async def async_pump() -> None:
+    async def async_pump_task() -> None:
         async for number in async_numbers():
-            await async_topic.send(value=number)
+            await topic.send(value=number)
 
+
+BUILDERS = {"unwired": unwired, "sync-pump": sync_pump, "async-pump": async_pump}
+
+
+def create_app(
+    app_id: str = "genmon-demo",
+    broker: str = "kafka://localhost:9092",
+    rate: float = 10.0,
+    datadir: str | None = None,
+    fast_join: bool = False,
+    topic_prefix: str = "",
+    pipelines: Iterable[str] = ORIGINAL,
+) -> faust.App:
+    """Build the demo app; ``rate`` is values per second per generator.
+
+    ``topic_prefix`` keeps apps that share a broker (genmon's tests) off each other's topics.
+    """
+    app = new_app(app_id, broker, datadir, fast_join)
+    for name in pipelines:
+        BUILDERS[name](app, 1.0 / rate, topic_prefix)
     return app

@@ -35,8 +35,10 @@ def one_line(exc: BaseException) -> str:
 class AppRun:
     """Builds, starts, watches and stops one app. Thread-safe reads; commands via the loop."""
 
-    def __init__(self, factory: AppFactory, probe: Probe, label: str = "app") -> None:
+    def __init__(self, factory: AppFactory, probe: Probe, label: str = "app", delay: float = 0.0) -> None:
         self._factory = factory
+        self.delay = delay
+        self.consumed: tuple[str, ...] = ()
         self.probe = probe
         self.label = label
         self.app: Any = None
@@ -48,6 +50,7 @@ class AppRun:
         self._last_beat: float | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
+        self._cancelled = threading.Event()
         self.ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"genmon-{label}", daemon=True)
 
@@ -56,6 +59,7 @@ class AppRun:
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the app and its loop (idempotent). A loop stalled by blocking code is abandoned."""
+        self._cancelled.set()
         loop, stop = self.loop, self._stop
         if loop is not None and stop is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):
@@ -95,6 +99,10 @@ class AppRun:
 
     # -- the app's thread ----------------------------------------------------------------
     def _run(self) -> None:
+        if self.delay and self._cancelled.wait(self.delay):
+            self.state = "stopped"
+            self.ready.set()
+            return
         loop = asyncio.new_event_loop()
         self.loop = loop
         asyncio.set_event_loop(loop)
@@ -133,6 +141,7 @@ class AppRun:
                 with contextlib.suppress(BaseException):
                     await asyncio.wait_for(self.app.stop(), 10)
             return
+        self.consumed = _consumed_topics(app)
         self.state = "running"
         self.ready.set()
         heartbeat = asyncio.ensure_future(self._heartbeat())
@@ -159,6 +168,15 @@ class AppRun:
 
     def reset_stalls(self) -> None:
         self.stalls = LoopStalls()
+
+
+def _consumed_topics(app: Any) -> tuple[str, ...]:
+    """The topics the app's agents read (an agent with no topic reads an in-memory channel)."""
+    names: list[str] = []
+    with contextlib.suppress(Exception):
+        for agent in app.agents.values():
+            names.extend(getattr(agent.channel, "topics", ()) or ())
+    return tuple(dict.fromkeys(names))
 
 
 def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:

@@ -45,7 +45,7 @@ class Host:
         self,
         factory: AppFactory | None = None,
         *,
-        factories: Sequence[AppFactory] = (),
+        factories: Sequence[AppFactory | tuple[AppFactory, float]] = (),
         broker: BrokerAddress,
         embedded: bool,
         broker_alive: Callable[[], bool] | None = None,
@@ -53,11 +53,11 @@ class Host:
         log_path: str | None = None,
         start_timeout: float = 60.0,
     ) -> None:
-        all_factories = ([factory] if factory is not None else []) + list(factories)
-        if not all_factories:
+        plans = [(f, 0.0) if callable(f) else f for f in ([factory] if factory else []) + list(factories)]
+        if not plans:
             raise ValueError("Host needs at least one app factory")
         self.probe = Probe()
-        self.runs = [AppRun(f, self.probe, label=f"app{i}") for i, f in enumerate(all_factories)]
+        self.runs = [AppRun(f, self.probe, f"app{i}", delay) for i, (f, delay) in enumerate(plans)]
         self._broker = broker
         self._embedded = embedded
         self._broker_alive = broker_alive
@@ -91,6 +91,8 @@ class Host:
             run.start()
         deadline = time.monotonic() + self.start_timeout
         for run in self.runs:
+            if run.delay:
+                continue  # started later on purpose (e.g. a consumer that joins late)
             if not run.ready.wait(max(deadline - time.monotonic(), 0.0)):
                 run.error = f"the Faust app did not start within {self.start_timeout:.0f}s"
                 run.state = "crashed"
@@ -182,6 +184,7 @@ class Host:
                 state="crashed" if run.crash_reason() else run.state,
                 error=run.crash_reason(),
                 pipelines=run.pipelines,
+                consumed=run.consumed,
                 stalls=stalls[id(run)],
             )
             for run in self.runs
@@ -210,7 +213,7 @@ class Host:
         if crash is not None:
             verdict = Verdict("crashed", f"app crashed: {crash}")
         else:
-            definite = {CAUSE_STAGE[cause]: ids[0] for cause, ids in raw.damaged.items()}
+            definite = {CAUSE_STAGE[cause]: (ids[0], cause) for cause, ids in raw.damaged.items()}
             verdict = self._settle.verdict(raw.name, counts, raw.on, now, final, definite)
         return PipelineSnapshot(
             name=raw.name,

@@ -13,6 +13,13 @@ from dataclasses import dataclass, field
 
 from genmon.model import STAGES, Counts, Verdict
 
+CAUSE_WORDS = {
+    "unawaited": "send not awaited",
+    "send_failed": "delivery failed",
+    "decode_failed": "decode failed",
+    "crashed": "agent raised",
+}
+
 
 @dataclass
 class _Clock:
@@ -66,16 +73,21 @@ class SettleTracker:
         on: bool,
         now: float,
         final: bool = False,
-        definite: dict[str, int] | None = None,
+        definite: dict[str, tuple[int, str]] | None = None,
     ) -> Verdict:
         """Judge one pipeline. ``final`` means it has settled: every shortfall is a loss.
 
-        ``definite``: per stage, values genmon *saw* being lost on the way to it (a send never
-        awaited, a delivery error, a decode failure, a crash): those are lost at once, no settling.
+        ``definite``: stage -> (count, cause) of values genmon *saw* being lost on the way to that
+        stage (a send never awaited, a delivery error, a decode failure, a crash). Those are lost
+        at once, with no settling, and name the verdict's cause before any silent shortfall.
         """
+        for stage in STAGES[1:]:
+            count, cause = (definite or {}).get(stage, (0, ""))
+            if count:
+                text = f"lost at {stage}: {count} ({CAUSE_WORDS.get(cause, cause)})"
+                return Verdict("lost", text, stage, lost=count, cause=cause)
         values = counts.as_tuple()
         clock = self._clocks.get(name)
-        definite = definite or {}
         for i in range(1, len(values)):
             short = values[i - 1] - values[i]
             if short <= 0:
@@ -85,10 +97,8 @@ class SettleTracker:
             else:
                 idle = now - max(clock.moved[i], clock.caught_up[i])
                 stuck = final or idle >= self.settle_seconds
-            known = min(definite.get(STAGES[i], 0), short)
-            if stuck or known:
-                lost = short if stuck else known
-                return Verdict("lost", f"lost at {STAGES[i]}: {lost}", STAGES[i], lost=lost)
+            if stuck:
+                return Verdict("lost", f"lost at {STAGES[i]}: {short}", STAGES[i], lost=short)
         in_flight = max(values[0] - values[-1], 0)
         if not on:
             text = "paused" + (f" · {in_flight} in flight" if in_flight else "")

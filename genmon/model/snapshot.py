@@ -38,11 +38,14 @@ class Verdict:
     stage: str | None = None
     lost: int = 0
     in_flight: int = 0
+    cause: str | None = None
+    """For losses genmon saw happen: unawaited, send_failed, decode_failed or crashed."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "state": self.state,
             "stage": self.stage,
+            "cause": self.cause,
             "lost": self.lost,
             "in_flight": self.in_flight,
             "text": self.text,
@@ -156,6 +159,8 @@ class AppStatus:
     state: str
     error: str | None = None
     pipelines: tuple[str, ...] = ()
+    consumed: tuple[str, ...] = ()
+    """Topics this app's agents read."""
     stalls: LoopStalls = field(default_factory=LoopStalls)
 
     def to_dict(self) -> dict[str, Any]:
@@ -164,6 +169,7 @@ class AppStatus:
             "state": self.state,
             "error": self.error,
             "pipelines": list(self.pipelines),
+            "consumes": list(self.consumed),
             "loop_stalls": self.stalls.to_dict(),
         }
 
@@ -182,6 +188,11 @@ class Snapshot:
     uptime: float = 0.0
     stalls: LoopStalls = field(default_factory=LoopStalls)
     apps: tuple[AppStatus, ...] = ()
+
+    @property
+    def consumed_topics(self) -> set[str]:
+        """Every topic some agent of some app reads."""
+        return {topic for app in self.apps for topic in app.consumed}
 
     def pipeline(self, name: str) -> PipelineSnapshot:
         for pipe in self.pipelines:

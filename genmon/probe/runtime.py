@@ -196,6 +196,7 @@ def _patch_faust() -> None:
         return
     from faust.app.base import App
     from faust.channels import Channel
+    from faust.exceptions import DecodeError
     from faust.streams import current_event
 
     on_decode_error = Channel.on_decode_error
@@ -209,7 +210,8 @@ def _patch_faust() -> None:
 
     async def on_agent_error_counted(self, agent, exc):  # type: ignore[no-untyped-def]
         # Runs in the agent's task before the stream lets go of the event: it is still current.
-        event = current_event()
+        # A decode error is thrown into the agent between events: the current one is stale then.
+        event = None if isinstance(exc, DecodeError) else current_event()
         if event is not None:
             _record("crashed", getattr(event, "headers", None))
         return await on_agent_error(self, agent, exc)
