@@ -105,6 +105,13 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
     help="With --headless: seconds the generators run before they are paused.  [default: 10]",
 )
 @click.option("--json", "json_output", is_flag=True, help="With --headless: print the snapshot as JSON.")
+@click.option(
+    "--scenarios",
+    metavar="NAMES",
+    default=None,
+    help="Demo pipelines to run: 'all', or a comma list (see ? in the screen).  "
+    "[default: unwired,sync-pump,async-pump]",
+)
 @click.option("--app-id", default="genmon-demo", show_default=True, help="Faust app id of the demo.")
 @click.version_option(__version__, "-V", "--version", prog_name="genmon")
 def cli(
@@ -114,6 +121,7 @@ def cli(
     headless: bool,
     duration: float | None,
     json_output: bool,
+    scenarios: str | None,
     app_id: str,
 ) -> None:
     """genmon: where did my values go?
@@ -122,6 +130,12 @@ def cli(
     values") on an embedded Kafka-compatible broker, and shows per pipeline how many values were
     yielded, sent, acked, received and processed.
     """
+    from genmon.demo import UnknownScenario, select
+
+    try:
+        chosen = select(scenarios)
+    except UnknownScenario as exc:
+        raise UsageProblem(str(exc)) from None
     if json_output and not headless:
         raise UsageProblem("--json goes with --headless")
     if duration is not None and not headless:
@@ -138,6 +152,7 @@ def cli(
         duration=duration if duration is not None else 10.0,
         json_output=json_output,
         app_id=app_id,
+        scenarios=chosen,
     )
 
 
@@ -162,8 +177,9 @@ def run_demo(
     duration: float,
     json_output: bool,
     app_id: str,
+    scenarios: list[str],
 ) -> None:
-    from genmon.demo import PIPELINES, create_app
+    from genmon.demo import descriptions, plan
 
     log_path = default_log_path()
     ring = route_logging(log_path)
@@ -173,10 +189,16 @@ def run_demo(
         tempfile.TemporaryDirectory(prefix="genmon-faust-") as datadir,
         open_broker(broker_url, log_path) as broker,
     ):
+        plans = plan(
+            scenarios,
+            app_id=app_id,
+            broker=broker.address.url,
+            rate=rate,
+            datadir=datadir,
+            fast_join=broker.embedded is not None,
+        )
         host = Host(
-            lambda: create_app(
-                app_id, broker.address.url, rate, datadir, fast_join=broker.embedded is not None
-            ),
+            factories=[(p.factory, p.delay) for p in plans],
             broker=broker.address,
             embedded=broker.embedded is not None,
             broker_alive=broker.embedded.is_up if broker.embedded else None,
@@ -188,7 +210,7 @@ def run_demo(
             if headless:
                 _run_headless(host, duration, json_output)
             else:
-                _run_screen(host, PIPELINES, ring)
+                _run_screen(host, descriptions(scenarios), ring)
         finally:
             host.stop()
 

@@ -10,7 +10,13 @@ from rich.text import Text
 
 from genmon.model import STAGES, Snapshot, short_name
 
-VERDICT_STYLE = {"ok": "green", "in_flight": "yellow", "paused": "green", "lost": "bold red"}
+VERDICT_STYLE = {
+    "ok": "green",
+    "in_flight": "yellow",
+    "paused": "green",
+    "lost": "bold red",
+    "crashed": "bold red",
+}
 
 
 def as_json(snapshot: Snapshot) -> str:
@@ -23,12 +29,12 @@ def as_table(snapshot: Snapshot) -> Table:
         title=f"genmon ─ app {snapshot.app_id} ─ broker {snapshot.broker.url} ({where})",
         title_justify="left",
     )
-    table.add_column("on")
+    table.add_column("on", min_width=2, no_wrap=True)
     table.add_column("pipeline", no_wrap=True)
     table.add_column("flow", no_wrap=True)
     for stage in STAGES:
-        table.add_column(stage, justify="right")
-    table.add_column("verdict", no_wrap=True)
+        table.add_column(stage, justify="right", no_wrap=True, min_width=len(stage))
+    table.add_column("verdict", no_wrap=True, max_width=48, overflow="ellipsis")
     for pipe in snapshot.pipelines:
         lost = pipe.verdict.stage if pipe.verdict.state == "lost" else None
         flow = " → ".join(
@@ -46,6 +52,16 @@ def as_table(snapshot: Snapshot) -> Table:
     return table
 
 
+def explanations(snapshot: Snapshot) -> list[Text]:
+    """One "why" line per pipeline that lost values, crashed or stalled."""
+    lines = []
+    for pipe in snapshot.pipelines:
+        if pipe.verdict.state in ("lost", "crashed") or pipe.stalls or pipe.loop_stalls:
+            why = snapshot.diagnose(pipe).why
+            lines.append(Text.assemble((f"{pipe.name}: ", "bold"), why))
+    return lines
+
+
 def print_report(snapshot: Snapshot, json_output: bool, console: Console | None = None) -> None:
     if json_output:
         print(as_json(snapshot))
@@ -55,3 +71,5 @@ def print_report(snapshot: Snapshot, json_output: bool, console: Console | None 
         if not console.is_terminal:
             console = Console(width=200)  # a log file or pipe: never wrap the rows
     console.print(as_table(snapshot))
+    for line in explanations(snapshot):
+        console.print(line)

@@ -92,7 +92,7 @@ class AppRun:
         if self.state == "crashed":
             return self.error
         app = self.app
-        if self.state == "running" and app is not None and getattr(app, "crashed", False):
+        if app is not None and getattr(app, "crashed", False):
             reason = getattr(app, "crash_reason", None)
             return one_line(reason) if reason is not None else "the Faust app crashed"
         return None

@@ -165,6 +165,13 @@ class Host:
             return self._broker_alive()
         return self._broker_reachable
 
+    def _row_order(self, raw: RawSource) -> tuple[int, int]:
+        """Rows in the order the apps were given, then as each app declared its generators."""
+        for index, run in enumerate(self.runs):
+            if raw.name in run.pipelines:
+                return index, run.pipelines.index(raw.name)
+        return len(self.runs), 0
+
     def _run_of(self, name: str) -> AppRun:
         for run in self.runs:
             if name in run.pipelines:
@@ -173,7 +180,7 @@ class Host:
 
     def snapshot(self, final: bool = False) -> Snapshot:
         """One reading of every pipeline. ``final``: the run has settled, shortfalls are losses."""
-        raws = self.probe.read()
+        raws = sorted(self.probe.read(), key=self._row_order)
         now = time.monotonic()
         stalls = {id(run): run.current_stalls(now) for run in self.runs}
         with self._lock:

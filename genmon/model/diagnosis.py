@@ -1,14 +1,15 @@
-"""Why a pipeline looks the way it does, and what to change: plain words from the counts.
+"""Why a pipeline looks the way it does, and what to change: plain words from counts and ids.
 
-Kept next to the Snapshot because the screen, ``--json`` readers and the README all explain
-a verdict the same way.
+Kept next to the Snapshot because the screen, the headless report and the README all explain a
+verdict the same way. Each explanation quotes its evidence (counts, ids) so it can be checked.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from genmon.model.snapshot import PipelineSnapshot
+from genmon.model.snapshot import MissingIds, PipelineSnapshot
 
 PUMP_FIX = """\
 @app.task
@@ -28,10 +29,52 @@ def short_name(qualname: str) -> str:
     return qualname.rsplit(".", 1)[-1]
 
 
-def diagnose(pipe: PipelineSnapshot) -> Diagnosis:
+def _ids(ids: MissingIds | None) -> str:
+    return f"ids {ids.text()}" if ids else ""
+
+
+def diagnose(pipe: PipelineSnapshot, consumed: Iterable[str] = (), nearby: Iterable[str] = ()) -> Diagnosis:
+    """Explain ``pipe``.
+
+    ``consumed``: the topics some agent of any app reads (to spot a wrong topic); ``nearby``: the
+    topics the agents of the pipeline's own app read (to name what was probably meant).
+    """
     c, v = pipe.counts, pipe.verdict
     gen = short_name(pipe.generator)
     topic = pipe.topics[0] if pipe.topics else "the topic"
+    damaged = pipe.damaged
+    if v.state == "crashed":
+        return Diagnosis(
+            f"the Faust app of this pipeline stopped: {v.text.removeprefix('app crashed: ')}. "
+            "Nothing of it runs; the other pipelines are not affected.",
+            _crash_fix(v.text),
+        )
+    if v.cause == "unawaited":
+        return Diagnosis(
+            f"yielded {c.yielded}, sent {c.sent}: {_ids(damaged.get('unawaited'))} went to a "
+            "topic.send(...) that was never awaited, so it never ran (Python logged "
+            "\"RuntimeWarning: coroutine 'Topic.send' was never awaited\").",
+            "await topic.send(value=value)  # every send must be awaited",
+        )
+    if v.cause == "decode_failed":
+        return Diagnosis(
+            f"{_ids(damaged.get('decode_failed'))} reached {topic} but could not be deserialized as "
+            "the agent's value_type. Faust commits their offsets (they are gone) and throws "
+            "ValueDecodeError into the agent, which restarts; values behind them wait.",
+            "send values of the topic's value_type (or declare value_serializer='raw' and decode yourself)",
+        )
+    if v.cause == "crashed":
+        return Diagnosis(
+            f"the agent raised on {_ids(damaged.get('crashed'))}; Faust logs the crash, commits the "
+            "offset (the value is not retried) and restarts the agent after a pause. See the log (l).",
+            "async for value in stream:\n    try:\n        handle(value)\n    except Exception:\n"
+            "        log.exception('skipping %r', value)",
+        )
+    if v.cause == "send_failed":
+        return Diagnosis(
+            f"the broker reported delivery errors for {_ids(damaged.get('send_failed'))}.",
+            "check the log panel (l) for the producer's error; the topic may not exist or be writable",
+        )
     if v.state == "lost" and v.stage == "sent":
         if c.sent == 0:
             return Diagnosis(
@@ -41,30 +84,42 @@ def diagnose(pipe: PipelineSnapshot) -> Diagnosis:
                 PUMP_FIX.format(gen=gen),
             )
         return Diagnosis(
-            f"yielded {c.yielded}, sent {c.sent}: {v.lost} values were made but never sent. "
-            "A send that is not awaited, or a code path that skips the send, drops them.",
-            "await topic.send(value=value)  # every send must be awaited",
+            f"yielded {c.yielded}, sent {c.sent}: {_ids(pipe.missing.get('sent'))} were made but "
+            "never sent. A code path skips the send.",
+            "await topic.send(value=value)  # on every path",
         )
     if v.state == "lost" and v.stage == "acked":
-        failed = f" ({pipe.send_failed} delivery errors)" if pipe.send_failed else ""
         return Diagnosis(
-            f"sent {c.sent}, acked {c.acked}{failed}: the broker never confirmed {v.lost} values. "
-            "The broker went away, the topic cannot be written, or the process stopped before the "
-            "producer flushed.",
-            "await app.producer.flush()  # before the process exits; check the log panel for errors",
+            f"sent {c.sent}, acked {c.acked}: the broker never confirmed {_ids(pipe.missing.get('acked'))}. "
+            "The broker went away, or the process stopped before the producer flushed.",
+            "await app.producer.flush()  # before the process exits",
         )
     if v.state == "lost" and v.stage == "received":
+        unread = [t for t in pipe.topics if t not in set(consumed)]
+        if unread:
+            reading = ", ".join(sorted(set(nearby))) or "no topic"
+            return Diagnosis(
+                f"acked {c.acked}, received 0 of them: they are on {', '.join(unread)}, which no agent "
+                f"reads (this app's agents read: {reading}). A wrong topic name.",
+                f"@app.agent(app.topic({unread[0]!r}, value_type=...))",
+            )
         return Diagnosis(
-            f"acked {c.acked}, received {c.received}: {v.lost} values are on {topic} but no agent "
-            "took them. No agent consumes this topic, the group joined with "
-            "auto_offset_reset='latest', or the values could not be deserialized.",
-            f"@app.agent(app.topic({topic!r}, value_type=...))",
+            f"acked {c.acked}, received {c.received}: {_ids(pipe.missing.get('received'))} are on "
+            f"{topic} but were never read. If they were produced before the consumer group first "
+            "joined, consumer_auto_offset_reset='latest' skipped them.",
+            "app = faust.App(..., consumer_auto_offset_reset='earliest')",
         )
     if v.state == "lost" and v.stage == "processed":
         return Diagnosis(
-            f"received {c.received}, processed {c.processed}: the agent took {v.lost} values but "
-            "did not finish them: it raised or is stuck. See the log panel (l).",
-            "wrap the agent body in try/except and log, or fix the exception it raises",
+            f"received {c.received}, processed {c.processed}: the agent took "
+            f"{_ids(pipe.missing.get('processed'))} but did not finish them: it is stuck or raised.",
+            "see the log panel (l) for the agent's exception",
+        )
+    if pipe.stalls or pipe.loop_stalls:
+        return Diagnosis(
+            f"the generator held Faust's event loop for up to {pipe.longest_stall:.2f}s "
+            f"({pipe.stalls} times): every agent and send of the app waited with it.",
+            "await asyncio.sleep(...) / await loop.run_in_executor(None, blocking_call)",
         )
     if v.state == "paused":
         return Diagnosis(f"the generator is switched off after {c.yielded} values; space resumes it.")
@@ -76,3 +131,13 @@ def diagnose(pipe: PipelineSnapshot) -> Diagnosis:
     if c.yielded == 0:
         return Diagnosis("waiting for the generator's first value.")
     return Diagnosis(f"every one of the {c.yielded} values yielded was sent, acked, received and processed.")
+
+
+def _crash_fix(text: str) -> str:
+    if "positional argument" in text:
+        return "@app.agent(topic)\nasync def process(stream):\n    async for value in stream: ..."
+    if "__aiter__" in text:
+        return (
+            "for value in generator():      # a plain generator: plain for\n    await topic.send(value=value)"
+        )
+    return ""

@@ -7,7 +7,10 @@ yielded → sent → acked → received → processed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from genmon.model.diagnosis import Diagnosis
 
 STAGES: tuple[str, ...] = ("yielded", "sent", "acked", "received", "processed")
 
@@ -193,6 +196,16 @@ class Snapshot:
     def consumed_topics(self) -> set[str]:
         """Every topic some agent of some app reads."""
         return {topic for app in self.apps for topic in app.consumed}
+
+    def topics_read_by(self, app_id: str) -> tuple[str, ...]:
+        """The topics the agents of one app read."""
+        return next((app.consumed for app in self.apps if app.app_id == app_id), ())
+
+    def diagnose(self, pipe: PipelineSnapshot) -> Diagnosis:
+        """Why ``pipe`` looks the way it does, with what the other apps read in view."""
+        from genmon.model.diagnosis import diagnose
+
+        return diagnose(pipe, self.consumed_topics, self.topics_read_by(pipe.app_id))
 
     def pipeline(self, name: str) -> PipelineSnapshot:
         for pipe in self.pipelines:

@@ -138,7 +138,7 @@ class GenmonApp(App[None]):
             return
         name = self.query_one(PipelineTable).highlighted_pipeline
         pipe = next((p for p in self.snapshot.pipelines if p.name == name), None)
-        self.query_one(DetailPanel).show(pipe, self.history)
+        self.query_one(DetailPanel).show(pipe, self.history, self.snapshot)
 
     def _drain_log(self) -> None:
         if self.log_ring is None:

@@ -16,7 +16,13 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("flow", "flow"),
 )
 
-VERDICT_STYLE = {"ok": "green", "in_flight": "yellow", "paused": "dim", "lost": "bold red"}
+VERDICT_STYLE = {
+    "ok": "green",
+    "in_flight": "yellow",
+    "paused": "dim",
+    "lost": "bold red",
+    "crashed": "bold red",
+}
 
 
 def flow(pipe: PipelineSnapshot) -> str:

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Label, Sparkline, Static
 
-from genmon.model import STAGES, PipelineSnapshot, diagnose
+from genmon.model import STAGES, PipelineSnapshot, Snapshot
 from genmon.tui.cells import flow
 
 HISTORY_SECONDS = 60
@@ -78,7 +78,7 @@ class DetailPanel(Horizontal):
             yield Static(id="missing-text")
             yield Static(id="fix-text")
 
-    def show(self, pipe: PipelineSnapshot | None, history: RateHistory) -> None:
+    def show(self, pipe: PipelineSnapshot | None, history: RateHistory, snapshot: Snapshot) -> None:
         if pipe is None:
             return
         self.border_title = f"{pipe.name}: {flow(pipe)}"
@@ -88,7 +88,7 @@ class DetailPanel(Horizontal):
                 data = list(series[stage])
                 self.query_one(f"#spark-{stage}", Sparkline).data = data
                 self.query_one(f"#rate-{stage}", Label).update(f"{data[-1]:.1f}")
-        diagnosis = diagnose(pipe)
+        diagnosis = snapshot.diagnose(pipe)
         why = Text.assemble(("why: ", "bold"), diagnosis.why)
         self.query_one("#why-text", Static).update(why)
         self.query_one("#missing-text", Static).update(missing_text(pipe))
