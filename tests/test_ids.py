@@ -72,3 +72,82 @@ def test_the_exact_ids_a_program_skipped_are_reported(lossy_host: Host) -> None:
     # value 7 went out twice: one duplicate at each stage after yielded, never netted against the loss
     assert pipe.duplicates == {"sent": 1, "acked": 1, "received": 1, "processed": 1}
     assert pipe.to_dict()["missing"]["sent"]["ranges"][:2] == [[5, 5], [10, 10]]
+
+
+def reordering_app(app_id: str, broker: str, datadir: str) -> faust.App:
+    """Two tasks share one generator; the one holding the earlier value sends it last."""
+    app = faust.App(app_id, broker=broker, web_enabled=False, datadir=datadir, **FAST_JOIN)
+    topic = app.topic(f"{app_id}-values", value_type=int, value_serializer="json")
+
+    @genmon.track(name="reordered")
+    async def values() -> Any:
+        for n in range(1, 3):
+            yield n
+
+    @app.agent(topic)
+    async def sink(stream: Any) -> None:
+        async for _ in stream:
+            pass
+
+    @app.task
+    async def pump() -> None:
+        source = values()
+        first_taken, second_sent = asyncio.Event(), asyncio.Event()
+
+        async def slow() -> None:
+            first = await source.__anext__()  # id 1, in this task's context
+            first_taken.set()
+            await second_sent.wait()
+            await topic.send(value=first, partition=0)
+
+        async def fast() -> None:
+            await first_taken.wait()
+            second = await source.__anext__()  # id 2
+            await topic.send(value=second, partition=0)
+            second_sent.set()
+
+        await asyncio.gather(slow(), fast())
+
+    return app
+
+
+def test_a_reorder_is_reported_as_such_not_as_loss(broker: EmbeddedBroker, app_id: str) -> None:
+    with running_host(broker, lambda datadir: reordering_app(app_id, broker.url, datadir)) as host:
+        host.wait_for(lambda s: s.pipeline("reordered").counts.processed == 2, timeout=30)
+        pipe = host.snapshot(final=True).pipeline("reordered")
+    assert pipe.counts.as_tuple() == (2, 2, 2, 2, 2)
+    assert pipe.reorders == 1
+    assert pipe.verdict.state == "ok" and pipe.missing == {} and set(pipe.duplicates.values()) == {0}
+
+
+def bulk_app(app_id: str, broker: str, datadir: str, values: int) -> faust.App:
+    app = faust.App(app_id, broker=broker, web_enabled=False, datadir=datadir, **FAST_JOIN)
+    topic = app.topic(f"{app_id}-bulk", value_type=int, value_serializer="json")
+
+    @genmon.track(name="bulk")
+    def numbers() -> Any:
+        yield from range(1, values + 1)
+
+    @app.agent(topic)
+    async def bulk_sink(stream: Any) -> None:
+        async for _ in stream:
+            pass
+
+    @app.task
+    async def pump() -> None:
+        for n in numbers():
+            await topic.send(value=n)
+
+    return app
+
+
+def test_a_lossless_run_of_100000_values_counts_exactly(broker: EmbeddedBroker, app_id: str) -> None:
+    total = 100_000
+    with running_host(broker, lambda datadir: bulk_app(app_id, broker.url, datadir, total)) as host:
+        host.wait_for(lambda s: s.pipeline("bulk").counts.processed == total, timeout=150)
+        assert host.wait_settled(quiet=2.0, limit=30)
+        pipe = host.snapshot(final=True).pipeline("bulk")
+    assert pipe.counts.as_tuple() == (total,) * 5
+    assert pipe.missing == {} and pipe.damaged == {}
+    assert set(pipe.duplicates.values()) == {0} and pipe.reorders == 0
+    assert pipe.verdict.state == "ok" and pipe.verdict.lost == 0
