@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import io
+
+from rich.console import Console
+from textual.widgets import Static
 
 from genmon.host import Host
 from genmon.tui import GenmonApp
+from genmon.tui.detail_screen import DetailScreen
 from genmon.tui.help import HelpScreen
 from genmon.tui.table import PipelineTable
+
+
+def _text(renderable: object) -> str:
+    """What a Rich renderable shows, as plain text."""
+    console = Console(width=160, record=True, file=io.StringIO())
+    console.print(renderable)
+    return console.export_text()
 
 
 async def _until(pilot, predicate, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
@@ -36,8 +48,8 @@ async def test_rows_toggle_reset_help_log_and_quit(demo_host: Host) -> None:
         assert demo_host.snapshot().pipeline("unwired").counts.yielded == stopped
         assert str(table.get_row_at(0)[0]) == "○"
 
-        # enter on another row toggles it too; `a` switches everything back on.
-        await pilot.press("down", "enter")
+        # space on another row toggles it too; `a` switches everything back on.
+        await pilot.press("down", "space")
         assert demo_host.snapshot().pipeline("sync-pump").on is False
         await pilot.press("a")
         assert all(p.on for p in demo_host.snapshot().pipelines)
@@ -51,6 +63,22 @@ async def test_rows_toggle_reset_help_log_and_quit(demo_host: Host) -> None:
         # the detail panel explains the highlighted row; the log panel and help open and close.
         await pilot.press("up")
         await _until(pilot, lambda: str(app.query_one("#detail").border_title).startswith("unwired: numbers"))
+
+        # enter opens the detail screen: the missing ids and the diagnosis with its fix.
+        await pilot.press("a")
+        await _until(pilot, lambda: app.snapshot.pipeline("unwired").verdict.state == "lost", timeout=15)
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailScreen)
+        await pilot.pause(0.5)
+        stages = _text(app.screen.query_one("#detail-stages", Static).content)
+        yielded = app.snapshot.pipeline("unwired").counts.yielded
+        assert "sent" in stages and "1-" in stages
+        why = _text(app.screen.query_one(".why-text", Static).content)
+        assert "nothing sends this generator's values to a topic" in why
+        fix = app.screen.query_one(".fix-text")
+        assert fix.display and yielded > 0
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DetailScreen)
         await pilot.press("l")
         assert app.query_one("#log").has_class("shown")
         await pilot.press("question_mark")

@@ -19,6 +19,7 @@ from textual.worker import get_current_worker
 from genmon.host import Host, LogRing
 from genmon.model import Snapshot
 from genmon.tui.detail import DetailPanel, RateHistory
+from genmon.tui.detail_screen import DetailScreen
 from genmon.tui.help import HelpScreen
 from genmon.tui.messages import SnapshotTaken
 from genmon.tui.table import PipelineTable
@@ -33,6 +34,7 @@ class GenmonApp(App[None]):
     TITLE = "genmon"
     BINDINGS = [
         Binding("space", "toggle", "on/off", id="toggle"),
+        Binding("d", "detail", "detail", id="detail"),
         Binding("a", "all_on", "all on", id="all-on"),
         Binding("n", "all_off", "all off", id="all-off"),
         Binding("r", "reset", "reset", id="reset"),
@@ -104,8 +106,11 @@ class GenmonApp(App[None]):
         for pipe in snap.pipelines:
             self.history.add(pipe, now)
         self._drain_log()
+        if isinstance(self.screen, DetailScreen):
+            self.screen.show(snap, self.history)
+            return  # the table is hidden under the modal: skip its repaint
         if isinstance(self.screen, HelpScreen):
-            return  # nothing to see under the modal: skip the repaint
+            return
         up = "● up" if snap.broker.up else "✗ DOWN"
         where = "embedded" if snap.broker.embedded else "external"
         self.sub_title = (
@@ -156,7 +161,15 @@ class GenmonApp(App[None]):
 
     @on(DataTable.RowSelected)
     def _on_select(self, _: DataTable.RowSelected) -> None:
-        self.action_toggle()
+        self.action_detail()
+
+    def action_detail(self) -> None:
+        name = self.query_one(PipelineTable).highlighted_pipeline
+        if name is None or self.snapshot is None or isinstance(self.screen, DetailScreen):
+            return
+        screen = DetailScreen(name)
+        self.push_screen(screen)
+        self.call_after_refresh(screen.show, self.snapshot, self.history)
 
     def action_toggle(self) -> None:
         name = self.query_one(PipelineTable).highlighted_pipeline

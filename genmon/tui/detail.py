@@ -62,39 +62,57 @@ def missing_text(pipe: PipelineSnapshot) -> Text:
     return text
 
 
-class DetailPanel(Horizontal):
-    """Sparklines on the left, the diagnosis and its fix on the right."""
+class Rates(Vertical):
+    """One sparkline per stage: values per second over the last minute."""
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="rates"):
-            yield Label("rates, values/s (last 60 s)", id="rates-title")
-            for stage in STAGES:
-                with Horizontal(classes="rate-row"):
-                    yield Label(stage, classes="rate-label")
-                    yield Sparkline([0.0], id=f"spark-{stage}", classes="rate-spark")
-                    yield Label("0", id=f"rate-{stage}", classes="rate-value")
-        with VerticalScroll(id="why"):
-            yield Static(id="why-text")
-            yield Static(id="missing-text")
-            yield Static(id="fix-text")
+        yield Label("rates, values/s (last 60 s)", classes="rates-title")
+        for stage in STAGES:
+            with Horizontal(classes="rate-row"):
+                yield Label(stage, classes="rate-label")
+                yield Sparkline([0.0], classes=f"rate-spark spark-{stage}")
+                yield Label("0", classes=f"rate-value rate-{stage}")
 
-    def show(self, pipe: PipelineSnapshot | None, history: RateHistory, snapshot: Snapshot) -> None:
-        if pipe is None:
-            return
-        self.border_title = f"{pipe.name}: {flow(pipe)}"
+    def show(self, pipe: PipelineSnapshot, history: RateHistory) -> None:
         series = history.rates.get(pipe.name)
-        if series:
-            for stage in STAGES:
-                data = list(series[stage])
-                self.query_one(f"#spark-{stage}", Sparkline).data = data
-                self.query_one(f"#rate-{stage}", Label).update(f"{data[-1]:.1f}")
+        if not series:
+            return
+        for stage in STAGES:
+            data = list(series[stage])  # a new list: Sparkline repaints only on a new object
+            self.query_one(f".spark-{stage}", Sparkline).data = data
+            self.query_one(f".rate-{stage}", Label).update(f"{data[-1]:.1f}")
+
+
+class Explanation(VerticalScroll):
+    """Why the pipeline looks the way it does, which ids are missing where, and the fix."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(classes="why-text")
+        yield Static(classes="missing-text")
+        yield Static(classes="fix-text")
+
+    def show(self, pipe: PipelineSnapshot, snapshot: Snapshot) -> None:
         diagnosis = snapshot.diagnose(pipe)
-        why = Text.assemble(("why: ", "bold"), diagnosis.why)
-        self.query_one("#why-text", Static).update(why)
-        self.query_one("#missing-text", Static).update(missing_text(pipe))
-        fix = self.query_one("#fix-text", Static)
+        self.query_one(".why-text", Static).update(Text.assemble(("why: ", "bold"), diagnosis.why))
+        self.query_one(".missing-text", Static).update(missing_text(pipe))
+        fix = self.query_one(".fix-text", Static)
         if diagnosis.fix:
             fix.update(Syntax(diagnosis.fix, "python", theme="ansi_dark", background_color="default"))
             fix.display = True
         else:
             fix.display = False
+
+
+class DetailPanel(Horizontal):
+    """Under the table: sparklines on the left, the explanation on the right."""
+
+    def compose(self) -> ComposeResult:
+        yield Rates(id="rates")
+        yield Explanation(id="why")
+
+    def show(self, pipe: PipelineSnapshot | None, history: RateHistory, snapshot: Snapshot) -> None:
+        if pipe is None:
+            return
+        self.border_title = f"{pipe.name}: {flow(pipe)}"
+        self.query_one(Rates).show(pipe, history)
+        self.query_one(Explanation).show(pipe, snapshot)

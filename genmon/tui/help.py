@@ -11,7 +11,8 @@ from textual.widgets import Markdown
 KEYS = """\
 | key | does |
 |---|---|
-| `space` / `enter` | switch the highlighted pipeline's generator off or on |
+| `space` | switch the highlighted pipeline's generator off or on |
+| `enter` / `d` | details of the highlighted pipeline: ids missing per stage, latency, diagnosis |
 | `a` / `n` | all generators on / all off |
 | `r` | reset every count to zero |
 | `l` | show or hide Faust's log lines |

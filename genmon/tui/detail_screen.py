@@ -1,0 +1,106 @@
+"""The detail screen (enter or d on a row): everything genmon knows about one pipeline."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from genmon.model import STAGES, PipelineSnapshot, Snapshot
+from genmon.tui.cells import VERDICT_STYLE, flow
+from genmon.tui.detail import Explanation, RateHistory, Rates
+
+CAUSE_LABEL = {
+    "unawaited": "send never awaited",
+    "send_failed": "delivery failed",
+    "decode_failed": "decode failed",
+    "crashed": "agent raised",
+}
+
+
+def stages_table(pipe: PipelineSnapshot) -> Table:
+    """Per stage: how many values, which ids stopped just before it, duplicates."""
+    table = Table(box=None, expand=True, pad_edge=False)
+    table.add_column("stage")
+    table.add_column("values", justify="right")
+    table.add_column("ids missing here (reached the stage before)", ratio=1)
+    table.add_column("dups", justify="right")
+    lost_stage = pipe.verdict.stage if pipe.verdict.state == "lost" else None
+    for stage in STAGES:
+        ids = pipe.missing.get(stage)
+        style = "bold red" if stage == lost_stage else ""
+        table.add_row(
+            Text(stage, style=style),
+            f"{pipe.counts[stage]:,}",
+            Text(f"{ids.count:,}: {ids.text()}", style=style or "yellow") if ids else Text("-", style="dim"),
+            str(pipe.duplicates.get(stage, 0)) if stage != "yielded" else "",
+        )
+    for cause, ids in pipe.damaged.items():
+        table.add_row(Text(CAUSE_LABEL.get(cause, cause), style="bold red"), f"{ids.count:,}", ids.text(), "")
+    return table
+
+
+def facts(pipe: PipelineSnapshot) -> Text:
+    lat = pipe.latency_ms
+    text = Text()
+    text.append("latency yield → processed: ", style="bold")
+    if lat:
+        text.append(
+            f"p50 {lat['p50']:.1f} ms · p95 {lat['p95']:.1f} ms · p99 {lat['p99']:.1f} ms · "
+            f"max {lat['max']:.1f} ms ({int(lat['count']):,} values)"
+        )
+    else:
+        text.append("no value processed yet", style="dim")
+    text.append("\nreorders: ", style="bold")
+    text.append(f"{pipe.reorders}")
+    text.append("   stalls: ", style="bold")
+    text.append(
+        f"{pipe.stalls} by the generator (longest {pipe.longest_stall:.2f}s), "
+        f"{pipe.loop_stalls} of its app's loop"
+    )
+    text.append("   app: ", style="bold")
+    text.append(pipe.app_id)
+    return text
+
+
+class DetailScreen(ModalScreen[None]):
+    """Refreshed with every snapshot while open; escape, enter, d or q closes it."""
+
+    BINDINGS = [Binding("escape,enter,d,q", "close", "close")]
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.pipeline_name = name
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="detail-body"):
+            yield Static(id="detail-title")
+            with Horizontal(id="detail-top"):
+                yield Rates(id="detail-rates")
+                yield Static(id="detail-stages")
+            yield Static(id="detail-facts")
+            yield Explanation(id="detail-why")
+
+    def show(self, snapshot: Snapshot, history: RateHistory) -> None:
+        try:
+            pipe = snapshot.pipeline(self.pipeline_name)
+        except KeyError:
+            return
+        body = self.query_one("#detail-body")
+        body.border_title = f"{pipe.name}: {flow(pipe)}"
+        title = Text.assemble(
+            ("verdict: ", "bold"), (pipe.verdict.text, VERDICT_STYLE.get(pipe.verdict.state, ""))
+        )
+        title.append(f"   generator {'on' if pipe.on else 'off'} · {pipe.kind}")
+        self.query_one("#detail-title", Static).update(title)
+        self.query_one(Rates).show(pipe, history)
+        self.query_one("#detail-stages", Static).update(stages_table(pipe))
+        self.query_one("#detail-facts", Static).update(facts(pipe))
+        self.query_one(Explanation).show(pipe, snapshot)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
