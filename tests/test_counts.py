@@ -109,3 +109,24 @@ def test_first_value_is_received_within_6_seconds_of_start(broker, app_id: str) 
             assert elapsed < 6.0, f"first value received after {elapsed:.1f}s"
         finally:
             host.stop()
+
+
+def test_broker_truth_matches_the_counts_once_settled(demo_host: Host) -> None:
+    """High watermarks and the group's committed offsets, from the broker itself."""
+    _flowing(demo_host)
+    demo_host.set_all(False)
+    assert demo_host.wait_settled(quiet=2.0, limit=30.0)
+
+    def agreed(snap) -> bool:  # type: ignore[no-untyped-def]
+        pipe = snap.pipeline("sync-pump")
+        return (
+            bool(pipe.offsets) and pipe.offsets[0].on_topic == pipe.counts.acked and pipe.offsets[0].lag == 0
+        )
+
+    snap = demo_host.wait_for(agreed, timeout=20)
+    pipe = snap.pipeline("sync-pump")
+    (offsets,) = pipe.offsets
+    assert offsets.on_topic == pipe.counts.acked > 0
+    assert offsets.group == snap.app_id and offsets.committed == offsets.on_topic and offsets.lag == 0
+    assert offsets.partitions >= 1
+    assert snap.pipeline("unwired").offsets == ()  # it never sent to any topic

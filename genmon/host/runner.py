@@ -15,6 +15,7 @@ from typing import Any
 
 from genmon.broker import BrokerAddress
 from genmon.host.apprun import AppFactory, AppRun, one_line
+from genmon.host.offsets import OffsetWatcher
 from genmon.host.settle import SettleTracker
 from genmon.model import (
     AppStatus,
@@ -70,6 +71,7 @@ class Host:
         self._started_at = time.monotonic()
         self._watcher: threading.Thread | None = None
         self._stopping = threading.Event()
+        self.offsets = OffsetWatcher(broker.bootstrap, self._topics_to_watch)
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
@@ -100,6 +102,7 @@ class Host:
             error = next((run.error for run in self.runs if run.error), "the Faust app did not start")
             self.stop()
             raise HostError(error)
+        self.offsets.start()
         if not self._embedded:
             self._watcher = threading.Thread(target=self._watch_broker, name="genmon-broker", daemon=True)
             self._watcher.start()
@@ -108,12 +111,20 @@ class Host:
     def stop(self, timeout: float = 15.0) -> None:
         """Stop every app (idempotent). Apps stop in parallel; a stalled loop is abandoned."""
         self._stopping.set()
+        self.offsets.stop()
         stoppers = [threading.Thread(target=run.stop, args=(timeout,), daemon=True) for run in self.runs]
         for thread in stoppers:
             thread.start()
         for thread in stoppers:
             thread.join(timeout + 1)
         self.probe.uninstall()
+
+    def _topics_to_watch(self) -> dict[str, str | None]:
+        """Every topic a tracked generator sent to, with the group of the app whose agents read it."""
+        readers = {topic: run.app_id for run in self.runs for topic in run.consumed}
+        return {
+            topic: readers.get(topic) for src in list(self.probe.sources.values()) for topic in src.topics
+        }
 
     def _watch_broker(self) -> None:
         """Keep the header's up/down honest for an external broker (embedded: the process)."""
@@ -215,6 +226,8 @@ class Host:
     ) -> PipelineSnapshot:
         run = self._run_of(raw.name)
         counts = _counts(raw)
+        known = self.offsets.offsets
+        offsets = tuple(known[topic] for topic in raw.topics if topic in known)
         self._settle.observe(raw.name, counts, now)
         crash = run.crash_reason()
         if crash is not None:
@@ -241,6 +254,7 @@ class Host:
             missing={stage: MissingIds(*ids) for stage, ids in raw.missing.items()},
             damaged={cause: MissingIds(*ids) for cause, ids in raw.damaged.items()},
             latency_ms=raw.latency_ms,
+            offsets=offsets,
         )
 
     def wait_settled(self, quiet: float = 2.0, limit: float = 30.0, poll: float = 0.1) -> bool:

@@ -10,6 +10,7 @@ from genmon.model.snapshot import (
     MissingIds,
     PipelineSnapshot,
     Snapshot,
+    TopicOffsets,
     Verdict,
 )
 
@@ -23,6 +24,7 @@ __all__ = [
     "MissingIds",
     "PipelineSnapshot",
     "Snapshot",
+    "TopicOffsets",
     "Verdict",
     "diagnose",
     "short_name",

@@ -73,6 +73,31 @@ class MissingIds:
 
 
 @dataclass(frozen=True)
+class TopicOffsets:
+    """Broker truth for one topic: records on it, and how far the reading group committed."""
+
+    topic: str
+    partitions: int
+    on_topic: int
+    group: str | None = None
+    committed: int | None = None
+
+    @property
+    def lag(self) -> int | None:
+        return None if self.committed is None else max(self.on_topic - self.committed, 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "topic": self.topic,
+            "partitions": self.partitions,
+            "on_topic": self.on_topic,
+            "group": self.group,
+            "committed": self.committed,
+            "lag": self.lag,
+        }
+
+
+@dataclass(frozen=True)
 class PipelineSnapshot:
     """One row: a tracked generator, the topics its values were sent to, the agents that took them."""
 
@@ -95,6 +120,8 @@ class PipelineSnapshot:
     stalls: int = 0
     longest_stall: float = 0.0
     loop_stalls: int = 0
+    offsets: tuple[TopicOffsets, ...] = ()
+    """Broker truth for the topics this pipeline's values were sent to (polled every 2 s)."""
 
     @property
     def send_failed(self) -> int:
@@ -122,6 +149,7 @@ class PipelineSnapshot:
                 "longest_seconds": round(self.longest_stall, 3),
                 "loop_stalls": self.loop_stalls,
             },
+            "broker_offsets": [o.to_dict() for o in self.offsets],
             "verdict": self.verdict.to_dict(),
         }
 

@@ -64,6 +64,13 @@ def facts(pipe: PipelineSnapshot) -> Text:
     )
     text.append("   app: ", style="bold")
     text.append(pipe.app_id)
+    for o in pipe.offsets:
+        text.append("\nbroker: ", style="bold")
+        text.append(f"{o.topic} ({o.partitions} partitions): {o.on_topic:,} on topic")
+        if o.group is None:
+            text.append(" · no consumer group reads it", style="bold red")
+        else:
+            text.append(f" · group {o.group} committed {o.committed:,} · lag {o.lag:,}")
     return text
 
 

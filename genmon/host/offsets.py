@@ -1,0 +1,101 @@
+"""Broker truth: how many records each pipeline's topic holds, and how far its consumer group got.
+
+Counts from hooks say what the app saw; the broker says what is on the topic. The watcher polls,
+every 2 s on a thread and loop of its own (never Faust's), the high watermark of every partition
+(from a fetch response: Tansu's ``end_offsets`` under-reports after batched sends) and the group's
+committed offsets (``partitions=`` always given: Tansu cannot answer without it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from genmon.model import TopicOffsets
+
+POLL_SECONDS = 2.0
+log = logging.getLogger("genmon.offsets")
+
+Wanted = Callable[[], dict[str, str | None]]
+"""topic -> the consumer group that reads it (None: no group reads it)"""
+
+
+class OffsetWatcher:
+    """Polls the broker for the topics ``wanted()`` names; ``offsets`` is readable from any thread."""
+
+    def __init__(self, bootstrap: str, wanted: Wanted, poll: float = POLL_SECONDS) -> None:
+        self.bootstrap = bootstrap
+        self.wanted = wanted
+        self.poll = poll
+        self.offsets: dict[str, TopicOffsets] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="genmon-offsets", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self._main())
+        except Exception as exc:  # the watcher is an extra: never let it disturb the rest
+            log.warning("broker offsets unavailable: %s", exc)
+        finally:
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    async def _main(self) -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False)
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await consumer.start()
+        await admin.start()
+        try:
+            while not self._stop.is_set():
+                with contextlib.suppress(Exception):
+                    await self._poll_once(consumer, admin)
+                await asyncio.get_running_loop().run_in_executor(None, self._stop.wait, self.poll)
+        finally:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+            with contextlib.suppress(Exception):
+                await admin.close()
+
+    async def _poll_once(self, consumer: AIOKafkaConsumer, admin: AIOKafkaAdminClient) -> None:
+        wanted = self.wanted()
+        if not wanted:
+            return
+        await consumer.topics()  # refresh metadata: topics appear as the app first sends
+        tps = [
+            TopicPartition(topic, p)
+            for topic in wanted
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        if not tps:
+            return
+        if set(consumer.assignment()) != set(tps):
+            consumer.assign(tps)
+        await consumer.seek_to_end(*tps)
+        await consumer.getmany(*tps, timeout_ms=300)  # a fetch response carries the true high watermark
+        ends = await consumer.end_offsets(tps)
+        fresh: dict[str, TopicOffsets] = {}
+        for topic, group in wanted.items():
+            parts = [tp for tp in tps if tp.topic == topic]
+            end = sum(max(consumer.highwater(tp) or 0, ends.get(tp, 0)) for tp in parts)
+            committed = None
+            if group:
+                answer = await admin.list_consumer_group_offsets(group, partitions=parts)
+                committed = sum(max(meta.offset, 0) for meta in answer.values() if meta is not None)
+            fresh[topic] = TopicOffsets(topic, len(parts), end, group, committed)
+        self.offsets = fresh
