@@ -179,7 +179,7 @@ def run_demo(
     app_id: str,
     scenarios: list[str],
 ) -> None:
-    from genmon.demo import descriptions, plan
+    from genmon.demo import descriptions, plan, select
 
     log_path = default_log_path()
     ring = route_logging(log_path)
@@ -210,7 +210,11 @@ def run_demo(
             if headless:
                 _run_headless(host, duration, json_output)
             else:
-                _run_screen(host, descriptions(scenarios), ring)
+                catalogue = {
+                    name: ("● " if name in scenarios else "") + text
+                    for name, text in descriptions(select("all")).items()
+                }
+                _run_screen(host, catalogue, ring)
         finally:
             host.stop()
 

@@ -125,8 +125,13 @@ class PipelineSnapshot:
 
     @property
     def send_failed(self) -> int:
+        """Delivery errors, plus sends initiated that never got an outcome once settled."""
         ids = self.damaged.get("send_failed")
-        return ids.count if ids else 0
+        errors = ids.count if ids else 0
+        v = self.verdict
+        if v.state == "lost" and v.stage == "acked" and v.cause is None:
+            return errors + v.lost
+        return errors
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -138,6 +143,7 @@ class PipelineSnapshot:
             "topics": list(self.topics),
             "agents": list(self.agents),
             "counts": {stage: self.counts[stage] for stage in STAGES},
+            "send_failed": self.send_failed,
             "processed_by": dict(self.processed_by),
             "duplicates": dict(self.duplicates),
             "reorders": self.reorders,

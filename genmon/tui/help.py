@@ -50,7 +50,12 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         rows = "\n".join(f"| `{name}` | {text} |" for name, text in self._pipelines.items())
-        pipelines = f"| pipeline | reproduces |\n|---|---|\n{rows}\n" if rows else ""
+        pipelines = (
+            "Running now: ●. Choose others with `genmon --scenarios NAME,NAME` (or `all`).\n\n"
+            f"| pipeline | reproduces |\n|---|---|\n{rows}\n"
+            if rows
+            else ""
+        )
         text = "\n\n".join(
             part
             for part in (
