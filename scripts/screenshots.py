@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from genmon.broker import EmbeddedBroker
-from genmon.demo import PIPELINES, create_app
+from genmon.demo import descriptions, plan, select
 from genmon.host import Host, default_log_path, route_logging
 from genmon.tui import GenmonApp
 
@@ -21,7 +21,7 @@ OUT = Path(__file__).resolve().parent.parent / "screenshots"
 
 
 async def shoot(host: Host, ring) -> None:  # type: ignore[no-untyped-def]
-    app = GenmonApp(host, descriptions=PIPELINES, log_ring=ring)
+    app = GenmonApp(host, descriptions=descriptions(select("all")), log_ring=ring)
     async with app.run_test(size=(120, 35)) as pilot:
         # Let the unwired pipeline settle into "lost at sent" while the pumps keep flowing.
         for _ in range(200):
@@ -41,22 +41,52 @@ async def shoot(host: Host, ring) -> None:  # type: ignore[no-untyped-def]
         app.save_screenshot(filename="genmon-help.svg", path=str(OUT))
 
 
-def main() -> int:
-    OUT.mkdir(exist_ok=True)
+async def shoot_catalogue(host: Host, ring) -> None:  # type: ignore[no-untyped-def]
+    app = GenmonApp(host, descriptions=descriptions(select("all")), log_ring=ring)
+    async with app.run_test(size=(140, 45)) as pilot:
+        for _ in range(300):
+            snap = app.snapshot
+            if snap and snap.uptime > 14 and snap.pipeline("late-consumer").counts.received:
+                break
+            await pilot.pause(0.1)
+        await pilot.press("down", "down", "down", "down", "down")  # bad-payload
+        await pilot.pause(1.0)
+        app.save_screenshot(filename="genmon-catalogue.svg", path=str(OUT))
+        await pilot.press("down")  # crashing-agent
+        await pilot.press("enter")
+        await pilot.pause(2.5)  # a broker-offsets poll lands
+        app.save_screenshot(filename="genmon-detail.svg", path=str(OUT))
+
+
+def run(scenarios: str, shooter) -> None:  # type: ignore[no-untyped-def]
     ring = route_logging(default_log_path())
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as datadir:
         assert broker.address is not None
+        plans = plan(
+            select(scenarios),
+            app_id="genmon-demo",
+            broker=broker.url,
+            rate=10.0,
+            datadir=datadir,
+            fast_join=True,
+        )
         host = Host(
-            lambda: create_app("genmon-demo", broker.url, 10.0, datadir, fast_join=True),
+            factories=[(p.factory, p.delay) for p in plans],
             broker=broker.address,
             embedded=True,
             broker_alive=broker.is_up,
             log_path=str(default_log_path()),
         ).start()
         try:
-            asyncio.run(shoot(host, ring))
+            asyncio.run(shooter(host, ring))
         finally:
             host.stop()
+
+
+def main() -> int:
+    OUT.mkdir(exist_ok=True)
+    run("unwired,sync-pump,async-pump", shoot)
+    run("all", shoot_catalogue)
     for svg in sorted(OUT.glob("*.svg")):
         print(svg)
     return 0

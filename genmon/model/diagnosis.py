@@ -61,7 +61,7 @@ def diagnose(pipe: PipelineSnapshot, consumed: Iterable[str] = (), nearby: Itera
             f"{_ids(damaged.get('decode_failed'))} reached {topic} but could not be deserialized as "
             "the agent's value_type. Faust commits their offsets (they are gone) and throws "
             "ValueDecodeError into the agent, which restarts; values behind them wait.",
-            "send values of the topic's value_type (or declare value_serializer='raw' and decode yourself)",
+            "await topic.send(value=Number(n=n))  # a value of the topic's value_type, not raw bytes",
         )
     if v.cause == "crashed":
         return Diagnosis(
@@ -73,7 +73,7 @@ def diagnose(pipe: PipelineSnapshot, consumed: Iterable[str] = (), nearby: Itera
     if v.cause == "send_failed":
         return Diagnosis(
             f"the broker reported delivery errors for {_ids(damaged.get('send_failed'))}.",
-            "check the log panel (l) for the producer's error; the topic may not exist or be writable",
+            "# the log panel (l) has the producer's error: does the topic exist, is it writable?",
         )
     if v.state == "lost" and v.stage == "sent":
         if c.sent == 0:
@@ -113,7 +113,7 @@ def diagnose(pipe: PipelineSnapshot, consumed: Iterable[str] = (), nearby: Itera
         return Diagnosis(
             f"received {c.received}, processed {c.processed}: the agent took "
             f"{_ids(pipe.missing.get('processed'))} but did not finish them: it is stuck or raised.",
-            "see the log panel (l) for the agent's exception",
+            "# the log panel (l) has the agent's exception",
         )
     if pipe.stalls or pipe.loop_stalls:
         return Diagnosis(
