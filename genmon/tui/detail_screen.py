@@ -27,7 +27,7 @@ def stages_table(pipe: PipelineSnapshot) -> Table:
     table = Table(box=None, expand=True, pad_edge=False)
     table.add_column("stage")
     table.add_column("values", justify="right")
-    table.add_column("ids missing here (reached the stage before)", ratio=1)
+    table.add_column("ids missing here", ratio=1)
     table.add_column("dups", justify="right")
     lost_stage = pipe.verdict.stage if pipe.verdict.state == "lost" else None
     for stage in STAGES:
