@@ -2,35 +2,31 @@
 
 Every mistake a user can make on the command line ends in one line on stderr and exit status 2
 (DESIGN rule 6); every way out (q, Ctrl+C, SIGTERM, an exception) stops Faust and the embedded
-broker and removes the scratch directories (rule 5).
+broker and removes the scratch directories (rule 5). The running itself is in ``genmon.session``.
 """
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import shutil
-import signal
 import sys
-import tempfile
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import click
 
-from genmon.broker import BrokerAddress, BrokerError, EmbeddedBroker, check_reachable, parse_broker_url
-from genmon.host import Host, HostError, LogRing, default_log_path, route_logging
+from genmon.broker import BrokerError, check_reachable, parse_broker_url
+from genmon.host import HostError
+from genmon.host.loader import AppLoadError
+from genmon.session import PROBLEMS, Options, problems, running, settle_and_read
 from genmon.version import __version__
 
 MIN_COLUMNS, MIN_LINES = 80, 20
-SETTLE_QUIET_SECONDS, SETTLE_LIMIT_SECONDS = 2.0, 30.0
+LEVELS = ("debug", "info", "warning", "error")
 
 
 class PositiveNumber(click.ParamType):
     """A number above zero, with an error message a user understands."""
 
-    name = "SECONDS|N"
+    name = "N"
 
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> float:
         try:
@@ -49,53 +45,61 @@ class UsageProblem(click.UsageError):
     """A bad option value discovered after parsing (still exit 2, still one line)."""
 
 
-@dataclass
-class Broker:
-    address: BrokerAddress
-    embedded: EmbeddedBroker | None
+def _given(ctx: click.Context, name: str) -> bool:
+    return ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
 
 
-@contextlib.contextmanager
-def open_broker(url: str | None, log_path: Path) -> Iterator[Broker]:
-    """The external broker at ``url`` (checked reachable), or a fresh embedded one, always stopped."""
-    if url is not None:
-        address = parse_broker_url(url)
-        check_reachable(address)
-        yield Broker(address, None)
-        return
-    embedded = EmbeddedBroker(log_path=log_path.with_suffix(".broker.log"))
-    try:
-        embedded.start()
-        assert embedded.address is not None
-        yield Broker(embedded.address, embedded)
-    finally:
-        embedded.stop()
+def _broker_choice(broker: str | None, embedded: bool) -> None:
+    if broker is not None and embedded:
+        raise UsageProblem("--broker and --embedded exclude each other")
+    if broker is not None:  # a malformed or unreachable broker fails here, before anything starts
+        check_reachable(parse_broker_url(broker))
 
 
-def _exit_on_signal(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)
-
-
-@click.command(
-    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+app_option = click.option(
+    "-A", "--app", "app_spec", metavar="MODULE[:APP]", help="Monitor your own Faust app (as faust -A does)."
 )
-@click.option(
-    "-b",
-    "--broker",
-    metavar="URL",
-    help="Run on this Kafka broker (kafka://HOST:PORT) instead of the embedded one.",
+broker_option = click.option(
+    "-b", "--broker", metavar="URL", help="Use this Kafka broker (kafka://HOST:PORT)."
 )
-@click.option(
-    "--rate", type=positive, default=10.0, show_default=True, help="Values per second per generator."
+embedded_option = click.option(
+    "--embedded", is_flag=True, help="With -A: run your app on genmon's embedded broker instead of its own."
 )
-@click.option(
+settle_option = click.option(
     "--settle",
     type=positive,
     default=5.0,
-    metavar="SECONDS",
     show_default=True,
+    metavar="SECONDS",
     help="Seconds a pipeline must be quiet before a shortfall counts as lost, not in flight.",
 )
+json_option = click.option("--json", "json_output", is_flag=True, help="Print the snapshot as JSON.")
+loglevel_option = click.option(
+    "-l",
+    "--loglevel",
+    type=click.Choice(LEVELS, case_sensitive=False),
+    default="info",
+    show_default=True,
+    help="Lowest level shown in the log panel (and written to the log file).",
+)
+
+
+@click.group(
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@app_option
+@broker_option
+@embedded_option
+@click.option(
+    "--rate",
+    type=positive,
+    default=10.0,
+    show_default=True,
+    metavar="N",
+    help="Demo: values per second per generator.",
+)
+@settle_option
 @click.option("--headless", is_flag=True, help="No screen: run, pause, settle, print the result.")
 @click.option(
     "--duration",
@@ -104,18 +108,23 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
     metavar="SECONDS",
     help="With --headless: seconds the generators run before they are paused.  [default: 10]",
 )
-@click.option("--json", "json_output", is_flag=True, help="With --headless: print the snapshot as JSON.")
+@json_option
 @click.option(
     "--scenarios",
     metavar="NAMES",
     default=None,
-    help="Demo pipelines to run: 'all', or a comma list (see ? in the screen).  "
+    help="Demo pipelines: 'all', or a comma list (see ? on the screen).  "
     "[default: unwired,sync-pump,async-pump]",
 )
-@click.option("--app-id", default="genmon-demo", show_default=True, help="Faust app id of the demo.")
+@click.option("--app-id", default="genmon-demo", show_default=True, help="Demo: the Faust app id.")
+@loglevel_option
 @click.version_option(__version__, "-V", "--version", prog_name="genmon")
+@click.pass_context
 def cli(
+    ctx: click.Context,
+    app_spec: str | None,
     broker: str | None,
+    embedded: bool,
     rate: float,
     settle: float,
     headless: bool,
@@ -123,15 +132,26 @@ def cli(
     json_output: bool,
     scenarios: str | None,
     app_id: str,
+    loglevel: str,
 ) -> None:
     """genmon: where did my values go?
 
-    Runs a demo Faust app (three pipelines reproducing "the agent never receives the generator's
-    values") on an embedded Kafka-compatible broker, and shows per pipeline how many values were
-    yielded, sent, acked, received and processed.
+    Without -A, runs a demo Faust app (the "agent never receives the generator's values" bug and
+    its fixes) on an embedded Kafka-compatible broker. With -A, monitors your own app. Either way
+    it shows, per pipeline, how many values were yielded, sent, acked, received and processed.
+
+    `genmon check -A MODULE` is the headless gate for CI (see genmon check --help).
     """
+    if ctx.invoked_subcommand is not None:
+        return
     from genmon.demo import UnknownScenario, select
 
+    if app_spec is not None:
+        for name in ("rate", "scenarios", "app_id"):
+            if _given(ctx, name):
+                raise UsageProblem(f"--{name.replace('_', '-')} is for the demo; it does not go with -A")
+    elif embedded:
+        raise UsageProblem("--embedded goes with -A (the demo runs on the embedded broker anyway)")
     try:
         chosen = select(scenarios)
     except UnknownScenario as exc:
@@ -140,20 +160,80 @@ def cli(
         raise UsageProblem("--json goes with --headless")
     if duration is not None and not headless:
         raise UsageProblem("--duration goes with --headless")
-    if broker is not None:
-        check_reachable(parse_broker_url(broker))
+    _broker_choice(broker, embedded)
     if not headless:
         _check_terminal()
-    run_demo(
-        broker_url=broker,
-        rate=rate,
-        settle=settle,
-        headless=headless,
-        duration=duration if duration is not None else 10.0,
-        json_output=json_output,
-        app_id=app_id,
-        scenarios=chosen,
-    )
+    opts = Options(broker, embedded, app_spec, rate, settle, chosen, app_id, _level(loglevel))
+    with running(opts) as run:
+        if headless:
+            from genmon.report import print_report
+
+            print_report(settle_and_read(run.host, duration or 10.0), json_output)
+        else:
+            from genmon.tui import GenmonApp
+
+            GenmonApp(run.host, descriptions=run.descriptions, log_ring=run.ring).run()
+
+
+@cli.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@app_option
+@broker_option
+@embedded_option
+@click.option(
+    "--duration",
+    type=positive,
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds the app runs before its tracked generators are paused.",
+)
+@settle_option
+@json_option
+@click.option(
+    "--fail-on",
+    default="loss,decode,crash",
+    show_default=True,
+    metavar="KINDS",
+    help=f"Problems that fail the check: a comma list of {', '.join(PROBLEMS)}.",
+)
+@loglevel_option
+def check(
+    app_spec: str | None,
+    broker: str | None,
+    embedded: bool,
+    duration: float,
+    settle: float,
+    json_output: bool,
+    fail_on: str,
+    loglevel: str,
+) -> None:
+    """Run your app headless, pause its tracked generators, let it settle, and judge it.
+
+    Exit status: 0 no problem, 1 a problem of a --fail-on kind was found, 2 bad input.
+    """
+    if app_spec is None:
+        raise UsageProblem("genmon check needs -A MODULE[:APP]")
+    kinds = {kind.strip() for kind in fail_on.split(",") if kind.strip()}
+    unknown = kinds - set(PROBLEMS)
+    if unknown:
+        raise UsageProblem(
+            f"--fail-on: unknown {', '.join(sorted(unknown))}; choose from {', '.join(PROBLEMS)}"
+        )
+    _broker_choice(broker, embedded)
+    opts = Options(broker, embedded, app_spec, settle=settle, loglevel=_level(loglevel))
+    with running(opts) as run:
+        snapshot = settle_and_read(run.host, duration)
+    from genmon.report import print_report
+
+    found = problems(snapshot, kinds)
+    print_report(snapshot, json_output)
+    if not json_output:
+        click.echo(f"genmon check: {len(found)} problem(s)" + "".join(f"\n  - {line}" for line in found))
+    sys.exit(1 if found else 0)
+
+
+def _level(name: str) -> int:
+    return getattr(logging, name.upper())
 
 
 def _check_terminal() -> None:
@@ -163,75 +243,9 @@ def _check_terminal() -> None:
     size = shutil.get_terminal_size((0, 0))
     if size.columns < MIN_COLUMNS or size.lines < MIN_LINES:
         raise UsageProblem(
-            f"terminal too small ({size.columns}x{size.lines}); genmon needs at least "
-            f"{MIN_COLUMNS}x{MIN_LINES}"
+            f"terminal too small ({size.columns}x{size.lines}); "
+            f"genmon needs at least {MIN_COLUMNS}x{MIN_LINES}"
         )
-
-
-def run_demo(
-    *,
-    broker_url: str | None,
-    rate: float,
-    settle: float,
-    headless: bool,
-    duration: float,
-    json_output: bool,
-    app_id: str,
-    scenarios: list[str],
-) -> None:
-    from genmon.demo import descriptions, plan, select
-
-    log_path = default_log_path()
-    ring = route_logging(log_path)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _exit_on_signal)
-    with (
-        tempfile.TemporaryDirectory(prefix="genmon-faust-") as datadir,
-        open_broker(broker_url, log_path) as broker,
-    ):
-        plans = plan(
-            scenarios,
-            app_id=app_id,
-            broker=broker.address.url,
-            rate=rate,
-            datadir=datadir,
-            fast_join=broker.embedded is not None,
-        )
-        host = Host(
-            factories=[(p.factory, p.delay) for p in plans],
-            broker=broker.address,
-            embedded=broker.embedded is not None,
-            broker_alive=broker.embedded.is_up if broker.embedded else None,
-            settle_seconds=settle,
-            log_path=str(log_path),
-        )
-        try:
-            host.start()
-            if headless:
-                _run_headless(host, duration, json_output)
-            else:
-                catalogue = {
-                    name: ("● " if name in scenarios else "") + text
-                    for name, text in descriptions(select("all")).items()
-                }
-                _run_screen(host, catalogue, ring)
-        finally:
-            host.stop()
-
-
-def _run_headless(host: Host, duration: float, json_output: bool) -> None:
-    from genmon.report import print_report
-
-    time.sleep(duration)
-    host.set_all(False)
-    host.wait_settled(SETTLE_QUIET_SECONDS, SETTLE_LIMIT_SECONDS)
-    print_report(host.snapshot(final=True), json_output)
-
-
-def _run_screen(host: Host, descriptions: dict[str, str], ring: LogRing) -> None:
-    from genmon.tui import GenmonApp
-
-    GenmonApp(host, descriptions=descriptions, log_ring=ring).run()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -242,7 +256,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         _fail(exc.format_message())
-    except (BrokerError, HostError) as exc:
+    except (BrokerError, HostError, AppLoadError) as exc:
         _fail(str(exc))
     except (KeyboardInterrupt, click.exceptions.Abort):
         sys.exit(130)

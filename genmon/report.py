@@ -16,6 +16,7 @@ VERDICT_STYLE = {
     "paused": "green",
     "lost": "bold red",
     "crashed": "bold red",
+    "idle": "dim",
 }
 
 
@@ -43,7 +44,7 @@ def as_table(snapshot: Snapshot) -> Table:
             if part
         )
         table.add_row(
-            "●" if pipe.on else "○",
+            "·" if pipe.kind in ("sender", "topic") else "●" if pipe.on else "○",
             pipe.name,
             flow.rstrip(" →"),
             *(Text(f"{pipe.counts[stage]:,}", style="bold red" if stage == lost else "") for stage in STAGES),

@@ -39,6 +39,8 @@ class AppRun:
         self._factory = factory
         self.delay = delay
         self.consumed: tuple[str, ...] = ()
+        self.readers: dict[str, tuple[str, ...]] = {}
+        """topic -> the agents of this app that read it"""
         self.probe = probe
         self.label = label
         self.app: Any = None
@@ -141,7 +143,8 @@ class AppRun:
                 with contextlib.suppress(BaseException):
                     await asyncio.wait_for(self.app.stop(), 10)
             return
-        self.consumed = _consumed_topics(app)
+        self.readers = _readers(app)
+        self.consumed = tuple(self.readers)
         self.state = "running"
         self.ready.set()
         heartbeat = asyncio.ensure_future(self._heartbeat())
@@ -170,13 +173,14 @@ class AppRun:
         self.stalls = LoopStalls()
 
 
-def _consumed_topics(app: Any) -> tuple[str, ...]:
-    """The topics the app's agents read (an agent with no topic reads an in-memory channel)."""
-    names: list[str] = []
+def _readers(app: Any) -> dict[str, tuple[str, ...]]:
+    """topic -> agents reading it (an agent with no topic reads an in-memory channel: left out)."""
+    readers: dict[str, list[str]] = {}
     with contextlib.suppress(Exception):
         for agent in app.agents.values():
-            names.extend(getattr(agent.channel, "topics", ()) or ())
-    return tuple(dict.fromkeys(names))
+            for topic in getattr(agent.channel, "topics", ()) or ():
+                readers.setdefault(topic, []).append(agent.name.rsplit(".", 1)[-1])
+    return {topic: tuple(names) for topic, names in readers.items()}
 
 
 def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:

@@ -31,6 +31,7 @@ from genmon.probe import Probe
 from genmon.probe.source import CAUSE_STAGE, RawSource
 
 BROKER_POLL_SECONDS = 2.0
+FINAL_QUIET_SECONDS = 1.0
 
 __all__ = ["Host", "HostError", "one_line"]
 
@@ -53,11 +54,14 @@ class Host:
         settle_seconds: float = 5.0,
         log_path: str | None = None,
         start_timeout: float = 60.0,
+        probe: Probe | None = None,
+        listening_rows: bool = False,
     ) -> None:
         plans = [(f, 0.0) if callable(f) else f for f in ([factory] if factory else []) + list(factories)]
         if not plans:
             raise ValueError("Host needs at least one app factory")
-        self.probe = Probe()
+        self.probe = probe or Probe()
+        self.listening_rows = listening_rows
         self.runs = [AppRun(f, self.probe, f"app{i}", delay) for i, (f, delay) in enumerate(plans)]
         self._broker = broker
         self._embedded = embedded
@@ -140,8 +144,14 @@ class Host:
 
     # -- commands --------------------------------------------------------------------------
     def set_generator(self, name: str, on: bool) -> None:
+        """Switch a tracked generator; KeyError for an unknown name, ValueError for a row that is
+        not a tracked generator (a sending task, timer or agent: genmon cannot pause those)."""
         if name not in self.probe.sources:
             raise KeyError(name)
+        if self.probe.sources[name].kind == "sender":
+            raise ValueError(
+                f"{name} is not a tracked generator; wrap its values with @genmon.track to switch it"
+            )
         # The switch is a plain bool read by the wrapper; set it at once so the next value obeys.
         self.probe.set_on([name], on)
 
@@ -196,6 +206,9 @@ class Host:
         stalls = {id(run): run.current_stalls(now) for run in self.runs}
         with self._lock:
             pipes = tuple(self._pipeline(raw, now, final, stalls) for raw in raws)
+        pipes = _flow_order(pipes)
+        if self.listening_rows:
+            pipes += self._listening(pipes)
         apps = tuple(
             AppStatus(
                 app_id=run.app_id,
@@ -229,6 +242,9 @@ class Host:
         known = self.offsets.offsets
         offsets = tuple(known[topic] for topic in raw.topics if topic in known)
         self._settle.observe(raw.name, counts, now)
+        # A pipeline still moving when the run is declared settled (a timer genmon cannot pause)
+        # is judged as running: its shortfall is in flight, not lost.
+        final = final and self._settle.quiet_for(raw.name, now) >= FINAL_QUIET_SECONDS
         crash = run.crash_reason()
         if crash is not None:
             verdict = Verdict("crashed", f"app crashed: {crash}")
@@ -257,15 +273,48 @@ class Host:
             offsets=offsets,
         )
 
+    def _listening(self, pipes: tuple[PipelineSnapshot, ...]) -> tuple[PipelineSnapshot, ...]:
+        """A row per topic an agent reads that no followed source sends to: what it receives
+        comes from code genmon does not see (another service), or nothing does."""
+        sent_to = {topic for pipe in pipes for topic in pipe.topics}
+        rows = []
+        for run in self.runs:
+            for topic, agents in run.readers.items():
+                if topic in sent_to:
+                    continue
+                inbound = self.probe.inbound.get(topic)
+                received = inbound.received if inbound else 0
+                processed = min(inbound.processed.values()) if inbound and inbound.processed else 0
+                text = f"{received} from untracked senders" if received else "nothing sends here"
+                rows.append(
+                    PipelineSnapshot(
+                        name=topic,
+                        generator="",
+                        kind="topic",
+                        on=False,
+                        counts=Counts(0, 0, 0, received, processed),
+                        verdict=Verdict("idle", text),
+                        app_id=run.app_id,
+                        topics=(topic,),
+                        agents=agents,
+                        processed_by=dict(inbound.processed) if inbound else {},
+                    )
+                )
+        return tuple(rows)
+
     def wait_settled(self, quiet: float = 2.0, limit: float = 30.0, poll: float = 0.1) -> bool:
         """Block until no count changed for ``quiet`` seconds (True), or ``limit`` passed (False)."""
         deadline = time.monotonic() + limit
         last: tuple[Any, ...] | None = None
         since = time.monotonic()
         while time.monotonic() < deadline:
+            # Senders genmon cannot pause (a timer, a task) may never go quiet: they are judged by
+            # whether they are still moving (see _pipeline), not waited for here. Reading through
+            # snapshot() keeps the settle tracker's clocks current for that judgement.
             reading = tuple(
-                (raw.name, _counts(raw).as_tuple(), tuple(ids[0] for ids in raw.damaged.values()))
-                for raw in self.probe.read()
+                (p.name, p.counts.as_tuple(), tuple(ids.count for ids in p.damaged.values()))
+                for p in self.snapshot().pipelines
+                if p.kind not in ("sender", "topic")
             )
             now = time.monotonic()
             if reading != last:
@@ -283,6 +332,28 @@ class Host:
             time.sleep(0.1)
             snap = self.snapshot()
         return snap
+
+
+def _flow_order(pipes: tuple[PipelineSnapshot, ...]) -> tuple[PipelineSnapshot, ...]:
+    """Rows so that a multi-hop flow reads top to bottom: a row whose sender is an agent comes
+    after the rows that feed that agent (generators and tasks first, then each hop)."""
+    feeds: dict[str, set[str]] = {}  # agent -> rows delivering to it
+    for pipe in pipes:
+        for agent in pipe.agents:
+            feeds.setdefault(agent, set()).add(pipe.name)
+    depth: dict[str, int] = {}
+
+    def depth_of(pipe: PipelineSnapshot, seen: frozenset[str] = frozenset()) -> int:
+        if pipe.name in depth:
+            return depth[pipe.name]
+        agent = pipe.name[:-2] if pipe.kind == "sender" and pipe.name.endswith("()") else None
+        upstream = [p for p in pipes if agent and p.name in feeds.get(agent, ()) and p.name not in seen]
+        value = 1 + max((depth_of(p, seen | {pipe.name}) for p in upstream), default=-1)
+        depth[pipe.name] = value
+        return value
+
+    order = {pipe.name: index for index, pipe in enumerate(pipes)}
+    return tuple(sorted(pipes, key=lambda p: (depth_of(p), order[p.name])))
 
 
 def _counts(raw: RawSource) -> Counts:

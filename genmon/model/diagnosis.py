@@ -40,6 +40,18 @@ def diagnose(pipe: PipelineSnapshot, consumed: Iterable[str] = (), nearby: Itera
     topics the agents of the pipeline's own app read (to name what was probably meant).
     """
     c, v = pipe.counts, pipe.verdict
+    if pipe.kind == "topic":
+        agents = ", ".join(pipe.agents) or "an agent"
+        source = (
+            f"it received {c.received} values from code genmon does not follow (another service, or "
+            "a producer outside this app)"
+            if c.received
+            else "nothing sends to it"
+        )
+        return Diagnosis(
+            f"{agents} reads {pipe.topics[0]}; {source}. Wrap a generator that feeds it with "
+            "@genmon.track to follow its values."
+        )
     gen = short_name(pipe.generator)
     topic = pipe.topics[0] if pipe.topics else "the topic"
     damaged = pipe.damaged
@@ -127,6 +139,11 @@ def diagnose(pipe: PipelineSnapshot, consumed: Iterable[str] = (), nearby: Itera
         return Diagnosis(
             f"{v.in_flight} values are between yielded and processed and still moving; a shortfall "
             "only counts as lost once the pipeline is quiet for the settle timeout."
+        )
+    if pipe.kind == "sender":
+        return Diagnosis(
+            f"{pipe.generator} sends to {topic} but is not a tracked generator: each send is followed as a "
+            f"value ({c.sent} so far, {c.processed} processed). It cannot be switched off from genmon."
         )
     if c.yielded == 0:
         return Diagnosis("waiting for the generator's first value.")

@@ -18,6 +18,7 @@ import secrets
 import threading
 import warnings
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from genmon.probe.source import RawSource, Source
@@ -43,6 +44,15 @@ def active_probe() -> Probe | None:
     return _active
 
 
+@dataclass
+class Inbound:
+    """Counts (no ids: they carry none) of untracked messages consumed from one topic."""
+
+    topic: str
+    received: int = 0
+    processed: dict[str, int] = field(default_factory=dict)
+
+
 class Probe:
     """Per-process state for one monitored app: its sources and their switches."""
 
@@ -51,6 +61,8 @@ class Probe:
         self._by_header: dict[bytes, Source] = {}
         self._lock = threading.Lock()
         self.token = secrets.token_hex(4)
+        self.inbound: dict[str, Inbound] = {}
+        """Per topic, messages that carry no id of this run (sent by code genmon does not see)."""
 
     # -- lifecycle -------------------------------------------------------------------------
     def install(self) -> None:
@@ -77,6 +89,18 @@ class Probe:
             else:
                 src.function, src.kind = function, kind
             return src
+
+    def sender(self, name: str, function: str) -> Source:
+        """The source for sends made by code that is not a tracked generator (a task, a timer,
+        an agent forwarding): each send gets an id there, so what follows downstream is exact."""
+        src = self.sources.get(name)
+        return src if src is not None else self.declare(name, function, "sender")
+
+    def inbound_for(self, topic: str) -> Inbound:
+        found = self.inbound.get(topic)
+        if found is None:
+            found = self.inbound[topic] = Inbound(topic)
+        return found
 
     def source(self, name: str) -> Source:
         src = self.sources.get(name)
@@ -112,11 +136,13 @@ class Probe:
     # -- commands (run them on the Faust loop's thread) ---------------------------------------
     def set_on(self, names: Iterable[str] | None, on: bool) -> None:
         for src in self._select(names):
-            src.on = on
+            if src.kind != "sender":
+                src.on = on
 
     def reset(self) -> None:
         for src in list(self.sources.values()):
             src.reset()
+        self.inbound = {}
 
     def _select(self, names: Iterable[str] | None) -> list[Source]:
         if names is None:
@@ -168,11 +194,11 @@ def _watch_unawaited_sends() -> None:
     it was meant to carry is still the task's current one. The filter makes the warning fire every
     time (by default Python shows it once per line); it goes to genmon's log, not the terminal.
     """
-    global _showwarning_wrapped
+    global _showwarning_wrapper
     warnings.filterwarnings("always", message=UNAWAITED_SEND, category=RuntimeWarning)
-    if _showwarning_wrapped:
+    if _showwarning_wrapper is not None and warnings.showwarning is _showwarning_wrapper:
         return
-    previous = warnings.showwarning
+    previous = warnings.showwarning  # someone (logging, a test runner) may have replaced ours
 
     def showwarning(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
         if _active is not None and category is RuntimeWarning and UNAWAITED_SEND in str(message):
@@ -182,10 +208,10 @@ def _watch_unawaited_sends() -> None:
         return previous(message, category, filename, lineno, file, line)
 
     warnings.showwarning = showwarning
-    _showwarning_wrapped = True
+    _showwarning_wrapper = showwarning
 
 
-_showwarning_wrapped = False
+_showwarning_wrapper: Callable[..., Any] | None = None
 
 
 def _patch_faust() -> None:

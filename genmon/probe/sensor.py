@@ -7,6 +7,7 @@ cost per value is a header lookup, a bitmap insert and, once processed, a histog
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
@@ -15,6 +16,31 @@ from faust.sensors import Sensor
 
 from genmon.probe.runtime import CURRENT, HEADER, Probe
 from genmon.probe.source import LATENCY_MAX_US
+
+_LIBRARIES = ("faust.", "mode.", "aiokafka.", "genmon.probe", "genmon.host", "asyncio", "contextlib")
+_names: dict[Any, tuple[str, str]] = {}
+
+
+def sender_name() -> tuple[str, str] | None:
+    """``(name, function)`` of the code that called ``send``: the agent, or the first frame up
+    the stack that is not Faust's, mode's, aiokafka's, asyncio's or genmon's own. None for Faust's
+    own sends (table changelogs from the producer buffer): no user code to name, nothing to follow."""
+    agent = current_agent()
+    if agent is not None:
+        short = agent.name.rsplit(".", 1)[-1]
+        return f"{short}()", agent.name
+    frame = sys._getframe(2)
+    while frame is not None:
+        module = frame.f_globals.get("__name__", "")
+        if not module.startswith(_LIBRARIES):
+            code = frame.f_code
+            named = _names.get(code)
+            if named is None:
+                qualname = getattr(code, "co_qualname", code.co_name)
+                named = _names[code] = (f"{code.co_name}()", f"{module}.{qualname}")
+            return named
+        frame = frame.f_back
+    return None
 
 
 class GenmonSensor(Sensor):
@@ -30,10 +56,17 @@ class GenmonSensor(Sensor):
         try:
             current = CURRENT.get()
             if current is None:
-                return None
-            src, seq, yielded_at = current
-            if seq <= src.floor or self.probe.sources.get(src.name) is not src:
-                return None
+                # Not a tracked generator's value: the sending code (a task, a timer, an agent
+                # forwarding) becomes a source of its own, and this send its next value.
+                named = sender_name()
+                if named is None or topic.endswith("-changelog"):
+                    return None
+                src = self.probe.sender(*named)
+                seq, yielded_at = src.next_seq(), time.time_ns() // 1000
+            else:
+                src, seq, yielded_at = current
+                if seq <= src.floor or self.probe.sources.get(src.name) is not src:
+                    return None
             src.sent.add(seq)
             if topic not in src.topics:
                 src.topics[topic] = None
@@ -41,7 +74,8 @@ class GenmonSensor(Sensor):
             stamp = src.header_value_prefix + b"%d:%d" % (seq, yielded_at)
             if isinstance(headers, dict):
                 headers[HEADER] = stamp
-            elif isinstance(headers, list):
+            elif isinstance(headers, list):  # a forwarded event carries the upstream id: replace it
+                headers[:] = [(k, v) for k, v in headers if k != HEADER]
                 headers.append((HEADER, stamp))
             return (src, seq)
         except Exception:
@@ -67,6 +101,8 @@ class GenmonSensor(Sensor):
             found = self.probe.from_headers(message.headers)
             if found is not None:
                 found[0].note_received(found[1], tp.topic, tp.partition)
+            else:
+                self.probe.inbound_for(tp.topic).received += 1
         except Exception:
             pass
 
@@ -74,6 +110,9 @@ class GenmonSensor(Sensor):
         try:
             found = self.probe.from_headers(event.headers)
             if found is None:
+                inbound = self.probe.inbound_for(tp.topic)
+                agent = self._agent_name()
+                inbound.processed[agent] = inbound.processed.get(agent, 0) + 1
                 return
             src, seq, yielded_at = found
             if seq in src.damaged["crashed"].ids:

@@ -8,6 +8,8 @@ Usage::
     @genmon.track(name="orders")
     def orders(): ...                  # sync generators work too
 
+    async for event in genmon.track(client.events(), name="events"): ...   # an async iterable
+
 Without genmon's probe installed the wrapper only checks one module variable per value and passes
 values (and ``StopIteration``) through unchanged. With the probe installed it counts each value,
 gives it an id, and obeys the on/off switch genmon's screen toggles.
@@ -75,7 +77,7 @@ def _source(label: str):  # type: ignore[no-untyped-def]
 def _async_wrapper(fn: Callable[..., Any], label: str) -> Callable[..., AsyncIterator[Any]]:
     @functools.wraps(fn)
     async def wrapper(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        agen = fn(*args, **kwargs)
+        agen = fn(*args, **kwargs).__aiter__()
         try:
             while True:
                 src = _source(label)
@@ -98,7 +100,9 @@ def _async_wrapper(fn: Callable[..., Any], label: str) -> Callable[..., AsyncIte
                 CURRENT.set((src, src.next_seq(), time.time_ns() // 1000))
                 yield value
         finally:
-            await agen.aclose()
+            close = getattr(agen, "aclose", None)
+            if close is not None:
+                await close()
 
     return wrapper
 

@@ -176,7 +176,14 @@ class GenmonApp(App[None]):
         if name is None or self.snapshot is None:
             return
         on_now = next((p.on for p in self.snapshot.pipelines if p.name == name), True)
-        self.host.set_generator(name, not on_now)
+        try:
+            self.host.set_generator(name, not on_now)
+        except (KeyError, ValueError) as exc:
+            reason = (
+                str(exc) if isinstance(exc, ValueError) else f"{name} is a topic, not a tracked generator"
+            )
+            self.notify(reason, severity="warning", timeout=4)
+            return
         self.notify(f"{name}: generator {'off' if on_now else 'on'}", timeout=2)
         self._apply(self.host.snapshot())
 

@@ -22,12 +22,15 @@ VERDICT_STYLE = {
     "paused": "dim",
     "lost": "bold red",
     "crashed": "bold red",
+    "idle": "dim",
 }
 
 
 def flow(pipe: PipelineSnapshot) -> str:
     """generator → topic → agent, drawn broken (─✗) where nothing connects."""
-    gen = short_name(pipe.generator)
+    if pipe.kind == "topic":
+        return f"? → {pipe.topics[0]} → {', '.join(pipe.agents) or '…'}"
+    gen = pipe.name if pipe.kind == "sender" else short_name(pipe.generator)
     v = pipe.verdict
     if not pipe.topics:
         broken = v.state == "lost" or (pipe.counts.yielded and pipe.counts.sent == 0 and not pipe.on)
@@ -39,11 +42,17 @@ def flow(pipe: PipelineSnapshot) -> str:
     return f"{gen} → {topics} → {', '.join(pipe.agents)}"
 
 
+def _switch(pipe: PipelineSnapshot) -> Text:
+    if pipe.kind in ("sender", "topic"):
+        return Text("·", style="dim")  # not a tracked generator: nothing to switch
+    return Text("●", style="bold green") if pipe.on else Text("○", style="dim")
+
+
 def row_cells(pipe: PipelineSnapshot) -> dict[str, object]:
     """Column key -> renderable for one row."""
     lost_stage = pipe.verdict.stage if pipe.verdict.state == "lost" else None
     cells: dict[str, object] = {
-        "on": Text("●", style="bold green") if pipe.on else Text("○", style="dim"),
+        "on": _switch(pipe),
         "pipeline": pipe.name,
         "flow": flow(pipe),
     }

@@ -1,0 +1,103 @@
+"""Loading the user's Faust app the way ``faust -A`` does, with one-line errors for every mistake.
+
+``proj.module`` or ``proj.module:app``: the current directory goes on the import path, the module is
+imported, and the named attribute (else the single ``faust.App`` in the module) is the app.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DATADIR = "{conf.name}-data"
+
+
+class AppLoadError(Exception):
+    """The ``-A`` argument does not lead to a faust.App; the message is one line."""
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+def load_app(spec: str, cwd: str | None = None) -> Any:
+    """Import ``spec`` (``module`` or ``module:attribute``) and return its faust.App."""
+    import faust
+
+    module_name, _, attribute = spec.strip().partition(":")
+    if not module_name or not all(part.isidentifier() for part in module_name.split(".")):
+        raise AppLoadError(f"-A {spec!r} is not a module path (expected e.g. proj.app or proj.app:app)")
+    if attribute and not attribute.isidentifier():
+        raise AppLoadError(f"-A {spec!r}: {attribute!r} is not an attribute name")
+    folder = os.path.abspath(cwd or os.getcwd())
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (module_name == exc.name or module_name.startswith(exc.name + ".")):
+            raise AppLoadError(
+                f"cannot import {module_name!r}: no module named {exc.name!r} (from {folder})"
+            ) from None
+        raise AppLoadError(f"importing {module_name!r} failed: {_first_line(exc)}") from None
+    except SyntaxError as exc:
+        where = f"{Path(exc.filename).name}:{exc.lineno}" if exc.filename else module_name
+        raise AppLoadError(f"syntax error in {where}: {exc.msg}") from None
+    except BaseException as exc:  # the user's module raised while it was imported
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise AppLoadError(f"importing {module_name!r} raised {_first_line(exc)}") from None
+
+    if attribute:
+        if not hasattr(module, attribute):
+            raise AppLoadError(f"module {module_name!r} has no attribute {attribute!r}")
+        app = getattr(module, attribute)
+        if not isinstance(app, faust.App):
+            raise AppLoadError(f"{module_name}:{attribute} is a {type(app).__name__}, not a faust.App")
+    else:
+        apps = {name: value for name, value in vars(module).items() if isinstance(value, faust.App)}
+        if not apps:
+            raise AppLoadError(
+                f"no faust.App in module {module_name!r}; name it with -A {module_name}:ATTRIBUTE"
+            )
+        if len(apps) > 1:
+            names = ", ".join(sorted(apps))
+            raise AppLoadError(
+                f"several faust.App in {module_name!r} ({names}); name one with -A {module_name}:NAME"
+            )
+        (app,) = apps.values()
+    if app.conf.autodiscover:
+        try:
+            app.discover()  # what the faust worker does before it starts the app
+        except Exception as exc:
+            raise AppLoadError(f"autodiscovery of {module_name!r} failed: {_first_line(exc)}") from None
+    return app
+
+
+def prepare_app(app: Any, *, broker: str | None, fast_join: dict[str, Any] | None, datadir: str) -> Any:
+    """The only changes genmon makes to a user's app: the broker when asked (``--broker`` or
+    ``--embedded``), fast group joins on the embedded broker only, and a data directory outside the
+    working directory when the app left Faust's default (``<id>-data`` in the current directory)."""
+    if broker is not None:
+        # Faust copied the broker into the consumer's and producer's settings, and defining the
+        # agents already built the consumer's transport: replace all of them (no client has
+        # connected yet, so nothing used the old address).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "already configured": known, and handled just below
+            app.conf.broker = broker
+            app.conf.broker_consumer = broker
+            app.conf.broker_producer = broker
+        app.transport = app._new_transport()
+        app._producer_transport = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for key, value in (fast_join or {}).items():
+            setattr(app.conf, key, value)
+        if str(getattr(app.conf, "_datadir", "")) == DEFAULT_DATADIR:
+            app.conf.datadir = os.path.join(datadir, app.conf.id)
+    return app

@@ -1,0 +1,251 @@
+"""genmon -A: the user's own apps, loaded as faust -A does, with rows found by observation."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from genmon.broker import EmbeddedBroker
+from genmon.demo.app import FAST_JOIN
+from genmon.host import Host
+from genmon.host.loader import load_app, prepare_app
+from genmon.model import Snapshot
+from genmon.probe import Probe
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def user_app(broker: EmbeddedBroker, spec: str) -> Iterator[Host]:
+    """What ``genmon -A spec --embedded`` does, on the session's broker."""
+    assert broker.address is not None
+    probe = Probe()
+    probe.install()
+    with tempfile.TemporaryDirectory() as datadir:
+        app = load_app(spec, cwd=str(ROOT))
+        prepare_app(app, broker=broker.url, fast_join=FAST_JOIN, datadir=datadir)
+        host = Host(lambda: app, broker=broker.address, embedded=True, probe=probe, listening_rows=True)
+        host.start()
+        try:
+            yield host
+        finally:
+            host.stop()
+
+
+def settled(host: Host, ready, timeout: float = 40) -> Snapshot:  # type: ignore[no-untyped-def]
+    host.wait_for(ready, timeout)
+    host.set_all(False)
+    host.wait_settled(quiet=2.0, limit=30)
+    return host.snapshot(final=True)
+
+
+def counts(snap: Snapshot, name: str) -> tuple[int, ...]:
+    return snap.pipeline(name).counts.as_tuple()
+
+
+def test_tracked_generators_task_timer_and_a_second_hop(broker: EmbeddedBroker) -> None:
+    from tests.apps import basic
+
+    with user_app(broker, "tests.apps.basic") as host:
+        total = basic.SYNC_VALUES + basic.ASYNC_VALUES + basic.TASK_VALUES
+        snap = settled(
+            host, lambda s: any(p.name == "process()" and p.counts.processed == total for p in s.pipelines)
+        )
+    assert counts(snap, "sync-orders") == (basic.SYNC_VALUES,) * 5
+    assert counts(snap, "async_orders") == (basic.ASYNC_VALUES,) * 5
+    assert counts(snap, "legacy_import()") == (basic.TASK_VALUES,) * 5
+    assert counts(snap, "process()") == (total,) * 5  # the agent forwarding to audit: hop two
+    tick = snap.pipeline("tick()")
+    assert tick.kind == "sender" and tick.counts.sent > 3 and tick.verdict.state in ("ok", "in_flight")
+
+    names = [p.name for p in snap.pipelines]
+    assert names.index("process()") > max(
+        names.index(n) for n in ("sync-orders", "async_orders", "legacy_import()")
+    )
+    assert snap.pipeline("sync-orders").topics == ("basic-orders",)
+    assert snap.pipeline("sync-orders").agents == ("process",)
+    assert snap.pipeline("process()").topics == ("basic-audit",)
+    assert snap.pipeline("process()").agents == ("archive",)
+    for name in ("sync-orders", "async_orders", "legacy_import()", "process()"):
+        assert snap.pipeline(name).verdict.state in ("ok", "paused"), snap.pipeline(name).verdict
+    with pytest.raises(ValueError, match="not a tracked generator"):
+        host.set_generator("legacy_import()", False)
+
+
+def test_group_by_and_a_table(broker: EmbeddedBroker) -> None:
+    from tests.apps import grouped
+
+    with user_app(broker, "tests.apps.grouped:app") as host:
+        snap = settled(
+            host,
+            lambda s: any(
+                p.name == "by_customer()" and p.counts.processed == grouped.VALUES for p in s.pipelines
+            ),
+        )
+        totals = {key: grouped.totals[key] for key in ("c0", "c1", "c2", "c3")}
+    assert counts(snap, "orders") == (grouped.VALUES,) * 5
+    repartition = snap.pipeline("by_customer()")
+    assert repartition.counts.as_tuple() == (grouped.VALUES,) * 5
+    assert repartition.topics[0].endswith("-repartition")
+    assert not any(t.endswith("-changelog") for p in snap.pipelines for t in p.topics)
+    assert sum(totals.values()) == sum(range(grouped.VALUES))
+
+
+def test_autodiscovered_agents(broker: EmbeddedBroker) -> None:
+    with user_app(broker, "tests.apps.discovered") as host:
+        snap = settled(
+            host, lambda s: any(p.name == "signups" and p.counts.processed == 15 for p in s.pipelines)
+        )
+    assert counts(snap, "signups") == (15,) * 5
+    assert snap.pipeline("signups").agents == ("welcome",)
+
+
+def test_unawaited_ids_and_an_agent_nobody_feeds(broker: EmbeddedBroker) -> None:
+    with user_app(broker, "tests.apps.lossy") as host:
+        snap = settled(host, lambda s: s.pipeline("events").counts.processed >= 20)
+        with pytest.raises(KeyError):
+            host.set_generator("lossy-refunds", False)
+    pipe = snap.pipeline("events")
+    assert pipe.verdict.cause == "unawaited"
+    assert {n for a, b in pipe.damaged["unawaited"].ranges for n in range(a, b + 1)} == set(range(3, 31, 3))
+    listening = snap.pipeline("lossy-refunds")
+    assert listening.kind == "topic" and listening.agents == ("refund",)
+    assert listening.verdict.state == "idle" and listening.verdict.text == "nothing sends here"
+    assert "nothing sends to it" in snap.diagnose(listening).why
+
+
+# -- genmon check, as CI runs it ------------------------------------------------------------
+
+
+def check(*args: str, cwd: Path = ROOT, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "genmon", "check", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_check_passes_a_lossless_app(tmp_path: Path) -> None:
+    app = tmp_path / "shopapp.py"
+    app.write_text(
+        "import faust, genmon\n"
+        "app = faust.App('shop-ok', broker='kafka://127.0.0.1:9', web_enabled=False)\n"
+        "t = app.topic('shop-ok', value_type=int, value_serializer='json')\n"
+        "@genmon.track\n"
+        "async def values():\n"
+        "    for n in range(20):\n"
+        "        yield n\n"
+        "@app.agent(t)\n"
+        "async def sink(stream):\n"
+        "    async for _ in stream:\n"
+        "        pass\n"
+        "@app.task\n"
+        "async def pump():\n"
+        "    async for n in values():\n"
+        "        await t.send(value=n)\n"
+    )
+    done = check("-A", "shopapp", "--embedded", "--duration", "5", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    import json
+
+    snap = json.loads(done.stdout)
+    (pipe,) = snap["pipelines"]
+    assert pipe["counts"] == {stage: 20 for stage in ("yielded", "sent", "acked", "received", "processed")}
+    # no <id>-data directory: genmon moved Faust's default data dir out of the working directory
+    assert {p.name for p in tmp_path.iterdir()} - {"__pycache__"} == {"shopapp.py"}
+
+
+def test_check_fails_an_app_with_a_known_loss() -> None:
+    done = check("-A", "tests.apps.lossy", "--embedded", "--duration", "5")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "lost at sent: 10 (send not awaited)" in done.stdout
+    assert (
+        "events: lost at sent: 10 (send not awaited), ids 3, 6, 9, 12, 15, 18, 21, 24, 27, 30" in done.stdout
+    )
+    json_run = check("-A", "tests.apps.lossy", "--embedded", "--duration", "5", "--json")
+    assert json_run.returncode == 1
+
+
+@pytest.mark.parametrize(
+    ("files", "spec", "says"),
+    [
+        ({}, "nosuchmodule", "cannot import 'nosuchmodule': no module named 'nosuchmodule'"),
+        ({"notapp.py": "app = 42\n"}, "notapp:app", "notapp:app is a int, not a faust.App"),
+        ({"noapp.py": "x = 1\n"}, "noapp", "no faust.App in module 'noapp'"),
+        (
+            {"raises.py": "raise RuntimeError('config file missing')\n"},
+            "raises",
+            "importing 'raises' raised RuntimeError: config file missing",
+        ),
+        ({"broken.py": "def f(:\n"}, "broken", "syntax error in broken.py:1"),
+        ({"noattr.py": "x = 1\n"}, "noattr:app", "module 'noattr' has no attribute 'app'"),
+    ],
+)
+def test_bad_app_input_is_one_line_and_exit_2(
+    tmp_path: Path, files: dict[str, str], spec: str, says: str
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    for command in (["check", "-A", spec, "--embedded"], ["-A", spec, "--headless", "--embedded"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "genmon", *command],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        )
+        assert done.returncode == 2, done
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("genmon: error: ") and says in lines[0], done.stderr
+        assert "Traceback" not in done.stderr
+
+
+def test_tracked_generator_without_genmon_adds_no_header(broker: EmbeddedBroker, app_id: str) -> None:
+    """A plain Faust run (no probe): values identical, and no genmon header on the topic."""
+    import asyncio
+
+    import faust
+
+    import genmon
+    from genmon.probe import active_probe
+
+    assert active_probe() is None
+    received: list[tuple[int, dict]] = []
+
+    async def run() -> None:
+        with tempfile.TemporaryDirectory() as datadir:
+            app = faust.App(app_id, broker=broker.url, web_enabled=False, datadir=datadir, **FAST_JOIN)
+            topic = app.topic(f"{app_id}-plain", value_type=int, value_serializer="json")
+
+            @genmon.track(name="plain")
+            async def values():  # type: ignore[no-untyped-def]
+                for n in range(5):
+                    yield n * 7
+
+            @app.agent(topic)
+            async def sink(stream):  # type: ignore[no-untyped-def]
+                async for event in stream.events():
+                    received.append((event.value, dict(event.headers)))
+
+            await app.start()
+            async for value in values():
+                await topic.send(value=value)
+            for _ in range(100):
+                if len(received) == 5:
+                    break
+                await asyncio.sleep(0.1)
+            await app.stop()
+
+    asyncio.run(run())
+    assert sorted(value for value, _ in received) == [0, 7, 14, 21, 28]  # 4 partitions: any order
+    assert all("genmon-id" not in headers for _, headers in received)
