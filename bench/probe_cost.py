@@ -51,7 +51,7 @@ def per_value_cost() -> tuple[float, float]:
         sensor.on_stream_event_out(tp, 0, None, SimpleNamespace(headers=message.headers), None)
     probed = time.perf_counter() - start
     src = probe.sources["bench"].read()
-    assert src.yielded == src.sent == src.acked == src.received == VALUES, src
+    assert src.yielded == src.sent == src.acked == src.received == src.processed_total == VALUES, src
     probe.uninstall()
     return bare / VALUES * 1e6, probed / VALUES * 1e6
 

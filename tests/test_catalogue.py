@@ -143,7 +143,8 @@ def test_crashing_agent_names_exactly_the_values_it_raised_on(settled: tuple[Hos
     assert expected, "the agent received at least one multiple of 7"
     assert p.verdict.stage == "processed" and p.verdict.cause == "crashed"
     assert ids_of(p, "crashed", damaged=True) == expected
-    processed = set(host.probe.sources["crashing-agent"].processed["crashing"].ids)
+    (processed_ids,) = host.probe.sources["crashing-agent"].processed.values()
+    processed = set(processed_ids.ids)
     assert processed == received - expected
 
 

@@ -357,8 +357,7 @@ def _flow_order(pipes: tuple[PipelineSnapshot, ...]) -> tuple[PipelineSnapshot, 
 
 
 def _counts(raw: RawSource) -> Counts:
-    processed = min(raw.processed.values()) if raw.processed else 0
-    return Counts(raw.yielded, raw.sent, raw.acked, raw.received, processed)
+    return Counts(raw.yielded, raw.sent, raw.acked, raw.received, raw.processed_total)
 
 
 def _combined(all_stalls: Any) -> LoopStalls:

@@ -117,7 +117,7 @@ class GenmonSensor(Sensor):
             src, seq, yielded_at = found
             if seq in src.damaged["crashed"].ids:
                 return  # the agent raised on it: this hook fires anyway, from a ``finally``
-            src.processed_by(self._agent_name()).add(seq)
+            src.processed_by(tp.topic, self._agent_name()).add(seq)
             latency = time.time_ns() // 1000 - yielded_at
             src.latency.record_value(min(max(latency, 1), LATENCY_MAX_US))
         except Exception:

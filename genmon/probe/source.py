@@ -49,6 +49,9 @@ class RawSource:
     acked: int
     received: int
     processed: dict[str, int]
+    """agent -> values it finished"""
+    processed_total: int
+    """values finished by every agent that reads the topic they were sent to"""
     duplicates: dict[str, int]
     reorders: int
     topics: tuple[str, ...]
@@ -60,6 +63,18 @@ class RawSource:
     damaged: dict[str, Ids]
     """cause (see CAUSES) -> ids it hit"""
     latency_ms: dict[str, float]
+
+
+def _done(processed: dict[tuple[str, str], StageIds]) -> BitMap | None:
+    """Ids finished by every agent that reads their topic (fan-out: all of them must finish;
+    an agent sending on to two topics: each value counts on its own topic). None: no agent yet."""
+    if not processed:
+        return None
+    per_topic: dict[str, BitMap] = {}
+    for (topic, _agent), ids in processed.items():
+        seen = per_topic.get(topic)
+        per_topic[topic] = BitMap(ids.ids) if seen is None else seen & ids.ids
+    return BitMap.union(*per_topic.values())
 
 
 def _histogram() -> HdrHistogram:
@@ -86,7 +101,8 @@ class Source:
     sent: StageIds = field(default_factory=StageIds)
     acked: StageIds = field(default_factory=StageIds)
     received: StageIds = field(default_factory=StageIds)
-    processed: dict[str, StageIds] = field(default_factory=dict)
+    processed: dict[tuple[str, str], StageIds] = field(default_factory=dict)
+    """(topic, agent) -> ids finished: a value is processed once every agent reading its topic is done"""
     damaged: dict[str, StageIds] = field(default_factory=lambda: {c: StageIds() for c in CAUSES})
     topics: dict[str, None] = field(default_factory=dict)
     agents: dict[str, None] = field(default_factory=dict)
@@ -110,11 +126,12 @@ class Source:
         self.seq += 1
         return self.seq
 
-    def processed_by(self, agent: str) -> StageIds:
-        """The processed ids of one agent (created on the agent's first value)."""
-        ids = self.processed.get(agent)
+    def processed_by(self, topic: str, agent: str) -> StageIds:
+        """The ids one agent finished from one topic (created on the first such value)."""
+        key = (topic, agent)
+        ids = self.processed.get(key)
         if ids is None:
-            ids = self.processed[agent] = StageIds()
+            ids = self.processed[key] = StageIds()
             self.agents[agent] = None
         return ids
 
@@ -147,18 +164,21 @@ class Source:
         self.sent = StageIds()
         self.acked = StageIds()
         self.received = StageIds()
-        self.processed = {agent: StageIds() for agent in self.processed}
+        self.processed = {key: StageIds() for key in self.processed}
         self.damaged = {cause: StageIds() for cause in CAUSES}
 
     def read(self) -> RawSource:
         """Read every stage, latest stage first (see the module docstring)."""
         damaged = {cause: BitMap(ids.ids) for cause, ids in self.damaged.items()}
         processed_ids = dict(self.processed)
-        processed = {agent: len(ids) for agent, ids in processed_ids.items()}
+        processed: dict[str, int] = {}
+        for (_topic, agent), ids in processed_ids.items():
+            processed[agent] = processed.get(agent, 0) + len(ids)
+        done = _done(processed_ids)
         received, acked, sent = self.received, self.acked, self.sent
         counts = (len(received), len(acked), len(sent))
         seq, floor = self.seq, self.floor
-        missing = self._missing(seq, floor, sent.ids, acked.ids, received.ids, processed_ids)
+        missing = self._missing(seq, floor, sent.ids, acked.ids, received.ids, done)
         duplicates = {
             "sent": sent.duplicates,
             "acked": acked.duplicates,
@@ -186,6 +206,7 @@ class Source:
             acked=counts[1],
             received=counts[0],
             processed=processed,
+            processed_total=len(done) if done is not None else 0,
             duplicates=duplicates,
             reorders=self.reorders,
             topics=tuple(self.topics),
@@ -204,15 +225,12 @@ class Source:
         sent: BitMap,
         acked: BitMap,
         received: BitMap,
-        processed: dict[str, StageIds],
+        done: BitMap | None,
     ) -> dict[str, Ids]:
         """Which ids reached each stage's predecessor but not the stage: the *which* behind a count."""
         yielded = BitMap()
         if seq > floor:
             yielded.add_range(floor + 1, seq + 1)
-        done = None
-        for ids in processed.values():
-            done = BitMap(ids.ids) if done is None else done & ids.ids
         pairs = {
             "sent": yielded - sent,
             "acked": sent - acked,

@@ -1,0 +1,1 @@
+"""A small shop: orders come in, are charged per customer, and the payments are booked."""
