@@ -76,11 +76,13 @@ class OffsetWatcher:
         wanted = self.wanted()
         if not wanted:
             return
-        await consumer.topics()  # refresh metadata: topics appear as the app first sends
+        # A fresh metadata snapshot: topics appear as the app first sends (``consumer.topics()``
+        # lists them but does not update what ``partitions_for_topic`` knows).
+        cluster = await consumer._client.fetch_all_metadata()
         tps = [
-            TopicPartition(topic, p)
+            TopicPartition(topic, partition)
             for topic in wanted
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
+            for partition in sorted(cluster.partitions_for_topic(topic) or ())
         ]
         if not tps:
             return

@@ -102,7 +102,10 @@ class DetailScreen(ModalScreen[None]):
         title = Text.assemble(
             ("verdict: ", "bold"), (pipe.verdict.text, VERDICT_STYLE.get(pipe.verdict.state, ""))
         )
-        title.append(f"   generator {'on' if pipe.on else 'off'} · {pipe.kind}")
+        if pipe.kind in ("sender", "topic"):
+            title.append(f"   {pipe.kind}: not a tracked generator, nothing to switch")
+        else:
+            title.append(f"   generator {'on' if pipe.on else 'off'} · {pipe.kind}")
         self.query_one("#detail-title", Static).update(title)
         self.query_one(Rates).show(pipe, history)
         self.query_one("#detail-stages", Static).update(stages_table(pipe))

@@ -22,6 +22,7 @@ class PipelineTable(DataTable):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
         self._shown: dict[str, dict[str, object]] = {}
+        self._restore_cursor: int | None = None
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
@@ -35,8 +36,12 @@ class PipelineTable(DataTable):
         return row_key.value
 
     def show(self, snapshot: Snapshot) -> None:
-        """Add new rows and update only the cells whose content changed."""
+        """Update only the cells whose content changed; rebuild when the rows themselves changed
+        (a source appeared, a listening topic got a sender), keeping the cursor on its pipeline."""
+        names = [pipe.name for pipe in snapshot.pipelines]
         with self.app.batch_update():
+            if names != list(self._shown):
+                self._rebuild(names)
             for pipe in snapshot.pipelines:
                 cells = row_cells(pipe)
                 shown = self._shown.get(pipe.name)
@@ -49,3 +54,19 @@ class PipelineTable(DataTable):
                         continue
                     self.update_cell(pipe.name, key, value, update_width=True)
                     shown[key] = value
+        self.after_show()
+
+    def _rebuild(self, names: list[str]) -> None:
+        keep = self.highlighted_pipeline
+        self.clear()
+        self._shown = {}
+        if keep in names:
+            self._restore_cursor = names.index(keep)
+        else:
+            self._restore_cursor = 0
+
+    def after_show(self) -> None:
+        """Put the cursor back on the pipeline it was on before a rebuild."""
+        if self._restore_cursor is not None and self.row_count:
+            self.move_cursor(row=min(self._restore_cursor, self.row_count - 1))
+        self._restore_cursor = None

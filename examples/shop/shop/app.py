@@ -11,7 +11,7 @@ import faust
 
 import genmon
 
-app = faust.App("shop", broker="kafka://localhost:9092", value_serializer="json")
+app = faust.App("shop", broker="kafka://localhost:9092", value_serializer="json", web_enabled=False)
 
 
 class Order(faust.Record):
