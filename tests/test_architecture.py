@@ -41,3 +41,35 @@ def test_track_is_transparent_without_genmon() -> None:
     assert list(sync_values()) == [1, "two", None, {"n": 3}]
     assert asyncio.run(collect()) == [1, "two", None, {"n": 3}]
     assert async_values.__name__ == "async_values"
+
+
+def test_track_wraps_an_existing_async_iterable() -> None:
+    """``genmon.track(iterable, name=...)``: same values, with and without a probe installed."""
+    import asyncio
+
+    import genmon
+    from genmon.probe import Probe
+
+    class Feed:
+        def __init__(self) -> None:
+            self.items = [3, 1, 4, 1, 5]
+
+        def __aiter__(self):  # type: ignore[no-untyped-def]
+            return self
+
+        async def __anext__(self) -> int:
+            if not self.items:
+                raise StopAsyncIteration
+            return self.items.pop(0)
+
+    async def collect(iterable) -> list[int]:  # type: ignore[no-untyped-def]
+        return [value async for value in iterable]
+
+    assert asyncio.run(collect(genmon.track(Feed(), name="feed"))) == [3, 1, 4, 1, 5]
+    probe = Probe()
+    probe.install()
+    try:
+        assert asyncio.run(collect(genmon.track(Feed(), name="feed"))) == [3, 1, 4, 1, 5]
+        assert probe.sources["feed"].read().yielded == 5
+    finally:
+        probe.uninstall()

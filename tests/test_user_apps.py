@@ -173,6 +173,11 @@ def test_check_fails_an_app_with_a_known_loss() -> None:
     )
     json_run = check("-A", "tests.apps.lossy", "--embedded", "--duration", "5", "--json")
     assert json_run.returncode == 1
+    import json
+
+    events = next(p for p in json.loads(json_run.stdout)["pipelines"] if p["name"] == "events")
+    assert events["verdict"]["stage"] == "sent" and events["verdict"]["cause"] == "unawaited"
+    assert events["damaged"]["unawaited"]["ranges"] == [[n, n] for n in range(3, 31, 3)]
 
 
 @pytest.mark.parametrize(

@@ -21,18 +21,21 @@ import asyncio
 import functools
 import inspect
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar, overload
 
 from genmon.probe import runtime
 from genmon.probe.runtime import CURRENT, PAUSE_POLL_SECONDS, STALL_SECONDS
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 declared: dict[str, tuple[str, str]] = {}
 """Every generator ``track`` has wrapped in this process: name -> (function, kind)."""
 
 
+@overload
+def track(fn: AsyncIterable[T], *, name: str | None = None) -> AsyncIterator[T]: ...
 @overload
 def track(fn: F, *, name: str | None = None) -> F: ...
 @overload
@@ -40,20 +43,30 @@ def track(fn: None = None, *, name: str | None = None) -> Callable[[F], F]: ...
 
 
 def track(fn: Any = None, *, name: str | None = None) -> Any:
-    """Follow the values of a sync or async generator function through the pipeline.
+    """Follow the values of a sync or async generator function (or an async iterable) through
+    the pipeline.
 
-    ``name`` is the pipeline's name on genmon's screen (default: the function's name).
+    ``name`` is the pipeline's name on genmon's screen (default: the function's name, or the
+    iterable's type name).
     """
     if fn is None:
         return functools.partial(track, name=name)
+    if hasattr(fn, "__aiter__") and not callable(fn):
+        # An existing async iterable (e.g. a stream of records from a client library): wrap it
+        # as a one-shot async generator so its values are followed like a tracked generator's.
+        iterable = fn
+        label = name or type(iterable).__name__
+        declared[label] = (label, "async")
+        probe = runtime.active_probe()
+        if probe is not None:
+            probe.declare(label, label, "async")
+        return _async_wrapper(lambda: iterable, label)()
     if inspect.isasyncgenfunction(fn):
         kind = "async"
     elif inspect.isgeneratorfunction(fn):
         kind = "sync"
     else:
-        raise TypeError(
-            f"genmon.track wraps generator functions; {fn!r} is not a sync or async generator function"
-        )
+        raise TypeError(f"genmon.track wraps generator functions and async iterables; {fn!r} is neither")
     label = name or fn.__name__
     function = getattr(fn, "__qualname__", label)
     declared[label] = (function, kind)
