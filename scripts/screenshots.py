@@ -83,10 +83,51 @@ def run(scenarios: str, shooter) -> None:  # type: ignore[no-untyped-def]
             host.stop()
 
 
+async def shoot_user_app(host: Host, ring) -> None:  # type: ignore[no-untyped-def]
+    app = GenmonApp(host, log_ring=ring)
+    async with app.run_test(size=(120, 30)) as pilot:
+        for _ in range(200):
+            snap = app.snapshot
+            if snap and snap.uptime > 8:
+                break
+            await pilot.pause(0.1)
+        app.save_screenshot(filename="genmon-shop.svg", path=str(OUT))
+
+
+def run_user_app(folder: Path, spec: str) -> None:
+    """``genmon -A spec --embedded`` from ``folder``, as a user runs it."""
+    from genmon.demo.app import FAST_JOIN
+    from genmon.host.loader import load_app, prepare_app
+    from genmon.probe import Probe
+
+    ring = route_logging(default_log_path())
+    probe = Probe()
+    probe.install()
+    with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as datadir:
+        assert broker.address is not None
+        app = prepare_app(
+            load_app(spec, cwd=str(folder)), broker=broker.url, fast_join=FAST_JOIN, datadir=datadir
+        )
+        host = Host(
+            lambda: app,
+            broker=broker.address,
+            embedded=True,
+            broker_alive=broker.is_up,
+            log_path=str(default_log_path()),
+            probe=probe,
+            listening_rows=True,
+        ).start()
+        try:
+            asyncio.run(shoot_user_app(host, ring))
+        finally:
+            host.stop()
+
+
 def main() -> int:
     OUT.mkdir(exist_ok=True)
     run("unwired,sync-pump,async-pump", shoot)
     run("all", shoot_catalogue)
+    run_user_app(OUT.parent / "examples" / "shop", "shop.app")
     for svg in sorted(OUT.glob("*.svg")):
         print(svg)
     return 0

@@ -11,14 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from genmon.model import STAGES, Counts, Verdict
-
-CAUSE_WORDS = {
-    "unawaited": "send not awaited",
-    "send_failed": "delivery failed",
-    "decode_failed": "decode failed",
-    "crashed": "agent raised",
-}
+from genmon.model import CAUSE_WORDS, STAGES, Counts, Verdict
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from genmon.model.diagnosis import Diagnosis, diagnose, short_name
 from genmon.model.snapshot import (
+    CAUSE_WORDS,
     STAGES,
     AppStatus,
     BrokerInfo,
@@ -15,6 +16,7 @@ from genmon.model.snapshot import (
 )
 
 __all__ = [
+    "CAUSE_WORDS",
     "STAGES",
     "AppStatus",
     "BrokerInfo",

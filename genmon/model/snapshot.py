@@ -14,6 +14,14 @@ if TYPE_CHECKING:
 
 STAGES: tuple[str, ...] = ("yielded", "sent", "acked", "received", "processed")
 
+CAUSE_WORDS: dict[str, str] = {
+    "unawaited": "send not awaited",
+    "send_failed": "delivery failed",
+    "decode_failed": "decode failed",
+    "crashed": "agent raised",
+}
+"""Losses genmon sees happen, in the words the screen, the verdicts and the README use."""
+
 
 @dataclass(frozen=True)
 class Counts:

@@ -10,16 +10,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from genmon.model import STAGES, PipelineSnapshot, Snapshot
+from genmon.model import CAUSE_WORDS, STAGES, PipelineSnapshot, Snapshot
 from genmon.tui.cells import VERDICT_STYLE, flow
 from genmon.tui.detail import Explanation, RateHistory, Rates
-
-CAUSE_LABEL = {
-    "unawaited": "send never awaited",
-    "send_failed": "delivery failed",
-    "decode_failed": "decode failed",
-    "crashed": "agent raised",
-}
 
 
 def stages_table(pipe: PipelineSnapshot) -> Table:
@@ -40,7 +33,7 @@ def stages_table(pipe: PipelineSnapshot) -> Table:
             str(pipe.duplicates.get(stage, 0)) if stage != "yielded" else "",
         )
     for cause, ids in pipe.damaged.items():
-        table.add_row(Text(CAUSE_LABEL.get(cause, cause), style="bold red"), f"{ids.count:,}", ids.text(), "")
+        table.add_row(Text(CAUSE_WORDS.get(cause, cause), style="bold red"), f"{ids.count:,}", ids.text(), "")
     return table
 
 
