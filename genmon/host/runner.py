@@ -126,6 +126,8 @@ class Host:
     def _topics_to_watch(self) -> dict[str, str | None]:
         """Every topic a tracked generator sent to, with the group of the app whose agents read it."""
         readers = {topic: run.app_id for run in self.runs for topic in run.consumed}
+        if len(self.runs) == 1:  # a topic read by a stream, not an agent (a group_by repartition)
+            readers.update({topic: self.runs[0].app_id for topic in list(self.probe.consumed)})
         return {
             topic: readers.get(topic) for src in list(self.probe.sources.values()) for topic in src.topics
         }

@@ -62,6 +62,8 @@ class Probe:
         self._lock = threading.Lock()
         self.token = secrets.token_hex(4)
         self.inbound: dict[str, Inbound] = {}
+        self.consumed: dict[str, None] = {}
+        """Every topic a message was consumed from (repartition topics included)."""
         """Per topic, messages that carry no id of this run (sent by code genmon does not see)."""
 
     # -- lifecycle -------------------------------------------------------------------------

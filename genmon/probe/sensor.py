@@ -98,6 +98,9 @@ class GenmonSensor(Sensor):
     # -- consumer side ---------------------------------------------------------------------
     def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
         try:
+            consumed = self.probe.consumed
+            if tp.topic not in consumed:
+                consumed[tp.topic] = None
             found = self.probe.from_headers(message.headers)
             if found is not None:
                 found[0].note_received(found[1], tp.topic, tp.partition)
