@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from genmon.model import STAGES, Snapshot, short_name
+from genmon.model import STAGES, Snapshot, flow, switch_symbol
 
 VERDICT_STYLE = {
     "ok": "green",
@@ -38,15 +38,10 @@ def as_table(snapshot: Snapshot) -> Table:
     table.add_column("verdict", no_wrap=True, max_width=48, overflow="ellipsis")
     for pipe in snapshot.pipelines:
         lost = pipe.verdict.stage if pipe.verdict.state == "lost" else None
-        flow = " → ".join(
-            part
-            for part in (short_name(pipe.generator), ", ".join(pipe.topics) or "✗", ", ".join(pipe.agents))
-            if part
-        )
         table.add_row(
-            "·" if pipe.kind in ("sender", "topic") else "●" if pipe.on else "○",
+            switch_symbol(pipe),
             pipe.name,
-            flow.rstrip(" →"),
+            flow(pipe),
             *(Text(f"{pipe.counts[stage]:,}", style="bold red" if stage == lost else "") for stage in STAGES),
             Text(pipe.verdict.text, style=VERDICT_STYLE.get(pipe.verdict.state, "")),
         )

@@ -179,9 +179,6 @@ class Host:
         with self._lock:
             self._settle.forget(names)
 
-    def generator_names(self) -> list[str]:
-        return list(self.probe.sources)
-
     # -- reading ---------------------------------------------------------------------------
     def broker_up(self) -> bool:
         if self._broker_alive is not None:

@@ -1,6 +1,6 @@
 """genmon's data model: immutable snapshots and their JSON form. No Faust, no Textual."""
 
-from genmon.model.diagnosis import Diagnosis, diagnose, short_name
+from genmon.model.diagnosis import Diagnosis, diagnose, flow, short_name, switch_symbol
 from genmon.model.snapshot import (
     CAUSE_WORDS,
     STAGES,
@@ -29,5 +29,7 @@ __all__ = [
     "TopicOffsets",
     "Verdict",
     "diagnose",
+    "flow",
     "short_name",
+    "switch_symbol",
 ]

@@ -29,6 +29,29 @@ def short_name(qualname: str) -> str:
     return qualname.rsplit(".", 1)[-1]
 
 
+def flow(pipe: PipelineSnapshot) -> str:
+    """generator → topic → agent, drawn broken (─✗) where nothing connects."""
+    if pipe.kind == "topic":
+        return f"? → {pipe.topics[0]} → {', '.join(pipe.agents) or '…'}"
+    gen = pipe.name if pipe.kind == "sender" else short_name(pipe.generator)
+    v = pipe.verdict
+    if not pipe.topics:
+        broken = v.state == "lost" or (pipe.counts.yielded and pipe.counts.sent == 0 and not pipe.on)
+        return f"{gen} ─✗" if broken else f"{gen} → …"
+    topics = ", ".join(pipe.topics)
+    if not pipe.agents:
+        broken = v.state == "lost" and v.stage in ("received", "processed")
+        return f"{gen} → {topics} ─✗" if broken else f"{gen} → {topics} → …"
+    return f"{gen} → {topics} → {', '.join(pipe.agents)}"
+
+
+def switch_symbol(pipe: PipelineSnapshot) -> str:
+    """● on, ○ off; · for rows that are not tracked generators (nothing to switch)."""
+    if pipe.kind in ("sender", "topic"):
+        return "·"
+    return "●" if pipe.on else "○"
+
+
 def _ids(ids: MissingIds | None) -> str:
     return f"ids {ids.text()}" if ids else ""
 

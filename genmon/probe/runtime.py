@@ -104,10 +104,6 @@ class Probe:
             found = self.inbound[topic] = Inbound(topic)
         return found
 
-    def source(self, name: str) -> Source:
-        src = self.sources.get(name)
-        return src if src is not None else self.declare(name)
-
     def by_header(self, value: bytes) -> tuple[Source, int, int] | None:
         """Decode a ``genmon-id`` header (``name@token:seq:yield_us``) into source, id, yield time.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from genmon.model import STAGES, PipelineSnapshot, short_name
+from genmon.model import STAGES, PipelineSnapshot, flow, switch_symbol
 
 # The flow comes last: at 120 columns the counts and the verdict must always be visible,
 # a long flow may be cut (the detail panel's title repeats it).
@@ -26,26 +26,9 @@ VERDICT_STYLE = {
 }
 
 
-def flow(pipe: PipelineSnapshot) -> str:
-    """generator → topic → agent, drawn broken (─✗) where nothing connects."""
-    if pipe.kind == "topic":
-        return f"? → {pipe.topics[0]} → {', '.join(pipe.agents) or '…'}"
-    gen = pipe.name if pipe.kind == "sender" else short_name(pipe.generator)
-    v = pipe.verdict
-    if not pipe.topics:
-        broken = v.state == "lost" or (pipe.counts.yielded and pipe.counts.sent == 0 and not pipe.on)
-        return f"{gen} ─✗" if broken else f"{gen} → …"
-    topics = ", ".join(pipe.topics)
-    if not pipe.agents:
-        broken = v.state == "lost" and v.stage in ("received", "processed")
-        return f"{gen} → {topics} ─✗" if broken else f"{gen} → {topics} → …"
-    return f"{gen} → {topics} → {', '.join(pipe.agents)}"
-
-
 def _switch(pipe: PipelineSnapshot) -> Text:
-    if pipe.kind in ("sender", "topic"):
-        return Text("·", style="dim")  # not a tracked generator: nothing to switch
-    return Text("●", style="bold green") if pipe.on else Text("○", style="dim")
+    symbol = switch_symbol(pipe)
+    return Text(symbol, style="bold green" if symbol == "●" else "dim")
 
 
 def row_cells(pipe: PipelineSnapshot) -> dict[str, object]:

@@ -10,8 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Label, Sparkline, Static
 
-from genmon.model import STAGES, PipelineSnapshot, Snapshot
-from genmon.tui.cells import flow
+from genmon.model import STAGES, PipelineSnapshot, Snapshot, flow
 
 HISTORY_SECONDS = 60
 

@@ -10,8 +10,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from genmon.model import CAUSE_WORDS, STAGES, PipelineSnapshot, Snapshot
-from genmon.tui.cells import VERDICT_STYLE, flow
+from genmon.model import CAUSE_WORDS, STAGES, PipelineSnapshot, Snapshot, flow
+from genmon.tui.cells import VERDICT_STYLE
 from genmon.tui.detail import Explanation, RateHistory, Rates
 
 
