@@ -16,8 +16,9 @@ import resource
 import time
 from types import SimpleNamespace
 
+from genmon.model.ids import id_ranges
 from genmon.probe import GenmonSensor, Probe, track
-from genmon.probe.ids import StageIds, id_ranges
+from genmon.probe.source import StageIds
 
 VALUES = 200_000
 
@@ -51,7 +52,8 @@ def per_value_cost() -> tuple[float, float]:
         sensor.on_stream_event_out(tp, 0, None, SimpleNamespace(headers=message.headers), None)
     probed = time.perf_counter() - start
     src = probe.sources["bench"].read()
-    assert src.yielded == src.sent == src.acked == src.received == src.processed_total == VALUES, src
+    (done,) = src.processed.values()
+    assert src.yielded == len(src.sent) == len(src.acked) == len(src.received) == len(done) == VALUES
     probe.uninstall()
     return bare / VALUES * 1e6, probed / VALUES * 1e6
 

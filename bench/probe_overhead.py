@@ -31,7 +31,7 @@ async def one_run(mode: str, broker: str, values: int) -> float:
     import faust
 
     import genmon
-    from genmon.demo.app import FAST_JOIN
+    from genmon.broker import FAST_JOIN
     from genmon.host import route_logging
     from genmon.probe import GenmonSensor, Probe
 

@@ -1,8 +1,8 @@
 """The ``genmon`` command.
 
-Every mistake a user can make on the command line ends in one line on stderr and exit status 2
-(DESIGN rule 6); every way out (q, Ctrl+C, SIGTERM, an exception) stops Faust and the embedded
-broker and removes the scratch directories (rule 5). The running itself is in ``genmon.session``.
+Every mistake a user can make on the command line ends in one line on stderr and exit status 2;
+every way out (q, Ctrl+C, SIGTERM, an exception) stops Faust and the embedded broker and removes the
+scratch directories (docs/ARCHITECTURE.md, "Rules"). The running itself is in ``genmon.session``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import click
 from genmon.broker import BrokerError, check_reachable, parse_broker_url
 from genmon.host import HostError
 from genmon.host.loader import AppLoadError
-from genmon.session import PROBLEMS, Options, problems, running, settle_and_read
+from genmon.model import DEFAULT_FAIL_ON, PROBLEMS, parse_fail_on, problems
+from genmon.session import Options, running, settle_and_read
 from genmon.version import __version__
 
 MIN_COLUMNS, MIN_LINES = 80, 20
@@ -191,7 +192,7 @@ def cli(
 @json_option
 @click.option(
     "--fail-on",
-    default="loss,decode,crash",
+    default=",".join(DEFAULT_FAIL_ON),
     show_default=True,
     metavar="KINDS",
     help=f"Problems that fail the check: a comma list of {', '.join(PROBLEMS)}.",
@@ -213,12 +214,10 @@ def check(
     """
     if app_spec is None:
         raise UsageProblem("genmon check needs -A MODULE[:APP]")
-    kinds = {kind.strip() for kind in fail_on.split(",") if kind.strip()}
-    unknown = kinds - set(PROBLEMS)
-    if unknown:
-        raise UsageProblem(
-            f"--fail-on: unknown {', '.join(sorted(unknown))}; choose from {', '.join(PROBLEMS)}"
-        )
+    try:
+        kinds = parse_fail_on(fail_on)
+    except ValueError as exc:
+        raise UsageProblem(f"--fail-on: {exc}") from None
     _broker_choice(broker, embedded)
     opts = Options(broker, embedded, app_spec, settle=settle, loglevel=_level(loglevel))
     with running(opts) as run:

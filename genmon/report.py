@@ -8,16 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from genmon.model import STAGES, Snapshot, flow, switch_symbol
-
-VERDICT_STYLE = {
-    "ok": "green",
-    "in_flight": "yellow",
-    "paused": "green",
-    "lost": "bold red",
-    "crashed": "bold red",
-    "idle": "dim",
-}
+from genmon.model import STAGES, Snapshot, flow, header_line, switch_symbol
 
 
 def as_json(snapshot: Snapshot) -> str:
@@ -25,11 +16,7 @@ def as_json(snapshot: Snapshot) -> str:
 
 
 def as_table(snapshot: Snapshot) -> Table:
-    where = "embedded" if snapshot.broker.embedded else "external"
-    table = Table(
-        title=f"genmon ─ app {snapshot.app_id} ─ broker {snapshot.broker.url} ({where})",
-        title_justify="left",
-    )
+    table = Table(title=f"genmon ─ {header_line(snapshot)}", title_justify="left")
     table.add_column("on", min_width=2, no_wrap=True)
     table.add_column("pipeline", no_wrap=True)
     table.add_column("flow", no_wrap=True)
@@ -37,13 +24,13 @@ def as_table(snapshot: Snapshot) -> Table:
         table.add_column(stage, justify="right", no_wrap=True, min_width=len(stage))
     table.add_column("verdict", no_wrap=True, max_width=48, overflow="ellipsis")
     for pipe in snapshot.pipelines:
-        lost = pipe.verdict.stage if pipe.verdict.state == "lost" else None
+        lost = pipe.verdict.lost_at
         table.add_row(
             switch_symbol(pipe),
             pipe.name,
             flow(pipe),
             *(Text(f"{pipe.counts[stage]:,}", style="bold red" if stage == lost else "") for stage in STAGES),
-            Text(pipe.verdict.text, style=VERDICT_STYLE.get(pipe.verdict.state, "")),
+            Text(pipe.verdict.text, style=pipe.verdict.state.style),
         )
     return table
 
@@ -52,7 +39,7 @@ def explanations(snapshot: Snapshot) -> list[Text]:
     """One "why" line per pipeline that lost values, crashed or stalled."""
     lines = []
     for pipe in snapshot.pipelines:
-        if pipe.verdict.state in ("lost", "crashed") or pipe.stalls or pipe.loop_stalls:
+        if pipe.verdict.state.problem or pipe.stalls or pipe.loop_stalls:
             why = snapshot.diagnose(pipe).why
             lines.append(Text.assemble((f"{pipe.name}: ", "bold"), why))
     return lines

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from genmon.broker import BrokerAddress, EmbeddedBroker, check_reachable, parse_broker_url
-from genmon.host import Host, LogRing, default_log_path, route_logging
+from genmon.broker import FAST_JOIN, BrokerAddress, EmbeddedBroker, check_reachable, parse_broker_url
+from genmon.host import Host, LogRing, default_log_path, route_logging, wait_settled
 from genmon.model import Snapshot
 
 SETTLE_QUIET_SECONDS, SETTLE_LIMIT_SECONDS = 2.0, 30.0
@@ -92,7 +92,7 @@ def _demo(
         broker=address.url,
         rate=opts.rate,
         datadir=datadir,
-        fast_join=embedded is not None,
+        broker_settings=FAST_JOIN if embedded is not None else {},
     )
     host = Host(
         factories=[(p.factory, p.delay) for p in plans],
@@ -112,7 +112,6 @@ def _demo(
 def _user_app(
     opts: Options, stack: contextlib.ExitStack, datadir: str, log_path: Any
 ) -> tuple[Host, dict[str, str]]:
-    from genmon.demo.app import FAST_JOIN
     from genmon.host.loader import load_app, prepare_app
     from genmon.probe import Probe
 
@@ -124,12 +123,14 @@ def _user_app(
         embedded = _embedded(stack, log_path)
         address = embedded.address
         assert address is not None
-        prepare_app(app, broker=address.url, fast_join=FAST_JOIN, datadir=datadir)
+        prepare_app(app, broker=address.url, broker_settings=FAST_JOIN, datadir=datadir)
     else:
         url = opts.broker_url or str(app.conf.broker[0])
         address = _external(url)
         embedded = None
-        prepare_app(app, broker=address.url if opts.broker_url else None, fast_join=None, datadir=datadir)
+        prepare_app(
+            app, broker=address.url if opts.broker_url else None, broker_settings=None, datadir=datadir
+        )
     host = Host(
         lambda: app,
         broker=address,
@@ -147,30 +148,5 @@ def settle_and_read(host: Host, duration: float) -> Snapshot:
     """Let the generators run ``duration`` seconds, switch them off, wait for quiet, read."""
     time.sleep(duration)
     host.set_all(False)
-    host.wait_settled(SETTLE_QUIET_SECONDS, SETTLE_LIMIT_SECONDS)
+    wait_settled(host, SETTLE_QUIET_SECONDS, SETTLE_LIMIT_SECONDS)
     return host.snapshot(final=True)
-
-
-PROBLEMS = ("loss", "decode", "crash", "duplicate", "reorder")
-
-
-def problems(snapshot: Snapshot, fail_on: set[str]) -> list[str]:
-    """One line per problem of a kind in ``fail_on`` (the exit status of ``genmon check``)."""
-    found = []
-    for pipe in snapshot.pipelines:
-        v = pipe.verdict
-        damaged = pipe.damaged
-        if "crash" in fail_on and v.state == "crashed":
-            found.append(f"{pipe.name}: {v.text}")
-        if "crash" in fail_on and "crashed" in damaged:
-            found.append(f"{pipe.name}: the agent raised on ids {damaged['crashed'].text()}")
-        if "decode" in fail_on and "decode_failed" in damaged:
-            found.append(f"{pipe.name}: ids {damaged['decode_failed'].text()} could not be decoded")
-        if "loss" in fail_on and v.state == "lost" and v.cause not in ("crashed", "decode_failed"):
-            ids = damaged.get(v.cause or "") or pipe.missing.get(v.stage or "")
-            found.append(f"{pipe.name}: {v.text}" + (f", ids {ids.text()}" if ids else ""))
-        if "duplicate" in fail_on and any(pipe.duplicates.values()):
-            found.append(f"{pipe.name}: duplicates {pipe.duplicates}")
-        if "reorder" in fail_on and pipe.reorders:
-            found.append(f"{pipe.name}: {pipe.reorders} values arrived out of order")
-    return found

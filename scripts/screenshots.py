@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from genmon.broker import EmbeddedBroker
+from genmon.broker import FAST_JOIN, EmbeddedBroker
 from genmon.demo import descriptions, plan, select
 from genmon.host import Host, default_log_path, route_logging
 from genmon.tui import GenmonApp
@@ -68,7 +68,7 @@ def run(scenarios: str, shooter) -> None:  # type: ignore[no-untyped-def]
             broker=broker.url,
             rate=10.0,
             datadir=datadir,
-            fast_join=True,
+            broker_settings=FAST_JOIN,
         )
         host = Host(
             factories=[(p.factory, p.delay) for p in plans],
@@ -96,7 +96,7 @@ async def shoot_user_app(host: Host, ring) -> None:  # type: ignore[no-untyped-d
 
 def run_user_app(folder: Path, spec: str) -> None:
     """``genmon -A spec --embedded`` from ``folder``, as a user runs it."""
-    from genmon.demo.app import FAST_JOIN
+    from genmon.broker import FAST_JOIN
     from genmon.host.loader import load_app, prepare_app
     from genmon.probe import Probe
 
@@ -106,7 +106,7 @@ def run_user_app(folder: Path, spec: str) -> None:
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as datadir:
         assert broker.address is not None
         app = prepare_app(
-            load_app(spec, cwd=str(folder)), broker=broker.url, fast_join=FAST_JOIN, datadir=datadir
+            load_app(spec, cwd=str(folder)), broker=broker.url, broker_settings=FAST_JOIN, datadir=datadir
         )
         host = Host(
             lambda: app,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from genmon.broker import EmbeddedBroker
+from genmon.broker import FAST_JOIN, EmbeddedBroker
 from genmon.demo import create_app
 from genmon.host import Host, route_logging
 
@@ -56,13 +56,15 @@ def running_host(broker: EmbeddedBroker, factory: Callable[[str], Any]) -> Itera
 def start_demo_host(broker: EmbeddedBroker, app_id: str, datadir: str, rate: float = 20.0) -> Host:
     return start_host(
         broker,
-        lambda: create_app(app_id, broker.url, rate, datadir, fast_join=True, topic_prefix=f"{app_id}-"),
+        lambda: create_app(
+            app_id, broker.url, rate, datadir, broker_settings=FAST_JOIN, topic_prefix=f"{app_id}-"
+        ),
     )
 
 
 @pytest.fixture
 def demo_host(broker: EmbeddedBroker, app_id: str) -> Iterator[Host]:
     with running_host(
-        broker, lambda datadir: create_app(app_id, broker.url, 20.0, datadir, True, f"{app_id}-")
+        broker, lambda datadir: create_app(app_id, broker.url, 20.0, datadir, FAST_JOIN, f"{app_id}-")
     ) as host:
         yield host

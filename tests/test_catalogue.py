@@ -13,9 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from genmon.broker import EmbeddedBroker
+from genmon.broker import FAST_JOIN, EmbeddedBroker
 from genmon.demo import plan, select
-from genmon.host import Host
+from genmon.host import Host, wait_settled
 from genmon.model import PipelineSnapshot, Snapshot
 
 
@@ -30,7 +30,7 @@ def settled(broker: EmbeddedBroker) -> Iterator[tuple[Host, Snapshot]]:
             broker=broker.url,
             rate=10.0,
             datadir=datadir,
-            fast_join=True,
+            broker_settings=FAST_JOIN,
             topic_prefix=f"{app_id}-",
         )
         host = Host(
@@ -42,7 +42,7 @@ def settled(broker: EmbeddedBroker) -> Iterator[tuple[Host, Snapshot]]:
         try:
             time.sleep(8)
             host.set_all(False)
-            host.wait_settled(quiet=3.0, limit=40.0)
+            wait_settled(host, quiet=3.0, limit=40.0)
         finally:
             host.stop()  # everything stops moving: the probe and the snapshot agree exactly
         yield host, host.snapshot(final=True)
@@ -82,7 +82,7 @@ def test_slow_consumer_is_in_flight_not_lost_while_running(broker: EmbeddedBroke
             broker=broker.url,
             rate=20.0,
             datadir=datadir,
-            fast_join=True,
+            broker_settings=FAST_JOIN,
             topic_prefix=f"{app_id}-",
         )
         host = Host(only.factory, broker=broker.address, embedded=True, settle_seconds=2.0).start()

@@ -5,20 +5,20 @@ from __future__ import annotations
 import itertools
 import time
 
-from genmon.host import Host
+from genmon.host import Host, wait_for, wait_settled
 
 PUMPS = ("sync-pump", "async-pump")
 
 
 def _flowing(host: Host) -> None:
-    host.wait_for(lambda s: all(s.pipeline(p).counts.processed >= 20 for p in PUMPS), timeout=30)
+    wait_for(host, lambda s: all(s.pipeline(p).counts.processed >= 20 for p in PUMPS), timeout=30)
 
 
 def test_lossless_pumps_count_exactly_and_unwired_is_lost_at_sent(demo_host: Host) -> None:
     _flowing(demo_host)
     time.sleep(1.0)
     demo_host.set_all(False)
-    assert demo_host.wait_settled(quiet=2.0, limit=30.0)
+    assert wait_settled(demo_host, quiet=2.0, limit=30.0)
     snap = demo_host.snapshot(final=True)
 
     assert {p.name for p in snap.pipelines} == {"unwired", *PUMPS}
@@ -45,7 +45,7 @@ def test_lossless_pumps_count_exactly_and_unwired_is_lost_at_sent(demo_host: Hos
 
 
 def test_unwired_is_reported_lost_while_running_after_settle(demo_host: Host) -> None:
-    snap = demo_host.wait_for(lambda s: s.pipeline("unwired").verdict.state == "lost", timeout=15)
+    snap = wait_for(demo_host, lambda s: s.pipeline("unwired").verdict.state == "lost", timeout=15)
     assert snap.pipeline("unwired").verdict.text.startswith("lost at sent: ")
     for name in PUMPS:
         assert snap.pipeline(name).verdict.state in ("ok", "in_flight"), snap.pipeline(name).verdict
@@ -103,7 +103,7 @@ def test_first_value_is_received_within_6_seconds_of_start(broker, app_id: str) 
     with tempfile.TemporaryDirectory() as datadir:
         host = start_demo_host(broker, app_id, datadir)
         try:
-            snap = host.wait_for(lambda s: s.pipeline("async-pump").counts.received > 0, timeout=10)
+            snap = wait_for(host, lambda s: s.pipeline("async-pump").counts.received > 0, timeout=10)
             elapsed = time.monotonic() - started
             assert snap.pipeline("async-pump").counts.received > 0
             assert elapsed < 6.0, f"first value received after {elapsed:.1f}s"
@@ -115,7 +115,7 @@ def test_broker_truth_matches_the_counts_once_settled(demo_host: Host) -> None:
     """High watermarks and the group's committed offsets, from the broker itself."""
     _flowing(demo_host)
     demo_host.set_all(False)
-    assert demo_host.wait_settled(quiet=2.0, limit=30.0)
+    assert wait_settled(demo_host, quiet=2.0, limit=30.0)
 
     def agreed(snap) -> bool:  # type: ignore[no-untyped-def]
         pipe = snap.pipeline("sync-pump")
@@ -123,7 +123,7 @@ def test_broker_truth_matches_the_counts_once_settled(demo_host: Host) -> None:
             bool(pipe.offsets) and pipe.offsets[0].on_topic == pipe.counts.acked and pipe.offsets[0].lag == 0
         )
 
-    snap = demo_host.wait_for(agreed, timeout=20)
+    snap = wait_for(demo_host, agreed, timeout=20)
     pipe = snap.pipeline("sync-pump")
     (offsets,) = pipe.offsets
     assert offsets.on_topic == pipe.counts.acked > 0

@@ -11,10 +11,9 @@ from conftest import running_host
 from pyroaring import BitMap
 
 import genmon
-from genmon.broker import EmbeddedBroker
-from genmon.demo.app import FAST_JOIN
-from genmon.host import Host
-from genmon.probe.ids import id_ranges
+from genmon.broker import FAST_JOIN, EmbeddedBroker
+from genmon.host import Host, wait_for, wait_settled
+from genmon.model.ids import id_ranges
 
 
 def test_id_ranges_are_exact_and_cheap_for_long_runs() -> None:
@@ -59,8 +58,8 @@ def lossy_host(broker: EmbeddedBroker, app_id: str) -> Any:
 
 
 def test_the_exact_ids_a_program_skipped_are_reported(lossy_host: Host) -> None:
-    lossy_host.wait_for(lambda s: s.pipeline("lossy").counts.processed >= 32, timeout=30)
-    assert lossy_host.wait_settled(quiet=2.0, limit=30)
+    wait_for(lossy_host, lambda s: s.pipeline("lossy").counts.processed >= 32, timeout=30)
+    assert wait_settled(lossy_host, quiet=2.0, limit=30)
     pipe = lossy_host.snapshot(final=True).pipeline("lossy")
 
     assert pipe.counts.as_tuple() == (40, 32, 32, 32, 32)
@@ -113,7 +112,7 @@ def reordering_app(app_id: str, broker: str, datadir: str) -> faust.App:
 
 def test_a_reorder_is_reported_as_such_not_as_loss(broker: EmbeddedBroker, app_id: str) -> None:
     with running_host(broker, lambda datadir: reordering_app(app_id, broker.url, datadir)) as host:
-        host.wait_for(lambda s: s.pipeline("reordered").counts.processed == 2, timeout=30)
+        wait_for(host, lambda s: s.pipeline("reordered").counts.processed == 2, timeout=30)
         pipe = host.snapshot(final=True).pipeline("reordered")
     assert pipe.counts.as_tuple() == (2, 2, 2, 2, 2)
     assert pipe.reorders == 1
@@ -144,8 +143,8 @@ def bulk_app(app_id: str, broker: str, datadir: str, values: int) -> faust.App:
 def test_a_lossless_run_of_100000_values_counts_exactly(broker: EmbeddedBroker, app_id: str) -> None:
     total = 100_000
     with running_host(broker, lambda datadir: bulk_app(app_id, broker.url, datadir, total)) as host:
-        host.wait_for(lambda s: s.pipeline("bulk").counts.processed == total, timeout=150)
-        assert host.wait_settled(quiet=2.0, limit=30)
+        wait_for(host, lambda s: s.pipeline("bulk").counts.processed == total, timeout=150)
+        assert wait_settled(host, quiet=2.0, limit=30)
         pipe = host.snapshot(final=True).pipeline("bulk")
     assert pipe.counts.as_tuple() == (total,) * 5
     assert pipe.missing == {} and pipe.damaged == {}

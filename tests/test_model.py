@@ -2,43 +2,39 @@
 
 from __future__ import annotations
 
-from genmon.host.settle import SettleTracker
-from genmon.model import Counts, MissingIds, PipelineSnapshot, Verdict
+from genmon.model import Cause, Clocks, Counts, MissingIds, PipelineSnapshot, Stage, Verdict
 
 
 def test_a_moving_backlog_is_in_flight_and_a_stuck_one_is_lost() -> None:
-    tracker = SettleTracker(settle_seconds=5.0)
-    tracker.observe("p", Counts(10, 10, 10, 4, 4), now=0.0)
+    clocks = Clocks(settle_seconds=5.0).observe({"p": Counts(10, 10, 10, 4, 4)}, now=0.0)
     for t in range(1, 20):  # received keeps moving: never lost, however long
         counts = Counts(10 + t, 10 + t, 10 + t, 4 + t, 4 + t)
-        tracker.observe("p", counts, now=float(t))
-        verdict = tracker.verdict("p", counts, on=True, now=float(t))
+        clocks = clocks.observe({"p": counts}, now=float(t))
+        verdict = clocks.verdict("p", counts, on=True, now=float(t))
         assert verdict.state == "in_flight" and verdict.in_flight == 6
     stuck = Counts(40, 40, 40, 23, 23)
     for t in range(20, 26):
-        tracker.observe("p", stuck, now=float(t))
-    verdict = tracker.verdict("p", stuck, on=True, now=25.0)
+        clocks = clocks.observe({"p": stuck}, now=float(t))
+    verdict = clocks.verdict("p", stuck, on=True, now=25.0)
     assert (verdict.state, verdict.stage, verdict.lost) == ("lost", "received", 17)
     assert verdict.text == "lost at received: 17"
 
 
 def test_a_seen_loss_is_reported_at_once_and_named() -> None:
-    tracker = SettleTracker(settle_seconds=5.0)
     counts = Counts(20, 20, 20, 20, 17)
-    tracker.observe("p", counts, now=0.0)
-    verdict = tracker.verdict("p", counts, on=True, now=0.1, definite={"processed": (3, "crashed")})
+    clocks = Clocks(settle_seconds=5.0).observe({"p": counts}, now=0.0)
+    verdict = clocks.verdict("p", counts, on=True, now=0.1, seen={Stage.PROCESSED: (3, Cause.CRASHED)})
     assert (verdict.state, verdict.stage, verdict.lost, verdict.cause) == ("lost", "processed", 3, "crashed")
     assert verdict.text == "lost at processed: 3 (agent raised)"
 
 
 def test_paused_and_final() -> None:
-    tracker = SettleTracker()
     counts = Counts(5, 5, 5, 5, 5)
-    tracker.observe("p", counts, now=0.0)
-    assert tracker.verdict("p", counts, on=False, now=0.0).text == "paused"
+    clocks = Clocks().observe({"p": counts}, now=0.0)
+    assert clocks.verdict("p", counts, on=False, now=0.0).text == "paused"
     short = Counts(5, 5, 3, 3, 3)
-    tracker.observe("p", short, now=0.1)
-    final = tracker.verdict("p", short, on=False, now=0.2, final=True)
+    clocks = clocks.observe({"p": short}, now=0.1)
+    final = clocks.verdict("p", short, on=False, now=0.2, final=True)
     assert (final.stage, final.lost) == ("acked", 2)
 
 

@@ -10,9 +10,8 @@ import faust
 from conftest import running_host
 
 import genmon
-from genmon.broker import EmbeddedBroker
-from genmon.demo.app import FAST_JOIN
-from genmon.host import Host
+from genmon.broker import FAST_JOIN, EmbeddedBroker
+from genmon.host import Host, wait_for
 
 
 def blocking_app(app_id: str, broker: str, datadir: str) -> faust.App:
@@ -59,7 +58,7 @@ def test_blocking_generator_stall_is_reported_on_it_and_in_the_header(
     broker: EmbeddedBroker, app_id: str
 ) -> None:
     with running_host(broker, lambda datadir: blocking_app(app_id, broker.url, datadir)) as host:
-        snap = host.wait_for(lambda s: s.stalls.count >= 2 and s.pipeline("blocking").stalls >= 2, 20)
+        snap = wait_for(host, lambda s: s.stalls.count >= 2 and s.pipeline("blocking").stalls >= 2, 20)
     assert snap.stalls.count >= 2
     assert 0.35 <= snap.stalls.longest < 2.0
     assert snap.stalls.longest_at is not None

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from genmon.broker import EmbeddedBroker
-from genmon.demo.app import FAST_JOIN
-from genmon.host import Host
+from genmon.broker import FAST_JOIN, EmbeddedBroker
+from genmon.host import Host, wait_for, wait_settled
 from genmon.host.loader import load_app, prepare_app
-from genmon.model import Snapshot
+from genmon.model import Refused, Snapshot
 from genmon.probe import Probe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +28,7 @@ def user_app(broker: EmbeddedBroker, spec: str) -> Iterator[Host]:
     probe.install()
     with tempfile.TemporaryDirectory() as datadir:
         app = load_app(spec, cwd=str(ROOT))
-        prepare_app(app, broker=broker.url, fast_join=FAST_JOIN, datadir=datadir)
+        prepare_app(app, broker=broker.url, broker_settings=FAST_JOIN, datadir=datadir)
         host = Host(lambda: app, broker=broker.address, embedded=True, probe=probe, listening_rows=True)
         host.start()
         try:
@@ -39,9 +38,9 @@ def user_app(broker: EmbeddedBroker, spec: str) -> Iterator[Host]:
 
 
 def settled(host: Host, ready, timeout: float = 40) -> Snapshot:  # type: ignore[no-untyped-def]
-    host.wait_for(ready, timeout)
+    wait_for(host, ready, timeout)
     host.set_all(False)
-    host.wait_settled(quiet=2.0, limit=30)
+    wait_settled(host, quiet=2.0, limit=30)
     return host.snapshot(final=True)
 
 
@@ -74,7 +73,7 @@ def test_tracked_generators_task_timer_and_a_second_hop(broker: EmbeddedBroker) 
     assert snap.pipeline("process()").agents == ("archive",)
     for name in ("sync-orders", "async_orders", "legacy_import()", "process()"):
         assert snap.pipeline(name).verdict.state in ("ok", "paused"), snap.pipeline(name).verdict
-    with pytest.raises(ValueError, match="not a tracked generator"):
+    with pytest.raises(Refused, match="not a tracked generator"):
         host.set_generator("legacy_import()", False)
 
 
@@ -109,7 +108,7 @@ def test_autodiscovered_agents(broker: EmbeddedBroker) -> None:
 def test_unawaited_ids_and_an_agent_nobody_feeds(broker: EmbeddedBroker) -> None:
     with user_app(broker, "tests.apps.lossy") as host:
         snap = settled(host, lambda s: s.pipeline("events").counts.processed >= 20)
-        with pytest.raises(KeyError):
+        with pytest.raises(Refused, match="lossy-refunds is a topic, not a tracked generator"):
             host.set_generator("lossy-refunds", False)
     pipe = snap.pipeline("events")
     assert pipe.verdict.cause == "unawaited"
@@ -160,6 +159,8 @@ def test_check_passes_a_lossless_app(tmp_path: Path) -> None:
     snap = json.loads(done.stdout)
     (pipe,) = snap["pipelines"]
     assert pipe["counts"] == {stage: 20 for stage in ("yielded", "sent", "acked", "received", "processed")}
+    # the generator was declared at import, before the app ran: it is still the app's pipeline
+    assert [app["pipelines"] for app in snap["apps"]] == [["values"]]
     # no <id>-data directory: genmon moved Faust's default data dir out of the working directory
     assert {p.name for p in tmp_path.iterdir()} - {"__pycache__"} == {"shopapp.py"}
 
@@ -215,42 +216,58 @@ def test_bad_app_input_is_one_line_and_exit_2(
         assert "Traceback" not in done.stderr
 
 
-def test_tracked_generator_without_genmon_adds_no_header(broker: EmbeddedBroker, app_id: str) -> None:
-    """A plain Faust run (no probe): values identical, and no genmon header on the topic."""
+def test_tracked_generator_adds_a_header_only_under_genmon(broker: EmbeddedBroker, app_id: str) -> None:
+    """The same app twice: under genmon's probe every value carries genmon's header (so the check
+    below can see one); as a plain Faust run the values are identical and carry none."""
     import asyncio
 
     import faust
 
     import genmon
-    from genmon.probe import active_probe
+    from genmon.probe import GenmonSensor, Probe, active_probe
 
+    def run(probe: Probe | None, suffix: str) -> list[tuple[int, dict]]:
+        received: list[tuple[int, dict]] = []
+
+        async def main() -> None:
+            with tempfile.TemporaryDirectory() as datadir:
+                name = f"{app_id}-{suffix}"
+                app = faust.App(name, broker=broker.url, web_enabled=False, datadir=datadir, **FAST_JOIN)
+                if probe is not None:
+                    app.sensors.add(GenmonSensor(probe))
+                topic = app.topic(f"{name}-plain", value_type=int, value_serializer="json")
+
+                @genmon.track(name=f"plain-{suffix}")
+                async def values():  # type: ignore[no-untyped-def]
+                    for n in range(5):
+                        yield n * 7
+
+                @app.agent(topic)
+                async def sink(stream):  # type: ignore[no-untyped-def]
+                    async for event in stream.events():
+                        received.append((event.value, dict(event.headers)))
+
+                await app.start()
+                async for value in values():
+                    await topic.send(value=value)
+                for _ in range(100):
+                    if len(received) == 5:
+                        break
+                    await asyncio.sleep(0.1)
+                await app.stop()
+
+        asyncio.run(main())
+        return received
+
+    probe = Probe()
+    probe.install()
+    try:
+        watched = run(probe, "watched")
+    finally:
+        probe.uninstall()
     assert active_probe() is None
-    received: list[tuple[int, dict]] = []
-
-    async def run() -> None:
-        with tempfile.TemporaryDirectory() as datadir:
-            app = faust.App(app_id, broker=broker.url, web_enabled=False, datadir=datadir, **FAST_JOIN)
-            topic = app.topic(f"{app_id}-plain", value_type=int, value_serializer="json")
-
-            @genmon.track(name="plain")
-            async def values():  # type: ignore[no-untyped-def]
-                for n in range(5):
-                    yield n * 7
-
-            @app.agent(topic)
-            async def sink(stream):  # type: ignore[no-untyped-def]
-                async for event in stream.events():
-                    received.append((event.value, dict(event.headers)))
-
-            await app.start()
-            async for value in values():
-                await topic.send(value=value)
-            for _ in range(100):
-                if len(received) == 5:
-                    break
-                await asyncio.sleep(0.1)
-            await app.stop()
-
-    asyncio.run(run())
-    assert sorted(value for value, _ in received) == [0, 7, 14, 21, 28]  # 4 partitions: any order
-    assert all("genmon-id" not in headers for _, headers in received)
+    plain = run(None, "plain")
+    for received in (watched, plain):
+        assert sorted(value for value, _ in received) == [0, 7, 14, 21, 28]  # 4 partitions: any order
+    assert all(headers.get("genmon-id", b"").startswith(b"plain-watched@") for _, headers in watched)
+    assert all("genmon-id" not in headers for _, headers in plain)

@@ -43,16 +43,26 @@ def parse_broker_url(text: str) -> BrokerAddress:
     return BrokerAddress(match["host"].strip("[]"), port)
 
 
+def unreachable_because(address: BrokerAddress, timeout: float = 3.0) -> str | None:
+    """Why nothing accepts connections at ``address`` (one line), or None when something does.
+
+    The one reachability check: the command line uses it before anything starts, the host to keep
+    an external broker's up/down honest.
+    """
+    try:
+        with socket.create_connection((address.host, address.port), timeout=timeout):
+            return None
+    except socket.gaierror as exc:
+        return f"unknown host ({exc})"
+    except OSError as exc:
+        return exc.strerror or str(exc) or type(exc).__name__
+
+
 def check_reachable(address: BrokerAddress, timeout: float = 3.0) -> None:
     """Fail fast, in one line, when nothing accepts connections at ``address``.
 
     Faust would otherwise log a traceback and retry; a user who mistyped a port wants to know now.
     """
-    try:
-        with socket.create_connection((address.host, address.port), timeout=timeout):
-            return
-    except socket.gaierror as exc:
-        raise BrokerError(f"broker {address.url} is unreachable: unknown host ({exc})") from None
-    except OSError as exc:
-        reason = exc.strerror or str(exc) or type(exc).__name__
-        raise BrokerError(f"broker {address.url} is unreachable: {reason}") from None
+    reason = unreachable_because(address, timeout)
+    if reason is not None:
+        raise BrokerError(f"broker {address.url} is unreachable: {reason}")

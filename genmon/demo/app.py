@@ -16,7 +16,7 @@ two mistakes are pipelines of their own in ``genmon.demo.bugs``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import faust
@@ -25,22 +25,19 @@ import genmon
 
 ORIGINAL = ("unwired", "sync-pump", "async-pump")
 
-# Settings for genmon's embedded broker only: Tansu holds a group join for half the session
-# timeout, so Faust's 60 s default would keep the first value waiting for 30 s.
-FAST_JOIN: dict[str, Any] = {
-    "broker_session_timeout": 2.0,
-    "broker_heartbeat_interval": 0.5,
-    "broker_rebalance_timeout": 2.0,
-}
-
 
 class Number(faust.Record, serializer="json"):
     n: int
 
 
-def new_app(app_id: str, broker: str, datadir: str | None, fast_join: bool, **settings: Any) -> faust.App:
-    """A Faust app as the demo's pipelines expect it (JSON values, no web server)."""
-    options: dict[str, Any] = dict(FAST_JOIN) if fast_join else {}
+def new_app(
+    app_id: str, broker: str, datadir: str | None, broker_settings: Mapping[str, Any], **settings: Any
+) -> faust.App:
+    """A Faust app as the demo's pipelines expect it (JSON values, no web server).
+
+    ``broker_settings``: what the broker needs (genmon passes the embedded broker's fast joins).
+    """
+    options: dict[str, Any] = dict(broker_settings)
     options.update(settings)
     return faust.App(
         app_id, broker=broker, value_serializer="json", web_enabled=False, datadir=datadir, **options
@@ -124,7 +121,7 @@ def create_app(
     broker: str = "kafka://localhost:9092",
     rate: float = 10.0,
     datadir: str | None = None,
-    fast_join: bool = False,
+    broker_settings: Mapping[str, Any] | None = None,
     topic_prefix: str = "",
     pipelines: Iterable[str] = ORIGINAL,
 ) -> faust.App:
@@ -132,7 +129,7 @@ def create_app(
 
     ``topic_prefix`` keeps apps that share a broker (genmon's tests) off each other's topics.
     """
-    app = new_app(app_id, broker, datadir, fast_join)
+    app = new_app(app_id, broker, datadir, broker_settings or {})
     for name in pipelines:
         BUILDERS[name](app, 1.0 / rate, topic_prefix)
     return app

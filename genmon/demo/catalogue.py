@@ -8,7 +8,7 @@ blocked by a generator must not take the other pipelines down with it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,7 +118,7 @@ def plan(
     broker: str,
     rate: float,
     datadir: str,
-    fast_join: bool,
+    broker_settings: Mapping[str, Any],
     topic_prefix: str = "",
 ) -> list[AppPlan]:
     """The apps that run the chosen pipelines (originals together, each bug alone)."""
@@ -130,7 +130,13 @@ def plan(
         plans.append(
             AppPlan(
                 lambda: create_app(
-                    app_id, broker, rate, os.path.join(datadir, app_id), fast_join, topic_prefix, originals
+                    app_id,
+                    broker,
+                    rate,
+                    os.path.join(datadir, app_id),
+                    broker_settings,
+                    topic_prefix,
+                    originals,
                 )
             )
         )
@@ -147,7 +153,7 @@ def plan(
                     broker,
                     period,
                     datadir,
-                    fast_join,
+                    broker_settings,
                     topic_prefix,
                 )
             )
@@ -162,7 +168,7 @@ def plan(
                         broker,
                         period,
                         datadir,
-                        fast_join,
+                        broker_settings,
                         topic_prefix,
                     ),
                     delay=scenario.consumer_delay,
@@ -178,11 +184,11 @@ def _factory(
     broker: str,
     period: float,
     datadir: str,
-    fast_join: bool,
+    broker_settings: Mapping[str, Any],
     prefix: str,
 ) -> Callable[[], Any]:
     def build() -> Any:
-        app = new_app(app_id, broker, os.path.join(datadir, app_id), fast_join, **settings)
+        app = new_app(app_id, broker, os.path.join(datadir, app_id), broker_settings, **settings)
         builder(app, period, prefix)
         return app
 

@@ -15,39 +15,34 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from genmon.model import LoopStalls
+from genmon.model import AppReading, AppState, LoopStalls, one_line
 from genmon.probe import GenmonSensor, Probe
-from genmon.probe.runtime import STALL_SECONDS
+from genmon.probe.runtime import OWNER, STALL_SECONDS
+from genmon.probe.touchpoints import agent_readers, crash_of
 
 AppFactory = Callable[[], Any]
 HEARTBEAT_SECONDS = 0.05
-_build_lock = threading.Lock()
-"""App factories run one at a time, so the generators each declares are known to be its own."""
-
-
-def one_line(exc: BaseException) -> str:
-    """``TypeError: message`` on one line: how genmon reports an app's exception."""
-    text = str(exc).strip().splitlines()
-    detail = text[0] if text else ""
-    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
 
 
 class AppRun:
-    """Builds, starts, watches and stops one app. Thread-safe reads; commands via the loop."""
+    """Builds, starts, watches and stops one app. Thread-safe reads; commands via the loop.
+
+    ``state`` and ``error`` change only through :meth:`_set` (under a lock), from the app's thread,
+    or from another thread through :meth:`give_up` while the app is still starting.
+    """
 
     def __init__(self, factory: AppFactory, probe: Probe, label: str = "app", delay: float = 0.0) -> None:
         self._factory = factory
         self.delay = delay
-        self.consumed: tuple[str, ...] = ()
         self.readers: dict[str, tuple[str, ...]] = {}
         """topic -> the agents of this app that read it"""
         self.probe = probe
         self.label = label
         self.app: Any = None
         self.app_id = label
-        self.state = "starting"
+        self.state = AppState.STARTING
         self.error: str | None = None
-        self.pipelines: tuple[str, ...] = ()
+        self._state_lock = threading.Lock()
         self.stalls = LoopStalls()
         self._last_beat: float | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -58,6 +53,23 @@ class AppRun:
 
     def start(self) -> None:
         self._thread.start()
+
+    def _set(self, state: AppState, error: str | None = None, *, only_from: AppState | None = None) -> bool:
+        """Move to ``state`` (keeping the first error); ``only_from``: only if still in that state."""
+        with self._state_lock:
+            if only_from is not None and self.state != only_from:
+                return False
+            self.state = state
+            self.error = self.error or error
+            return True
+
+    def give_up(self, reason: str) -> None:
+        """The host stopped waiting for this app to start: it counts as crashed, unless it made it."""
+        self._set(AppState.CRASHED, reason, only_from=AppState.STARTING)
+
+    @property
+    def running(self) -> bool:
+        return self.state == AppState.RUNNING
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the app and its loop (idempotent). A loop stalled by blocking code is abandoned."""
@@ -83,7 +95,7 @@ class AppRun:
     def current_stalls(self, now: float) -> LoopStalls:
         """The stalls so far, plus the one in progress if the loop has not come back yet."""
         stalls, beat = self.stalls, self._last_beat
-        if beat is not None and self.state == "running":
+        if beat is not None and self.state == AppState.RUNNING:
             ongoing = now - beat - HEARTBEAT_SECONDS
             if ongoing >= STALL_SECONDS:
                 return LoopStalls(stalls.count, stalls.longest, stalls.longest_at, ongoing)
@@ -91,20 +103,30 @@ class AppRun:
 
     def crash_reason(self) -> str | None:
         """Why the app is not running, if it crashed (at start or later)."""
-        if self.state == "crashed":
+        if self.state == AppState.CRASHED:
             return self.error
-        app = self.app
-        if app is not None and getattr(app, "crashed", False):
-            reason = getattr(app, "crash_reason", None)
-            return one_line(reason) if reason is not None else "the Faust app crashed"
-        return None
+        crash = crash_of(self.app)
+        return one_line(crash) if crash is not None else None
+
+    def reading(self, now: float) -> AppReading:
+        """This run as snapshot assembly needs it (any thread)."""
+        crash = self.crash_reason()
+        return AppReading(
+            label=self.label,
+            app_id=self.app_id,
+            state=AppState.CRASHED if crash is not None else self.state,
+            error=crash,
+            readers=self.readers,
+            stalls=self.current_stalls(now),
+        )
 
     # -- the app's thread ----------------------------------------------------------------
     def _run(self) -> None:
         if self.delay and self._cancelled.wait(self.delay):
-            self.state = "stopped"
+            self._set(AppState.STOPPED)
             self.ready.set()
             return
+        OWNER.set(self.label)  # the loop's tasks inherit it: what they declare or send is this app's
         loop = asyncio.new_event_loop()
         self.loop = loop
         asyncio.set_event_loop(loop)
@@ -112,8 +134,7 @@ class AppRun:
         try:
             loop.run_until_complete(self._main())
         except BaseException as exc:  # never let an app's thread print a traceback
-            self.error = self.error or one_line(exc)
-            self.state = "crashed"
+            self._set(AppState.CRASHED, one_line(exc))
         finally:
             self.ready.set()
             with contextlib.suppress(Exception):
@@ -122,10 +143,8 @@ class AppRun:
             loop.close()
 
     def _build(self) -> Any:
-        with _build_lock:
-            before = set(self.probe.sources)
-            app = self._factory()
-            self.pipelines = tuple(name for name in self.probe.sources if name not in before)
+        app = self._factory()
+        self.probe.adopt(self.label)  # generators declared at import, before any run, are this app's
         return app
 
     async def _main(self) -> None:
@@ -136,24 +155,22 @@ class AppRun:
             app.sensors.add(GenmonSensor(self.probe))
             await app.start()
         except BaseException as exc:
-            self.error = one_line(exc)
-            self.state = "crashed"
+            self._set(AppState.CRASHED, one_line(exc))
             self.ready.set()
             if self.app is not None:
                 with contextlib.suppress(BaseException):
                     await asyncio.wait_for(self.app.stop(), 10)
             return
-        self.readers = _readers(app)
-        self.consumed = tuple(self.readers)
-        self.state = "running"
+        self.readers = agent_readers(app)
+        self._set(AppState.RUNNING)  # also after a give_up: it did start, late
         self.ready.set()
         heartbeat = asyncio.ensure_future(self._heartbeat())
         await self._stop.wait()
         heartbeat.cancel()
-        self.state = "stopping"
+        self._set(AppState.STOPPING)
         with contextlib.suppress(BaseException):
             await asyncio.wait_for(app.stop(), 10)
-        self.state = "stopped"
+        self._set(AppState.STOPPED)
 
     async def _heartbeat(self) -> None:
         """Measure how late the loop runs a periodic callback: blocking code shows as lateness."""
@@ -171,16 +188,6 @@ class AppRun:
 
     def reset_stalls(self) -> None:
         self.stalls = LoopStalls()
-
-
-def _readers(app: Any) -> dict[str, tuple[str, ...]]:
-    """topic -> agents reading it (an agent with no topic reads an in-memory channel: left out)."""
-    readers: dict[str, list[str]] = {}
-    with contextlib.suppress(Exception):
-        for agent in app.agents.values():
-            for topic in getattr(agent.channel, "topics", ()) or ():
-                readers.setdefault(topic, []).append(agent.name.rsplit(".", 1)[-1])
-    return {topic: tuple(names) for topic, names in readers.items()}
 
 
 def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:

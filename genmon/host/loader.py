@@ -10,19 +10,16 @@ import importlib
 import os
 import sys
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-DEFAULT_DATADIR = "{conf.name}-data"
+from genmon.model import one_line
+from genmon.probe.touchpoints import datadir_is_default, replace_broker
 
 
 class AppLoadError(Exception):
     """The ``-A`` argument does not lead to a faust.App; the message is one line."""
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
 
 def load_app(spec: str, cwd: str | None = None) -> Any:
@@ -44,14 +41,14 @@ def load_app(spec: str, cwd: str | None = None) -> Any:
             raise AppLoadError(
                 f"cannot import {module_name!r}: no module named {exc.name!r} (from {folder})"
             ) from None
-        raise AppLoadError(f"importing {module_name!r} failed: {_first_line(exc)}") from None
+        raise AppLoadError(f"importing {module_name!r} failed: {one_line(exc)}") from None
     except SyntaxError as exc:
         where = f"{Path(exc.filename).name}:{exc.lineno}" if exc.filename else module_name
         raise AppLoadError(f"syntax error in {where}: {exc.msg}") from None
     except BaseException as exc:  # the user's module raised while it was imported
         if isinstance(exc, KeyboardInterrupt):
             raise
-        raise AppLoadError(f"importing {module_name!r} raised {_first_line(exc)}") from None
+        raise AppLoadError(f"importing {module_name!r} raised {one_line(exc)}") from None
 
     if attribute:
         if not hasattr(module, attribute):
@@ -75,29 +72,22 @@ def load_app(spec: str, cwd: str | None = None) -> Any:
         try:
             app.discover()  # what the faust worker does before it starts the app
         except Exception as exc:
-            raise AppLoadError(f"autodiscovery of {module_name!r} failed: {_first_line(exc)}") from None
+            raise AppLoadError(f"autodiscovery of {module_name!r} failed: {one_line(exc)}") from None
     return app
 
 
-def prepare_app(app: Any, *, broker: str | None, fast_join: dict[str, Any] | None, datadir: str) -> Any:
+def prepare_app(
+    app: Any, *, broker: str | None, broker_settings: Mapping[str, Any] | None, datadir: str
+) -> Any:
     """The only changes genmon makes to a user's app: the broker when asked (``--broker`` or
-    ``--embedded``), fast group joins on the embedded broker only, and a data directory outside the
-    working directory when the app left Faust's default (``<id>-data`` in the current directory)."""
+    ``--embedded``), the embedded broker's fast group joins (on it only), and a data directory
+    outside the working directory when the app left Faust's default (``<id>-data`` in the cwd)."""
     if broker is not None:
-        # Faust copied the broker into the consumer's and producer's settings, and defining the
-        # agents already built the consumer's transport: replace all of them (no client has
-        # connected yet, so nothing used the old address).
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # "already configured": known, and handled just below
-            app.conf.broker = broker
-            app.conf.broker_consumer = broker
-            app.conf.broker_producer = broker
-        app.transport = app._new_transport()
-        app._producer_transport = None
+        replace_broker(app, broker)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for key, value in (fast_join or {}).items():
+        warnings.simplefilter("ignore")  # "already configured": expected before the app starts
+        for key, value in (broker_settings or {}).items():
             setattr(app.conf, key, value)
-        if str(getattr(app.conf, "_datadir", "")) == DEFAULT_DATADIR:
+        if datadir_is_default(app):
             app.conf.datadir = os.path.join(datadir, app.conf.id)
     return app

@@ -1,6 +1,6 @@
 """Where Faust's and aiokafka's log lines go while genmon owns the terminal: a file and a panel.
 
-Nothing may be printed over the screen (DESIGN rule 4), so the root logger gets exactly two
+Nothing may be printed over the screen (docs/ARCHITECTURE.md, "Rules"), so the root logger gets exactly two
 handlers: a file (its path is shown on screen) and an in-memory ring the log panel reads.
 ``warnings`` (e.g. "coroutine 'Topic.send' was never awaited") are routed to the same place.
 """

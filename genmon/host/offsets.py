@@ -17,7 +17,8 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from genmon.model import TopicOffsets
+from genmon.model import TopicOffsets, one_line
+from genmon.probe.touchpoints import fresh_metadata
 
 POLL_SECONDS = 2.0
 log = logging.getLogger("genmon.offsets")
@@ -49,8 +50,8 @@ class OffsetWatcher:
         loop = asyncio.new_event_loop()
         try:
             loop.run_until_complete(self._main())
-        except Exception as exc:  # the watcher is an extra: never let it disturb the rest
-            log.warning("broker offsets unavailable: %s", exc)
+        except BaseException as exc:  # an extra (and CancelledError is no Exception): never a traceback
+            log.warning("broker offsets unavailable: %s", one_line(exc))
         finally:
             with contextlib.suppress(Exception):
                 loop.run_until_complete(loop.shutdown_asyncgens())
@@ -76,9 +77,7 @@ class OffsetWatcher:
         wanted = self.wanted()
         if not wanted:
             return
-        # A fresh metadata snapshot: topics appear as the app first sends (``consumer.topics()``
-        # lists them but does not update what ``partitions_for_topic`` knows).
-        cluster = await consumer._client.fetch_all_metadata()
+        cluster = await fresh_metadata(consumer)  # topics appear as the app first sends
         tps = [
             TopicPartition(topic, partition)
             for topic in wanted

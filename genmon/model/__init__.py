@@ -1,35 +1,75 @@
-"""genmon's data model: immutable snapshots and their JSON form. No Faust, no Textual."""
+"""genmon's data model: the vocabulary, raw readings, their pure assembly into immutable snapshots,
+the diagnosis and the JSON form. No Faust, no Textual (see docs/ARCHITECTURE.md)."""
 
-from genmon.model.diagnosis import Diagnosis, diagnose, flow, short_name, switch_symbol
+from genmon.model.assemble import build
+from genmon.model.control import Monitor, NotSwitchable, Refused, UnknownPipeline
+from genmon.model.diagnosis import Diagnosis, diagnose
+from genmon.model.ids import MissingIds
+from genmon.model.problems import parse_fail_on, problems
+from genmon.model.settle import Clocks
 from genmon.model.snapshot import (
-    CAUSE_WORDS,
-    STAGES,
     AppStatus,
     BrokerInfo,
     Counts,
     LoopStalls,
-    MissingIds,
     PipelineSnapshot,
     Snapshot,
     TopicOffsets,
     Verdict,
 )
+from genmon.model.state import AppReading, InboundState, Reading, SourceState
+from genmon.model.text import flow, header_line, one_line, plural, short_name, switch_symbol
+from genmon.model.vocabulary import (
+    CAUSES,
+    DEFAULT_FAIL_ON,
+    PROBLEMS,
+    STAGES,
+    AppState,
+    Cause,
+    Problem,
+    RowKind,
+    Stage,
+    VerdictState,
+)
 
 __all__ = [
-    "CAUSE_WORDS",
+    "CAUSES",
+    "DEFAULT_FAIL_ON",
+    "PROBLEMS",
     "STAGES",
+    "AppReading",
+    "AppState",
     "AppStatus",
     "BrokerInfo",
+    "Cause",
+    "Clocks",
     "Counts",
     "Diagnosis",
+    "InboundState",
     "LoopStalls",
     "MissingIds",
+    "Monitor",
+    "NotSwitchable",
     "PipelineSnapshot",
+    "Problem",
+    "Reading",
+    "Refused",
+    "RowKind",
     "Snapshot",
+    "SourceState",
+    "Stage",
     "TopicOffsets",
+    "UnknownPipeline",
     "Verdict",
+    "VerdictState",
+    "build",
     "diagnose",
     "flow",
+    "header_line",
+    "one_line",
+    "parse_fail_on",
+    "plural",
+    "problems",
     "short_name",
     "switch_symbol",
 ]

@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from genmon.model.snapshot import MissingIds, PipelineSnapshot
+from genmon.model.ids import MissingIds
+from genmon.model.snapshot import PipelineSnapshot
+from genmon.model.text import short_name
+from genmon.model.vocabulary import Cause, RowKind, Stage, VerdictState
 
 PUMP_FIX = """\
 @app.task
@@ -24,34 +27,6 @@ class Diagnosis:
     fix: str = ""
 
 
-def short_name(qualname: str) -> str:
-    """``create_app.<locals>.numbers`` -> ``numbers``."""
-    return qualname.rsplit(".", 1)[-1]
-
-
-def flow(pipe: PipelineSnapshot) -> str:
-    """generator → topic → agent, drawn broken (─✗) where nothing connects."""
-    if pipe.kind == "topic":
-        return f"? → {pipe.topics[0]} → {', '.join(pipe.agents) or '…'}"
-    gen = pipe.name if pipe.kind == "sender" else short_name(pipe.generator)
-    v = pipe.verdict
-    if not pipe.topics:
-        broken = v.state == "lost" or (pipe.counts.yielded and pipe.counts.sent == 0 and not pipe.on)
-        return f"{gen} ─✗" if broken else f"{gen} → …"
-    topics = ", ".join(pipe.topics)
-    if not pipe.agents:
-        broken = v.state == "lost" and v.stage in ("received", "processed")
-        return f"{gen} → {topics} ─✗" if broken else f"{gen} → {topics} → …"
-    return f"{gen} → {topics} → {', '.join(pipe.agents)}"
-
-
-def switch_symbol(pipe: PipelineSnapshot) -> str:
-    """● on, ○ off; · for rows that are not tracked generators (nothing to switch)."""
-    if pipe.kind in ("sender", "topic"):
-        return "·"
-    return "●" if pipe.on else "○"
-
-
 def _ids(ids: MissingIds | None) -> str:
     return f"ids {ids.text()}" if ids else ""
 
@@ -63,7 +38,7 @@ def diagnose(pipe: PipelineSnapshot, consumed: Iterable[str] = (), nearby: Itera
     topics the agents of the pipeline's own app read (to name what was probably meant).
     """
     c, v = pipe.counts, pipe.verdict
-    if pipe.kind == "topic":
+    if pipe.kind == RowKind.TOPIC:
         agents = ", ".join(pipe.agents) or "an agent"
         source = (
             f"it received {c.received} values from code genmon does not follow (another service, or "
@@ -78,39 +53,40 @@ def diagnose(pipe: PipelineSnapshot, consumed: Iterable[str] = (), nearby: Itera
     gen = short_name(pipe.generator)
     topic = pipe.topics[0] if pipe.topics else "the topic"
     damaged = pipe.damaged
-    if v.state == "crashed":
+    if v.state == VerdictState.CRASHED:
+        error = v.error or "?"
         return Diagnosis(
-            f"the Faust app of this pipeline stopped: {v.text.removeprefix('app crashed: ')}. "
+            f"the Faust app of this pipeline stopped: {error}. "
             "Nothing of it runs; the other pipelines are not affected.",
-            _crash_fix(v.text),
+            _crash_fix(error),
         )
-    if v.cause == "unawaited":
+    if v.cause == Cause.UNAWAITED:
         return Diagnosis(
-            f"yielded {c.yielded}, sent {c.sent}: {_ids(damaged.get('unawaited'))} went to a "
+            f"yielded {c.yielded}, sent {c.sent}: {_ids(damaged.get(Cause.UNAWAITED))} went to a "
             "topic.send(...) that was never awaited, so it never ran (Python logged "
             "\"RuntimeWarning: coroutine 'Topic.send' was never awaited\").",
             "await topic.send(value=value)  # every send must be awaited",
         )
-    if v.cause == "decode_failed":
+    if v.cause == Cause.DECODE_FAILED:
         return Diagnosis(
-            f"{_ids(damaged.get('decode_failed'))} reached {topic} but could not be deserialized as "
+            f"{_ids(damaged.get(Cause.DECODE_FAILED))} reached {topic} but could not be deserialized as "
             "the agent's value_type. Faust commits their offsets (they are gone) and throws "
             "ValueDecodeError into the agent, which restarts; values behind them wait.",
             "await topic.send(value=Number(n=n))  # a value of the topic's value_type, not raw bytes",
         )
-    if v.cause == "crashed":
+    if v.cause == Cause.CRASHED:
         return Diagnosis(
-            f"the agent raised on {_ids(damaged.get('crashed'))}; Faust logs the crash, commits the "
+            f"the agent raised on {_ids(damaged.get(Cause.CRASHED))}; Faust logs the crash, commits the "
             "offset (the value is not retried) and restarts the agent after a pause. See the log (l).",
             "async for value in stream:\n    try:\n        handle(value)\n    except Exception:\n"
             "        log.exception('skipping %r', value)",
         )
-    if v.cause == "send_failed":
+    if v.cause == Cause.SEND_FAILED:
         return Diagnosis(
-            f"the broker reported delivery errors for {_ids(damaged.get('send_failed'))}.",
+            f"the broker reported delivery errors for {_ids(damaged.get(Cause.SEND_FAILED))}.",
             "# the log panel (l) has the producer's error: does the topic exist, is it writable?",
         )
-    if v.state == "lost" and v.stage == "sent":
+    if v.lost_at == Stage.SENT:
         if c.sent == 0:
             return Diagnosis(
                 f"yielded {c.yielded}, sent 0: nothing sends this generator's values to a topic. "
@@ -119,17 +95,18 @@ def diagnose(pipe: PipelineSnapshot, consumed: Iterable[str] = (), nearby: Itera
                 PUMP_FIX.format(gen=gen),
             )
         return Diagnosis(
-            f"yielded {c.yielded}, sent {c.sent}: {_ids(pipe.missing.get('sent'))} were made but "
+            f"yielded {c.yielded}, sent {c.sent}: {_ids(pipe.missing.get(Stage.SENT))} were made but "
             "never sent. A code path skips the send.",
             "await topic.send(value=value)  # on every path",
         )
-    if v.state == "lost" and v.stage == "acked":
+    if v.lost_at == Stage.ACKED:
         return Diagnosis(
-            f"sent {c.sent}, acked {c.acked}: the broker never confirmed {_ids(pipe.missing.get('acked'))}. "
+            f"sent {c.sent}, acked {c.acked}: the broker never confirmed "
+            f"{_ids(pipe.missing.get(Stage.ACKED))}. "
             "The broker went away, or the process stopped before the producer flushed.",
             "await app.producer.flush()  # before the process exits",
         )
-    if v.state == "lost" and v.stage == "received":
+    if v.lost_at == Stage.RECEIVED:
         unread = [t for t in pipe.topics if t not in set(consumed)]
         if unread:
             reading = ", ".join(sorted(set(nearby))) or "no topic"
@@ -139,15 +116,15 @@ def diagnose(pipe: PipelineSnapshot, consumed: Iterable[str] = (), nearby: Itera
                 f"@app.agent(app.topic({unread[0]!r}, value_type=...))",
             )
         return Diagnosis(
-            f"acked {c.acked}, received {c.received}: {_ids(pipe.missing.get('received'))} are on "
+            f"acked {c.acked}, received {c.received}: {_ids(pipe.missing.get(Stage.RECEIVED))} are on "
             f"{topic} but were never read. If they were produced before the consumer group first "
             "joined, consumer_auto_offset_reset='latest' skipped them.",
             "app = faust.App(..., consumer_auto_offset_reset='earliest')",
         )
-    if v.state == "lost" and v.stage == "processed":
+    if v.lost_at == Stage.PROCESSED:
         return Diagnosis(
             f"received {c.received}, processed {c.processed}: the agent took "
-            f"{_ids(pipe.missing.get('processed'))} but did not finish them: it is stuck or raised.",
+            f"{_ids(pipe.missing.get(Stage.PROCESSED))} but did not finish them: it is stuck or raised.",
             "# the log panel (l) has the agent's exception",
         )
     if pipe.stalls or pipe.loop_stalls:
@@ -156,14 +133,14 @@ def diagnose(pipe: PipelineSnapshot, consumed: Iterable[str] = (), nearby: Itera
             f"({pipe.stalls} times): every agent and send of the app waited with it.",
             "await asyncio.sleep(...) / await loop.run_in_executor(None, blocking_call)",
         )
-    if v.state == "paused":
+    if v.state == VerdictState.PAUSED:
         return Diagnosis(f"the generator is switched off after {c.yielded} values; space resumes it.")
-    if v.state == "in_flight":
+    if v.state == VerdictState.IN_FLIGHT:
         return Diagnosis(
             f"{v.in_flight} values are between yielded and processed and still moving; a shortfall "
             "only counts as lost once the pipeline is quiet for the settle timeout."
         )
-    if pipe.kind == "sender":
+    if pipe.kind == RowKind.SENDER:
         return Diagnosis(
             f"{pipe.generator} sends to {topic} but is not a tracked generator: each send is followed as a "
             f"value ({c.sent} so far, {c.processed} processed). It cannot be switched off from genmon."

@@ -1,7 +1,7 @@
-"""The Snapshot: one immutable reading of every pipeline, shared by the screen and ``--json``.
+"""The Snapshot: one immutable reading of every pipeline, shared by the screen, ``--json`` and ``check``.
 
-The stage names here are the vocabulary used everywhere (code, screen, JSON, README):
-yielded → sent → acked → received → processed.
+Built only by :func:`genmon.model.assemble.build`; every field uses the words of
+:mod:`genmon.model.vocabulary`, so the JSON reads the same as the screen.
 """
 
 from __future__ import annotations
@@ -9,18 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from genmon.model.ids import MissingIds
+from genmon.model.vocabulary import STAGES, AppState, Cause, RowKind, Stage, VerdictState
+
 if TYPE_CHECKING:
     from genmon.model.diagnosis import Diagnosis
-
-STAGES: tuple[str, ...] = ("yielded", "sent", "acked", "received", "processed")
-
-CAUSE_WORDS: dict[str, str] = {
-    "unawaited": "send not awaited",
-    "send_failed": "delivery failed",
-    "decode_failed": "decode failed",
-    "crashed": "agent raised",
-}
-"""Losses genmon sees happen, in the words the screen, the verdicts and the README use."""
 
 
 @dataclass(frozen=True)
@@ -37,20 +30,35 @@ class Counts:
         return (self.yielded, self.sent, self.acked, self.received, self.processed)
 
     def __getitem__(self, stage: str) -> int:
-        return int(getattr(self, stage))
+        return int(getattr(self, str(stage)))
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """What the counts mean: ``ok``, ``in_flight``, ``paused`` or ``lost`` (at ``stage``)."""
+    """What the counts mean (see :class:`VerdictState`); ``stage``: the first stage values missed."""
 
-    state: str
+    state: VerdictState
     text: str
-    stage: str | None = None
+    stage: Stage | None = None
     lost: int = 0
     in_flight: int = 0
-    cause: str | None = None
-    """For losses genmon saw happen: unawaited, send_failed, decode_failed or crashed."""
+    cause: Cause | None = None
+    """For losses genmon saw happen."""
+    error: str | None = None
+    """For a crashed app: its exception, on one line (``TypeError: …``)."""
+
+    def __post_init__(self) -> None:
+        # Accept the words as plain strings too (JSON, hand-built test snapshots): store members.
+        object.__setattr__(self, "state", VerdictState(self.state))
+        if self.stage is not None:
+            object.__setattr__(self, "stage", Stage(self.stage))
+        if self.cause is not None:
+            object.__setattr__(self, "cause", Cause(self.cause))
+
+    @property
+    def lost_at(self) -> Stage | None:
+        """The stage whose cell is shown in red: where values were lost, if they were."""
+        return self.stage if self.state == VerdictState.LOST else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,23 +69,6 @@ class Verdict:
             "in_flight": self.in_flight,
             "text": self.text,
         }
-
-
-@dataclass(frozen=True)
-class MissingIds:
-    """Value ids that reached the previous stage but not this one (in flight, or lost once settled)."""
-
-    count: int
-    ranges: tuple[tuple[int, int], ...]
-    more: bool = False
-
-    def text(self) -> str:
-        """``1-80, 93, 95-97`` (and ``…`` when more runs follow)."""
-        parts = [f"{a}" if a == b else f"{a}-{b}" for a, b in self.ranges]
-        return ", ".join(parts) + (", …" if self.more else "")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"count": self.count, "ranges": [list(r) for r in self.ranges], "more": self.more}
 
 
 @dataclass(frozen=True)
@@ -111,7 +102,7 @@ class PipelineSnapshot:
 
     name: str
     generator: str
-    kind: str
+    kind: RowKind
     on: bool
     counts: Counts
     verdict: Verdict
@@ -119,11 +110,13 @@ class PipelineSnapshot:
     topics: tuple[str, ...] = ()
     agents: tuple[str, ...] = ()
     processed_by: dict[str, int] = field(default_factory=dict)
-    duplicates: dict[str, int] = field(default_factory=dict)
+    """agent -> values it finished; ``counts.processed`` needs every agent reading the topic"""
+    duplicates: dict[Stage, int] = field(default_factory=dict)
     reorders: int = 0
-    missing: dict[str, MissingIds] = field(default_factory=dict)
-    damaged: dict[str, MissingIds] = field(default_factory=dict)
-    """cause -> ids: ``unawaited`` (send never awaited), ``send_failed``, ``decode_failed``, ``crashed``"""
+    missing: dict[Stage, MissingIds] = field(default_factory=dict)
+    """stage -> ids that reached the stage before but not this one"""
+    damaged: dict[Cause, MissingIds] = field(default_factory=dict)
+    """cause -> ids genmon saw lost that way"""
     latency_ms: dict[str, float] = field(default_factory=dict)
     stalls: int = 0
     longest_stall: float = 0.0
@@ -131,13 +124,16 @@ class PipelineSnapshot:
     offsets: tuple[TopicOffsets, ...] = ()
     """Broker truth for the topics this pipeline's values were sent to (polled every 2 s)."""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", RowKind(self.kind))
+
     @property
     def send_failed(self) -> int:
         """Delivery errors, plus sends initiated that never got an outcome once settled."""
-        ids = self.damaged.get("send_failed")
+        ids = self.damaged.get(Cause.SEND_FAILED)
         errors = ids.count if ids else 0
         v = self.verdict
-        if v.state == "lost" and v.stage == "acked" and v.cause is None:
+        if v.lost_at == Stage.ACKED and v.cause is None:
             return errors + v.lost
         return errors
 
@@ -201,7 +197,7 @@ class AppStatus:
     """One Faust app under the host: the demo's catalogue runs one app per bug."""
 
     app_id: str
-    state: str
+    state: AppState
     error: str | None = None
     pipelines: tuple[str, ...] = ()
     consumed: tuple[str, ...] = ()
@@ -225,7 +221,7 @@ class Snapshot:
 
     app_id: str
     broker: BrokerInfo
-    app_state: str
+    app_state: AppState
     pipelines: tuple[PipelineSnapshot, ...] = ()
     error: str | None = None
     log_path: str | None = None

@@ -5,8 +5,9 @@ genmon) it gets ``None`` and passes values through untouched. While a probe is i
 
 * the generator wrapper stamps each yielded value's id into the context variable ``CURRENT``, which
   the send hook reads: a send made by the code consuming a yielded value belongs to that value;
-* the send hook puts the id into a Kafka header (``genmon-id: <source>:<seq>``) so the consumer
-  hooks can tell which value of which generator arrived, with no change to the user's code.
+* the send hook puts the id into a Kafka header (``genmon-id: <source>@<run>:<seq>:<yield µs>``) so
+  the consumer hooks can tell which value of which generator arrived, with no change to user code;
+* :mod:`genmon.probe.touchpoints` hooks the places where Faust loses a value with no sensor hook.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ import contextlib
 import contextvars
 import secrets
 import threading
-import warnings
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
-from genmon.probe.source import RawSource, Source
+from genmon.model import Cause, InboundState, RowKind, SourceState
+from genmon.probe import touchpoints
+from genmon.probe.source import Source
 
 HEADER = "genmon-id"
 PAUSE_POLL_SECONDS = 0.05
@@ -33,10 +34,11 @@ CURRENT: contextvars.ContextVar[tuple[Source, int, int] | None] = contextvars.Co
 )
 """(source, id, yield time in µs since the epoch) of the value the current task is working on."""
 
-UNAWAITED_SEND = "coroutine 'Topic.send' was never awaited"
+OWNER: contextvars.ContextVar[str | None] = contextvars.ContextVar("genmon_owner", default=None)
+"""The label of the app run whose loop (and tasks) run the current code: sources declared or fed
+there belong to that app."""
 
 _active: Probe | None = None
-_topic_send_patched = False
 
 
 def active_probe() -> Probe | None:
@@ -44,17 +46,22 @@ def active_probe() -> Probe | None:
     return _active
 
 
-@dataclass
 class Inbound:
     """Counts (no ids: they carry none) of untracked messages consumed from one topic."""
 
-    topic: str
-    received: int = 0
-    processed: dict[str, int] = field(default_factory=dict)
+    __slots__ = ("processed", "received", "topic")
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        self.received = 0
+        self.processed: dict[str, int] = {}
+
+    def read(self) -> InboundState:
+        return InboundState(self.topic, self.received, dict(self.processed))
 
 
 class Probe:
-    """Per-process state for one monitored app: its sources and their switches."""
+    """Per-process state for the monitored apps: their sources and their switches."""
 
     def __init__(self) -> None:
         self.sources: dict[str, Source] = {}
@@ -62,30 +69,40 @@ class Probe:
         self._lock = threading.Lock()
         self.token = secrets.token_hex(4)
         self.inbound: dict[str, Inbound] = {}
+        """Per topic, messages that carry no id of this run (sent by code genmon does not see)."""
         self.consumed: dict[str, None] = {}
         """Every topic a message was consumed from (repartition topics included)."""
-        """Per topic, messages that carry no id of this run (sent by code genmon does not see)."""
 
     # -- lifecycle -------------------------------------------------------------------------
     def install(self) -> None:
         """Make this the process's probe (one at a time) and hook the places no sensor sees."""
         global _active
-        _patch_faust()
-        _watch_unawaited_sends()
+        touchpoints.install(
+            touchpoints.Hooks(
+                on_crash=lambda event: self.record(Cause.CRASHED, getattr(event, "headers", None)),
+                on_decode_error=lambda message: self.record(
+                    Cause.DECODE_FAILED, getattr(message, "headers", None)
+                ),
+                on_unawaited=self._unawaited,
+                after_send=self._after_send,
+            )
+        )
         _active = self
 
     def uninstall(self) -> None:
+        """Stop following values and put back everything :meth:`install` patched."""
         global _active
         if _active is self:
             _active = None
+            touchpoints.uninstall()
 
     # -- sources ---------------------------------------------------------------------------
-    def declare(self, name: str, function: str = "?", kind: str = "async") -> Source:
-        """Register a tracked generator (idempotent); rows exist before the first value."""
+    def declare(self, name: str, function: str = "?", kind: RowKind = RowKind.ASYNC) -> Source:
+        """Register a source (idempotent); rows exist before the first value."""
         with self._lock:
             src = self.sources.get(name)
             if src is None:
-                src = Source(name=name, function=function, kind=kind, token=self.token)
+                src = Source(name=name, function=function, kind=kind, token=self.token, owner=OWNER.get())
                 self.sources[name] = src
                 self._by_header[src.header_key] = src
             else:
@@ -96,7 +113,14 @@ class Probe:
         """The source for sends made by code that is not a tracked generator (a task, a timer,
         an agent forwarding): each send gets an id there, so what follows downstream is exact."""
         src = self.sources.get(name)
-        return src if src is not None else self.declare(name, function, "sender")
+        return src if src is not None else self.declare(name, function, RowKind.SENDER)
+
+    def adopt(self, owner: str) -> None:
+        """Give every source no app run claimed yet to ``owner`` (generators declared at import)."""
+        with self._lock:
+            for src in self.sources.values():
+                if src.owner is None:
+                    src.owner = owner
 
     def inbound_for(self, topic: str) -> Inbound:
         found = self.inbound.get(topic)
@@ -127,14 +151,39 @@ class Probe:
             return None
         return found
 
-    def read(self) -> list[RawSource]:
-        """Read every source (any thread)."""
-        return [src.read() for src in list(self.sources.values())]
+    def record(self, cause: Cause, headers: Any) -> None:
+        """Count a loss genmon saw happen (a decode failure, a crash) against the value's id."""
+        with contextlib.suppress(Exception):
+            found = self.from_headers(headers)
+            if found is not None:
+                found[0].damaged[cause].add(found[1])
+
+    def _unawaited(self) -> None:
+        """A send was dropped unawaited in this task: it belonged to the task's current value."""
+        current = CURRENT.get()
+        if current is not None and current[1] > current[0].floor:
+            current[0].damaged[Cause.UNAWAITED].add(current[1])
+
+    def _after_send(self) -> Any:
+        """After a send, a paused sync generator waits here (its consumer's next send), on the
+        loop, without blocking it: the value already yielded still travels."""
+        current = CURRENT.get()
+        if current is None or current[0].on:
+            return None
+        src = current[0]
+        return _wait_until(lambda: src.on or _active is not self)
+
+    # -- reading (any thread) ------------------------------------------------------------------
+    def read_sources(self) -> tuple[SourceState, ...]:
+        return tuple(src.read() for src in list(self.sources.values()))
+
+    def read_inbound(self) -> dict[str, InboundState]:
+        return {topic: inbound.read() for topic, inbound in list(self.inbound.items())}
 
     # -- commands (run them on the Faust loop's thread) ---------------------------------------
     def set_on(self, names: Iterable[str] | None, on: bool) -> None:
         for src in self._select(names):
-            if src.kind != "sender":
+            if src.kind.switchable:
                 src.on = on
 
     def reset(self) -> None:
@@ -146,6 +195,11 @@ class Probe:
         if names is None:
             return list(self.sources.values())
         return [self.sources[n] for n in names if n in self.sources]
+
+
+async def _wait_until(condition: Any) -> None:
+    while not condition():
+        await asyncio.sleep(PAUSE_POLL_SECONDS)
 
 
 def in_event_loop() -> bool:
@@ -172,108 +226,3 @@ def header_value(headers: Any) -> bytes | None:
     if isinstance(value, str):
         value = value.encode()
     return value
-
-
-def _record(cause: str, headers: Any) -> None:
-    """Count a loss genmon saw happen (a decode failure, a crash) against the value's id."""
-    probe = _active
-    if probe is None:
-        return
-    with contextlib.suppress(Exception):
-        found = probe.from_headers(headers)
-        if found is not None:
-            found[0].damaged[cause].add(found[1])
-
-
-def _watch_unawaited_sends() -> None:
-    """Count ``topic.send(...)`` calls nobody awaited, against the value being handled.
-
-    Python warns when such a coroutine is discarded, in the task that discarded it, so the value
-    it was meant to carry is still the task's current one. The filter makes the warning fire every
-    time (by default Python shows it once per line); it goes to genmon's log, not the terminal.
-    """
-    global _showwarning_wrapper
-    warnings.filterwarnings("always", message=UNAWAITED_SEND, category=RuntimeWarning)
-    if _showwarning_wrapper is not None and warnings.showwarning is _showwarning_wrapper:
-        return
-    previous = warnings.showwarning  # someone (logging, a test runner) may have replaced ours
-
-    def showwarning(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
-        if _active is not None and category is RuntimeWarning and UNAWAITED_SEND in str(message):
-            current = CURRENT.get()
-            if current is not None and current[1] > current[0].floor:
-                current[0].damaged["unawaited"].add(current[1])
-        return previous(message, category, filename, lineno, file, line)
-
-    warnings.showwarning = showwarning
-    _showwarning_wrapper = showwarning
-
-
-_showwarning_wrapper: Callable[..., Any] | None = None
-
-
-def _patch_faust() -> None:
-    """Hook the two places where Faust loses a value without any sensor hook firing."""
-    _patch_topic_send()
-    global _faust_patched
-    if _faust_patched:
-        return
-    from faust.app.base import App
-    from faust.channels import Channel
-    from faust.exceptions import DecodeError
-    from faust.streams import current_event
-
-    on_decode_error = Channel.on_decode_error
-
-    async def on_decode_error_counted(self, exc, message):  # type: ignore[no-untyped-def]
-        # Faust acks (commits) an undecodable message: its value is lost for good.
-        _record("decode_failed", getattr(message, "headers", None))
-        return await on_decode_error(self, exc, message)
-
-    on_agent_error = App._on_agent_error
-
-    async def on_agent_error_counted(self, agent, exc):  # type: ignore[no-untyped-def]
-        # Runs in the agent's task before the stream lets go of the event: it is still current.
-        # A decode error is thrown into the agent between events: the current one is stale then.
-        event = None if isinstance(exc, DecodeError) else current_event()
-        if event is not None:
-            _record("crashed", getattr(event, "headers", None))
-        return await on_agent_error(self, agent, exc)
-
-    Channel.on_decode_error = on_decode_error_counted  # type: ignore[method-assign]
-    App._on_agent_error = on_agent_error_counted  # type: ignore[method-assign]
-    _faust_patched = True
-
-
-_faust_patched = False
-
-
-def _patch_topic_send() -> None:
-    """Wrap ``faust.Topic.send`` so a paused *sync* generator waits at its consumer's next send.
-
-    A sync generator cannot pause on the event loop without blocking the loop, and a blocked loop
-    stalls every agent. Its consumer's ``await topic.send(...)`` is the first point where waiting is
-    harmless, so the pause happens there, after the send: the value already yielded still travels.
-    """
-    global _topic_send_patched
-    if _topic_send_patched:
-        return
-    from faust.topics import Topic
-
-    original: Callable = Topic.send
-
-    async def send(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        result = await original(self, *args, **kwargs)
-        if _active is not None:
-            current = CURRENT.get()
-            if current is not None and not current[0].on:
-                src = current[0]
-                while not src.on and _active is not None:
-                    await asyncio.sleep(PAUSE_POLL_SECONDS)
-        return result
-
-    send.__doc__ = original.__doc__
-    send.__name__, send.__qualname__ = original.__name__, original.__qualname__
-    send.__wrapped__ = original  # type: ignore[attr-defined]
-    Topic.send = send  # type: ignore[method-assign]
-    _topic_send_patched = True

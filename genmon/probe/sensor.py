@@ -1,46 +1,44 @@
 """The Faust sensor that moves values' ids from stage to stage.
 
 One hook per event it observes, like ``faust.sensors.Monitor``. Every hook is wrapped in a
-``try`` because an exception in a sensor hook crashes the user's agent (DESIGN rule 3); the
-cost per value is a header lookup, a bitmap insert and, once processed, a histogram entry.
+``try`` because an exception in a sensor hook crashes the user's agent (docs/ARCHITECTURE.md,
+"Hooks are cheap and never raise"); the cost per value is a header lookup, a bitmap insert and,
+once processed, a histogram entry.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import Any
 
 from faust.agents.agent import current_agent
 from faust.sensors import Sensor
 
+from genmon.model import Cause
 from genmon.probe.runtime import CURRENT, HEADER, Probe
 from genmon.probe.source import LATENCY_MAX_US
+from genmon.probe.touchpoints import sender_frame, stamp_header
 
-_LIBRARIES = ("faust.", "mode.", "aiokafka.", "genmon.probe", "genmon.host", "asyncio", "contextlib")
 _names: dict[Any, tuple[str, str]] = {}
 
 
 def sender_name() -> tuple[str, str] | None:
-    """``(name, function)`` of the code that called ``send``: the agent, or the first frame up
-    the stack that is not Faust's, mode's, aiokafka's, asyncio's or genmon's own. None for Faust's
-    own sends (table changelogs from the producer buffer): no user code to name, nothing to follow."""
+    """``(row name, function)`` of the code that called ``send``: the agent, or the first frame up
+    the stack that is not a library's or genmon's own. None for Faust's own sends (table changelogs
+    from the producer buffer): no user code to name, nothing to follow."""
     agent = current_agent()
     if agent is not None:
         short = agent.name.rsplit(".", 1)[-1]
         return f"{short}()", agent.name
-    frame = sys._getframe(2)
-    while frame is not None:
-        module = frame.f_globals.get("__name__", "")
-        if not module.startswith(_LIBRARIES):
-            code = frame.f_code
-            named = _names.get(code)
-            if named is None:
-                qualname = getattr(code, "co_qualname", code.co_name)
-                named = _names[code] = (f"{code.co_name}()", f"{module}.{qualname}")
-            return named
-        frame = frame.f_back
-    return None
+    found = sender_frame(3)
+    if found is None:
+        return None
+    code, module = found
+    named = _names.get(code)
+    if named is None:
+        qualname = getattr(code, "co_qualname", code.co_name)
+        named = _names[code] = (f"{code.co_name}()", f"{module}.{qualname}")
+    return named
 
 
 class GenmonSensor(Sensor):
@@ -70,13 +68,7 @@ class GenmonSensor(Sensor):
             src.sent.add(seq)
             if topic not in src.topics:
                 src.topics[topic] = None
-            headers = message.headers
-            stamp = src.header_value_prefix + b"%d:%d" % (seq, yielded_at)
-            if isinstance(headers, dict):
-                headers[HEADER] = stamp
-            elif isinstance(headers, list):  # a forwarded event carries the upstream id: replace it
-                headers[:] = [(k, v) for k, v in headers if k != HEADER]
-                headers.append((HEADER, stamp))
+            stamp_header(message, HEADER, src.header_value_prefix + b"%d:%d" % (seq, yielded_at))
             return (src, seq)
         except Exception:
             return None
@@ -91,7 +83,7 @@ class GenmonSensor(Sensor):
     def on_send_error(self, producer: Any, exc: BaseException, state: Any) -> None:
         try:
             if state is not None and state[1] > state[0].floor:
-                state[0].damaged["send_failed"].add(state[1])
+                state[0].damaged[Cause.SEND_FAILED].add(state[1])
         except Exception:
             pass
 
@@ -118,7 +110,7 @@ class GenmonSensor(Sensor):
                 inbound.processed[agent] = inbound.processed.get(agent, 0) + 1
                 return
             src, seq, yielded_at = found
-            if seq in src.damaged["crashed"].ids:
+            if seq in src.damaged[Cause.CRASHED].ids:
                 return  # the agent raised on it: this hook fires anyway, from a ``finally``
             src.processed_by(tp.topic, self._agent_name()).add(seq)
             latency = time.time_ns() // 1000 - yielded_at

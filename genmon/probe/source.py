@@ -1,9 +1,10 @@
-"""Everything the probe knows about one tracked generator: its switch, its ids at every stage.
+"""Everything the probe knows about one source: its switch, and its ids at every stage.
 
-A *source* is the head of a pipeline. Its stages are filled from several places (the generator
-wrapper, the send hooks, the consumer hooks), all on the Faust loop's thread; genmon's host reads
-them from another thread, so readers take later stages first: a stage read later can only have
-grown, and the screen never shows a later stage ahead of an earlier one because of the read.
+A *source* is the head of a pipeline: a tracked generator, or code that sends. Its stages are
+filled from several places (the generator wrapper, the send hooks, the consumer hooks), all on the
+Faust loop's thread; genmon reads them from another thread, so :meth:`Source.read` copies later
+stages first: a stage copied later can only have grown, and no later stage is ever shown ahead of
+an earlier one because of the read.
 """
 
 from __future__ import annotations
@@ -11,79 +12,45 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hdrh.histogram import HdrHistogram
-from pyroaring import BitMap
+from pyroaring import BitMap, FrozenBitMap
 
-from genmon.probe.ids import StageIds, id_ranges
+from genmon.model import CAUSES, Cause, RowKind, SourceState, Stage
 
-RANGE_LIMIT = 20
 LATENCY_MAX_US = 3_600_000_000  # one hour: anything slower is clamped, not dropped
 
-Ids = tuple[int, tuple[tuple[int, int], ...], bool]
-"""(how many ids, their first runs of consecutive ids, whether more runs follow)"""
 
-CAUSES = ("unawaited", "send_failed", "decode_failed", "crashed")
-"""Losses genmon sees happen (not inferred from silence), and the stage each one stops short of."""
-CAUSE_STAGE = {
-    "unawaited": "sent",
-    "send_failed": "acked",
-    "decode_failed": "received",
-    "crashed": "processed",
-}
+class StageIds:
+    """The ids one stage has seen, plus how many times an id was seen again."""
 
+    __slots__ = ("duplicates", "ids")
 
-def _ids(ids: BitMap) -> Ids:
-    runs, more = id_ranges(ids, RANGE_LIMIT)
-    return len(ids), runs, more
+    def __init__(self) -> None:
+        self.ids = BitMap()
+        self.duplicates = 0
 
+    def add(self, seq: int) -> None:
+        """Record one sighting of ``seq``; a second sighting is a duplicate, not a new value."""
+        ids = self.ids
+        if seq in ids:
+            self.duplicates += 1
+        else:
+            ids.add(seq)
 
-@dataclass(frozen=True)
-class RawSource:
-    """One consistent-enough reading of a source, taken from any thread (later stages first)."""
-
-    name: str
-    function: str
-    kind: str
-    on: bool
-    yielded: int
-    sent: int
-    acked: int
-    received: int
-    processed: dict[str, int]
-    """agent -> values it finished"""
-    processed_total: int
-    """values finished by every agent that reads the topic they were sent to"""
-    duplicates: dict[str, int]
-    reorders: int
-    topics: tuple[str, ...]
-    agents: tuple[str, ...]
-    stalls: int
-    longest_stall: float
-    missing: dict[str, Ids]
-    """stage -> ids that reached the stage before but not this one"""
-    damaged: dict[str, Ids]
-    """cause (see CAUSES) -> ids it hit"""
-    latency_ms: dict[str, float]
-
-
-def _done(processed: dict[tuple[str, str], StageIds]) -> BitMap | None:
-    """Ids finished by every agent that reads their topic (fan-out: all of them must finish;
-    an agent sending on to two topics: each value counts on its own topic). None: no agent yet."""
-    if not processed:
-        return None
-    per_topic: dict[str, BitMap] = {}
-    for (topic, _agent), ids in processed.items():
-        seen = per_topic.get(topic)
-        per_topic[topic] = BitMap(ids.ids) if seen is None else seen & ids.ids
-    return BitMap.union(*per_topic.values())
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
 def _histogram() -> HdrHistogram:
     return HdrHistogram(1, LATENCY_MAX_US, 2)
 
 
+def _damaged() -> dict[Cause, StageIds]:
+    return {cause: StageIds() for cause in CAUSES}
+
+
 @dataclass
 class Source:
-    """A tracked generator as the probe sees it.
+    """A source as the probe sees it, mutated only on the Faust loop's thread.
 
     ``seq`` is the id of the last value yielded; ids start at 1. ``floor`` is ``seq`` at the last
     reset: ids at or below it belong to before the reset and are ignored at every stage, so a value
@@ -92,8 +59,9 @@ class Source:
 
     name: str
     function: str = "?"
-    kind: str = "async"
+    kind: RowKind = RowKind.ASYNC
     on: bool = True
+    owner: str | None = None
     seq: int = 0
     floor: int = 0
     token: str = ""
@@ -103,7 +71,7 @@ class Source:
     received: StageIds = field(default_factory=StageIds)
     processed: dict[tuple[str, str], StageIds] = field(default_factory=dict)
     """(topic, agent) -> ids finished: a value is processed once every agent reading its topic is done"""
-    damaged: dict[str, StageIds] = field(default_factory=lambda: {c: StageIds() for c in CAUSES})
+    damaged: dict[Cause, StageIds] = field(default_factory=_damaged)
     topics: dict[str, None] = field(default_factory=dict)
     agents: dict[str, None] = field(default_factory=dict)
     reorders: int = 0
@@ -165,76 +133,54 @@ class Source:
         self.acked = StageIds()
         self.received = StageIds()
         self.processed = {key: StageIds() for key in self.processed}
-        self.damaged = {cause: StageIds() for cause in CAUSES}
+        self.damaged = _damaged()
 
-    def read(self) -> RawSource:
-        """Read every stage, latest stage first (see the module docstring)."""
-        damaged = {cause: BitMap(ids.ids) for cause, ids in self.damaged.items()}
-        processed_ids = dict(self.processed)
-        processed: dict[str, int] = {}
-        for (_topic, agent), ids in processed_ids.items():
-            processed[agent] = processed.get(agent, 0) + len(ids)
-        done = _done(processed_ids)
-        received, acked, sent = self.received, self.acked, self.sent
-        counts = (len(received), len(acked), len(sent))
-        seq, floor = self.seq, self.floor
-        missing = self._missing(seq, floor, sent.ids, acked.ids, received.ids, done)
-        duplicates = {
-            "sent": sent.duplicates,
-            "acked": acked.duplicates,
-            "received": received.duplicates,
-            "processed": sum(ids.duplicates for ids in processed_ids.values()),
+    def read(self) -> SourceState:
+        """Copy every stage, latest stage first (see the module docstring), from any thread."""
+        damaged = {cause: FrozenBitMap(ids.ids) for cause, ids in list(self.damaged.items()) if ids.ids}
+        processed = {
+            key: (FrozenBitMap(ids.ids), ids.duplicates) for key, ids in list(self.processed.items())
         }
-        latency = self.latency
-        total = latency.get_total_count()
-        latency_ms = (
-            {
-                "count": float(total),
-                **{f"p{p}": latency.get_value_at_percentile(p) / 1000.0 for p in (50, 95, 99)},
-                "max": latency.get_max_value() / 1000.0,
-            }
-            if total
-            else {}
+        received, acked, sent = self.received, self.acked, self.sent
+        received_ids, acked_ids, sent_ids = (
+            FrozenBitMap(received.ids),
+            FrozenBitMap(acked.ids),
+            FrozenBitMap(sent.ids),
         )
-        return RawSource(
+        return SourceState(
             name=self.name,
             function=self.function,
             kind=self.kind,
             on=self.on,
-            yielded=seq - floor,
-            sent=counts[2],
-            acked=counts[1],
-            received=counts[0],
-            processed=processed,
-            processed_total=len(done) if done is not None else 0,
-            duplicates=duplicates,
+            owner=self.owner,
+            seq=self.seq,
+            floor=self.floor,
+            sent=sent_ids,
+            acked=acked_ids,
+            received=received_ids,
+            processed={key: ids for key, (ids, _) in processed.items()},
+            damaged=damaged,
+            duplicates={
+                Stage.SENT: sent.duplicates,
+                Stage.ACKED: acked.duplicates,
+                Stage.RECEIVED: received.duplicates,
+                Stage.PROCESSED: sum(dups for _, dups in processed.values()),
+            },
             reorders=self.reorders,
             topics=tuple(self.topics),
             agents=tuple(self.agents),
-            missing=missing,
-            damaged={cause: _ids(ids) for cause, ids in damaged.items() if ids},
-            latency_ms=latency_ms,
             stalls=self.stalls,
             longest_stall=self.longest_stall,
+            latency_ms=self._latency_ms(),
         )
 
-    @staticmethod
-    def _missing(
-        seq: int,
-        floor: int,
-        sent: BitMap,
-        acked: BitMap,
-        received: BitMap,
-        done: BitMap | None,
-    ) -> dict[str, Ids]:
-        """Which ids reached each stage's predecessor but not the stage: the *which* behind a count."""
-        yielded = BitMap()
-        if seq > floor:
-            yielded.add_range(floor + 1, seq + 1)
-        pairs = {
-            "sent": yielded - sent,
-            "acked": sent - acked,
-            "received": acked - received,
-            "processed": received - done if done is not None else BitMap(received),
+    def _latency_ms(self) -> dict[str, float]:
+        latency = self.latency
+        total = latency.get_total_count()
+        if not total:
+            return {}
+        return {
+            "count": float(total),
+            **{f"p{p}": latency.get_value_at_percentile(p) / 1000.0 for p in (50, 95, 99)},
+            "max": latency.get_max_value() / 1000.0,
         }
-        return {stage: _ids(ids) for stage, ids in pairs.items() if ids}

@@ -24,13 +24,14 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar, overload
 
+from genmon.model import RowKind
 from genmon.probe import runtime
 from genmon.probe.runtime import CURRENT, PAUSE_POLL_SECONDS, STALL_SECONDS
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
-declared: dict[str, tuple[str, str]] = {}
+declared: dict[str, tuple[str, RowKind]] = {}
 """Every generator ``track`` has wrapped in this process: name -> (function, kind)."""
 
 
@@ -56,15 +57,15 @@ def track(fn: Any = None, *, name: str | None = None) -> Any:
         # as a one-shot async generator so its values are followed like a tracked generator's.
         iterable = fn
         label = name or type(iterable).__name__
-        declared[label] = (label, "async")
+        declared[label] = (label, RowKind.ASYNC)
         probe = runtime.active_probe()
         if probe is not None:
-            probe.declare(label, label, "async")
+            probe.declare(label, label, RowKind.ASYNC)
         return _async_wrapper(lambda: iterable, label)()
     if inspect.isasyncgenfunction(fn):
-        kind = "async"
+        kind = RowKind.ASYNC
     elif inspect.isgeneratorfunction(fn):
-        kind = "sync"
+        kind = RowKind.SYNC
     else:
         raise TypeError(f"genmon.track wraps generator functions and async iterables; {fn!r} is neither")
     label = name or fn.__name__
@@ -73,7 +74,7 @@ def track(fn: Any = None, *, name: str | None = None) -> Any:
     probe = runtime.active_probe()
     if probe is not None:
         probe.declare(label, function, kind)
-    wrapper = _async_wrapper(fn, label) if kind == "async" else _sync_wrapper(fn, label)
+    wrapper = _async_wrapper(fn, label) if kind == RowKind.ASYNC else _sync_wrapper(fn, label)
     wrapper.__genmon_name__ = label  # type: ignore[attr-defined]
     return wrapper
 
@@ -82,7 +83,7 @@ def _source(label: str):  # type: ignore[no-untyped-def]
     probe = runtime.active_probe()
     if probe is None:
         return None
-    function, kind = declared.get(label, (label, "async"))
+    function, kind = declared.get(label, (label, RowKind.ASYNC))
     src = probe.sources.get(label)
     return src if src is not None else probe.declare(label, function, kind)
 
@@ -128,7 +129,7 @@ def _sync_wrapper(fn: Callable[..., Any], label: str) -> Callable[..., Iterator[
             while True:
                 src = _source(label)
                 # Off the event loop a paused sync generator can simply wait; on the loop it waits
-                # at its consumer's next ``topic.send`` instead (see runtime._patch_topic_send).
+                # at its consumer's next ``topic.send`` instead (see Probe._after_send).
                 if src is not None and not src.on and not runtime.in_event_loop():
                     while not src.on and runtime.active_probe() is not None:
                         time.sleep(PAUSE_POLL_SECONDS)

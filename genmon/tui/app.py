@@ -1,7 +1,9 @@
-"""GenmonApp: the live screen. Reads snapshots from the host on a worker thread, sends commands.
+"""GenmonApp: the live screen. Reads snapshots on a worker thread, sends commands.
 
-The Faust app runs on the host's own loop and thread, so a generator that blocks Faust's loop
-never freezes this screen (DESIGN rule 1): the stall shows as counts that stop moving.
+It is written against :class:`genmon.model.Monitor` (snapshots, commands, typed refusals), never a
+Faust object or the host class. Faust runs elsewhere (docs/ARCHITECTURE.md, "The screen never
+shares a loop with Faust"), so a generator that blocks Faust's loop never freezes this screen: the
+stall shows as counts that stop moving.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, RichLog, Static
 from textual.worker import get_current_worker
 
-from genmon.host import Host, LogRing
-from genmon.model import Snapshot
+from genmon.model import Monitor, Refused, Snapshot, header_line
+from genmon.model.control import LogSource
 from genmon.tui.detail import DetailPanel, RateHistory
 from genmon.tui.detail_screen import DetailScreen
 from genmon.tui.help import HelpScreen
@@ -33,23 +35,37 @@ class GenmonApp(App[None]):
     CSS_PATH = "genmon.tcss"
     TITLE = "genmon"
     BINDINGS = [
-        Binding("space", "toggle", "on/off", id="toggle"),
-        Binding("d", "detail", "detail", id="detail"),
-        Binding("a", "all_on", "all on", id="all-on"),
-        Binding("n", "all_off", "all off", id="all-off"),
-        Binding("r", "reset", "reset", id="reset"),
-        Binding("l", "toggle_log", "log", id="log"),
-        Binding("question_mark", "help", "help", key_display="?", id="help"),
-        Binding("q", "quit", "quit", id="quit"),
+        Binding(
+            "space",
+            "toggle",
+            "on/off",
+            id="toggle",
+            tooltip="switch the highlighted pipeline's generator off or on",
+        ),
+        Binding(
+            "d",
+            "detail",
+            "detail",
+            id="detail",
+            tooltip="details of the highlighted pipeline (enter too): missing ids, latency, diagnosis",
+        ),
+        Binding("a", "all_on", "all on", id="all-on", tooltip="all generators on"),
+        Binding("n", "all_off", "all off", id="all-off", tooltip="all generators off"),
+        Binding("r", "reset", "reset", id="reset", tooltip="reset every count to zero"),
+        Binding("l", "toggle_log", "log", id="log", tooltip="show or hide Faust's log lines"),
+        Binding("question_mark", "help", "help", key_display="?", id="help", tooltip="this help"),
+        Binding(
+            "q", "quit", "quit", id="quit", tooltip="quit (ctrl+c too): stops Faust and the embedded broker"
+        ),
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),
     ]
 
     def __init__(
         self,
-        host: Host,
+        host: Monitor,
         *,
         descriptions: dict[str, str] | None = None,
-        log_ring: LogRing | None = None,
+        log_ring: LogSource | None = None,
     ) -> None:
         super().__init__()
         self.host = host
@@ -111,11 +127,7 @@ class GenmonApp(App[None]):
             return  # the table is hidden under the modal: skip its repaint
         if isinstance(self.screen, HelpScreen):
             return
-        up = "● up" if snap.broker.up else "✗ DOWN"
-        where = "embedded" if snap.broker.embedded else "external"
-        self.sub_title = (
-            f"broker {snap.broker.url} ({where}) {up} ─ app {snap.app_id} ─ {len(snap.pipelines)} pipelines"
-        )
+        self.sub_title = header_line(snap)
         status = self.query_one("#status", Static)
         if snap.app_state == "crashed":
             status.update(f"[b red]app crashed:[/] {snap.error or '?'} ─ log {snap.log_path}")
@@ -178,11 +190,8 @@ class GenmonApp(App[None]):
         on_now = next((p.on for p in self.snapshot.pipelines if p.name == name), True)
         try:
             self.host.set_generator(name, not on_now)
-        except (KeyError, ValueError) as exc:
-            reason = (
-                str(exc) if isinstance(exc, ValueError) else f"{name} is a topic, not a tracked generator"
-            )
-            self.notify(reason, severity="warning", timeout=4)
+        except Refused as refusal:
+            self.notify(str(refusal), severity="warning", timeout=4)
             return
         self.notify(f"{name}: generator {'off' if on_now else 'on'}", timeout=2)
         self._apply(self.host.snapshot())
@@ -204,5 +213,7 @@ class GenmonApp(App[None]):
         self.query_one("#log", RichLog).toggle_class("shown")
 
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.descriptions, self.host.settle_seconds, self.host.log_path))
+        if not isinstance(self.screen, HelpScreen) and self.snapshot is not None:
+            keys = [(b.key_display or b.key, b.tooltip) for b in self.BINDINGS if b.show]  # type: ignore[union-attr]
+            snap = self.snapshot
+            self.push_screen(HelpScreen(keys, self.descriptions, snap.settle_seconds, snap.log_path))

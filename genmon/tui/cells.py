@@ -16,15 +16,6 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("flow", "flow"),
 )
 
-VERDICT_STYLE = {
-    "ok": "green",
-    "in_flight": "yellow",
-    "paused": "dim",
-    "lost": "bold red",
-    "crashed": "bold red",
-    "idle": "dim",
-}
-
 
 def _switch(pipe: PipelineSnapshot) -> Text:
     symbol = switch_symbol(pipe)
@@ -33,7 +24,7 @@ def _switch(pipe: PipelineSnapshot) -> Text:
 
 def row_cells(pipe: PipelineSnapshot) -> dict[str, object]:
     """Column key -> renderable for one row."""
-    lost_stage = pipe.verdict.stage if pipe.verdict.state == "lost" else None
+    lost_stage = pipe.verdict.lost_at
     cells: dict[str, object] = {
         "on": _switch(pipe),
         "pipeline": pipe.name,
@@ -42,5 +33,5 @@ def row_cells(pipe: PipelineSnapshot) -> dict[str, object]:
     for stage in STAGES:
         style = "bold white on red" if stage == lost_stage else ""
         cells[stage] = Text(f"{pipe.counts[stage]:,}", style=style, justify="right")
-    cells["verdict"] = Text(pipe.verdict.text, style=VERDICT_STYLE.get(pipe.verdict.state, ""))
+    cells["verdict"] = Text(pipe.verdict.text, style=pipe.verdict.state.style)
     return cells

@@ -42,7 +42,7 @@ class RateHistory:
 def missing_text(pipe: PipelineSnapshot) -> Text:
     """Which ids are missing where, e.g. ``not at received (3): 17-19``; lost ones in red."""
     text = Text()
-    lost_stage = pipe.verdict.stage if pipe.verdict.state == "lost" else None
+    lost_stage = pipe.verdict.lost_at
     for stage in STAGES[1:]:
         ids = pipe.missing.get(stage)
         if ids is None:

@@ -10,8 +10,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from genmon.model import CAUSE_WORDS, STAGES, PipelineSnapshot, Snapshot, flow
-from genmon.tui.cells import VERDICT_STYLE
+from genmon.model import STAGES, PipelineSnapshot, Snapshot, Stage, flow
 from genmon.tui.detail import Explanation, RateHistory, Rates
 
 
@@ -22,7 +21,7 @@ def stages_table(pipe: PipelineSnapshot) -> Table:
     table.add_column("values", justify="right")
     table.add_column("ids missing here", ratio=1)
     table.add_column("dups", justify="right")
-    lost_stage = pipe.verdict.stage if pipe.verdict.state == "lost" else None
+    lost_stage = pipe.verdict.lost_at
     for stage in STAGES:
         ids = pipe.missing.get(stage)
         style = "bold red" if stage == lost_stage else ""
@@ -30,10 +29,10 @@ def stages_table(pipe: PipelineSnapshot) -> Table:
             Text(stage, style=style),
             f"{pipe.counts[stage]:,}",
             Text(f"{ids.count:,}: {ids.text()}", style=style or "yellow") if ids else Text("-", style="dim"),
-            str(pipe.duplicates.get(stage, 0)) if stage != "yielded" else "",
+            str(pipe.duplicates.get(stage, 0)) if stage != Stage.YIELDED else "",
         )
     for cause, ids in pipe.damaged.items():
-        table.add_row(Text(CAUSE_WORDS.get(cause, cause), style="bold red"), f"{ids.count:,}", ids.text(), "")
+        table.add_row(Text(cause.words, style="bold red"), f"{ids.count:,}", ids.text(), "")
     return table
 
 
@@ -92,10 +91,8 @@ class DetailScreen(ModalScreen[None]):
             return
         body = self.query_one("#detail-body")
         body.border_title = f"{pipe.name}: {flow(pipe)}"
-        title = Text.assemble(
-            ("verdict: ", "bold"), (pipe.verdict.text, VERDICT_STYLE.get(pipe.verdict.state, ""))
-        )
-        if pipe.kind in ("sender", "topic"):
+        title = Text.assemble(("verdict: ", "bold"), (pipe.verdict.text, pipe.verdict.state.style))
+        if not pipe.kind.switchable:
             title.append(f"   {pipe.kind}: not a tracked generator, nothing to switch")
         else:
             title.append(f"   generator {'on' if pipe.on else 'off'} · {pipe.kind}")

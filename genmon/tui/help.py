@@ -8,18 +8,6 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
-KEYS = """\
-| key | does |
-|---|---|
-| `space` | switch the highlighted pipeline's generator off or on |
-| `enter` / `d` | details of the highlighted pipeline: ids missing per stage, latency, diagnosis |
-| `a` / `n` | all generators on / all off |
-| `r` | reset every count to zero |
-| `l` | show or hide Faust's log lines |
-| `?` | this help |
-| `q` / `ctrl+c` | quit (stops Faust and the embedded broker) |
-"""
-
 STAGES = """\
 | stage | the value… |
 |---|---|
@@ -42,8 +30,12 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark", "dismiss", "close", show=True),
     ]
 
-    def __init__(self, pipelines: dict[str, str], settle: float, log_path: str | None) -> None:
+    def __init__(
+        self, keys: list[tuple[str, str]], pipelines: dict[str, str], settle: float, log_path: str | None
+    ) -> None:
+        """``keys``: (key, what it does) for every binding of the screen, in order."""
         super().__init__()
+        self._keys = "| key | does |\n|---|---|\n" + "\n".join(f"| `{k}` | {text} |" for k, text in keys)
         self._pipelines = pipelines
         self._settle = settle
         self._log_path = log_path
@@ -61,7 +53,7 @@ class HelpScreen(ModalScreen[None]):
             for part in (
                 "# genmon: where did my values go?",
                 "## Keys",
-                KEYS,
+                self._keys,
                 "## Stages",
                 STAGES.format(settle=self._settle),
                 "## Pipelines" if pipelines else "",

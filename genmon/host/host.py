@@ -1,0 +1,183 @@
+"""The host: runs instrumented Faust apps, each on its own event loop in its own thread, and carries
+the screen's commands to them.
+
+It does two things only: run apps (start, watch, stop) and carry commands (switch, reset). What the
+user sees is built elsewhere, by the pure :func:`genmon.model.build` from :meth:`Host.read`, with the
+:class:`~genmon.host.sampler.Sampler`'s clocks. The screen never shares a loop with Faust: a
+generator that blocks Faust's loop stalls that app, and the host still answers, because readings
+copy the probe's id sets directly (they only ever grow on the Faust threads; later stages are copied
+first). Commands that must not race a hook (reset) are posted to the apps' loops.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from genmon.broker import BrokerAddress, unreachable_because
+from genmon.host.apprun import AppFactory, AppRun
+from genmon.host.offsets import OffsetWatcher
+from genmon.host.sampler import Sampler
+from genmon.model import BrokerInfo, Reading, Snapshot
+from genmon.model.control import NotSwitchable, UnknownPipeline
+from genmon.probe import Probe
+
+BROKER_POLL_SECONDS = 2.0
+
+__all__ = ["Host", "HostError"]
+
+
+class HostError(Exception):
+    """The app could not be started; the message is one line, fit for the terminal."""
+
+
+class Host:
+    """Owns the Faust threads; every public method is safe to call from any other thread.
+
+    Implements :class:`genmon.model.Monitor`, the protocol the screen is written against.
+    """
+
+    def __init__(
+        self,
+        factory: AppFactory | None = None,
+        *,
+        factories: Sequence[AppFactory | tuple[AppFactory, float]] = (),
+        broker: BrokerAddress,
+        embedded: bool,
+        broker_alive: Callable[[], bool] | None = None,
+        settle_seconds: float = 5.0,
+        log_path: str | None = None,
+        start_timeout: float = 60.0,
+        probe: Probe | None = None,
+        listening_rows: bool = False,
+    ) -> None:
+        plans = [(f, 0.0) if callable(f) else f for f in ([factory] if factory else []) + list(factories)]
+        if not plans:
+            raise ValueError("Host needs at least one app factory")
+        self.probe = probe or Probe()
+        self.listening_rows = listening_rows
+        self.runs = [AppRun(f, self.probe, f"app{i}", delay) for i, (f, delay) in enumerate(plans)]
+        self._broker = broker
+        self._embedded = embedded
+        self._broker_alive = broker_alive
+        self._broker_reachable = True
+        self.settle_seconds = settle_seconds
+        self.log_path = log_path
+        self.start_timeout = start_timeout
+        self._started_at = time.monotonic()
+        self._stopping = threading.Event()
+        self.offsets = OffsetWatcher(broker.bootstrap, self._topics_to_watch)
+        self.sampler = Sampler(self.read, settle_seconds)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> Host:
+        """Start every app; return once each is running or has failed.
+
+        Raises :class:`HostError` when no app could start (with the first app's one-line reason).
+        An app that fails while others run is shown as crashed on its pipelines' rows instead.
+        """
+        self.probe.install()
+        for run in self.runs:
+            run.start()
+        deadline = time.monotonic() + self.start_timeout
+        for run in self.runs:
+            if run.delay:
+                continue  # started later on purpose (e.g. a consumer that joins late)
+            if not run.ready.wait(max(deadline - time.monotonic(), 0.0)):
+                run.give_up(f"the Faust app did not start within {self.start_timeout:.0f}s")
+        if not any(run.running for run in self.runs):
+            error = next((run.crash_reason() for run in self.runs if run.crash_reason()), None)
+            self.stop()
+            raise HostError(error or "the Faust app did not start")
+        self.offsets.start()
+        self.sampler.start()
+        if not self._embedded:
+            threading.Thread(target=self._watch_broker, name="genmon-broker", daemon=True).start()
+        return self
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop every app (idempotent). Apps stop in parallel; a stalled loop is abandoned."""
+        self._stopping.set()
+        self.sampler.stop()
+        self.offsets.stop()
+        stoppers = [threading.Thread(target=run.stop, args=(timeout,), daemon=True) for run in self.runs]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:
+            thread.join(timeout + 1)
+        self.probe.uninstall()
+
+    def _topics_to_watch(self) -> dict[str, str | None]:
+        """Every topic a source sent to, with the group of the app whose agents read it."""
+        readers = {topic: run.app_id for run in self.runs for topic in run.readers}
+        if len(self.runs) == 1:  # a topic read by a stream, not an agent (a group_by repartition)
+            readers.update({topic: self.runs[0].app_id for topic in list(self.probe.consumed)})
+        return {
+            topic: readers.get(topic) for src in list(self.probe.sources.values()) for topic in src.topics
+        }
+
+    def _watch_broker(self) -> None:
+        """Keep the header's up/down honest for an external broker (embedded: the process)."""
+        while not self._stopping.is_set():
+            self._broker_reachable = unreachable_because(self._broker, timeout=1.0) is None
+            self._stopping.wait(BROKER_POLL_SECONDS)
+
+    # -- commands (genmon.model.Monitor) -----------------------------------------------------
+    def set_generator(self, name: str, on: bool) -> None:
+        """Switch a tracked generator; :class:`~genmon.model.Refused` says why a row cannot be."""
+        src = self.probe.sources.get(name)
+        if src is None:
+            if any(name in run.readers for run in self.runs):
+                raise NotSwitchable(f"{name} is a topic, not a tracked generator")
+            raise UnknownPipeline(f"no pipeline named {name!r}")
+        if not src.kind.switchable:
+            raise NotSwitchable(
+                f"{name} is not a tracked generator; wrap its values with @genmon.track to switch it"
+            )
+        # The switch is a plain bool read by the wrapper; set it at once so the next value obeys.
+        self.probe.set_on([name], on)
+
+    def set_all(self, on: bool) -> None:
+        self.probe.set_on(None, on)
+
+    def reset(self) -> None:
+        """Zero every count; each app's sources are reset on its own loop, so no hook sees half."""
+        by_run: dict[str, list[str]] = {run.label: [] for run in self.runs}
+        first = self.runs[0].label
+        for name, src in list(self.probe.sources.items()):
+            by_run.get(src.owner or first, by_run[first]).append(name)
+        for run in self.runs:
+            run.post(self._reset_sources, by_run[run.label], run)
+
+    def _reset_sources(self, names: list[str], run: AppRun) -> None:
+        for name in names:
+            self.probe.sources[name].reset()
+        run.reset_stalls()
+        self.sampler.forget(set(names))
+
+    # -- reading (genmon.model.Monitor) ------------------------------------------------------
+    def broker_up(self) -> bool:
+        if self._broker_alive is not None:
+            return self._broker_alive()
+        return self._broker_reachable
+
+    def read(self) -> Reading:
+        """What every app and the probe know now: the input of :func:`genmon.model.build`."""
+        now = time.monotonic()
+        return Reading(
+            now=now,
+            broker=BrokerInfo(self._broker.url, self._embedded, self.broker_up()),
+            apps=tuple(run.reading(now) for run in self.runs),
+            sources=self.probe.read_sources(),
+            inbound=self.probe.read_inbound(),
+            offsets=dict(self.offsets.offsets),
+            settle_seconds=self.settle_seconds,
+            log_path=self.log_path,
+            uptime=now - self._started_at,
+            listening_rows=self.listening_rows,
+        )
+
+    def snapshot(self, final: bool = False) -> Snapshot:
+        """One reading of every pipeline. ``final``: the run has settled, shortfalls are losses."""
+        return self.sampler.snapshot(final)

@@ -1,0 +1,63 @@
+"""The settle clocks' one driver: a thread that samples the probes at a steady pace.
+
+Verdicts depend on how long each stage has been still (see :mod:`genmon.model.settle`). If every
+reader advanced the clocks, the verdict's timing would depend on who polls and how often; here one
+sampler advances them every ``SAMPLE_SECONDS`` and readers only *use* them (``build`` returns
+advanced clocks that a reader throws away).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from genmon.model import Clocks, Reading, Snapshot, build
+
+SAMPLE_SECONDS = 0.2
+
+
+class Sampler:
+    """Owns the :class:`Clocks`; ``snapshot()`` is safe from any thread."""
+
+    def __init__(
+        self, read: Callable[[], Reading], settle_seconds: float, every: float = SAMPLE_SECONDS
+    ) -> None:
+        self._read = read
+        self._every = every
+        self._clocks = Clocks(settle_seconds)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="genmon-sampler", daemon=True)
+
+    def start(self) -> None:
+        self.sample()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def sample(self) -> None:
+        """Advance the clocks to now (the sampler's thread, or a test that needs it at once)."""
+        reading = self._read()
+        with self._lock:
+            _, self._clocks = build(reading, self._clocks)
+
+    def forget(self, names: set[str]) -> None:
+        """Rows that were reset start their clocks afresh."""
+        with self._lock:
+            self._clocks = self._clocks.forget(names)
+
+    def snapshot(self, final: bool = False) -> Snapshot:
+        """A snapshot of a fresh reading, judged with the sampler's clocks (not advancing them)."""
+        reading = self._read()
+        with self._lock:
+            clocks = self._clocks
+        snap, _ = build(reading, clocks, final)
+        return snap
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                self.sample()
+            except BaseException:  # a reading taken while apps stop: the next one will do
+                continue

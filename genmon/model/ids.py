@@ -1,0 +1,90 @@
+"""Value ids as sets, and how a set of ids is shown: counts and runs of consecutive ids.
+
+A value id is the per-generator sequence number a tracked generator gives each value it yields.
+Keeping the ids (not just a count) is what lets genmon say *which* values stopped where, and keeps
+a loss plus a duplicate from netting to zero. pyroaring's compressed bitmaps make memory grow with
+the number of gaps, not the number of values; sets of ids from several readings (or, later, several
+workers) combine with a union.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
+
+RANGE_LIMIT = 20
+"""How many runs of consecutive ids a MissingIds keeps (the count is always exact)."""
+
+
+@dataclass(frozen=True)
+class MissingIds:
+    """A set of value ids as shown: how many, their first runs of consecutive ids, whether more follow."""
+
+    count: int
+    ranges: tuple[tuple[int, int], ...]
+    more: bool = False
+
+    @classmethod
+    def of(cls, ids: AbstractBitMap, limit: int = RANGE_LIMIT) -> MissingIds:
+        runs, more = id_ranges(ids, limit)
+        return cls(len(ids), runs, more)
+
+    @property
+    def first(self) -> int | None:
+        return self.ranges[0][0] if self.ranges else None
+
+    def text(self) -> str:
+        """``1-80, 93, 95-97`` (and ``…`` when more runs follow)."""
+        parts = [f"{a}" if a == b else f"{a}-{b}" for a, b in self.ranges]
+        return ", ".join(parts) + (", …" if self.more else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "ranges": [list(r) for r in self.ranges], "more": self.more}
+
+
+def id_ranges(ids: AbstractBitMap, limit: int = RANGE_LIMIT) -> tuple[tuple[tuple[int, int], ...], bool]:
+    """The first ``limit`` runs of consecutive ids as (first, last) pairs, and whether more follow.
+
+    Uses select (``ids[i]``) with a binary search per run, so a gap of a million ids costs
+    about 20 look-ups, not a million.
+    """
+    runs: list[tuple[int, int]] = []
+    i, n = 0, len(ids)
+    while i < n and len(runs) < limit:
+        start = ids[i]
+        lo, hi = i, n - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if ids[mid] - start == mid - i:
+                lo = mid
+            else:
+                hi = mid - 1
+        runs.append((start, ids[lo]))
+        i = lo + 1
+    return tuple(runs), i < n
+
+
+def id_range(first: int, last: int) -> FrozenBitMap:
+    """The ids ``first`` … ``last`` (empty when last < first)."""
+    ids = BitMap()
+    if last >= first:
+        ids.add_range(first, last + 1)
+    return FrozenBitMap(ids)
+
+
+def finished_by_all(processed: Iterable[tuple[str, AbstractBitMap]]) -> FrozenBitMap | None:
+    """Ids finished by every agent that reads their topic, from ``(topic, ids one agent finished)``.
+
+    Fan-out: all agents reading a topic must finish a value; an agent sending on to two topics: each
+    value counts on its own topic. None when no agent finished anything yet.
+    """
+    per_topic: dict[str, BitMap] = {}
+    for topic, ids in processed:
+        seen = per_topic.get(topic)
+        per_topic[topic] = BitMap(ids) if seen is None else seen & ids
+    if not per_topic:
+        return None
+    return FrozenBitMap(BitMap.union(*per_topic.values()))

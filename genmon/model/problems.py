@@ -1,0 +1,45 @@
+"""The CI gate's policy: which rows of a settled snapshot are problems, one line each.
+
+Next to the diagnosis because both judge a pipeline from the same snapshot; ``genmon check``
+exits 1 when this finds anything of a ``--fail-on`` kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from genmon.model.snapshot import Snapshot
+from genmon.model.vocabulary import Cause, Problem, VerdictState
+
+
+def problems(snapshot: Snapshot, fail_on: Iterable[Problem]) -> list[str]:
+    """One line per problem of a kind in ``fail_on``."""
+    kinds = set(fail_on)
+    found = []
+    for pipe in snapshot.pipelines:
+        v = pipe.verdict
+        damaged = pipe.damaged
+        if Problem.CRASH in kinds and v.state == VerdictState.CRASHED:
+            found.append(f"{pipe.name}: {v.text}")
+        if Problem.CRASH in kinds and Cause.CRASHED in damaged:
+            found.append(f"{pipe.name}: the agent raised on ids {damaged[Cause.CRASHED].text()}")
+        if Problem.DECODE in kinds and Cause.DECODE_FAILED in damaged:
+            found.append(f"{pipe.name}: ids {damaged[Cause.DECODE_FAILED].text()} could not be decoded")
+        if Problem.LOSS in kinds and v.lost_at and v.cause not in (Cause.CRASHED, Cause.DECODE_FAILED):
+            ids = damaged.get(v.cause) if v.cause else pipe.missing.get(v.lost_at)
+            found.append(f"{pipe.name}: {v.text}" + (f", ids {ids.text()}" if ids else ""))
+        if Problem.DUPLICATE in kinds and any(pipe.duplicates.values()):
+            found.append(f"{pipe.name}: duplicates {dict((str(k), n) for k, n in pipe.duplicates.items())}")
+        if Problem.REORDER in kinds and pipe.reorders:
+            found.append(f"{pipe.name}: {pipe.reorders} values arrived out of order")
+    return found
+
+
+def parse_fail_on(text: str) -> tuple[Problem, ...]:
+    """``loss,decode`` -> the kinds; ValueError naming the unknown ones and the choices."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    known = {p.value: p for p in Problem}
+    unknown = sorted({name for name in names if name not in known})
+    if unknown:
+        raise ValueError(f"unknown {', '.join(unknown)}; choose from {', '.join(known)}")
+    return tuple(dict.fromkeys(known[name] for name in names))

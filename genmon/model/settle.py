@@ -1,0 +1,118 @@
+"""In flight versus lost: the rule that keeps a slow pipeline from being reported as lossy.
+
+A shortfall between two adjacent stages is *in flight* while the later stage is still moving or
+was caught up recently; only when the later stage has neither moved nor been caught up for the
+settle timeout does the shortfall count as *lost* there. So a generator nobody sends from shows
+"lost at sent" a few seconds after it starts, while a slow consumer with a growing backlog shows
+"in flight" for as long as it keeps consuming.
+
+Everything here is pure: :class:`Clocks` is an immutable record of when each stage last moved,
+advanced by whoever samples the pipelines (one sampler per host or watcher, never each reader), so
+a verdict depends on the counts and the time it is asked at, not on who asked how often.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from genmon.model.snapshot import Counts, Verdict
+from genmon.model.vocabulary import STAGES, Cause, Stage, VerdictState
+
+FINAL_QUIET_SECONDS = 1.0
+"""A row still moving this recently when the run is declared settled is judged as running."""
+
+
+@dataclass(frozen=True)
+class StageClock:
+    """When each stage of one pipeline last moved and last caught up with the stage before it."""
+
+    counts: tuple[int, ...]
+    moved: tuple[float, ...]
+    caught_up: tuple[float, ...]
+    changed: float
+
+    @classmethod
+    def start(cls, counts: tuple[int, ...], now: float) -> StageClock:
+        n = len(counts)
+        return cls(counts, (now,) * n, (now,) * n, now)
+
+    def advance(self, counts: tuple[int, ...], now: float) -> StageClock:
+        caught = tuple(
+            now if i and counts[i - 1] <= value else self.caught_up[i] for i, value in enumerate(counts)
+        )
+        if counts == self.counts:
+            return StageClock(counts, self.moved, caught, self.changed)
+        moved = tuple(
+            now if value != before else t
+            for value, before, t in zip(counts, self.counts, self.moved, strict=True)
+        )
+        return StageClock(counts, moved, caught, now)
+
+
+@dataclass(frozen=True)
+class Clocks:
+    """Per pipeline, its :class:`StageClock`. Immutable: ``observe`` returns the next Clocks."""
+
+    settle_seconds: float = 5.0
+    rows: Mapping[str, StageClock] = field(default_factory=dict)
+
+    def observe(self, counts: Mapping[str, Counts], now: float) -> Clocks:
+        """The clocks after seeing ``counts`` (pipeline name -> counts) at ``now``; rows not in
+        ``counts`` are dropped (a reset, or a row that went away, starts afresh)."""
+        rows = {}
+        for name, count in counts.items():
+            values = count.as_tuple()
+            clock = self.rows.get(name)
+            rows[name] = StageClock.start(values, now) if clock is None else clock.advance(values, now)
+        return Clocks(self.settle_seconds, rows)
+
+    def forget(self, names: set[str]) -> Clocks:
+        return Clocks(self.settle_seconds, {n: c for n, c in self.rows.items() if n not in names})
+
+    def quiet_for(self, name: str, now: float) -> float:
+        """Seconds since any count of this pipeline changed."""
+        clock = self.rows.get(name)
+        return 0.0 if clock is None else now - clock.changed
+
+    def verdict(
+        self,
+        name: str,
+        counts: Counts,
+        on: bool,
+        now: float,
+        final: bool = False,
+        seen: Mapping[Stage, tuple[int, Cause]] | None = None,
+    ) -> Verdict:
+        """Judge one pipeline. ``final`` means it has settled: every shortfall is a loss.
+
+        ``seen``: stage -> (count, cause) of values genmon *saw* being lost on the way to that stage
+        (a send never awaited, a delivery error, a decode failure, a crash). Those are lost at once,
+        with no settling, and name the verdict's cause before any silent shortfall.
+        """
+        for stage in STAGES[1:]:
+            count, cause = (seen or {}).get(stage, (0, None))
+            if count and cause is not None:
+                text = f"lost at {stage}: {count} ({cause.words})"
+                return Verdict(VerdictState.LOST, text, stage, lost=count, cause=cause)
+        values = counts.as_tuple()
+        clock = self.rows.get(name)
+        for i in range(1, len(values)):
+            short = values[i - 1] - values[i]
+            if short <= 0:
+                continue
+            if clock is None:
+                stuck = final
+            else:
+                idle = now - max(clock.moved[i], clock.caught_up[i])
+                stuck = final or idle >= self.settle_seconds
+            if stuck:
+                stage = STAGES[i]
+                return Verdict(VerdictState.LOST, f"lost at {stage}: {short}", stage, lost=short)
+        in_flight = max(values[0] - values[-1], 0)
+        if not on:
+            text = "paused" + (f" · {in_flight} in flight" if in_flight else "")
+            return Verdict(VerdictState.PAUSED, text, in_flight=in_flight)
+        if in_flight:
+            return Verdict(VerdictState.IN_FLIGHT, f"ok · {in_flight} in flight", in_flight=in_flight)
+        return Verdict(VerdictState.OK, "ok")

@@ -1,0 +1,95 @@
+"""The raw state the probes and the host hand to snapshot assembly: sets of ids, not verdicts.
+
+These are what a process *knows* at one moment (which ids reached which stage, which app is in
+which state); :mod:`genmon.model.assemble` turns them into what the user is *told* (counts,
+missing ids, verdicts, rows in flow order). Keeping ids here, not counts, is what lets readings be
+combined exactly (a union per stage) wherever they come from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from pyroaring import FrozenBitMap
+
+from genmon.model.snapshot import BrokerInfo, LoopStalls, TopicOffsets
+from genmon.model.vocabulary import AppState, Cause, RowKind, Stage
+
+EMPTY = FrozenBitMap()
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """One source (a tracked generator, or code that sends) as the probe saw it.
+
+    ``seq`` is the id of the last value yielded (ids start at 1); ids at or below ``floor`` belong
+    to before the last reset and appear at no stage.
+    """
+
+    name: str
+    function: str
+    kind: RowKind
+    on: bool = True
+    owner: str | None = None
+    """The label of the app run whose code declared or fed this source."""
+    seq: int = 0
+    floor: int = 0
+    sent: FrozenBitMap = EMPTY
+    acked: FrozenBitMap = EMPTY
+    received: FrozenBitMap = EMPTY
+    processed: Mapping[tuple[str, str], FrozenBitMap] = field(default_factory=dict)
+    """(topic, agent) -> ids that agent finished from that topic"""
+    damaged: Mapping[Cause, FrozenBitMap] = field(default_factory=dict)
+    duplicates: Mapping[Stage, int] = field(default_factory=dict)
+    reorders: int = 0
+    topics: tuple[str, ...] = ()
+    agents: tuple[str, ...] = ()
+    stalls: int = 0
+    longest_stall: float = 0.0
+    latency_ms: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def yielded(self) -> int:
+        return self.seq - self.floor
+
+
+@dataclass(frozen=True)
+class InboundState:
+    """Messages without an id of this run consumed from one topic (sent by code genmon does not see)."""
+
+    topic: str
+    received: int = 0
+    processed: Mapping[str, int] = field(default_factory=dict)
+    """agent -> messages it finished"""
+
+
+@dataclass(frozen=True)
+class AppReading:
+    """One Faust app run as the host sees it."""
+
+    label: str
+    """The host's name for the run (``app0`` …): sources record it as their owner."""
+    app_id: str
+    state: AppState
+    error: str | None = None
+    readers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """topic -> the agents of this app that read it"""
+    stalls: LoopStalls = field(default_factory=LoopStalls)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Everything snapshot assembly needs, taken at ``now`` (seconds on a monotonic clock)."""
+
+    now: float
+    broker: BrokerInfo
+    apps: tuple[AppReading, ...]
+    sources: tuple[SourceState, ...] = ()
+    inbound: Mapping[str, InboundState] = field(default_factory=dict)
+    offsets: Mapping[str, TopicOffsets] = field(default_factory=dict)
+    settle_seconds: float = 5.0
+    log_path: str | None = None
+    uptime: float = 0.0
+    listening_rows: bool = False
+    """Add a row per topic an agent reads that no followed source sends to (``-A``)."""

@@ -1,0 +1,59 @@
+"""How a snapshot is put into words, once, for every place that shows it (screen, report, check).
+
+No Textual and no Rich here: plain strings, so the screen, the headless report and the JSON agree.
+"""
+
+from __future__ import annotations
+
+from genmon.model.snapshot import PipelineSnapshot, Snapshot
+from genmon.model.vocabulary import RowKind, Stage
+
+
+def one_line(exc: BaseException) -> str:
+    """``TypeError: message`` on one line: how genmon reports any exception to a user."""
+    text = str(exc).strip().splitlines()
+    detail = text[0] if text else ""
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+
+
+def short_name(qualname: str) -> str:
+    """``create_app.<locals>.numbers`` -> ``numbers``."""
+    return qualname.rsplit(".", 1)[-1]
+
+
+def plural(count: int, word: str) -> str:
+    """``1 pipeline``, ``3 pipelines``."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def flow(pipe: PipelineSnapshot) -> str:
+    """generator → topic → agent, drawn broken (─✗) where nothing connects."""
+    if pipe.kind == RowKind.TOPIC:
+        return f"? → {pipe.topics[0]} → {', '.join(pipe.agents) or '…'}"
+    gen = pipe.name if pipe.kind == RowKind.SENDER else short_name(pipe.generator)
+    lost_at = pipe.verdict.lost_at
+    if not pipe.topics:
+        broken = lost_at is not None or (pipe.counts.yielded and pipe.counts.sent == 0 and not pipe.on)
+        return f"{gen} ─✗" if broken else f"{gen} → …"
+    topics = ", ".join(pipe.topics)
+    if not pipe.agents:
+        broken = lost_at in (Stage.RECEIVED, Stage.PROCESSED)
+        return f"{gen} → {topics} ─✗" if broken else f"{gen} → {topics} → …"
+    return f"{gen} → {topics} → {', '.join(pipe.agents)}"
+
+
+def switch_symbol(pipe: PipelineSnapshot) -> str:
+    """● on, ○ off; · for rows that are not tracked generators (nothing to switch)."""
+    if not pipe.kind.switchable:
+        return "·"
+    return "●" if pipe.on else "○"
+
+
+def header_line(snap: Snapshot) -> str:
+    """The one-line header of the screen and the report: broker, where it runs, up or down, app, rows."""
+    up = "● up" if snap.broker.up else "✗ DOWN"
+    where = "embedded" if snap.broker.embedded else "external"
+    return (
+        f"broker {snap.broker.url} ({where}) {up} ─ app {snap.app_id} ─ "
+        f"{plural(len(snap.pipelines), 'pipeline')}"
+    )

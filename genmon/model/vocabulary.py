@@ -1,0 +1,153 @@
+"""genmon's vocabulary: the only place a stage, cause, row kind, verdict state or app state is spelled.
+
+Every other module (probe, host, screen, report, JSON) uses these members, so a typo is a NameError
+at import, not a silent mismatch between two strings. Members are ``str`` subclasses: they compare
+equal to their value, serialize to JSON as plain strings and print as their value, so the JSON and
+the screen read exactly as before. See docs/ARCHITECTURE.md, "Vocabulary".
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Word(str, Enum):
+    """A member that is its own string value everywhere (``str()``, f-strings, JSON)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+class Stage(Word):
+    """Where a value has got to, in the order values travel."""
+
+    YIELDED = "yielded"
+    """the tracked generator produced it (genmon's wrapper)"""
+    SENT = "sent"
+    """``Topic.send`` started publishing it (``Sensor.on_send_initiated``)"""
+    ACKED = "acked"
+    """the broker acknowledged it (``Sensor.on_send_completed``)"""
+    RECEIVED = "received"
+    """an agent's stream took it off its queue (``Sensor.on_message_in``)"""
+    PROCESSED = "processed"
+    """every agent reading its topic finished it without raising (``Sensor.on_stream_event_out``)"""
+
+    @property
+    def previous(self) -> Stage | None:
+        index = STAGES.index(self)
+        return STAGES[index - 1] if index else None
+
+
+STAGES: tuple[Stage, ...] = tuple(Stage)
+LATER_STAGES: tuple[Stage, ...] = STAGES[1:]
+"""The stages a value can be missing at (every stage but the first)."""
+
+
+class Cause(Word):
+    """A loss genmon *saw* happen (not inferred from silence), named after what went wrong."""
+
+    UNAWAITED = "unawaited"
+    SEND_FAILED = "send_failed"
+    DECODE_FAILED = "decode_failed"
+    CRASHED = "crashed"
+
+    @property
+    def stage(self) -> Stage:
+        """The stage the value never reached because of this cause."""
+        return _CAUSE_STAGE[self]
+
+    @property
+    def words(self) -> str:
+        """How the screen, the verdicts and the README say it."""
+        return _CAUSE_WORDS[self]
+
+
+_CAUSE_STAGE = {
+    Cause.UNAWAITED: Stage.SENT,
+    Cause.SEND_FAILED: Stage.ACKED,
+    Cause.DECODE_FAILED: Stage.RECEIVED,
+    Cause.CRASHED: Stage.PROCESSED,
+}
+_CAUSE_WORDS = {
+    Cause.UNAWAITED: "send not awaited",
+    Cause.SEND_FAILED: "delivery failed",
+    Cause.DECODE_FAILED: "decode failed",
+    Cause.CRASHED: "agent raised",
+}
+CAUSES: tuple[Cause, ...] = tuple(Cause)
+
+
+class RowKind(Word):
+    """What a row's source is: a tracked generator (async or sync), other sending code, or a topic."""
+
+    ASYNC = "async"
+    """an async generator function (or async iterable) marked with ``@genmon.track``"""
+    SYNC = "sync"
+    """a plain generator function marked with ``@genmon.track``"""
+    SENDER = "sender"
+    """code genmon does not track that sends (a task, a timer, an agent forwarding): one value per send"""
+    TOPIC = "topic"
+    """a topic an agent reads that no followed source sends to"""
+
+    @property
+    def switchable(self) -> bool:
+        """Only tracked generators can be switched off: genmon owns their loop, not a task's."""
+        return self in (RowKind.ASYNC, RowKind.SYNC)
+
+
+class VerdictState(Word):
+    """What a row's counts mean."""
+
+    OK = "ok"
+    IN_FLIGHT = "in_flight"
+    PAUSED = "paused"
+    LOST = "lost"
+    CRASHED = "crashed"
+    IDLE = "idle"
+    """a topic row: an agent reads it, genmon follows nothing that sends to it"""
+
+    @property
+    def style(self) -> str:
+        """The Rich style of the verdict's text, on the screen and in the headless report."""
+        return _VERDICT_STYLE[self]
+
+    @property
+    def problem(self) -> bool:
+        return self in (VerdictState.LOST, VerdictState.CRASHED)
+
+
+_VERDICT_STYLE = {
+    VerdictState.OK: "green",
+    VerdictState.IN_FLIGHT: "yellow",
+    VerdictState.PAUSED: "dim",
+    VerdictState.LOST: "bold red",
+    VerdictState.CRASHED: "bold red",
+    VerdictState.IDLE: "dim",
+}
+
+
+class AppState(Word):
+    """The life of one Faust app under genmon."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    CRASHED = "crashed"
+
+
+class Problem(Word):
+    """The kinds of problem ``genmon check --fail-on`` can fail on."""
+
+    LOSS = "loss"
+    DECODE = "decode"
+    CRASH = "crash"
+    DUPLICATE = "duplicate"
+    REORDER = "reorder"
+
+
+PROBLEMS: tuple[Problem, ...] = tuple(Problem)
+DEFAULT_FAIL_ON: tuple[Problem, ...] = (Problem.LOSS, Problem.DECODE, Problem.CRASH)

@@ -1,0 +1,166 @@
+"""A fake :class:`genmon.model.Monitor` that serves hand-built snapshots, for screen tests.
+
+The snapshots come from the real, pure ``genmon.model.build``, fed with readings written here:
+only the Faust apps and the broker are missing, so screen tests run in seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from pyroaring import FrozenBitMap
+
+from genmon.model import (
+    AppReading,
+    AppState,
+    BrokerInfo,
+    Cause,
+    Clocks,
+    LoopStalls,
+    NotSwitchable,
+    Reading,
+    RowKind,
+    Snapshot,
+    SourceState,
+    UnknownPipeline,
+    build,
+)
+
+LOG_PATH = "/tmp/genmon-0/genmon-4242.log"
+
+
+def ids(first: int, last: int) -> FrozenBitMap:
+    return FrozenBitMap(range(first, last + 1))
+
+
+def source(
+    name: str,
+    yielded: int,
+    *,
+    sent: int | None = None,
+    received: int | None = None,
+    topic: str | None = None,
+    agent: str | None = None,
+    kind: RowKind = RowKind.ASYNC,
+    on: bool = True,
+    owner: str = "app0",
+    damaged: dict[Cause, FrozenBitMap] | None = None,
+) -> SourceState:
+    """A source whose values all reached ``sent`` then ``received`` (then were all processed)."""
+    sent = yielded if sent is None else sent
+    received = sent if received is None else received
+    processed = ids(1, received) - (damaged or {}).get(Cause.CRASHED, FrozenBitMap())
+    return SourceState(
+        name=name,
+        function=f"demo.{name.replace('-', '_')}",
+        kind=kind,
+        on=on,
+        owner=owner,
+        seq=yielded,
+        sent=ids(1, sent),
+        acked=ids(1, sent),
+        received=ids(1, received),
+        processed={(topic, agent): FrozenBitMap(processed)} if topic and agent and received else {},
+        damaged=damaged or {},
+        topics=(topic,) if topic and sent else (),
+        agents=(agent,) if agent and received else (),
+        latency_ms={"count": float(received), "p50": 512.0, "p95": 980.0, "p99": 1003.0, "max": 1010.0}
+        if received
+        else {},
+    )
+
+
+def demo_reading(now: float = 100.0) -> Reading:
+    """The demo's three pipelines, the moment the unwired one is lost at sent."""
+    return Reading(
+        now=now,
+        broker=BrokerInfo("kafka://127.0.0.1:41873", embedded=True, up=True),
+        apps=(AppReading("app0", "genmon-demo", AppState.RUNNING, readers={"sync_topic": ("sync_agent",)}),),
+        sources=(
+            source("unwired", 212, sent=0),
+            source("sync-pump", 212, topic="sync_topic", agent="sync_agent", kind=RowKind.SYNC),
+            source("async-pump", 80, topic="async_topic", agent="async_agent", on=False),
+        ),
+        settle_seconds=5.0,
+        log_path=LOG_PATH,
+        uptime=25.0,
+    )
+
+
+def settled(reading: Reading) -> Snapshot:
+    """The snapshot of ``reading`` after its counts stood still for longer than the settle timeout."""
+    clocks = Clocks(reading.settle_seconds)
+    _, clocks = build(replace(reading, now=reading.now - 10), clocks)
+    snap, _ = build(reading, clocks)
+    return snap
+
+
+class FakeMonitor:
+    """Serves one snapshot; commands change it the way a host would (switches), or refuse."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snap = snapshot
+        self.commands: list[tuple[str, ...]] = []
+
+    def snapshot(self, final: bool = False) -> Snapshot:
+        return self.snap
+
+    def set_generator(self, name: str, on: bool) -> None:
+        pipe = next((p for p in self.snap.pipelines if p.name == name), None)
+        if pipe is None:
+            raise UnknownPipeline(f"no pipeline named {name!r}")
+        if not pipe.kind.switchable:
+            raise NotSwitchable(f"{name} is not a tracked generator; wrap its values with @genmon.track")
+        self.commands.append(("set", name, str(on)))
+        self._switch(lambda p: p.name == name, on)
+
+    def set_all(self, on: bool) -> None:
+        self.commands.append(("all", str(on)))
+        self._switch(lambda p: p.kind.switchable, on)
+
+    def reset(self) -> None:
+        self.commands.append(("reset",))
+
+    def _switch(self, which, on: bool) -> None:  # type: ignore[no-untyped-def]
+        pipes = tuple(replace(p, on=on) if which(p) else p for p in self.snap.pipelines)
+        self.snap = replace(self.snap, pipelines=pipes)
+
+
+def demo_monitor() -> FakeMonitor:
+    return FakeMonitor(settled(demo_reading()))
+
+
+def crashed_monitor() -> FakeMonitor:
+    reading = demo_reading()
+    crashed = AppReading(
+        "app1",
+        "genmon-demo-agent-without-stream",
+        AppState.CRASHED,
+        error="TypeError: generator_agent() takes 0 positional arguments but 1 was given",
+    )
+    reading = replace(
+        reading,
+        apps=(*reading.apps, crashed),
+        sources=(*reading.sources, source("agent-without-stream", 0, owner="app1", kind=RowKind.SYNC)),
+    )
+    return FakeMonitor(settled(reading))
+
+
+def lost_monitor() -> FakeMonitor:
+    """A crashing agent (ids 7, 14 raised) and a sender row that cannot be switched."""
+    reading = demo_reading()
+    crashing = source(
+        "crashing-agent",
+        20,
+        topic="crash_topic",
+        agent="crashing",
+        damaged={Cause.CRASHED: FrozenBitMap([7, 14])},
+    )
+    timer = source("tick()", 9, topic="ticks", kind=RowKind.SENDER, received=0)
+    stalls = LoopStalls(3, 0.41, "12:00:03")
+    apps = (replace(reading.apps[0], stalls=stalls),)
+    return FakeMonitor(settled(replace(reading, sources=(crashing, timer), apps=apps)))
+
+
+def empty_monitor() -> FakeMonitor:
+    return FakeMonitor(settled(replace(demo_reading(), sources=())))

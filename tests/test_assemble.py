@@ -1,0 +1,189 @@
+"""Snapshot assembly is pure: hand-built readings in, snapshots out, no broker and no clock."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import pytest
+from pyroaring import FrozenBitMap
+
+from genmon.broker import BrokerAddress
+from genmon.host import Host, HostError
+from genmon.model import (
+    AppReading,
+    AppState,
+    BrokerInfo,
+    Cause,
+    Clocks,
+    InboundState,
+    Reading,
+    RowKind,
+    SourceState,
+    Stage,
+    VerdictState,
+    build,
+)
+
+BROKER = BrokerInfo("kafka://127.0.0.1:9092", embedded=True, up=True)
+
+
+def ids(*ranges: tuple[int, int]) -> FrozenBitMap:
+    return FrozenBitMap(n for a, b in ranges for n in range(a, b + 1))
+
+
+def app(label: str = "app0", app_id: str = "shop", **kw) -> AppReading:  # type: ignore[no-untyped-def]
+    return AppReading(label, app_id, kw.pop("state", AppState.RUNNING), **kw)
+
+
+def reading(now: float, *sources: SourceState, apps=None, **kw) -> Reading:  # type: ignore[no-untyped-def]
+    return Reading(now=now, broker=BROKER, apps=tuple(apps or (app(),)), sources=sources, **kw)
+
+
+def orders(upto: int, *, sent: int | None = None, received: int | None = None, **kw) -> SourceState:  # type: ignore[no-untyped-def]
+    sent = upto if sent is None else sent
+    received = sent if received is None else received
+    return SourceState(
+        name="orders",
+        function="shop.orders",
+        kind=RowKind.ASYNC,
+        owner="app0",
+        seq=upto,
+        sent=ids((1, sent)),
+        acked=ids((1, sent)),
+        received=ids((1, received)),
+        processed={("orders", "charge"): ids((1, received))},
+        topics=("orders",),
+        agents=("charge",),
+        **kw,
+    )
+
+
+def test_counts_and_missing_ids_come_from_the_id_sets() -> None:
+    snap, _ = build(reading(0.0, orders(10, sent=10, received=7)), Clocks())
+    (pipe,) = snap.pipelines
+    assert pipe.counts.as_tuple() == (10, 10, 10, 7, 7)
+    assert pipe.missing[Stage.RECEIVED].ranges == ((8, 10),)
+    assert pipe.verdict.state == VerdictState.IN_FLIGHT and pipe.verdict.in_flight == 3
+    assert pipe.app_id == "shop" and snap.apps[0].pipelines == ("orders",)
+
+
+def test_a_shortfall_that_stops_moving_becomes_lost_after_the_settle_timeout() -> None:
+    clocks = Clocks(settle_seconds=5.0)
+    stuck = orders(10, received=7)
+    for t in range(0, 5):  # quiet for less than 5 s: in flight
+        snap, clocks = build(reading(float(t), stuck), clocks)
+        assert snap.pipelines[0].verdict.state == VerdictState.IN_FLIGHT
+    snap, clocks = build(reading(5.0, stuck), clocks)
+    verdict = snap.pipelines[0].verdict
+    assert (verdict.state, verdict.stage, verdict.lost, verdict.text) == (
+        VerdictState.LOST,
+        Stage.RECEIVED,
+        3,
+        "lost at received: 3",
+    )
+
+
+def test_a_reader_does_not_advance_the_clocks() -> None:
+    """Building a snapshot returns new clocks; a reader that drops them leaves the sampler's alone."""
+    clocks = Clocks(settle_seconds=5.0)
+    _, clocks = build(reading(0.0, orders(10, received=7)), clocks)
+    for t in (1.0, 2.0, 3.0):
+        build(reading(t, orders(10, received=7)), clocks)  # readers: result thrown away
+    assert clocks.rows["orders"].moved == (0.0,) * 5
+
+
+def test_a_loss_seen_happen_is_lost_at_once_and_named() -> None:
+    src = orders(9, received=9, damaged={Cause.CRASHED: ids((7, 7))})
+    src = replace(src, processed={("orders", "charge"): ids((1, 6), (8, 9))})
+    snap, _ = build(reading(0.0, src), Clocks())
+    verdict = snap.pipelines[0].verdict
+    assert (verdict.stage, verdict.cause, verdict.lost) == (Stage.PROCESSED, Cause.CRASHED, 1)
+    assert verdict.text == "lost at processed: 1 (agent raised)"
+    assert snap.pipelines[0].damaged[Cause.CRASHED].text() == "7"
+
+
+def test_a_crashed_app_carries_its_exception_as_data() -> None:
+    crashed = app(state=AppState.CRASHED, error="TypeError: boom")
+    snap, _ = build(reading(0.0, orders(3), apps=[crashed]), Clocks())
+    pipe = snap.pipelines[0]
+    assert pipe.verdict.state == VerdictState.CRASHED and pipe.verdict.error == "TypeError: boom"
+    assert pipe.verdict.text == "app crashed: TypeError: boom"
+    assert snap.diagnose(pipe).why.startswith("the Faust app of this pipeline stopped: TypeError: boom.")
+
+
+def test_fan_out_to_two_agents_is_processed_when_both_finished() -> None:
+    src = replace(
+        orders(5),
+        processed={("orders", "charge"): ids((1, 5)), ("orders", "audit"): ids((1, 3))},
+        agents=("charge", "audit"),
+    )
+    snap, _ = build(reading(0.0, src), Clocks())
+    pipe = snap.pipelines[0]
+    assert pipe.counts.processed == 3 and pipe.processed_by == {"charge": 5, "audit": 3}
+    assert pipe.missing[Stage.PROCESSED].ranges == ((4, 5),)
+
+
+def test_rows_follow_the_flow_and_listening_topics_get_rows() -> None:
+    hop = SourceState(
+        name="charge()",
+        function="shop.charge",
+        kind=RowKind.SENDER,
+        owner="app0",
+        seq=2,
+        sent=ids((1, 2)),
+        acked=ids((1, 2)),
+        topics=("payments",),
+    )
+    shop = app(readers={"orders": ("charge",), "refunds": ("refund",)})
+    snap, _ = build(
+        reading(
+            0.0,
+            hop,
+            orders(2),
+            apps=[shop],
+            listening_rows=True,
+            inbound={"refunds": InboundState("refunds", 4)},
+        ),
+        Clocks(),
+    )
+    assert [p.name for p in snap.pipelines] == ["orders", "charge()", "refunds"]
+    refunds = snap.pipeline("refunds")
+    assert refunds.kind == RowKind.TOPIC and refunds.verdict.state == VerdictState.IDLE
+    assert refunds.verdict.text == "4 from untracked senders"
+
+
+def test_sources_no_run_claimed_belong_to_the_first_app() -> None:
+    """Generators declared at import time (``-A``), before any app run existed."""
+    src = SourceState(name="imported", function="m.imported", kind=RowKind.SYNC, seq=1)
+    snap, _ = build(reading(0.0, src, apps=[app("app0", "first"), app("app1", "second")]), Clocks())
+    assert [a.pipelines for a in snap.apps] == [("imported",), ()]
+    assert snap.pipelines[0].app_id == "first"
+
+
+def test_the_json_reads_as_before() -> None:
+    snap, _ = build(reading(0.0, orders(4, received=3)), Clocks())
+    data = snap.to_dict()
+    pipe = data["pipelines"][0]
+    assert pipe["kind"] == "async" and pipe["verdict"]["state"] == "in_flight"
+    assert pipe["missing"] == {"received": {"count": 1, "ranges": [[4, 4]], "more": False}}
+    assert list(pipe["counts"]) == ["yielded", "sent", "acked", "received", "processed"]
+    import json
+
+    assert json.loads(json.dumps(data))["pipelines"][0]["duplicates"] == {}
+
+
+def test_an_app_that_does_not_start_in_time_keeps_the_timeout_as_its_reason() -> None:
+    """Only the app's own thread writes its state, except one compare-and-set when the host gives up."""
+
+    def slow_then_broken():  # type: ignore[no-untyped-def]
+        time.sleep(1.0)
+        raise RuntimeError("too late to matter")
+
+    host = Host(slow_then_broken, broker=BrokerAddress("127.0.0.1", 9), embedded=True, start_timeout=0.2)
+    with pytest.raises(HostError, match="did not start within 0s"):
+        host.start()
+    run = host.runs[0]
+    time.sleep(1.2)  # the app's thread fails afterwards: the first reason stays
+    assert run.state == AppState.CRASHED
+    assert run.crash_reason() == "the Faust app did not start within 0s"
