@@ -149,6 +149,7 @@ class Host:
             by_run.get(src.owner or first, by_run[first]).append(name)
         for run in self.runs:
             run.post(self._reset_sources, by_run[run.label], run)
+        self.probe.reset_inbound()
 
     def _reset_sources(self, names: list[str], run: AppRun) -> None:
         for name in names:

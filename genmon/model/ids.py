@@ -32,10 +32,6 @@ class MissingIds:
         runs, more = id_ranges(ids, limit)
         return cls(len(ids), runs, more)
 
-    @property
-    def first(self) -> int | None:
-        return self.ranges[0][0] if self.ranges else None
-
     def text(self) -> str:
         """``1-80, 93, 95-97`` (and ``…`` when more runs follow)."""
         parts = [f"{a}" if a == b else f"{a}-{b}" for a, b in self.ranges]

@@ -35,15 +35,8 @@ class Stage(Word):
     PROCESSED = "processed"
     """every agent reading its topic finished it without raising (``Sensor.on_stream_event_out``)"""
 
-    @property
-    def previous(self) -> Stage | None:
-        index = STAGES.index(self)
-        return STAGES[index - 1] if index else None
-
 
 STAGES: tuple[Stage, ...] = tuple(Stage)
-LATER_STAGES: tuple[Stage, ...] = STAGES[1:]
-"""The stages a value can be missing at (every stage but the first)."""
 
 
 class Cause(Word):

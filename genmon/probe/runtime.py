@@ -180,15 +180,15 @@ class Probe:
     def read_inbound(self) -> dict[str, InboundState]:
         return {topic: inbound.read() for topic, inbound in list(self.inbound.items())}
 
-    # -- commands (run them on the Faust loop's thread) ---------------------------------------
+    # -- commands ------------------------------------------------------------------------------
     def set_on(self, names: Iterable[str] | None, on: bool) -> None:
+        """Switch tracked generators (any thread: a bool the wrapper reads before each value)."""
         for src in self._select(names):
             if src.kind.switchable:
                 src.on = on
 
-    def reset(self) -> None:
-        for src in list(self.sources.values()):
-            src.reset()
+    def reset_inbound(self) -> None:
+        """Zero the counts of untracked messages (any thread: one dict is swapped for a new one)."""
         self.inbound = {}
 
     def _select(self, names: Iterable[str] | None) -> list[Source]:

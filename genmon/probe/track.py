@@ -75,7 +75,6 @@ def track(fn: Any = None, *, name: str | None = None) -> Any:
     if probe is not None:
         probe.declare(label, function, kind)
     wrapper = _async_wrapper(fn, label) if kind == RowKind.ASYNC else _sync_wrapper(fn, label)
-    wrapper.__genmon_name__ = label  # type: ignore[attr-defined]
     return wrapper
 
 
