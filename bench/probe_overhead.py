@@ -1,9 +1,10 @@
 """End-to-end values/s through one Faust pipeline, with and without genmon's probe, side by side.
 
-    python bench/probe_overhead.py [--values 5000] [--rounds 3]
+    python bench/probe_overhead.py [--values 5000] [--rounds 3] [--broker embedded|kafka]
 
-One embedded broker; each run is a fresh process with a fresh app and topic, and the three modes
-are interleaved round by round so drift on the machine hits them alike:
+One broker (the embedded one, or a local Apache Kafka 4: needs Java and Maven); each run is a fresh
+process with a fresh app and topic (created before the app starts), and the three modes are
+interleaved round by round so drift on the machine hits them alike:
 
 * ``plain``    - the pipeline with no genmon at all;
 * ``tracked``  - the generator wrapped in ``@genmon.track`` but no probe installed (a plain
@@ -27,21 +28,23 @@ import uuid
 MODES = ("plain", "tracked", "probe")
 
 
-async def one_run(mode: str, broker: str, values: int) -> float:
+async def one_run(mode: str, kind: str, broker: str, values: int) -> float:
     import faust
 
     import genmon
-    from genmon.broker import FAST_JOIN
+    from genmon.broker import EmbeddedBroker, KafkaBroker
     from genmon.host import route_logging
+    from genmon.host.topics import create_missing_topics
     from genmon.probe import GenmonSensor, Probe
 
+    settings = {"embedded": EmbeddedBroker, "kafka": KafkaBroker}[kind].faust_settings
     route_logging(tempfile.mktemp(prefix="genmon-bench-", suffix=".log"))
     probe = Probe()
     if mode == "probe":
         probe.install()
     app_id = f"bench-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory() as datadir:
-        app = faust.App(app_id, broker=broker, web_enabled=False, datadir=datadir, **FAST_JOIN)
+        app = faust.App(app_id, broker=broker, web_enabled=False, datadir=datadir, **settings)
         topic = app.topic(f"{app_id}-values", value_type=int, value_serializer="json")
         done = asyncio.Event()
         received = 0
@@ -61,6 +64,7 @@ async def one_run(mode: str, broker: str, values: int) -> float:
         source = numbers if mode == "plain" else genmon.track(numbers, name="bench")
         if mode == "probe":
             app.sensors.add(GenmonSensor(probe))
+        await create_missing_topics(app, broker.removeprefix("kafka://"))
         await app.start()
         started = time.perf_counter()
         async for value in source():
@@ -69,8 +73,8 @@ async def one_run(mode: str, broker: str, values: int) -> float:
         elapsed = time.perf_counter() - started
         if mode == "probe":
             pipe = probe.sources["bench"].read()
-            assert pipe.yielded == pipe.sent == pipe.acked == pipe.received == values, pipe
-            assert pipe.processed == {"sink": values}, pipe
+            assert pipe.yielded == len(pipe.sent) == len(pipe.acked) == len(pipe.received) == values, pipe
+            assert [len(ids) for ids in pipe.processed.values()] == [values], pipe
         await app.stop()
     return values / elapsed
 
@@ -79,17 +83,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--values", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--broker", choices=("embedded", "kafka"), default="embedded")
     parser.add_argument("--child", choices=MODES)
-    parser.add_argument("--broker")
+    parser.add_argument("--url")
     args = parser.parse_args()
     if args.child:
-        print(asyncio.run(one_run(args.child, args.broker, args.values)))
+        print(asyncio.run(one_run(args.child, args.broker, args.url, args.values)))
         return 0
 
-    from genmon.broker import EmbeddedBroker
+    from genmon.broker import EmbeddedBroker, KafkaBroker
 
     rates: dict[str, list[float]] = {mode: [] for mode in MODES}
-    with EmbeddedBroker() as broker:
+    kind = {"embedded": EmbeddedBroker, "kafka": KafkaBroker}[args.broker]
+    with kind() as broker:
+        print(f"broker: {broker.name} at {broker.url}", flush=True)
         for round_ in range(1, args.rounds + 1):
             for mode in MODES:
                 out = subprocess.run(
@@ -99,6 +106,8 @@ def main() -> int:
                         "--child",
                         mode,
                         "--broker",
+                        args.broker,
+                        "--url",
                         broker.url,
                         "--values",
                         str(args.values),

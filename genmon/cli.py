@@ -74,6 +74,12 @@ settle_option = click.option(
     metavar="SECONDS",
     help="Seconds a pipeline must be quiet before a shortfall counts as lost, not in flight.",
 )
+create_topics_option = click.option(
+    "--create-topics",
+    is_flag=True,
+    help="With -A on your broker: create the topics your agents read, if missing, before the app starts "
+    "(always done with --embedded).",
+)
 json_option = click.option("--json", "json_output", is_flag=True, help="Print the snapshot as JSON.")
 loglevel_option = click.option(
     "-l",
@@ -92,6 +98,7 @@ loglevel_option = click.option(
 @app_option
 @broker_option
 @embedded_option
+@create_topics_option
 @click.option(
     "--rate",
     type=positive,
@@ -126,6 +133,7 @@ def cli(
     app_spec: str | None,
     broker: str | None,
     embedded: bool,
+    create_topics: bool,
     rate: float,
     settle: float,
     headless: bool,
@@ -153,6 +161,8 @@ def cli(
                 raise UsageProblem(f"--{name.replace('_', '-')} is for the demo; it does not go with -A")
     elif embedded:
         raise UsageProblem("--embedded goes with -A (the demo runs on the embedded broker anyway)")
+    elif create_topics:
+        raise UsageProblem("--create-topics goes with -A (the demo always creates its own topics)")
     try:
         chosen = select(scenarios)
     except UnknownScenario as exc:
@@ -164,7 +174,7 @@ def cli(
     _broker_choice(broker, embedded)
     if not headless:
         _check_terminal()
-    opts = Options(broker, embedded, app_spec, rate, settle, chosen, app_id, _level(loglevel))
+    opts = Options(broker, embedded, app_spec, rate, settle, chosen, app_id, _level(loglevel), create_topics)
     with running(opts) as run:
         if headless:
             from genmon.report import print_report
@@ -180,6 +190,7 @@ def cli(
 @app_option
 @broker_option
 @embedded_option
+@create_topics_option
 @click.option(
     "--duration",
     type=positive,
@@ -202,6 +213,7 @@ def check(
     app_spec: str | None,
     broker: str | None,
     embedded: bool,
+    create_topics: bool,
     duration: float,
     settle: float,
     json_output: bool,
@@ -219,7 +231,9 @@ def check(
     except ValueError as exc:
         raise UsageProblem(f"--fail-on: {exc}") from None
     _broker_choice(broker, embedded)
-    opts = Options(broker, embedded, app_spec, settle=settle, loglevel=_level(loglevel))
+    opts = Options(
+        broker, embedded, app_spec, settle=settle, loglevel=_level(loglevel), create_topics=create_topics
+    )
     with running(opts) as run:
         snapshot = settle_and_read(run.host, duration)
     from genmon.report import print_report
@@ -229,6 +243,36 @@ def check(
     if not json_output:
         click.echo(f"genmon check: {len(found)} problem(s)" + "".join(f"\n  - {line}" for line in found))
     sys.exit(1 if found else 0)
+
+
+@cli.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=None, help="Listen on this port.  [default: a free one]"
+)
+def kafka(port: int | None) -> None:
+    """Run a real Apache Kafka 4 on 127.0.0.1 until Ctrl+C: single node, KRaft, data deleted at stop.
+
+    Needs Java 17+ and Maven (the broker's jars come from Maven Central, once, then from a cache).
+    Point genmon (or your app) at the URL it prints.
+    """
+    import signal
+    import threading
+
+    from genmon.broker import KafkaBroker
+    from genmon.broker.kafka import jars_cached, kafka_version
+
+    if not jars_cached():
+        click.echo(f"genmon: fetching Apache Kafka {kafka_version()} from Maven Central (once)…", err=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: stop.set())
+    with KafkaBroker(port=port) as broker:
+        click.echo(f"Apache Kafka {broker.version} at {broker.url} (single node; Ctrl+C stops it)")
+        click.echo(f"  try: genmon --broker {broker.url}")
+        while not stop.wait(0.5):
+            if not broker.is_up():
+                raise BrokerError(f"the local Kafka at {broker.url} exited")
+    click.echo("genmon: Kafka stopped; its data is deleted", err=True)
 
 
 def _level(name: str) -> int:

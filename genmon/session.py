@@ -34,6 +34,7 @@ class Options:
     scenarios: list[str] = field(default_factory=list)
     app_id: str = "genmon-demo"
     loglevel: int = logging.INFO
+    create_topics: bool = False
 
 
 @dataclass
@@ -101,6 +102,7 @@ def _demo(
         broker_alive=embedded.is_up if embedded else None,
         settle_seconds=opts.settle,
         log_path=str(log_path),
+        create_topics=True,  # genmon's own demo: its topics exist before its agents subscribe, on any broker
     )
     catalogue = {
         name: ("● " if name in opts.scenarios else "") + text
@@ -140,6 +142,7 @@ def _user_app(
         log_path=str(log_path),
         probe=probe,
         listening_rows=True,
+        create_topics=embedded is not None or opts.create_topics,
     )
     return host, {}
 

@@ -76,6 +76,7 @@ def run(scenarios: str, shooter) -> None:  # type: ignore[no-untyped-def]
             embedded=True,
             broker_alive=broker.is_up,
             log_path=str(default_log_path()),
+            create_topics=True,
         ).start()
         try:
             asyncio.run(shooter(host, ring))

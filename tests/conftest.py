@@ -1,7 +1,13 @@
-"""Shared fixtures: one real embedded broker per test session, a fresh demo app per test."""
+"""Shared fixtures: one real broker per kind per test session, a fresh demo app per test.
+
+``--brokers embedded,kafka`` (or ``GENMON_TEST_BROKERS``) runs every test that takes the ``broker``
+fixture once per broker: the embedded Tansu broker, and a real single-node Apache Kafka 4 started
+from Maven Central's jars (needs Java 17+ and Maven). The default is the embedded broker only.
+"""
 
 from __future__ import annotations
 
+import os
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -11,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from genmon.broker import FAST_JOIN, EmbeddedBroker
+from genmon.broker import BrokerProcess, EmbeddedBroker, KafkaBroker
 from genmon.demo import create_app
 from genmon.host import Host, route_logging
 
@@ -24,10 +30,44 @@ def quiet_logging(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+BROKERS: dict[str, type[BrokerProcess]] = {"embedded": EmbeddedBroker, "kafka": KafkaBroker}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--brokers",
+        default=os.environ.get("GENMON_TEST_BROKERS", "embedded"),
+        help="comma list of the brokers the broker-facing tests run on: embedded, kafka [embedded]",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "broker" in metafunc.fixturenames:
+        kinds = [kind.strip() for kind in metafunc.config.getoption("brokers").split(",") if kind.strip()]
+        unknown = sorted(set(kinds) - set(BROKERS))
+        if unknown:
+            raise pytest.UsageError(
+                f"--brokers: unknown {', '.join(unknown)}; choose from {', '.join(BROKERS)}"
+            )
+        metafunc.parametrize("broker", kinds, indirect=True, scope="session")
+
+
 @pytest.fixture(scope="session")
-def broker() -> Iterator[EmbeddedBroker]:
-    with EmbeddedBroker() as running:
+def broker(request: pytest.FixtureRequest) -> Iterator[BrokerProcess]:
+    """A running broker of the kind the test is parametrized with (one per kind per session)."""
+    with BROKERS[request.param]() as running:
         yield running
+
+
+def owned(broker: BrokerProcess) -> bool:
+    """Whether genmon itself runs this broker (the embedded one), as opposed to a user's Kafka."""
+    return isinstance(broker, EmbeddedBroker)
+
+
+def broker_args(broker: BrokerProcess) -> list[str]:
+    """The command-line options that put ``genmon -A``/``check`` on this broker, with the app's topics
+    created before it starts (as a deployment has them; ``--embedded`` always does it)."""
+    return ["--embedded"] if owned(broker) else ["--broker", broker.url, "--create-topics"]
 
 
 @pytest.fixture
@@ -35,15 +75,23 @@ def app_id() -> str:
     return f"t{uuid.uuid4().hex[:10]}"
 
 
-def start_host(broker: EmbeddedBroker, factory: Callable[[], Any]) -> Host:
+def start_host(broker: BrokerProcess, factory: Callable[[], Any]) -> Host:
     """A started host for the app ``factory`` builds, on the session's broker."""
     assert broker.address is not None
-    host = Host(factory, broker=broker.address, embedded=True, broker_alive=broker.is_up, settle_seconds=5.0)
+    embedded = owned(broker)
+    host = Host(
+        factory,
+        broker=broker.address,
+        embedded=embedded,
+        broker_alive=broker.is_up if embedded else None,
+        settle_seconds=5.0,
+        create_topics=True,  # as deployed apps find them: created before the agents subscribe
+    )
     return host.start()
 
 
 @contextmanager
-def running_host(broker: EmbeddedBroker, factory: Callable[[str], Any]) -> Iterator[Host]:
+def running_host(broker: BrokerProcess, factory: Callable[[str], Any]) -> Iterator[Host]:
     """``factory(datadir)`` run by a host for the length of the block, then stopped."""
     with tempfile.TemporaryDirectory() as datadir:
         host = start_host(broker, lambda: factory(datadir))
@@ -53,18 +101,24 @@ def running_host(broker: EmbeddedBroker, factory: Callable[[str], Any]) -> Itera
             host.stop()
 
 
-def start_demo_host(broker: EmbeddedBroker, app_id: str, datadir: str, rate: float = 20.0) -> Host:
+def start_demo_host(broker: BrokerProcess, app_id: str, datadir: str, rate: float = 20.0) -> Host:
     return start_host(
         broker,
         lambda: create_app(
-            app_id, broker.url, rate, datadir, broker_settings=FAST_JOIN, topic_prefix=f"{app_id}-"
+            app_id,
+            broker.url,
+            rate,
+            datadir,
+            broker_settings=broker.faust_settings,
+            topic_prefix=f"{app_id}-",
         ),
     )
 
 
 @pytest.fixture
-def demo_host(broker: EmbeddedBroker, app_id: str) -> Iterator[Host]:
+def demo_host(broker: BrokerProcess, app_id: str) -> Iterator[Host]:
     with running_host(
-        broker, lambda datadir: create_app(app_id, broker.url, 20.0, datadir, FAST_JOIN, f"{app_id}-")
+        broker,
+        lambda datadir: create_app(app_id, broker.url, 20.0, datadir, broker.faust_settings, f"{app_id}-"),
     ) as host:
         yield host

@@ -12,15 +12,16 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from conftest import owned
 
-from genmon.broker import FAST_JOIN, EmbeddedBroker
+from genmon.broker import BrokerProcess
 from genmon.demo import plan, select
 from genmon.host import Host, wait_settled
 from genmon.model import PipelineSnapshot, Snapshot
 
 
 @pytest.fixture(scope="module")
-def settled(broker: EmbeddedBroker) -> Iterator[tuple[Host, Snapshot]]:
+def settled(broker: BrokerProcess) -> Iterator[tuple[Host, Snapshot]]:
     app_id = f"cat{uuid.uuid4().hex[:8]}"
     assert broker.address is not None
     with tempfile.TemporaryDirectory() as datadir:
@@ -30,14 +31,15 @@ def settled(broker: EmbeddedBroker) -> Iterator[tuple[Host, Snapshot]]:
             broker=broker.url,
             rate=10.0,
             datadir=datadir,
-            broker_settings=FAST_JOIN,
+            broker_settings=broker.faust_settings,
             topic_prefix=f"{app_id}-",
         )
         host = Host(
             factories=[(p.factory, p.delay) for p in plans],
             broker=broker.address,
-            embedded=True,
-            broker_alive=broker.is_up,
+            embedded=owned(broker),
+            broker_alive=broker.is_up if owned(broker) else None,
+            create_topics=True,
         ).start()
         try:
             time.sleep(8)
@@ -72,7 +74,7 @@ def test_lossless_pipelines_settle_equal(settled: tuple[Host, Snapshot], name: s
     assert p.latency_ms["p50"] > 0 and p.latency_ms["p99"] >= p.latency_ms["p50"]
 
 
-def test_slow_consumer_is_in_flight_not_lost_while_running(broker: EmbeddedBroker) -> None:
+def test_slow_consumer_is_in_flight_not_lost_while_running(broker: BrokerProcess) -> None:
     app_id = f"slow{uuid.uuid4().hex[:8]}"
     assert broker.address is not None
     with tempfile.TemporaryDirectory() as datadir:
@@ -82,10 +84,16 @@ def test_slow_consumer_is_in_flight_not_lost_while_running(broker: EmbeddedBroke
             broker=broker.url,
             rate=20.0,
             datadir=datadir,
-            broker_settings=FAST_JOIN,
+            broker_settings=broker.faust_settings,
             topic_prefix=f"{app_id}-",
         )
-        host = Host(only.factory, broker=broker.address, embedded=True, settle_seconds=2.0).start()
+        host = Host(
+            only.factory,
+            broker=broker.address,
+            embedded=owned(broker),
+            settle_seconds=2.0,
+            create_topics=True,
+        ).start()
         try:
             seen = []
             for _ in range(30):  # 6 s, three settle timeouts, with a growing backlog

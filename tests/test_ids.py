@@ -11,7 +11,7 @@ from conftest import running_host
 from pyroaring import BitMap
 
 import genmon
-from genmon.broker import FAST_JOIN, EmbeddedBroker
+from genmon.broker import BrokerProcess
 from genmon.host import Host, wait_for, wait_settled
 from genmon.model.ids import id_ranges
 
@@ -23,9 +23,9 @@ def test_id_ranges_are_exact_and_cheap_for_long_runs() -> None:
     assert id_ranges(BitMap()) == ((), False)
 
 
-def lossy_app(app_id: str, broker: str, datadir: str) -> faust.App:
+def lossy_app(app_id: str, broker: BrokerProcess, datadir: str) -> faust.App:
     """Sends every value except the multiples of 5, and value 7 twice."""
-    app = faust.App(app_id, broker=broker, web_enabled=False, datadir=datadir, **FAST_JOIN)
+    app = faust.App(app_id, broker=broker.url, web_enabled=False, datadir=datadir, **broker.faust_settings)
     topic = app.topic(f"{app_id}-values", value_type=int, value_serializer="json")
 
     @genmon.track(name="lossy")
@@ -52,8 +52,8 @@ def lossy_app(app_id: str, broker: str, datadir: str) -> faust.App:
 
 
 @pytest.fixture
-def lossy_host(broker: EmbeddedBroker, app_id: str) -> Any:
-    with running_host(broker, lambda datadir: lossy_app(app_id, broker.url, datadir)) as host:
+def lossy_host(broker: BrokerProcess, app_id: str) -> Any:
+    with running_host(broker, lambda datadir: lossy_app(app_id, broker, datadir)) as host:
         yield host
 
 
@@ -73,9 +73,9 @@ def test_the_exact_ids_a_program_skipped_are_reported(lossy_host: Host) -> None:
     assert pipe.to_dict()["missing"]["sent"]["ranges"][:2] == [[5, 5], [10, 10]]
 
 
-def reordering_app(app_id: str, broker: str, datadir: str) -> faust.App:
+def reordering_app(app_id: str, broker: BrokerProcess, datadir: str) -> faust.App:
     """Two tasks share one generator; the one holding the earlier value sends it last."""
-    app = faust.App(app_id, broker=broker, web_enabled=False, datadir=datadir, **FAST_JOIN)
+    app = faust.App(app_id, broker=broker.url, web_enabled=False, datadir=datadir, **broker.faust_settings)
     topic = app.topic(f"{app_id}-values", value_type=int, value_serializer="json")
 
     @genmon.track(name="reordered")
@@ -110,8 +110,8 @@ def reordering_app(app_id: str, broker: str, datadir: str) -> faust.App:
     return app
 
 
-def test_a_reorder_is_reported_as_such_not_as_loss(broker: EmbeddedBroker, app_id: str) -> None:
-    with running_host(broker, lambda datadir: reordering_app(app_id, broker.url, datadir)) as host:
+def test_a_reorder_is_reported_as_such_not_as_loss(broker: BrokerProcess, app_id: str) -> None:
+    with running_host(broker, lambda datadir: reordering_app(app_id, broker, datadir)) as host:
         wait_for(host, lambda s: s.pipeline("reordered").counts.processed == 2, timeout=30)
         pipe = host.snapshot(final=True).pipeline("reordered")
     assert pipe.counts.as_tuple() == (2, 2, 2, 2, 2)
@@ -119,8 +119,8 @@ def test_a_reorder_is_reported_as_such_not_as_loss(broker: EmbeddedBroker, app_i
     assert pipe.verdict.state == "ok" and pipe.missing == {} and set(pipe.duplicates.values()) == {0}
 
 
-def bulk_app(app_id: str, broker: str, datadir: str, values: int) -> faust.App:
-    app = faust.App(app_id, broker=broker, web_enabled=False, datadir=datadir, **FAST_JOIN)
+def bulk_app(app_id: str, broker: BrokerProcess, datadir: str, values: int) -> faust.App:
+    app = faust.App(app_id, broker=broker.url, web_enabled=False, datadir=datadir, **broker.faust_settings)
     topic = app.topic(f"{app_id}-bulk", value_type=int, value_serializer="json")
 
     @genmon.track(name="bulk")
@@ -140,9 +140,9 @@ def bulk_app(app_id: str, broker: str, datadir: str, values: int) -> faust.App:
     return app
 
 
-def test_a_lossless_run_of_100000_values_counts_exactly(broker: EmbeddedBroker, app_id: str) -> None:
+def test_a_lossless_run_of_100000_values_counts_exactly(broker: BrokerProcess, app_id: str) -> None:
     total = 100_000
-    with running_host(broker, lambda datadir: bulk_app(app_id, broker.url, datadir, total)) as host:
+    with running_host(broker, lambda datadir: bulk_app(app_id, broker, datadir, total)) as host:
         wait_for(host, lambda s: s.pipeline("bulk").counts.processed == total, timeout=150)
         assert wait_settled(host, quiet=2.0, limit=30)
         pipe = host.snapshot(final=True).pipeline("bulk")

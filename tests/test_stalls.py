@@ -10,12 +10,12 @@ import faust
 from conftest import running_host
 
 import genmon
-from genmon.broker import FAST_JOIN, EmbeddedBroker
+from genmon.broker import BrokerProcess
 from genmon.host import Host, wait_for
 
 
-def blocking_app(app_id: str, broker: str, datadir: str) -> faust.App:
-    app = faust.App(app_id, broker=broker, web_enabled=False, datadir=datadir, **FAST_JOIN)
+def blocking_app(app_id: str, broker: BrokerProcess, datadir: str) -> faust.App:
+    app = faust.App(app_id, broker=broker.url, web_enabled=False, datadir=datadir, **broker.faust_settings)
     topic = app.topic(f"{app_id}-values", value_type=int, value_serializer="json")
 
     @genmon.track(name="blocking")
@@ -55,9 +55,9 @@ def blocking_app(app_id: str, broker: str, datadir: str) -> faust.App:
 
 
 def test_blocking_generator_stall_is_reported_on_it_and_in_the_header(
-    broker: EmbeddedBroker, app_id: str
+    broker: BrokerProcess, app_id: str
 ) -> None:
-    with running_host(broker, lambda datadir: blocking_app(app_id, broker.url, datadir)) as host:
+    with running_host(broker, lambda datadir: blocking_app(app_id, broker, datadir)) as host:
         snap = wait_for(host, lambda s: s.stalls.count >= 2 and s.pipeline("blocking").stalls >= 2, 20)
     assert snap.stalls.count >= 2
     assert 0.35 <= snap.stalls.longest < 2.0

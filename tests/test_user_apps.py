@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from conftest import broker_args, owned
 
-from genmon.broker import FAST_JOIN, EmbeddedBroker
+from genmon.broker import BrokerProcess
 from genmon.host import Host, wait_for, wait_settled
 from genmon.host.loader import load_app, prepare_app
 from genmon.model import Refused, Snapshot
@@ -21,15 +24,25 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
-def user_app(broker: EmbeddedBroker, spec: str) -> Iterator[Host]:
-    """What ``genmon -A spec --embedded`` does, on the session's broker."""
+def user_app(broker: BrokerProcess, spec: str) -> Iterator[Host]:
+    """What ``genmon -A spec --embedded`` (or ``--broker URL``) does, on the session's broker."""
     assert broker.address is not None
     probe = Probe()
     probe.install()
+    module = spec.partition(":")[0]
+    for name in [n for n in sys.modules if n == module or n.startswith(module + ".")]:
+        del sys.modules[name]  # a Faust app runs once: each broker's run imports a fresh one
     with tempfile.TemporaryDirectory() as datadir:
         app = load_app(spec, cwd=str(ROOT))
-        prepare_app(app, broker=broker.url, broker_settings=FAST_JOIN, datadir=datadir)
-        host = Host(lambda: app, broker=broker.address, embedded=True, probe=probe, listening_rows=True)
+        prepare_app(app, broker=broker.url, broker_settings=broker.faust_settings, datadir=datadir)
+        host = Host(
+            lambda: app,
+            broker=broker.address,
+            embedded=owned(broker),
+            probe=probe,
+            listening_rows=True,
+            create_topics=True,
+        )
         host.start()
         try:
             yield host
@@ -48,7 +61,7 @@ def counts(snap: Snapshot, name: str) -> tuple[int, ...]:
     return snap.pipeline(name).counts.as_tuple()
 
 
-def test_tracked_generators_task_timer_and_a_second_hop(broker: EmbeddedBroker) -> None:
+def test_tracked_generators_task_timer_and_a_second_hop(broker: BrokerProcess) -> None:
     from tests.apps import basic
 
     with user_app(broker, "tests.apps.basic") as host:
@@ -77,7 +90,7 @@ def test_tracked_generators_task_timer_and_a_second_hop(broker: EmbeddedBroker) 
         host.set_generator("legacy_import()", False)
 
 
-def test_group_by_and_a_table(broker: EmbeddedBroker) -> None:
+def test_group_by_and_a_table(broker: BrokerProcess) -> None:
     from tests.apps import grouped
 
     with user_app(broker, "tests.apps.grouped:app") as host:
@@ -87,6 +100,7 @@ def test_group_by_and_a_table(broker: EmbeddedBroker) -> None:
                 p.name == "by_customer()" and p.counts.processed == grouped.VALUES for p in s.pipelines
             ),
         )
+        grouped = sys.modules["tests.apps.grouped"]  # the copy the host runs (imported afresh)
         totals = {key: grouped.totals[key] for key in ("c0", "c1", "c2", "c3")}
     assert counts(snap, "orders") == (grouped.VALUES,) * 5
     repartition = snap.pipeline("by_customer()")
@@ -96,7 +110,7 @@ def test_group_by_and_a_table(broker: EmbeddedBroker) -> None:
     assert sum(totals.values()) == sum(range(grouped.VALUES))
 
 
-def test_autodiscovered_agents(broker: EmbeddedBroker) -> None:
+def test_autodiscovered_agents(broker: BrokerProcess) -> None:
     with user_app(broker, "tests.apps.discovered") as host:
         snap = settled(
             host, lambda s: any(p.name == "signups" and p.counts.processed == 15 for p in s.pipelines)
@@ -105,7 +119,7 @@ def test_autodiscovered_agents(broker: EmbeddedBroker) -> None:
     assert snap.pipeline("signups").agents == ("welcome",)
 
 
-def test_unawaited_ids_and_an_agent_nobody_feeds(broker: EmbeddedBroker) -> None:
+def test_unawaited_ids_and_an_agent_nobody_feeds(broker: BrokerProcess) -> None:
     with user_app(broker, "tests.apps.lossy") as host:
         snap = settled(host, lambda s: s.pipeline("events").counts.processed >= 20)
         with pytest.raises(Refused, match="lossy-refunds is a topic, not a tracked generator"):
@@ -133,15 +147,16 @@ def check(*args: str, cwd: Path = ROOT, timeout: float = 120) -> subprocess.Comp
     )
 
 
-def test_check_passes_a_lossless_app(tmp_path: Path) -> None:
-    app = tmp_path / "shopapp.py"
-    app.write_text(
+def shop_app(folder: Path, name: str = "shopapp", values: int = 20) -> str:
+    """A small lossless app with ids of its own (a broker that lives for the session keeps topics)."""
+    unique = f"{name}-{uuid.uuid4().hex[:8]}"
+    (folder / f"{name}.py").write_text(
         "import faust, genmon\n"
-        "app = faust.App('shop-ok', broker='kafka://127.0.0.1:9', web_enabled=False)\n"
-        "t = app.topic('shop-ok', value_type=int, value_serializer='json')\n"
+        f"app = faust.App({unique!r}, broker='kafka://127.0.0.1:9', web_enabled=False)\n"
+        f"t = app.topic({unique!r}, value_type=int, value_serializer='json')\n"
         "@genmon.track\n"
         "async def values():\n"
-        "    for n in range(20):\n"
+        f"    for n in range({values}):\n"
         "        yield n\n"
         "@app.agent(t)\n"
         "async def sink(stream):\n"
@@ -152,10 +167,13 @@ def test_check_passes_a_lossless_app(tmp_path: Path) -> None:
         "    async for n in values():\n"
         "        await t.send(value=n)\n"
     )
-    done = check("-A", "shopapp", "--embedded", "--duration", "5", "--json", cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    import json
+    return unique
 
+
+def test_check_passes_a_lossless_app(broker: BrokerProcess, tmp_path: Path) -> None:
+    shop_app(tmp_path)
+    done = check("-A", "shopapp", *broker_args(broker), "--duration", "5", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
     snap = json.loads(done.stdout)
     (pipe,) = snap["pipelines"]
     assert pipe["counts"] == {stage: 20 for stage in ("yielded", "sent", "acked", "received", "processed")}
@@ -165,17 +183,40 @@ def test_check_passes_a_lossless_app(tmp_path: Path) -> None:
     assert {p.name for p in tmp_path.iterdir()} - {"__pycache__"} == {"shopapp.py"}
 
 
-def test_check_fails_an_app_with_a_known_loss() -> None:
-    done = check("-A", "tests.apps.lossy", "--embedded", "--duration", "5")
+def test_a_topic_created_after_the_agents_subscribed(broker: BrokerProcess, tmp_path: Path) -> None:
+    """On a broker that does not create a topic when a consumer asks for it (Apache Kafka), an agent
+    whose topic is first created by a send is assigned nothing until the consumer's next metadata
+    refresh (5 minutes): check says so and names the fix. ``--create-topics`` avoids it."""
+    topic = shop_app(tmp_path)
+    done = check("-A", "shopapp", "--broker", broker.url, "--duration", "4", "--json", cwd=tmp_path)
+    snap = json.loads(done.stdout)
+    if broker.creates_topics_for_consumers:
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert snap["apps"][0]["unassigned"] == []
+        return
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert snap["apps"][0]["unassigned"] == [topic]
+    (pipe,) = snap["pipelines"]
+    assert pipe["verdict"]["stage"] == "received"
+    topic = shop_app(tmp_path, "again")  # a fresh topic: the first run's sends created the other
+    text = check("-A", "again", "--broker", broker.url, "--duration", "3", cwd=tmp_path)
+    assert text.returncode == 1
+    said = " ".join(text.stdout.split())  # the report wraps long lines
+    assert f"{topic} is read by an agent, but the app's consumer has no partition of it" in said
+    topic = shop_app(tmp_path, "fixed")
+    fixed = check("-A", "fixed", "--broker", broker.url, "--create-topics", "--duration", "4", cwd=tmp_path)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+
+
+def test_check_fails_an_app_with_a_known_loss(broker: BrokerProcess) -> None:
+    done = check("-A", "tests.apps.lossy", *broker_args(broker), "--duration", "5")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "lost at sent: 10 (send not awaited)" in done.stdout
     assert (
         "events: lost at sent: 10 (send not awaited), ids 3, 6, 9, 12, 15, 18, 21, 24, 27, 30" in done.stdout
     )
-    json_run = check("-A", "tests.apps.lossy", "--embedded", "--duration", "5", "--json")
+    json_run = check("-A", "tests.apps.lossy", *broker_args(broker), "--duration", "5", "--json")
     assert json_run.returncode == 1
-    import json
-
     events = next(p for p in json.loads(json_run.stdout)["pipelines"] if p["name"] == "events")
     assert events["verdict"]["stage"] == "sent" and events["verdict"]["cause"] == "unawaited"
     assert events["damaged"]["unawaited"]["ranges"] == [[n, n] for n in range(3, 31, 3)]
@@ -216,7 +257,7 @@ def test_bad_app_input_is_one_line_and_exit_2(
         assert "Traceback" not in done.stderr
 
 
-def test_tracked_generator_adds_a_header_only_under_genmon(broker: EmbeddedBroker, app_id: str) -> None:
+def test_tracked_generator_adds_a_header_only_under_genmon(broker: BrokerProcess, app_id: str) -> None:
     """The same app twice: under genmon's probe every value carries genmon's header (so the check
     below can see one); as a plain Faust run the values are identical and carry none."""
     import asyncio
@@ -224,6 +265,7 @@ def test_tracked_generator_adds_a_header_only_under_genmon(broker: EmbeddedBroke
     import faust
 
     import genmon
+    from genmon.host.topics import create_missing_topics
     from genmon.probe import GenmonSensor, Probe, active_probe
 
     def run(probe: Probe | None, suffix: str) -> list[tuple[int, dict]]:
@@ -232,7 +274,9 @@ def test_tracked_generator_adds_a_header_only_under_genmon(broker: EmbeddedBroke
         async def main() -> None:
             with tempfile.TemporaryDirectory() as datadir:
                 name = f"{app_id}-{suffix}"
-                app = faust.App(name, broker=broker.url, web_enabled=False, datadir=datadir, **FAST_JOIN)
+                app = faust.App(
+                    name, broker=broker.url, web_enabled=False, datadir=datadir, **broker.faust_settings
+                )
                 if probe is not None:
                     app.sensors.add(GenmonSensor(probe))
                 topic = app.topic(f"{name}-plain", value_type=int, value_serializer="json")
@@ -247,6 +291,7 @@ def test_tracked_generator_adds_a_header_only_under_genmon(broker: EmbeddedBroke
                     async for event in stream.events():
                         received.append((event.value, dict(event.headers)))
 
+                await create_missing_topics(app, broker.address.bootstrap)  # as a deployment has it
                 await app.start()
                 async for value in values():
                     await topic.send(value=value)

@@ -12,16 +12,18 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from genmon.model import AppReading, AppState, LoopStalls, one_line
 from genmon.probe import GenmonSensor, Probe
 from genmon.probe.runtime import OWNER, STALL_SECONDS
-from genmon.probe.touchpoints import agent_readers, crash_of
+from genmon.probe.touchpoints import agent_readers, assigned_topics, crash_of
 
 AppFactory = Callable[[], Any]
 HEARTBEAT_SECONDS = 0.05
+ASSIGNMENT_EVERY = 20
+"""Heartbeats between two readings of the consumer's assignment (about a second)."""
 
 
 class AppRun:
@@ -31,11 +33,22 @@ class AppRun:
     or from another thread through :meth:`give_up` while the app is still starting.
     """
 
-    def __init__(self, factory: AppFactory, probe: Probe, label: str = "app", delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        factory: AppFactory,
+        probe: Probe,
+        label: str = "app",
+        delay: float = 0.0,
+        before_start: Callable[[Any], Awaitable[Any]] | None = None,
+    ) -> None:
         self._factory = factory
         self.delay = delay
+        self._before_start = before_start
+        """Awaited with the built app just before it starts (e.g. creating its topics)."""
         self.readers: dict[str, tuple[str, ...]] = {}
         """topic -> the agents of this app that read it"""
+        self.assigned: frozenset[str] | None = None
+        """Topics the app's consumer has partitions of (read on the app's loop, about every second)."""
         self.probe = probe
         self.label = label
         self.app: Any = None
@@ -117,6 +130,7 @@ class AppRun:
             state=AppState.CRASHED if crash is not None else self.state,
             error=crash,
             readers=self.readers,
+            assigned=self.assigned,
             stalls=self.current_stalls(now),
         )
 
@@ -153,6 +167,8 @@ class AppRun:
             app = self.app = self._build()
             self.app_id = app.conf.id
             app.sensors.add(GenmonSensor(self.probe))
+            if self._before_start is not None:
+                await self._before_start(app)
             await app.start()
         except BaseException as exc:
             self._set(AppState.CRASHED, one_line(exc))
@@ -174,7 +190,11 @@ class AppRun:
 
     async def _heartbeat(self) -> None:
         """Measure how late the loop runs a periodic callback: blocking code shows as lateness."""
+        beats = 0
         while True:
+            if beats % ASSIGNMENT_EVERY == 0:
+                self.assigned = assigned_topics(self.app)
+            beats += 1
             before = time.monotonic()
             self._last_beat = before
             await asyncio.sleep(HEARTBEAT_SECONDS)

@@ -19,6 +19,7 @@ from genmon.broker import BrokerAddress, unreachable_because
 from genmon.host.apprun import AppFactory, AppRun
 from genmon.host.offsets import OffsetWatcher
 from genmon.host.sampler import Sampler
+from genmon.host.topics import create_missing_topics
 from genmon.model import BrokerInfo, Reading, Snapshot
 from genmon.model.control import NotSwitchable, UnknownPipeline
 from genmon.probe import Probe
@@ -51,13 +52,17 @@ class Host:
         start_timeout: float = 60.0,
         probe: Probe | None = None,
         listening_rows: bool = False,
+        create_topics: bool = False,
     ) -> None:
+        """``create_topics``: create the topics the apps' agents read, if missing, before they start
+        (see :mod:`genmon.host.topics`): always for the embedded broker, on request for a user's."""
         plans = [(f, 0.0) if callable(f) else f for f in ([factory] if factory else []) + list(factories)]
         if not plans:
             raise ValueError("Host needs at least one app factory")
         self.probe = probe or Probe()
         self.listening_rows = listening_rows
-        self.runs = [AppRun(f, self.probe, f"app{i}", delay) for i, (f, delay) in enumerate(plans)]
+        before = (lambda app: create_missing_topics(app, broker.bootstrap)) if create_topics else None
+        self.runs = [AppRun(f, self.probe, f"app{i}", delay, before) for i, (f, delay) in enumerate(plans)]
         self._broker = broker
         self._embedded = embedded
         self._broker_alive = broker_alive

@@ -56,6 +56,9 @@ def build(reading: Reading, clocks: Clocks, final: bool = False) -> tuple[Snapsh
             pipelines=tuple(name for name, owner in owners.items() if owner == app.label),
             consumed=tuple(app.readers),
             stalls=app.stalls,
+            unassigned=tuple(t for t in app.readers if app.assigned is not None and t not in app.assigned)
+            if app.state == AppState.RUNNING
+            else (),
         )
         for app in reading.apps
     )

@@ -31,11 +31,17 @@ def _ids(ids: MissingIds | None) -> str:
     return f"ids {ids.text()}" if ids else ""
 
 
-def diagnose(pipe: PipelineSnapshot, consumed: Iterable[str] = (), nearby: Iterable[str] = ()) -> Diagnosis:
+def diagnose(
+    pipe: PipelineSnapshot,
+    consumed: Iterable[str] = (),
+    nearby: Iterable[str] = (),
+    unassigned: Iterable[str] = (),
+) -> Diagnosis:
     """Explain ``pipe``.
 
     ``consumed``: the topics some agent of any app reads (to spot a wrong topic); ``nearby``: the
-    topics the agents of the pipeline's own app read (to name what was probably meant).
+    topics the agents of the pipeline's own app read (to name what was probably meant);
+    ``unassigned``: topics agents read that no running consumer has a partition of.
     """
     c, v = pipe.counts, pipe.verdict
     if pipe.kind == RowKind.TOPIC:
@@ -107,6 +113,16 @@ def diagnose(pipe: PipelineSnapshot, consumed: Iterable[str] = (), nearby: Itera
             "await app.producer.flush()  # before the process exits",
         )
     if v.lost_at == Stage.RECEIVED:
+        waiting = [t for t in pipe.topics if t in set(unassigned)]
+        if waiting:
+            return Diagnosis(
+                f"acked {c.acked}, received {c.received}: {', '.join(waiting)} is read by an agent, but the "
+                "app's consumer has no partition of it. It did not exist when the agents subscribed; Faust "
+                "notices a new topic only at its next metadata refresh (consumer_metadata_max_age_ms, "
+                "5 minutes by default), so the values wait on the broker until then.",
+                "# create the topics before the app starts (kafka-topics --create …), or let genmon:\n"
+                "genmon -A your.app --create-topics",
+            )
         unread = [t for t in pipe.topics if t not in set(consumed)]
         if unread:
             reading = ", ".join(sorted(set(nearby))) or "no topic"

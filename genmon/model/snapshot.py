@@ -203,6 +203,8 @@ class AppStatus:
     consumed: tuple[str, ...] = ()
     """Topics this app's agents read."""
     stalls: LoopStalls = field(default_factory=LoopStalls)
+    unassigned: tuple[str, ...] = ()
+    """Topics this app's agents read that its consumer has no partition of (while it runs)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -211,6 +213,7 @@ class AppStatus:
             "error": self.error,
             "pipelines": list(self.pipelines),
             "consumes": list(self.consumed),
+            "unassigned": list(self.unassigned),
             "loop_stalls": self.stalls.to_dict(),
         }
 
@@ -235,6 +238,13 @@ class Snapshot:
         """Every topic some agent of some app reads."""
         return {topic for app in self.apps for topic in app.consumed}
 
+    @property
+    def unassigned_topics(self) -> set[str]:
+        """Topics some agent reads but no running app's consumer has a partition of."""
+        return {topic for app in self.apps for topic in app.unassigned} - {
+            topic for app in self.apps for topic in app.consumed if topic not in app.unassigned
+        }
+
     def topics_read_by(self, app_id: str) -> tuple[str, ...]:
         """The topics the agents of one app read."""
         return next((app.consumed for app in self.apps if app.app_id == app_id), ())
@@ -243,7 +253,7 @@ class Snapshot:
         """Why ``pipe`` looks the way it does, with what the other apps read in view."""
         from genmon.model.diagnosis import diagnose
 
-        return diagnose(pipe, self.consumed_topics, self.topics_read_by(pipe.app_id))
+        return diagnose(pipe, self.consumed_topics, self.topics_read_by(pipe.app_id), self.unassigned_topics)
 
     def pipeline(self, name: str) -> PipelineSnapshot:
         for pipe in self.pipelines:

@@ -75,6 +75,8 @@ class AppReading:
     error: str | None = None
     readers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """topic -> the agents of this app that read it"""
+    assigned: frozenset[str] | None = None
+    """Topics the app's consumer has partitions of (None: not known yet)."""
     stalls: LoopStalls = field(default_factory=LoopStalls)
 
 

@@ -199,6 +199,31 @@ def agent_readers(app: Any) -> dict[str, tuple[str, ...]]:
     return {topic: tuple(names) for topic, names in readers.items()}
 
 
+def agent_topics(app: Any) -> dict[str, int]:
+    """topic -> partitions for every topic an agent of the app reads: the topic's own ``partitions``
+    (``app.topic(..., partitions=N)``), else the app's ``topic_partitions`` — what Faust itself uses
+    when it declares a topic (``Topic.declare``)."""
+    found: dict[str, int] = {}
+    try:
+        default = int(app.conf.topic_partitions)
+        for agent in app.agents.values():
+            channel = agent.channel
+            for topic in getattr(channel, "topics", ()) or ():
+                found[topic] = int(getattr(channel, "partitions", None) or default)
+    except Exception:
+        pass
+    return found
+
+
+def assigned_topics(app: Any) -> frozenset[str]:
+    """Topics with at least one partition assigned to the app's consumer (``Consumer.assignment()``;
+    call it on the app's loop: the set changes during a rebalance)."""
+    try:
+        return frozenset(tp.topic for tp in app.consumer.assignment())
+    except Exception:
+        return frozenset()
+
+
 def crash_of(app: Any) -> BaseException | None:
     """``mode.Service.crashed`` / ``crash_reason``: set when an app's service tree crashed after start."""
     if app is not None and getattr(app, "crashed", False):
