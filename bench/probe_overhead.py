@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from pathlib import Path
 
 MODES = ("plain", "tracked", "probe")
 
@@ -38,12 +39,12 @@ async def one_run(mode: str, kind: str, broker: str, values: int) -> float:
     from genmon.probe import GenmonSensor, Probe
 
     settings = {"embedded": EmbeddedBroker, "kafka": KafkaBroker}[kind].faust_settings
-    route_logging(tempfile.mktemp(prefix="genmon-bench-", suffix=".log"))
     probe = Probe()
     if mode == "probe":
         probe.install()
     app_id = f"bench-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory() as datadir:
+        route_logging(Path(datadir) / "bench.log")  # Faust's log lines, gone with the run
         app = faust.App(app_id, broker=broker, web_enabled=False, datadir=datadir, **settings)
         topic = app.topic(f"{app_id}-values", value_type=int, value_serializer="json")
         done = asyncio.Event()

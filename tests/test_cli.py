@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from procs import alive, children_of
 
 GENMON = [sys.executable, "-m", "genmon"]
 
@@ -85,39 +86,29 @@ def test_headless_table_without_json(tmp_path: Path) -> None:
 
 def _brokers_of(pid: int) -> list[int]:
     """Tansu processes whose parent is ``pid``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmd = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == pid and b"broker" in cmd and b"--listener-url" in cmd:
-            found.append(int(entry.name))
-    return found
+    return children_of(pid, b"broker", b"--listener-url")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie is dead for our purposes
-        return (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) != "Z"
-    except OSError:
-        return False
+_alive = alive
 
 
 class Terminal:
     """genmon on a pseudo-terminal of a given size; the screen's output is drained and kept."""
 
-    def __init__(self, cwd: Path, columns: int = 120, lines: int = 35, args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        cwd: Path,
+        columns: int = 120,
+        lines: int = 35,
+        args: tuple[str, ...] = (),
+        tmpdir: Path | None = None,
+    ) -> None:
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
         env = dict(os.environ, TERM="xterm-256color", COLUMNS=str(columns), LINES=str(lines))
+        if tmpdir is not None:  # genmon's scratch files (log, broker, Faust data) go here
+            tmpdir.mkdir(exist_ok=True)
+            env["TMPDIR"] = str(tmpdir)
         self.proc = subprocess.Popen(
             [*GENMON, *args],
             cwd=cwd,
@@ -192,7 +183,10 @@ def test_screen_exits_cleanly_and_leaves_no_broker(how: str, tmp_path: Path) -> 
 
 
 def test_broker_dies_with_genmon_even_on_sigkill(tmp_path: Path) -> None:
-    term = Terminal(tmp_path)
+    # kill -9 leaves genmon no chance to clean its scratch folders: keep them in this test's folder
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    term = Terminal(cwd, tmpdir=tmp_path / "tmp")
     brokers = term.wait_for_screen()
     os.killpg(term.proc.pid, signal.SIGKILL)
     term.finish()
@@ -200,6 +194,7 @@ def test_broker_dies_with_genmon_even_on_sigkill(tmp_path: Path) -> None:
     while any(_alive(pid) for pid in brokers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in brokers)
+    assert list(cwd.iterdir()) == [], "nothing is left in the working directory"
 
 
 def test_terminal_too_small_is_refused(tmp_path: Path) -> None:

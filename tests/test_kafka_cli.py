@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from procs import alive, children_of
 
 from genmon.broker import BrokerAddress, parse_broker_url, unreachable_because
 
@@ -22,28 +23,6 @@ from genmon.broker import BrokerAddress, parse_broker_url, unreachable_because
 def with_kafka(request: pytest.FixtureRequest) -> None:
     if "kafka" not in request.config.getoption("brokers"):
         pytest.skip("needs --brokers ...,kafka (Java 17+ and Maven)")
-
-
-def _java_children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-                cmd = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"kafka.Kafka" in cmd:
-                found.append(int(entry.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}").exists() and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
 
 
 @pytest.mark.usefixtures("with_kafka")
@@ -63,16 +42,16 @@ def test_genmon_kafka_serves_until_stopped_and_leaves_nothing(how: signal.Signal
         url = line.split(" at ", 1)[1].split()[0]
         address: BrokerAddress = parse_broker_url(url)
         assert address.host == "127.0.0.1" and unreachable_because(address) is None
-        (java,) = _java_children(proc.pid)
+        (java,) = children_of(proc.pid, b"kafka.Kafka")
         proc.send_signal(how)
         assert proc.wait(timeout=30) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
     deadline = time.monotonic() + 10
-    while _alive(java) and time.monotonic() < deadline:
+    while alive(java) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(java), "the Kafka broker outlived genmon kafka"
+    assert not alive(java), "the Kafka broker outlived genmon kafka"
     assert "data is deleted" in proc.stderr.read()  # type: ignore[union-attr]
     assert list(tmp_path.iterdir()) == []
 

@@ -49,6 +49,7 @@ class EmbeddedBroker(BrokerProcess):
     """One Tansu process (memory storage)."""
 
     name = "embedded broker"
+    slug = "embedded"
     faust_settings = FAST_JOIN
     creates_topics_for_consumers = True
 

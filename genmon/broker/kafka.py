@@ -114,6 +114,7 @@ class KafkaBroker(BrokerProcess):
     """One Apache Kafka process in KRaft combined mode (broker and controller), storage in scratch."""
 
     name = "local Kafka"
+    slug = "kafka"
     faust_settings = {}  # Kafka answers a first join at once (group.initial.rebalance.delay.ms=0)
     stop_grace = 15.0  # a controlled shutdown takes a few seconds
 

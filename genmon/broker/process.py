@@ -45,6 +45,8 @@ class BrokerProcess:
     """
 
     name = "broker"
+    slug = "broker"
+    """For file names (the scratch directory's prefix)."""
     faust_settings: Mapping[str, Any] = {}
     """Faust settings an app needs on this broker to join its consumer group quickly."""
     stop_grace = 3.0
@@ -91,7 +93,7 @@ class BrokerProcess:
         if self.port and unreachable_because(self.address, timeout=0.5) is None:
             raise BrokerError(f"port {port} on 127.0.0.1 is already in use")
         # The scratch directory keeps whatever the broker writes out of the user's working directory.
-        self._workdir = tempfile.TemporaryDirectory(prefix=f"genmon-{self.name}-")
+        self._workdir = tempfile.TemporaryDirectory(prefix=f"genmon-{self.slug}-")
         workdir = Path(self._workdir.name)
         try:
             self.prepare(workdir, port)

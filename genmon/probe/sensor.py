@@ -20,6 +20,7 @@ from genmon.probe.source import LATENCY_MAX_US
 from genmon.probe.touchpoints import sender_frame, stamp_header
 
 _names: dict[Any, tuple[str, str]] = {}
+CRASHED, SEND_FAILED = Cause.CRASHED, Cause.SEND_FAILED  # module constants: a member look-up costs ~0.1 µs
 
 
 def sender_name() -> tuple[str, str] | None:
@@ -83,7 +84,7 @@ class GenmonSensor(Sensor):
     def on_send_error(self, producer: Any, exc: BaseException, state: Any) -> None:
         try:
             if state is not None and state[1] > state[0].floor:
-                state[0].damaged[Cause.SEND_FAILED].add(state[1])
+                state[0].damaged[SEND_FAILED].add(state[1])
         except Exception:
             pass
 
@@ -110,7 +111,7 @@ class GenmonSensor(Sensor):
                 inbound.processed[agent] = inbound.processed.get(agent, 0) + 1
                 return
             src, seq, yielded_at = found
-            if seq in src.damaged[Cause.CRASHED].ids:
+            if seq in src.damaged[CRASHED].ids:
                 return  # the agent raised on it: this hook fires anyway, from a ``finally``
             src.processed_by(tp.topic, self._agent_name()).add(seq)
             latency = time.time_ns() // 1000 - yielded_at
