@@ -97,7 +97,6 @@ async def shoot_user_app(host: Host, ring) -> None:  # type: ignore[no-untyped-d
 
 def run_user_app(folder: Path, spec: str) -> None:
     """``genmon -A spec --embedded`` from ``folder``, as a user runs it."""
-    from genmon.broker import FAST_JOIN
     from genmon.host.loader import load_app, prepare_app
     from genmon.probe import Probe
 
@@ -117,6 +116,7 @@ def run_user_app(folder: Path, spec: str) -> None:
             log_path=str(default_log_path()),
             probe=probe,
             listening_rows=True,
+            create_topics=True,  # what genmon -A --embedded does
         ).start()
         try:
             asyncio.run(shoot_user_app(host, ring))
