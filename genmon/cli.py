@@ -16,11 +16,13 @@ import click
 from genmon.broker import BrokerError, check_reachable, parse_broker_url
 from genmon.host import HostError
 from genmon.host.loader import AppLoadError
-from genmon.model import DEFAULT_FAIL_ON, PROBLEMS, parse_fail_on, problems
+from genmon.model import DEFAULT_FAIL_ON, PROBLEMS, RowKind, parse_fail_on, plural, problems
 from genmon.session import Options, running, settle_and_read
 from genmon.version import __version__
 
 MIN_COLUMNS, MIN_LINES = 80, 20
+EMPTY = 3
+"""``genmon check``'s exit status when it saw no pipeline at all: nothing was checked."""
 LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -202,6 +204,11 @@ def cli(
 @settle_option
 @json_option
 @click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="Pass even when no pipeline was seen (nothing sent to a topic during the run).",
+)
+@click.option(
     "--fail-on",
     default=",".join(DEFAULT_FAIL_ON),
     show_default=True,
@@ -217,12 +224,14 @@ def check(
     duration: float,
     settle: float,
     json_output: bool,
+    allow_empty: bool,
     fail_on: str,
     loglevel: str,
 ) -> None:
     """Run your app headless, pause its tracked generators, let it settle, and judge it.
 
-    Exit status: 0 no problem, 1 a problem of a --fail-on kind was found, 2 bad input.
+    Exit status: 0 no problem, 1 a problem of a --fail-on kind was found, 2 bad input, 3 nothing was
+    checked (no pipeline seen; --allow-empty passes instead).
     """
     if app_spec is None:
         raise UsageProblem("genmon check needs -A MODULE[:APP]")
@@ -241,7 +250,16 @@ def check(
     found = problems(snapshot, kinds)
     print_report(snapshot, json_output)
     if not json_output:
-        click.echo(f"genmon check: {len(found)} problem(s)" + "".join(f"\n  - {line}" for line in found))
+        click.echo(
+            f"genmon check: {plural(len(found), 'problem')}" + "".join(f"\n  - {line}" for line in found)
+        )
+    if not found and not allow_empty and not any(p.kind != RowKind.TOPIC for p in snapshot.pipelines):
+        click.echo(
+            "genmon check: no pipeline seen: nothing sent to a topic during the run. Mark a generator with "
+            "@genmon.track, or check that the app's tasks and timers send; --allow-empty passes anyway.",
+            err=True,
+        )
+        sys.exit(EMPTY)
     sys.exit(1 if found else 0)
 
 

@@ -10,19 +10,23 @@ from rich.text import Text
 
 from genmon.model import STAGES, Snapshot, flow, header_line, switch_symbol
 
+WIDE = 1000
+"""Columns of the report when it goes to a file or a pipe: wide enough for any row, unwrapped."""
+
 
 def as_json(snapshot: Snapshot) -> str:
     return json.dumps(snapshot.to_dict(), indent=2)
 
 
-def as_table(snapshot: Snapshot) -> Table:
+def as_table(snapshot: Snapshot, full: bool = False) -> Table:
+    """The snapshot as a table; ``full``: never cut a cell (a file or a pipe, not a terminal)."""
     table = Table(title=f"genmon ─ {header_line(snapshot)}", title_justify="left")
     table.add_column("on", min_width=2, no_wrap=True)
     table.add_column("pipeline", no_wrap=True)
     table.add_column("flow", no_wrap=True)
     for stage in STAGES:
         table.add_column(stage, justify="right", no_wrap=True, min_width=len(stage))
-    table.add_column("verdict", no_wrap=True, max_width=48, overflow="ellipsis")
+    table.add_column("verdict", no_wrap=True, max_width=None if full else 48, overflow="ellipsis")
     for pipe in snapshot.pipelines:
         lost = pipe.verdict.lost_at
         table.add_row(
@@ -52,7 +56,9 @@ def print_report(snapshot: Snapshot, json_output: bool, console: Console | None 
     if console is None:
         console = Console()
         if not console.is_terminal:
-            console = Console(width=200)  # a log file or pipe: never wrap the rows
-    console.print(as_table(snapshot))
+            console = Console(width=WIDE)  # a log file or pipe: never wrap or cut anything
+    console.print(as_table(snapshot, full=not console.is_terminal))
     for line in explanations(snapshot):
         console.print(line)
+    if snapshot.log_path:
+        console.print(f"log: {snapshot.log_path}", highlight=False)

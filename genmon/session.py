@@ -152,4 +152,5 @@ def settle_and_read(host: Host, duration: float) -> Snapshot:
     time.sleep(duration)
     host.set_all(False)
     wait_settled(host, SETTLE_QUIET_SECONDS, SETTLE_LIMIT_SECONDS)
+    host.offsets.refresh()  # broker truth as of now, not of the last 2 s poll
     return host.snapshot(final=True)

@@ -179,6 +179,8 @@ def test_check_passes_a_lossless_app(broker: BrokerProcess, tmp_path: Path) -> N
     assert pipe["counts"] == {stage: 20 for stage in ("yielded", "sent", "acked", "received", "processed")}
     # the generator was declared at import, before the app ran: it is still the app's pipeline
     assert [app["pipelines"] for app in snap["apps"]] == [["values"]]
+    # broker truth read after the run settled, not from a poll before the last values
+    assert [o["on_topic"] for o in pipe["broker_offsets"]] == [20]
     # no <id>-data directory: genmon moved Faust's default data dir out of the working directory
     assert {p.name for p in tmp_path.iterdir()} - {"__pycache__"} == {"shopapp.py"}
 
@@ -215,11 +217,32 @@ def test_check_fails_an_app_with_a_known_loss(broker: BrokerProcess) -> None:
     assert (
         "events: lost at sent: 10 (send not awaited), ids 3, 6, 9, 12, 15, 18, 21, 24, 27, 30" in done.stdout
     )
+    assert any(line.startswith("log: /") for line in done.stdout.splitlines()), done.stdout
     json_run = check("-A", "tests.apps.lossy", *broker_args(broker), "--duration", "5", "--json")
     assert json_run.returncode == 1
     events = next(p for p in json.loads(json_run.stdout)["pipelines"] if p["name"] == "events")
     assert events["verdict"]["stage"] == "sent" and events["verdict"]["cause"] == "unawaited"
     assert events["damaged"]["unawaited"]["ranges"] == [[n, n] for n in range(3, 31, 3)]
+
+
+def test_a_check_that_saw_no_pipeline_does_not_pass(tmp_path: Path) -> None:
+    """An app whose agents nothing feeds: nothing was checked, and check says so (exit 3)."""
+    (tmp_path / "idle.py").write_text(
+        "import faust\n"
+        f"app = faust.App('idle-{uuid.uuid4().hex[:8]}', broker='kafka://127.0.0.1:9', web_enabled=False)\n"
+        "t = app.topic('idle-in', value_type=int, value_serializer='json')\n"
+        "@app.agent(t)\n"
+        "async def sink(stream):\n"
+        "    async for _ in stream:\n"
+        "        pass\n"
+    )
+    done = check("-A", "idle", "--embedded", "--duration", "2", "--json", cwd=tmp_path)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert [p["kind"] for p in json.loads(done.stdout)["pipelines"]] == ["topic"]  # still one JSON document
+    assert "genmon check: no pipeline seen: nothing sent to a topic during the run" in done.stderr
+    allowed = check("-A", "idle", "--embedded", "--duration", "2", "--allow-empty", cwd=tmp_path)
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    assert "genmon check: 0 problems" in allowed.stdout
 
 
 @pytest.mark.parametrize(

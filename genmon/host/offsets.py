@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -36,13 +37,31 @@ class OffsetWatcher:
         self.poll = poll
         self.offsets: dict[str, TopicOffsets] = {}
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._polls = 0
+        """How many polls finished (a refresh waits for the next one)."""
         self._thread = threading.Thread(target=self._run, name="genmon-offsets", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
+    def refresh(self, timeout: float = 5.0) -> bool:
+        """Poll now and wait until that poll finished (True), or ``timeout`` passed (False).
+
+        The final report reads broker truth after the pipelines settled, not up to 2 s before.
+        """
+        if not self._thread.is_alive():
+            return False
+        target = self._polls + 2  # the poll under way may have started before the caller asked
+        deadline = time.monotonic() + timeout
+        while self._polls < target and time.monotonic() < deadline:
+            self._wake.set()
+            time.sleep(0.02)
+        return self._polls >= target
+
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
 
@@ -66,7 +85,9 @@ class OffsetWatcher:
             while not self._stop.is_set():
                 with contextlib.suppress(Exception):
                     await self._poll_once(consumer, admin)
-                await asyncio.get_running_loop().run_in_executor(None, self._stop.wait, self.poll)
+                self._polls += 1
+                await asyncio.get_running_loop().run_in_executor(None, self._wake.wait, self.poll)
+                self._wake.clear()
         finally:
             with contextlib.suppress(Exception):
                 await consumer.stop()
