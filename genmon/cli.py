@@ -17,35 +17,23 @@ from genmon.broker import BrokerError, check_reachable, parse_broker_url
 from genmon.host import HostError
 from genmon.host.loader import AppLoadError
 from genmon.model import DEFAULT_FAIL_ON, PROBLEMS, RowKind, parse_fail_on, plural, problems
+from genmon.options import (
+    UsageProblem,
+    app_option,
+    broker_option,
+    create_topics_option,
+    embedded_option,
+    json_option,
+    loglevel_option,
+    positive,
+    settle_option,
+)
 from genmon.session import Options, running, settle_and_read
 from genmon.version import __version__
 
 MIN_COLUMNS, MIN_LINES = 80, 20
 EMPTY = 3
 """``genmon check``'s exit status when it saw no pipeline at all: nothing was checked."""
-LEVELS = ("debug", "info", "warning", "error")
-
-
-class PositiveNumber(click.ParamType):
-    """A number above zero, with an error message a user understands."""
-
-    name = "N"
-
-    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        try:
-            number = float(value)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            self.fail(f"{value!r} is not a number", param, ctx)
-        if not number > 0 or number != number or number == float("inf"):
-            self.fail(f"{value!r} must be a number greater than 0", param, ctx)
-        return number
-
-
-positive = PositiveNumber()
-
-
-class UsageProblem(click.UsageError):
-    """A bad option value discovered after parsing (still exit 2, still one line)."""
 
 
 def _given(ctx: click.Context, name: str) -> bool:
@@ -57,40 +45,6 @@ def _broker_choice(broker: str | None, embedded: bool) -> None:
         raise UsageProblem("--broker and --embedded exclude each other")
     if broker is not None:  # a malformed or unreachable broker fails here, before anything starts
         check_reachable(parse_broker_url(broker))
-
-
-app_option = click.option(
-    "-A", "--app", "app_spec", metavar="MODULE[:APP]", help="Monitor your own Faust app (as faust -A does)."
-)
-broker_option = click.option(
-    "-b", "--broker", metavar="URL", help="Use this Kafka broker (kafka://HOST:PORT)."
-)
-embedded_option = click.option(
-    "--embedded", is_flag=True, help="With -A: run your app on genmon's embedded broker instead of its own."
-)
-settle_option = click.option(
-    "--settle",
-    type=positive,
-    default=5.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Seconds a pipeline must be quiet before a shortfall counts as lost, not in flight.",
-)
-create_topics_option = click.option(
-    "--create-topics",
-    is_flag=True,
-    help="With -A on your broker: create the topics your agents read, if missing, before the app starts "
-    "(always done with --embedded).",
-)
-json_option = click.option("--json", "json_output", is_flag=True, help="Print the snapshot as JSON.")
-loglevel_option = click.option(
-    "-l",
-    "--loglevel",
-    type=click.Choice(LEVELS, case_sensitive=False),
-    default="info",
-    show_default=True,
-    help="Lowest level shown in the log panel (and written to the log file).",
-)
 
 
 @click.group(
@@ -151,7 +105,8 @@ def cli(
     its fixes) on an embedded Kafka-compatible broker. With -A, monitors your own app. Either way
     it shows, per pipeline, how many values were yielded, sent, acked, received and processed.
 
-    `genmon check -A MODULE` is the headless gate for CI (see genmon check --help).
+    `genmon check -A MODULE` is the headless gate for CI (see genmon check --help);
+    `genmon kafka` runs a real Apache Kafka on this machine (see genmon kafka --help).
     """
     if ctx.invoked_subcommand is not None:
         return
