@@ -27,8 +27,9 @@ from genmon.options import (
     loglevel_option,
     positive,
     settle_option,
+    workers_option,
 )
-from genmon.session import Options, running, settle_and_read
+from genmon.session import Options, WatchOptions, running, settle_and_read, watching
 from genmon.version import __version__
 
 MIN_COLUMNS, MIN_LINES = 80, 20
@@ -81,6 +82,7 @@ def _broker_choice(broker: str | None, embedded: bool) -> None:
     "[default: unwired,sync-pump,async-pump]",
 )
 @click.option("--app-id", default="genmon-demo", show_default=True, help="Demo: the Faust app id.")
+@workers_option
 @loglevel_option
 @click.version_option(__version__, "-V", "--version", prog_name="genmon")
 @click.pass_context
@@ -97,6 +99,7 @@ def cli(
     json_output: bool,
     scenarios: str | None,
     app_id: str,
+    workers: int,
     loglevel: str,
 ) -> None:
     """genmon: where did my values go?
@@ -105,8 +108,9 @@ def cli(
     its fixes) on an embedded Kafka-compatible broker. With -A, monitors your own app. Either way
     it shows, per pipeline, how many values were yielded, sent, acked, received and processed.
 
-    `genmon check -A MODULE` is the headless gate for CI (see genmon check --help);
-    `genmon kafka` runs a real Apache Kafka on this machine (see genmon kafka --help).
+    `genmon check -A MODULE` is the headless gate for CI; `genmon watch` watches a fleet of workers
+    that report to a broker; `genmon worker -A MODULE` runs `faust worker` with genmon attached;
+    `genmon kafka` runs a real Apache Kafka on this machine (each: --help).
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -131,7 +135,9 @@ def cli(
     _broker_choice(broker, embedded)
     if not headless:
         _check_terminal()
-    opts = Options(broker, embedded, app_spec, rate, settle, chosen, app_id, _level(loglevel), create_topics)
+    opts = Options(
+        broker, embedded, app_spec, rate, settle, chosen, app_id, _level(loglevel), create_topics, workers
+    )
     with running(opts) as run:
         if headless:
             from genmon.report import print_report
@@ -170,6 +176,7 @@ def cli(
     metavar="KINDS",
     help=f"Problems that fail the check: a comma list of {', '.join(PROBLEMS)}.",
 )
+@workers_option
 @loglevel_option
 def check(
     app_spec: str | None,
@@ -181,6 +188,7 @@ def check(
     json_output: bool,
     allow_empty: bool,
     fail_on: str,
+    workers: int,
     loglevel: str,
 ) -> None:
     """Run your app headless, pause its tracked generators, let it settle, and judge it.
@@ -196,7 +204,13 @@ def check(
         raise UsageProblem(f"--fail-on: {exc}") from None
     _broker_choice(broker, embedded)
     opts = Options(
-        broker, embedded, app_spec, settle=settle, loglevel=_level(loglevel), create_topics=create_topics
+        broker,
+        embedded,
+        app_spec,
+        settle=settle,
+        loglevel=_level(loglevel),
+        create_topics=create_topics,
+        workers=workers,
     )
     with running(opts) as run:
         snapshot = settle_and_read(run.host, duration)
@@ -216,6 +230,103 @@ def check(
         )
         sys.exit(EMPTY)
     sys.exit(1 if found else 0)
+
+
+@cli.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "-b",
+    "--broker",
+    metavar="URL",
+    envvar="GENMON_BROKER",
+    help="The broker the workers report to (kafka://HOST:PORT).  [default: $GENMON_BROKER]",
+)
+@click.option("--app-id", metavar="ID", default=None, help="Only this app's workers.  [default: every app]")
+@settle_option
+@click.option("--headless", is_flag=True, help="No screen: watch --duration seconds, print the result.")
+@click.option(
+    "--duration", type=positive, default=10.0, show_default=True, metavar="SECONDS", help="With --headless."
+)
+@click.option(
+    "--pause",
+    is_flag=True,
+    help="With --headless: then switch the fleet's tracked generators off and judge it settled, like check.",
+)
+@json_option
+@loglevel_option
+def watch(
+    broker: str | None,
+    app_id: str | None,
+    settle: float,
+    headless: bool,
+    duration: float,
+    pause: bool,
+    json_output: bool,
+    loglevel: str,
+) -> None:
+    """Watch a fleet: every worker that reports to the broker (faust workers started with
+    GENMON_BROKER set, or with genmon worker), merged into one screen.
+
+    A value sent in one worker and processed in another is one value. Keys switch generators in
+    every worker (and in workers that start later).
+    """
+    if not broker or broker == "app":
+        raise UsageProblem("genmon watch needs --broker URL (or GENMON_BROKER set to a URL)")
+    if json_output and not headless:
+        raise UsageProblem("--json goes with --headless")
+    if pause and not headless:
+        raise UsageProblem("--pause goes with --headless")
+    check_reachable(parse_broker_url(broker))
+    if not headless:
+        _check_terminal()
+    opts = WatchOptions(broker, app_id, settle, _level(loglevel))
+    with watching(opts) as run:
+        if headless:
+            from genmon.report import print_report
+
+            if pause:
+                snapshot = settle_and_read(run.host, duration)
+            else:
+                import time
+
+                time.sleep(duration)
+                snapshot = run.host.snapshot()
+            print_report(snapshot, json_output)
+        else:
+            from genmon.tui import GenmonApp
+
+            GenmonApp(run.host, descriptions={}, log_ring=run.ring).run()
+
+
+@cli.command(
+    context_settings={
+        "help_option_names": ["-h", "--help"],
+        "max_content_width": 100,
+        "ignore_unknown_options": True,
+        "allow_extra_args": True,
+    }
+)
+@click.option("-A", "--app", "app_spec", metavar="MODULE[:APP]", required=True, help="Your Faust app.")
+@click.option(
+    "--report-to",
+    metavar="URL",
+    default="app",
+    show_default=True,
+    help="The broker genmon reports to: a URL, or 'app' for the app's own broker.",
+)
+@click.argument("faust_args", nargs=-1, type=click.UNPROCESSED)
+def worker(app_spec: str, report_to: str, faust_args: tuple[str, ...]) -> None:
+    """Run `faust -A MODULE worker [FAUST_ARGS]` with genmon attached (GENMON_BROKER set).
+
+    The same as setting GENMON_BROKER=app (or a URL) in the environment of any faust worker, e.g. a
+    Kubernetes Deployment: see `genmon watch` to watch them.
+    """
+    import os
+
+    if report_to != "app":
+        parse_broker_url(report_to)  # malformed: one line, exit 2
+    env = {**os.environ, "GENMON_BROKER": report_to}
+    command = [sys.executable, "-m", "faust", "-A", app_spec, "worker", *faust_args]
+    os.execvpe(sys.executable, command, env)
 
 
 @cli.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -61,3 +61,11 @@ loglevel_option = click.option(
     show_default=True,
     help="Lowest level shown in the log panel (and written to the log file).",
 )
+workers_option = click.option(
+    "--workers",
+    type=click.IntRange(1, 16),
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="Run the app as N worker processes (one consumer group), watched as one fleet.",
+)

@@ -7,8 +7,11 @@ the Faust apps, the embedded broker, the scratch directory that holds Faust's da
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
+import os
 import signal
+import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -16,10 +19,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from genmon.broker import FAST_JOIN, BrokerAddress, EmbeddedBroker, check_reachable, parse_broker_url
-from genmon.host import Host, LogRing, default_log_path, route_logging, wait_settled
-from genmon.model import Snapshot
+from genmon.fleet.watcher import Watcher
+from genmon.fleet.workers import WorkerProcesses
+from genmon.host import HostError, LogRing, default_log_path, route_logging, wait_settled
+from genmon.host.logs import LogTail
+from genmon.model import AppState, Snapshot
 
 SETTLE_QUIET_SECONDS, SETTLE_LIMIT_SECONDS = 2.0, 30.0
+START_SECONDS = 60.0
+WATCH_HISTORY_SECONDS = 3600.0
+"""``genmon watch`` ignores workers whose last report is older (last week's fleet on a long-lived broker)."""
 
 
 @dataclass
@@ -35,13 +44,15 @@ class Options:
     app_id: str = "genmon-demo"
     loglevel: int = logging.INFO
     create_topics: bool = False
+    workers: int = 1
 
 
 @dataclass
 class Running:
-    host: Host
+    host: Watcher
     ring: LogRing
     descriptions: dict[str, str]
+    workers: WorkerProcesses | None = None
 
 
 def _exit_on_signal(signum: int, _frame: object) -> None:
@@ -50,20 +61,138 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
 
 @contextlib.contextmanager
 def running(opts: Options) -> Iterator[Running]:
-    """Start what ``opts`` asks for; yield once every app runs (or failed alone); stop it all."""
+    """Start what ``opts`` asks for; yield once every worker's apps run (or failed alone); stop it all.
+
+    The apps run in worker processes (:mod:`genmon.fleet.worker`); this process only watches them
+    (:class:`~genmon.fleet.watcher.Watcher`). The ExitStack stops, in order: the watcher, the
+    workers (bounded: killed after ``STOP_SECONDS``), the embedded broker, the scratch directory.
+    """
     log_path = default_log_path()
     ring = route_logging(log_path, opts.loglevel)
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _exit_on_signal)
     with contextlib.ExitStack() as stack:
-        datadir = stack.enter_context(tempfile.TemporaryDirectory(prefix="genmon-faust-"))
-        if opts.app_spec is not None:
-            host, descriptions = _user_app(opts, stack, datadir, log_path)
-        else:
-            host, descriptions = _demo(opts, stack, datadir, log_path)
-        stack.callback(host.stop)
-        host.start()
-        yield Running(host, ring, descriptions)
+        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="genmon-run-"))
+        embedded = _embedded(stack, log_path) if opts.app_spec is None and not opts.broker_url else None
+        if opts.app_spec is not None and opts.embedded:
+            embedded = _embedded(stack, log_path)
+        if opts.broker_url and not embedded:
+            _external(opts.broker_url)  # a bad or unreachable broker: one line, before any worker starts
+        plan = _plan(opts, embedded, scratch)
+        workers = WorkerProcesses(plan, opts.workers, log_path).start()
+        stack.callback(workers.stop)
+        tail = LogTail(ring, [workers.log_of(n) for n in range(1, opts.workers + 1)]).start()
+        stack.callback(tail.stop)
+        url = embedded.url if embedded else opts.broker_url or _broker_of(workers, scratch)
+        address = embedded.address if embedded else _external(url)
+        assert address is not None
+        pids = {str(proc.pid) for proc in workers.procs}
+        host_name = socket.gethostname()
+        watcher = Watcher(
+            address,
+            embedded=embedded is not None,
+            broker_alive=embedded.is_up if embedded else None,
+            accept_key=lambda key: _ours(key, host_name, pids),
+            settle_seconds=opts.settle,
+            log_path=str(log_path),
+            listening_rows=opts.app_spec is not None,
+        )
+        stack.callback(watcher.stop)
+        watcher.start()
+        _wait_started(watcher, workers, scratch)
+        descriptions = _descriptions(opts) if opts.app_spec is None else {}
+        yield Running(watcher, ring, descriptions, workers)
+
+
+def _ours(key: bytes, host_name: str, pids: set[str]) -> bool:
+    """A report key (``host:pid:token``) of one of this run's workers."""
+    parts = key.decode(errors="replace").rsplit(":", 2)
+    return len(parts) == 3 and parts[0] == host_name and parts[1] in pids
+
+
+def _plan(opts: Options, embedded: EmbeddedBroker | None, scratch: str) -> dict[str, Any]:
+    broker = embedded.url if embedded else opts.broker_url
+    plan: dict[str, Any] = {
+        "broker": broker,
+        "embedded": embedded is not None,
+        "broker_settings": dict(FAST_JOIN) if embedded else {},
+        "settle": opts.settle,
+        "loglevel": opts.loglevel,
+        "cwd": os.getcwd(),
+        "status_path": os.path.join(scratch, "status"),
+        "label": opts.app_spec or opts.app_id,
+    }
+    if opts.app_spec is not None:
+        # genmon's own broker: the app's topics exist before its agents subscribe; a user's: on request
+        plan.update(app_spec=opts.app_spec, create_topics=embedded is not None or opts.create_topics)
+    else:
+        plan.update(scenarios=opts.scenarios, app_id=opts.app_id, rate=opts.rate, create_topics=True)
+    return plan
+
+
+def _status(scratch: str, number: int) -> dict[str, Any] | None:
+    path = os.path.join(scratch, f"status.w{number}")
+    with contextlib.suppress(OSError, ValueError), open(path, encoding="utf-8") as f:
+        return dict(json.load(f))
+    return None
+
+
+def _broker_of(workers: WorkerProcesses, scratch: str, timeout: float = START_SECONDS) -> str:
+    """The broker the user's app names (its ``broker=``), as the first worker read it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = _status(scratch, 1)
+        if status is not None:
+            if "error" in status:
+                raise HostError(status["error"])
+            return str(status["broker"])
+        _raise_if_exited(workers, scratch)
+        time.sleep(0.05)
+    raise HostError(f"the app did not load within {timeout:.0f}s")
+
+
+def _raise_if_exited(workers: WorkerProcesses, scratch: str) -> None:
+    for number, code in workers.exited():
+        status = _status(scratch, number) or {}
+        reason = status.get("error") or workers.last_line(number) or "no reason given"
+        raise HostError(f"worker w{number} exited (status {code}): {reason}")
+
+
+def _wait_started(watcher: Watcher, workers: WorkerProcesses, scratch: str) -> None:
+    """Until every worker's apps are past starting; a worker that failed alone is shown as crashed,
+    but when nothing runs at all the reason is the one line genmon exits with."""
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        ready, errors = watcher.workers_ready()
+        if ready >= workers.count:
+            if errors and not _any_running(watcher):
+                raise HostError(errors[0])
+            return
+        for number in range(1, workers.count + 1):
+            status = _status(scratch, number)
+            if status and "error" in status:
+                raise HostError(status["error"])
+        if len(workers.exited()) == workers.count:
+            time.sleep(0.5)  # its final report may still be on its way
+            ready, errors = watcher.workers_ready()
+            if errors:
+                raise HostError(errors[0])
+            _raise_if_exited(workers, scratch)
+        time.sleep(0.05)
+    raise HostError(f"the Faust app did not start within {START_SECONDS:.0f}s")
+
+
+def _any_running(watcher: Watcher) -> bool:
+    return any(app.state == AppState.RUNNING for app in watcher.read().apps)
+
+
+def _descriptions(opts: Options) -> dict[str, str]:
+    from genmon.demo import descriptions, select
+
+    return {
+        name: ("● " if name in opts.scenarios else "") + text
+        for name, text in descriptions(select("all")).items()
+    }
 
 
 def _embedded(stack: contextlib.ExitStack, log_path: Any) -> EmbeddedBroker:
@@ -79,75 +208,44 @@ def _external(url: str) -> BrokerAddress:
     return address
 
 
-def _demo(
-    opts: Options, stack: contextlib.ExitStack, datadir: str, log_path: Any
-) -> tuple[Host, dict[str, str]]:
-    from genmon.demo import descriptions, plan, select
+@dataclass
+class WatchOptions:
+    broker_url: str
+    app_id: str | None = None
+    settle: float = 5.0
+    loglevel: int = logging.INFO
+    history: float = WATCH_HISTORY_SECONDS
 
-    embedded = None if opts.broker_url else _embedded(stack, log_path)
-    address = embedded.address if embedded else _external(opts.broker_url or "")
-    assert address is not None
-    plans = plan(
-        opts.scenarios,
-        app_id=opts.app_id,
-        broker=address.url,
-        rate=opts.rate,
-        datadir=datadir,
-        broker_settings=FAST_JOIN if embedded is not None else {},
-    )
-    host = Host(
-        factories=[(p.factory, p.delay) for p in plans],
-        broker=address,
-        embedded=embedded is not None,
-        broker_alive=embedded.is_up if embedded else None,
+
+@contextlib.contextmanager
+def watching(opts: WatchOptions) -> Iterator[Running]:
+    """Watch the workers that report to a broker (of one app, or all), started by anyone."""
+    log_path = default_log_path()
+    ring = route_logging(log_path, opts.loglevel)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _exit_on_signal)
+    address = _external(opts.broker_url)
+    since = time.time() - opts.history
+
+    def accept(report: Any) -> bool:
+        wanted = opts.app_id is None or any(app.app_id == opts.app_id for app in report.apps)
+        return wanted and report.at >= since
+
+    watcher = Watcher(
+        address,
+        accept=accept,
         settle_seconds=opts.settle,
         log_path=str(log_path),
-        create_topics=True,  # genmon's own demo: its topics exist before its agents subscribe, on any broker
-    )
-    catalogue = {
-        name: ("● " if name in opts.scenarios else "") + text
-        for name, text in descriptions(select("all")).items()
-    }
-    return host, catalogue
-
-
-def _user_app(
-    opts: Options, stack: contextlib.ExitStack, datadir: str, log_path: Any
-) -> tuple[Host, dict[str, str]]:
-    from genmon.host.loader import load_app, prepare_app
-    from genmon.probe import Probe
-
-    probe = Probe()
-    probe.install()  # before the import: @genmon.track and the agents bind to it as they are defined
-    stack.callback(probe.uninstall)
-    app = load_app(opts.app_spec or "")
-    if opts.embedded:
-        embedded = _embedded(stack, log_path)
-        address = embedded.address
-        assert address is not None
-        prepare_app(app, broker=address.url, broker_settings=FAST_JOIN, datadir=datadir)
-    else:
-        url = opts.broker_url or str(app.conf.broker[0])
-        address = _external(url)
-        embedded = None
-        prepare_app(
-            app, broker=address.url if opts.broker_url else None, broker_settings=None, datadir=datadir
-        )
-    host = Host(
-        lambda: app,
-        broker=address,
-        embedded=embedded is not None,
-        broker_alive=embedded.is_up if embedded else None,
-        settle_seconds=opts.settle,
-        log_path=str(log_path),
-        probe=probe,
         listening_rows=True,
-        create_topics=embedded is not None or opts.create_topics,
     )
-    return host, {}
+    try:
+        watcher.start()
+        yield Running(watcher, ring, {})
+    finally:
+        watcher.stop()
 
 
-def settle_and_read(host: Host, duration: float) -> Snapshot:
+def settle_and_read(host: Watcher, duration: float) -> Snapshot:
     """Let the generators run ``duration`` seconds, switch them off, wait for quiet, read."""
     time.sleep(duration)
     host.set_all(False)

@@ -205,3 +205,30 @@ def test_aiokafka_consumer_has_the_metadata_client_genmon_reads() -> None:
         return consumer._client
 
     assert inspect.iscoroutinefunction(asyncio.run(client()).fetch_all_metadata)
+
+
+def test_faust_loads_genmons_fixup_once_from_one_thread() -> None:
+    """Apps built on several threads at once must not race over the entry-point registry."""
+    import threading
+
+    from faust.fixups import FIXUPS
+
+    from genmon.probe.touchpoints import load_fixups
+
+    load_fixups()
+    assert "genmon" in FIXUPS.aliases  # the entry point is installed, and read
+    errors: list[BaseException] = []
+
+    def iterate() -> None:
+        try:
+            for _ in range(200):
+                list(FIXUPS.iterate())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=iterate) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []

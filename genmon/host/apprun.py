@@ -11,19 +11,16 @@ import asyncio
 import contextlib
 import logging
 import threading
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from genmon.model import AppReading, AppState, LoopStalls, one_line
+from genmon.model import AppReading, AppState, one_line
 from genmon.probe import GenmonSensor, Probe
-from genmon.probe.runtime import OWNER, STALL_SECONDS
-from genmon.probe.touchpoints import agent_readers, assigned_topics, crash_of
+from genmon.probe.loopwatch import LoopWatch
+from genmon.probe.runtime import OWNER
+from genmon.probe.touchpoints import agent_readers, crash_of
 
 AppFactory = Callable[[], Any]
-HEARTBEAT_SECONDS = 0.05
-ASSIGNMENT_EVERY = 20
-"""Heartbeats between two readings of the consumer's assignment (about a second)."""
 
 
 class AppRun:
@@ -47,8 +44,8 @@ class AppRun:
         """Awaited with the built app just before it starts (e.g. creating its topics)."""
         self.readers: dict[str, tuple[str, ...]] = {}
         """topic -> the agents of this app that read it"""
-        self.assigned: frozenset[str] | None = None
-        """Topics the app's consumer has partitions of (read on the app's loop, about every second)."""
+        self.watch = LoopWatch()
+        """Loop stalls and the consumer's assignment, measured on the app's loop."""
         self.probe = probe
         self.label = label
         self.app: Any = None
@@ -56,8 +53,6 @@ class AppRun:
         self.state = AppState.STARTING
         self.error: str | None = None
         self._state_lock = threading.Lock()
-        self.stalls = LoopStalls()
-        self._last_beat: float | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._cancelled = threading.Event()
@@ -105,15 +100,6 @@ class AppRun:
             pass
         fn(*args)
 
-    def current_stalls(self, now: float) -> LoopStalls:
-        """The stalls so far, plus the one in progress if the loop has not come back yet."""
-        stalls, beat = self.stalls, self._last_beat
-        if beat is not None and self.state == AppState.RUNNING:
-            ongoing = now - beat - HEARTBEAT_SECONDS
-            if ongoing >= STALL_SECONDS:
-                return LoopStalls(stalls.count, stalls.longest, stalls.longest_at, ongoing)
-        return stalls
-
     def crash_reason(self) -> str | None:
         """Why the app is not running, if it crashed (at start or later)."""
         if self.state == AppState.CRASHED:
@@ -130,8 +116,8 @@ class AppRun:
             state=AppState.CRASHED if crash is not None else self.state,
             error=crash,
             readers=self.readers,
-            assigned=self.assigned,
-            stalls=self.current_stalls(now),
+            assigned=self.watch.assigned,
+            stalls=self.watch.current(now, self.state == AppState.RUNNING),
         )
 
     # -- the app's thread ----------------------------------------------------------------
@@ -180,7 +166,7 @@ class AppRun:
         self.readers = agent_readers(app)
         self._set(AppState.RUNNING)  # also after a give_up: it did start, late
         self.ready.set()
-        heartbeat = asyncio.ensure_future(self._heartbeat())
+        heartbeat = asyncio.ensure_future(self.watch.run(app))
         await self._stop.wait()
         heartbeat.cancel()
         self._set(AppState.STOPPING)
@@ -188,26 +174,8 @@ class AppRun:
             await asyncio.wait_for(app.stop(), 10)
         self._set(AppState.STOPPED)
 
-    async def _heartbeat(self) -> None:
-        """Measure how late the loop runs a periodic callback: blocking code shows as lateness."""
-        beats = 0
-        while True:
-            if beats % ASSIGNMENT_EVERY == 0:
-                self.assigned = assigned_topics(self.app)
-            beats += 1
-            before = time.monotonic()
-            self._last_beat = before
-            await asyncio.sleep(HEARTBEAT_SECONDS)
-            late = time.monotonic() - before - HEARTBEAT_SECONDS
-            if late >= STALL_SECONDS:
-                s = self.stalls
-                longest, at = s.longest, s.longest_at
-                if late > longest:
-                    longest, at = late, time.strftime("%H:%M:%S", time.localtime(before))
-                self.stalls = LoopStalls(s.count + 1, longest, at)
-
     def reset_stalls(self) -> None:
-        self.stalls = LoopStalls()
+        self.watch.reset()
 
 
 def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:

@@ -11,9 +11,11 @@ first). Commands that must not race a hook (reset) are posted to the apps' loops
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from genmon.broker import BrokerAddress, unreachable_because
 from genmon.host.apprun import AppFactory, AppRun
@@ -22,7 +24,12 @@ from genmon.host.sampler import Sampler
 from genmon.host.topics import create_missing_topics
 from genmon.model import BrokerInfo, Reading, Snapshot
 from genmon.model.control import NotSwitchable, UnknownPipeline
+from genmon.model.fleet import Fleet
+from genmon.model.wire import RESET, ControlRecord, WorkerReport
 from genmon.probe import Probe
+from genmon.probe.identity import worker_report
+from genmon.probe.switches import Switchboard
+from genmon.probe.touchpoints import load_fixups
 
 BROKER_POLL_SECONDS = 2.0
 
@@ -61,8 +68,14 @@ class Host:
             raise ValueError("Host needs at least one app factory")
         self.probe = probe or Probe()
         self.listening_rows = listening_rows
-        before = (lambda app: create_missing_topics(app, broker.bootstrap)) if create_topics else None
-        self.runs = [AppRun(f, self.probe, f"app{i}", delay, before) for i, (f, delay) in enumerate(plans)]
+        self._create_topics = create_topics
+        self.runs = [
+            AppRun(f, self.probe, f"app{i}", delay, functools.partial(self._before_start, f"app{i}"))
+            for i, (f, delay) in enumerate(plans)
+        ]
+        self.switches = Switchboard(self._app_id_of)
+        """The fleet's switches (the control topic), obeyed by this process's generators."""
+        self.probe.on_declare = self.switches.obey
         self._broker = broker
         self._embedded = embedded
         self._broker_alive = broker_alive
@@ -71,9 +84,20 @@ class Host:
         self.log_path = log_path
         self.start_timeout = start_timeout
         self._started_at = time.monotonic()
+        self._started_wall = time.time()
+        self._reports = 0
+        self.fleet = Fleet()
+        """This process's reports, merged exactly like a fleet's (one worker): one path to a Reading."""
+        self.report_interval = 1.0
+        """How often a publisher sends this host's report at the latest (see genmon.fleet)."""
+        self.control_applied = 0
         self._stopping = threading.Event()
         self.offsets = OffsetWatcher(broker.bootstrap, self._topics_to_watch)
         self.sampler = Sampler(self.read, settle_seconds)
+
+    @property
+    def broker_url(self) -> str:
+        return self._broker.url
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> Host:
@@ -83,6 +107,7 @@ class Host:
         An app that fails while others run is shown as crashed on its pipelines' rows instead.
         """
         self.probe.install()
+        load_fixups()  # before the apps are built, each on its own thread
         for run in self.runs:
             run.start()
         deadline = time.monotonic() + self.start_timeout
@@ -128,6 +153,29 @@ class Host:
             self._broker_reachable = unreachable_because(self._broker, timeout=1.0) is None
             self._stopping.wait(BROKER_POLL_SECONDS)
 
+    async def _before_start(self, label: str, app: Any) -> None:
+        """Just before an app starts: its generators obey the switches, its topics exist."""
+        for src in list(self.probe.sources.values()):
+            if src.owner == label:
+                self.switches.obey(src)
+        if self._create_topics:
+            await create_missing_topics(app, self._broker.bootstrap)
+
+    # -- the control topic (genmon.fleet) -----------------------------------------------------------
+    def apply_control(self, record: ControlRecord) -> None:
+        """A desired state from the control topic: a switch, kept for generators that appear later,
+        or a reset made while this worker ran."""
+        if record.name == RESET:
+            if record.stamp / 1e9 >= self._started_wall:
+                self.reset()
+            return
+        if self.switches.want(record):
+            for src in list(self.probe.sources.values()):
+                self.switches.obey(src)
+
+    def _app_id_of(self, src: Any) -> str | None:
+        return next((run.app_id for run in self.runs if run.label == src.owner), None)
+
     # -- commands (genmon.model.Monitor) -----------------------------------------------------
     def set_generator(self, name: str, on: bool) -> None:
         """Switch a tracked generator; :class:`~genmon.model.Refused` says why a row cannot be."""
@@ -152,13 +200,19 @@ class Host:
         first = self.runs[0].label
         for name, src in list(self.probe.sources.items()):
             by_run.get(src.owner or first, by_run[first]).append(name)
+        foreign: dict[str, list[bytes]] = {run.label: [] for run in self.runs}
+        for key, src in list(self.probe.foreign.items()):
+            foreign.get(src.owner or first, foreign[first]).append(key)
+        self.fleet.reset()
         for run in self.runs:
-            run.post(self._reset_sources, by_run[run.label], run)
+            run.post(self._reset_sources, by_run[run.label], foreign[run.label], run)
         self.probe.reset_inbound()
 
-    def _reset_sources(self, names: list[str], run: AppRun) -> None:
+    def _reset_sources(self, names: list[str], foreign: list[bytes], run: AppRun) -> None:
         for name in names:
             self.probe.sources[name].reset()
+        for key in foreign:
+            self.probe.foreign[key].reset()
         run.reset_stalls()
         self.sampler.forget(set(names))
 
@@ -168,16 +222,33 @@ class Host:
             return self._broker_alive()
         return self._broker_reachable
 
-    def read(self) -> Reading:
-        """What every app and the probe know now: the input of :func:`genmon.model.build`."""
+    def report(self, final: bool = False) -> WorkerReport:
+        """What this process knows now, as it travels to a watcher (:mod:`genmon.model.wire`)."""
         now = time.monotonic()
-        return Reading(
-            now=now,
-            broker=BrokerInfo(self._broker.url, self._embedded, self.broker_up()),
+        self._reports += 1
+        return worker_report(
+            self.probe.token,
+            self._started_wall,
+            self._reports,
             apps=tuple(run.reading(now) for run in self.runs),
             sources=self.probe.read_sources(),
             inbound=self.probe.read_inbound(),
-            offsets=dict(self.offsets.offsets),
+            consumed=tuple(self.probe.consumed),
+            final=final,
+            interval=self.report_interval,
+            control=self.control_applied,
+        )
+
+    def read(self) -> Reading:
+        """What every app and the probe know now, merged as a fleet's would be (one worker):
+        the input of :func:`genmon.model.build`."""
+        report = self.report()
+        now = time.monotonic()
+        self.fleet.add(report, now)
+        return self.fleet.reading(
+            now,
+            broker=BrokerInfo(self._broker.url, self._embedded, self.broker_up()),
+            offsets=self.offsets.offsets,
             settle_seconds=self.settle_seconds,
             log_path=self.log_path,
             uptime=now - self._started_at,

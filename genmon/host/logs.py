@@ -36,6 +36,12 @@ class LogRing(logging.Handler):
             self._seq += 1
             self._lines.append((self._seq, line))
 
+    def add_line(self, line: str) -> None:
+        """A line that is already formatted (a worker process's log, tailed)."""
+        with self._guard:
+            self._seq += 1
+            self._lines.append((self._seq, line))
+
     def since(self, seq: int) -> tuple[int, list[str]]:
         """Lines after ``seq`` and the new last sequence number."""
         with self._guard:
@@ -64,3 +70,49 @@ def route_logging(path: Path, level: int = logging.INFO) -> LogRing:
     root.setLevel(min(level, logging.INFO))
     logging.captureWarnings(True)
     return ring
+
+
+class LogTail:
+    """Copies the lines appended to some files (the workers' logs) into a ring, on a thread.
+
+    The workers' apps print and log into their own files; the log panel shows those lines too, with
+    the worker's name in front when there are several."""
+
+    def __init__(self, ring: LogRing, paths: list[Path], every: float = 0.25) -> None:
+        self.ring = ring
+        self.paths = paths
+        self.every = every
+        self._offsets: dict[Path, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="genmon-logtail", daemon=True)
+
+    def start(self) -> LogTail:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(2.0)
+        self._read_all()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self._read_all()
+
+    def _read_all(self) -> None:
+        offsets = self._offsets
+        several = len(self.paths) > 1
+        for number, path in enumerate(self.paths, 1):
+            try:
+                with open(path, "rb") as f:
+                    f.seek(offsets.get(path, 0))
+                    data = f.read()
+            except OSError:
+                continue
+            end = data.rfind(b"\n")
+            if end < 0:
+                continue
+            offsets[path] = offsets.get(path, 0) + end + 1
+            for line in data[:end].decode("utf-8", "replace").splitlines():
+                self.ring.add_line(f"w{number} {line}" if several else line)

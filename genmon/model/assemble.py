@@ -10,6 +10,7 @@ from this one function, fed explicitly with the time of the reading.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
 from pyroaring import FrozenBitMap
 
@@ -74,6 +75,7 @@ def build(reading: Reading, clocks: Clocks, final: bool = False) -> tuple[Snapsh
         uptime=reading.uptime,
         stalls=combined(app.stalls for app in statuses),
         apps=statuses,
+        workers=reading.workers,
     )
     return snapshot, clocks
 
@@ -91,8 +93,9 @@ def _measure(src: SourceState) -> tuple[Counts, FrozenBitMap | None]:
 
 def _missing(src: SourceState, done: FrozenBitMap | None) -> dict[Stage, MissingIds]:
     """Which ids reached each stage's predecessor but not the stage: the *which* behind a count."""
+    expected = src.expected if src.expected is not None else id_range(src.floor + 1, src.seq)
     pairs = {
-        Stage.SENT: id_range(src.floor + 1, src.seq) - src.sent,
+        Stage.SENT: expected - src.sent,
         Stage.ACKED: src.sent - src.acked,
         Stage.RECEIVED: src.acked - src.received,
         Stage.PROCESSED: src.received - done if done is not None else src.received,
@@ -120,6 +123,16 @@ def _pipeline(
     else:
         seen = {cause.stage: (ids.count, cause) for cause, ids in damaged.items()}
         verdict = clocks.verdict(src.name, counts, src.on, now, final, seen)
+        if verdict.state == VerdictState.LOST and verdict.cause is None and app is not None and app.gone:
+            # A worker died between reports: what it did last is unknown, so this is not proof of loss.
+            verdict = Verdict(
+                VerdictState.UNVERIFIABLE,
+                f"unverifiable: {verdict.lost} short at {verdict.stage}; worker {app.gone[0]}",
+                verdict.stage,
+                in_flight=verdict.lost,
+            )
+        elif src.switching and verdict.state != VerdictState.LOST:
+            verdict = replace(verdict, text=src.switching)
     processed_by: dict[str, int] = {}
     for (_topic, agent), ids in src.processed.items():
         processed_by[agent] = processed_by.get(agent, 0) + len(ids)

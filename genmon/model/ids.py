@@ -13,10 +13,39 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pyroaring import AbstractBitMap, BitMap, FrozenBitMap
+from pyroaring import AbstractBitMap, AbstractBitMap64, BitMap, BitMap64, FrozenBitMap, FrozenBitMap64
 
 RANGE_LIMIT = 20
 """How many runs of consecutive ids a MissingIds keeps (the count is always exact)."""
+ORIGIN_SHIFT = 32
+"""A value id merged from several workers' generators of one name is ``worker << 32 | seq``
+(see :mod:`genmon.model.fleet`): the same generator in two workers numbers its values alike."""
+
+Ids = AbstractBitMap | AbstractBitMap64
+
+
+def id_text(value: int) -> str:
+    """An id as shown: ``17``, or ``w2:17`` for value 17 of worker 2's generator in a fleet."""
+    origin, seq = value >> ORIGIN_SHIFT, value & ((1 << ORIGIN_SHIFT) - 1)
+    return f"w{origin}:{seq}" if origin else str(value)
+
+
+def run_text(first: int, last: int) -> str:
+    if first == last:
+        return id_text(first)
+    return f"{id_text(first)}-{last & ((1 << ORIGIN_SHIFT) - 1) if first >> ORIGIN_SHIFT else last}"
+
+
+def mutable(ids: Ids) -> BitMap | BitMap64:
+    """A mutable copy of either width."""
+    return BitMap64(ids) if isinstance(ids, AbstractBitMap64) else BitMap(ids)
+
+
+def frozen(ids: Ids) -> FrozenBitMap | FrozenBitMap64:
+    """An immutable copy of either width (no copy when already frozen)."""
+    if isinstance(ids, (FrozenBitMap, FrozenBitMap64)):
+        return ids
+    return FrozenBitMap64(ids) if isinstance(ids, AbstractBitMap64) else FrozenBitMap(ids)
 
 
 @dataclass(frozen=True)
@@ -28,20 +57,29 @@ class MissingIds:
     more: bool = False
 
     @classmethod
-    def of(cls, ids: AbstractBitMap, limit: int = RANGE_LIMIT) -> MissingIds:
+    def of(cls, ids: Ids, limit: int = RANGE_LIMIT) -> MissingIds:
         runs, more = id_ranges(ids, limit)
         return cls(len(ids), runs, more)
 
     def text(self) -> str:
-        """``1-80, 93, 95-97`` (and ``…`` when more runs follow)."""
-        parts = [f"{a}" if a == b else f"{a}-{b}" for a, b in self.ranges]
+        """``1-80, 93, 95-97`` (and ``…`` when more runs follow); ``w2:5-9`` in a fleet."""
+        parts = [run_text(a, b) for a, b in self.ranges]
         return ", ".join(parts) + (", …" if self.more else "")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"count": self.count, "ranges": [list(r) for r in self.ranges], "more": self.more}
+        return {
+            "count": self.count,
+            "ranges": [[_json_id(a), _json_id(b)] for a, b in self.ranges],
+            "more": self.more,
+        }
 
 
-def id_ranges(ids: AbstractBitMap, limit: int = RANGE_LIMIT) -> tuple[tuple[tuple[int, int], ...], bool]:
+def _json_id(value: int) -> int | str:
+    """An id in JSON: a number, or ``"w2:17"`` for a fleet's merged id (see :func:`id_text`)."""
+    return value if value >> ORIGIN_SHIFT == 0 else id_text(value)
+
+
+def id_ranges(ids: Ids, limit: int = RANGE_LIMIT) -> tuple[tuple[tuple[int, int], ...], bool]:
     """The first ``limit`` runs of consecutive ids as (first, last) pairs, and whether more follow.
 
     Uses select (``ids[i]``) with a binary search per run, so a gap of a million ids costs
@@ -71,16 +109,20 @@ def id_range(first: int, last: int) -> FrozenBitMap:
     return FrozenBitMap(ids)
 
 
-def finished_by_all(processed: Iterable[tuple[str, AbstractBitMap]]) -> FrozenBitMap | None:
+def finished_by_all(processed: Iterable[tuple[str, Ids]]) -> FrozenBitMap | FrozenBitMap64 | None:
     """Ids finished by every agent that reads their topic, from ``(topic, ids one agent finished)``.
 
     Fan-out: all agents reading a topic must finish a value; an agent sending on to two topics: each
     value counts on its own topic. None when no agent finished anything yet.
     """
-    per_topic: dict[str, BitMap] = {}
+    per_topic: dict[str, Any] = {}
     for topic, ids in processed:
         seen = per_topic.get(topic)
-        per_topic[topic] = BitMap(ids) if seen is None else seen & ids
+        per_topic[topic] = mutable(ids) if seen is None else seen & ids
     if not per_topic:
         return None
-    return FrozenBitMap(BitMap.union(*per_topic.values()))
+    sets = list(per_topic.values())
+    union = sets[0]
+    for more in sets[1:]:
+        union |= more
+    return frozen(union)

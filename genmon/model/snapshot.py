@@ -6,6 +6,7 @@ Built only by :func:`genmon.model.assemble.build`; every field uses the words of
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -219,6 +220,43 @@ class AppStatus:
 
 
 @dataclass(frozen=True)
+class WorkerStatus:
+    """One worker process as the watcher last heard of it."""
+
+    number: int
+    """``w1`` … in the order the watcher first heard of them; the prefix of fleet-merged ids."""
+    name: str
+    """``host:pid``"""
+    app_ids: tuple[str, ...]
+    alive: bool
+    final: bool
+    """It said goodbye (a clean stop), as opposed to falling silent."""
+    uptime: float
+    age: float
+    """Seconds since its last report arrived."""
+    shares: Mapping[Stage, int] = field(default_factory=dict)
+    """Distinct values it reported at each stage (its share of the fleet's work)."""
+    stalls: LoopStalls = field(default_factory=LoopStalls)
+
+    @property
+    def label(self) -> str:
+        return f"w{self.number}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "worker": self.label,
+            "name": self.name,
+            "apps": list(self.app_ids),
+            "alive": self.alive,
+            "final": self.final,
+            "uptime": round(self.uptime, 1),
+            "report_age": round(self.age, 2),
+            "shares": {str(stage): n for stage, n in self.shares.items()},
+            "loop_stalls": self.stalls.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything the screen or the JSON output shows at one moment."""
 
@@ -232,6 +270,13 @@ class Snapshot:
     uptime: float = 0.0
     stalls: LoopStalls = field(default_factory=LoopStalls)
     apps: tuple[AppStatus, ...] = ()
+    workers: tuple[WorkerStatus, ...] = ()
+    """The worker processes the snapshot was merged from."""
+
+    @property
+    def fleet(self) -> bool:
+        """Several workers, or one that is gone: worth a panel of their own."""
+        return len(self.workers) > 1 or any(not w.alive for w in self.workers)
 
     @property
     def consumed_topics(self) -> set[str]:
@@ -275,5 +320,6 @@ class Snapshot:
             "log": self.log_path,
             "loop_stalls": self.stalls.to_dict(),
             "apps": [app.to_dict() for app in self.apps],
+            "workers": [worker.to_dict() for worker in self.workers],
             "pipelines": [pipe.to_dict() for pipe in self.pipelines],
         }

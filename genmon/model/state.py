@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from pyroaring import FrozenBitMap
+from pyroaring import FrozenBitMap, FrozenBitMap64
 
-from genmon.model.snapshot import BrokerInfo, LoopStalls, TopicOffsets
+from genmon.model.snapshot import BrokerInfo, LoopStalls, TopicOffsets, WorkerStatus
 from genmon.model.vocabulary import AppState, Cause, RowKind, Stage
 
 EMPTY = FrozenBitMap()
@@ -48,10 +48,25 @@ class SourceState:
     stalls: int = 0
     longest_stall: float = 0.0
     latency_ms: Mapping[str, float] = field(default_factory=dict)
+    token: str = ""
+    """The probe's run token: ``name@token`` is the *origin* of this source's ids (a process's run)."""
+    foreign: bool = False
+    """Only what this process received and processed of another process's source (a fleet): the
+    sending stages are in the origin's own report."""
+    latency_hist: str = ""
+    """Yield → processed latencies, HdrHistogram-encoded, so a fleet's are added exactly."""
+    expected: FrozenBitMap | FrozenBitMap64 | None = None
+    """The ids yielded, when they are not simply ``floor+1 … seq`` (merged from several origins)."""
+    switching: str | None = None
+    """Set while a switch has not reached every worker yet (``switching off: 2 of 3 workers``)."""
 
     @property
     def yielded(self) -> int:
-        return self.seq - self.floor
+        return len(self.expected) if self.expected is not None else self.seq - self.floor
+
+    @property
+    def origin(self) -> str:
+        return f"{self.name}@{self.token}"
 
 
 @dataclass(frozen=True)
@@ -78,6 +93,9 @@ class AppReading:
     assigned: frozenset[str] | None = None
     """Topics the app's consumer has partitions of (None: not known yet)."""
     stalls: LoopStalls = field(default_factory=LoopStalls)
+    gone: tuple[str, ...] = ()
+    """Workers of this app that stopped reporting without a final report (``w2 died at 10:03:04``):
+    what they did since their last report cannot be known, so a shortfall is unverifiable, not lost."""
 
 
 @dataclass(frozen=True)
@@ -95,3 +113,5 @@ class Reading:
     uptime: float = 0.0
     listening_rows: bool = False
     """Add a row per topic an agent reads that no followed source sends to (``-A``)."""
+    workers: tuple[WorkerStatus, ...] = ()
+    """The processes the reading was merged from (one, unless a fleet is watched)."""

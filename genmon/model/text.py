@@ -53,7 +53,12 @@ def header_line(snap: Snapshot) -> str:
     """The one-line header of the screen and the report: broker, where it runs, up or down, app, rows."""
     up = "● up" if snap.broker.up else "✗ DOWN"
     where = "embedded" if snap.broker.embedded else "external"
+    fleet = ""
+    if snap.fleet:
+        alive = sum(1 for w in snap.workers if w.alive)
+        gone = len(snap.workers) - alive
+        fleet = f" ─ workers {alive} alive" + (f", {gone} gone" if gone else "")
     return (
-        f"broker {snap.broker.url} ({where}) {up} ─ app {snap.app_id} ─ "
+        f"broker {snap.broker.url} ({where}) {up} ─ app {snap.app_id}{fleet} ─ "
         f"{plural(len(snap.pipelines), 'pipeline')}"
     )

@@ -101,6 +101,8 @@ class VerdictState(Word):
     CRASHED = "crashed"
     IDLE = "idle"
     """a topic row: an agent reads it, genmon follows nothing that sends to it"""
+    UNVERIFIABLE = "unverifiable"
+    """a shortfall a worker that died without a final report may explain: not provably lost"""
 
     @property
     def style(self) -> str:
@@ -119,6 +121,7 @@ _VERDICT_STYLE = {
     VerdictState.LOST: "bold red",
     VerdictState.CRASHED: "bold red",
     VerdictState.IDLE: "dim",
+    VerdictState.UNVERIFIABLE: "magenta",
 }
 
 

@@ -17,7 +17,7 @@ import contextlib
 import contextvars
 import secrets
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from genmon.model import Cause, InboundState, RowKind, SourceState
@@ -72,6 +72,11 @@ class Probe:
         """Per topic, messages that carry no id of this run (sent by code genmon does not see)."""
         self.consumed: dict[str, None] = {}
         """Every topic a message was consumed from (repartition topics included)."""
+        self.on_declare: Callable[[Source], None] | None = None
+        """Called with each new tracked source (a worker applies the fleet's switches to it)."""
+        self.foreign: dict[bytes, Source] = {}
+        """``name@token`` -> what this process received and processed of another process's source
+        (a fleet: sent in one worker, received in another). Merged by the watcher."""
 
     # -- lifecycle -------------------------------------------------------------------------
     def install(self) -> None:
@@ -105,6 +110,9 @@ class Probe:
                 src = Source(name=name, function=function, kind=kind, token=self.token, owner=OWNER.get())
                 self.sources[name] = src
                 self._by_header[src.header_key] = src
+                if self.on_declare is not None and src.owner is not None:
+                    with contextlib.suppress(Exception):
+                        self.on_declare(src)
             else:
                 src.function, src.kind = function, kind
             return src
@@ -134,12 +142,23 @@ class Probe:
         None when it is not ours: another run's token, or not genmon's format at all.
         """
         parts = value.rsplit(b":", 2)
-        if len(parts) != 3:
+        if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
             return None
-        src = self._by_header.get(parts[0])
-        if src is None or not parts[1].isdigit() or not parts[2].isdigit():
+        src = self._by_header.get(parts[0]) or self.foreign.get(parts[0]) or self._foreign(parts[0])
+        if src is None:
             return None
         return src, int(parts[1]), int(parts[2])
+
+    def _foreign(self, key: bytes) -> Source | None:
+        """The record of another process's source, created on its first value here."""
+        name, at, token = key.decode(errors="replace").rpartition("@")
+        if not at or not name or not token:
+            return None
+        with self._lock:
+            src = self.foreign.get(key)
+            if src is None:
+                src = self.foreign[key] = Source(name=name, token=token, foreign=True, owner=OWNER.get())
+            return src
 
     def from_headers(self, headers: Any) -> tuple[Source, int, int] | None:
         """Our value in a message's headers (a dict, or pairs), if it belongs to this run."""
@@ -175,7 +194,9 @@ class Probe:
 
     # -- reading (any thread) ------------------------------------------------------------------
     def read_sources(self) -> tuple[SourceState, ...]:
-        return tuple(src.read() for src in list(self.sources.values()))
+        """Every source of this process, then what it saw of other processes' sources."""
+        own = [src.read() for src in list(self.sources.values())]
+        return (*own, *(src.read() for src in list(self.foreign.values())))
 
     def read_inbound(self) -> dict[str, InboundState]:
         return {topic: inbound.read() for topic, inbound in list(self.inbound.items())}

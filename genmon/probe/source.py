@@ -79,6 +79,8 @@ class Source:
     latency: HdrHistogram = field(default_factory=_histogram)
     stalls: int = 0
     longest_stall: float = 0.0
+    foreign: bool = False
+    """Another process's source: only what this process received and processed of it."""
 
     def __post_init__(self) -> None:
         self.header_value_prefix = self.header_key + b":"
@@ -124,7 +126,17 @@ class Source:
         self.longest_stall = max(self.longest_stall, seconds)
 
     def reset(self) -> None:
-        """Start counting afresh from the next value; must run on the Faust loop's thread."""
+        """Start counting afresh from the next value; must run on the Faust loop's thread.
+
+        A foreign record keeps its ids (their origin's floor, known to the watcher, hides the old
+        ones); everything else starts from nothing."""
+        if self.foreign:
+            self.stalls, self.reorders, self.last_by_partition = 0, 0, {}
+            self.latency = _histogram()
+            self.received.duplicates = 0
+            for ids in self.processed.values():
+                ids.duplicates = 0
+            return
         self.floor = self.seq
         self.stalls, self.longest_stall, self.reorders = 0, 0.0, 0
         self.last_by_partition = {}
@@ -172,6 +184,9 @@ class Source:
             stalls=self.stalls,
             longest_stall=self.longest_stall,
             latency_ms=self._latency_ms(),
+            token=self.token,
+            foreign=self.foreign,
+            latency_hist=self.latency.encode().decode() if self.latency.get_total_count() else "",
         )
 
     def _latency_ms(self) -> dict[str, float]:

@@ -231,6 +231,17 @@ def crash_of(app: Any) -> BaseException | None:
     return None
 
 
+def load_fixups() -> None:
+    """``faust.fixups.FIXUPS`` (mode's ``FactoryMapping``) reads the ``faust.fixups`` entry points on
+    first use, in ``App.__init__``, and fills its dict *after* marking itself done: two threads
+    building apps at once (genmon runs each app on its own thread) then iterate a dict that another
+    is filling ("dictionary changed size during iteration"). genmon's own fixup is such an entry
+    point, so genmon loads them once, on one thread, before any app is built."""
+    from faust.fixups import FIXUPS
+
+    list(FIXUPS.iterate())
+
+
 # -- changing a user's app before it starts (genmon -A) -------------------------------------------
 def replace_broker(app: Any, url: str) -> None:
     """Point an app that is not started yet at ``url``. Faust copied ``broker`` into

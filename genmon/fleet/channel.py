@@ -1,0 +1,51 @@
+"""genmon's own topics on the user's broker, their names and how they are created.
+
+* ``genmon-reports``: one record per worker report, keyed by worker (``host:pid:token``). One
+  partition, so a watcher reads every worker's reports in one ordered stream; compacted where the
+  broker supports it (Kafka keeps each worker's newest; the embedded broker keeps all, see
+  :data:`REPORT_RETENTION_BYTES`).
+* ``genmon-control``: the desired state of each generator, keyed ``app_id/name`` (a state, not an
+  event: compaction keeps the newest, a worker starting later reads them all).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from genmon.model import one_line
+
+REPORTS = os.environ.get("GENMON_REPORTS_TOPIC", "genmon-reports")
+CONTROL = os.environ.get("GENMON_CONTROL_TOPIC", "genmon-control")
+REPORT_RETENTION_BYTES = 64 * 1024 * 1024
+"""Kafka's ``retention.bytes`` for the reports topic: compaction keeps the newest report per
+worker; the bound only matters for a broker that cannot compact."""
+
+log = logging.getLogger("genmon.fleet")
+
+
+async def ensure_topics(bootstrap: str) -> None:
+    """Create genmon's two topics if the broker lacks them (both one partition, compacted).
+
+    Another worker creating them at the same moment, or a broker that refuses the configs, is fine:
+    the topics then exist, or are auto-created by the first send with the broker's defaults.
+    """
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        configs = {"cleanup.policy": "compact", "retention.bytes": str(REPORT_RETENTION_BYTES)}
+        missing = [
+            NewTopic(name, 1, 1, topic_configs=configs) for name in (REPORTS, CONTROL) if name not in existing
+        ]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except Exception:  # a broker that refuses the configs: plain topics then
+                await admin.create_topics([NewTopic(t.name, 1, 1) for t in missing])
+    except Exception as exc:
+        log.debug("genmon's topics: %s", one_line(exc))
+    finally:
+        await admin.close()

@@ -1,0 +1,156 @@
+"""In a worker: its reports out to ``genmon-reports``, the desired switches in from ``genmon-control``.
+
+A thread with a loop and Kafka clients of its own, never Faust's: the app's producer, sensors and
+loop are not touched (a generator that blocks the app's loop stalls the app, and the reports keep
+coming and say so), and a stop never waits on the app. What it sends:
+
+* a report every ``every`` seconds when anything changed, else every ``heartbeat`` seconds (the
+  watcher calls a worker silent for three heartbeats gone);
+* a final report at stop (``final=True``): the watcher then knows the worker stopped, not died.
+
+Each report is the worker's whole state (:mod:`genmon.model.wire`): a watcher started late needs
+only the newest report of each worker, which is what a compacted topic keeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from genmon.fleet.channel import CONTROL, REPORTS, ensure_topics
+from genmon.fleet.loopthread import OwnLoop
+from genmon.model import one_line
+from genmon.model.wire import ControlRecord, WireError, WorkerReport, encode
+
+log = logging.getLogger("genmon.fleet")
+
+EVERY_SECONDS = 0.5
+HEARTBEAT_SECONDS = 1.0
+CONTROL_POLL_MS = 50
+
+
+class PublisherError(Exception):
+    """The publisher could not reach the broker; the message is one line."""
+
+
+class Publisher(OwnLoop):
+    """Start once; ``stop()`` sends the final report and returns within its timeout."""
+
+    what = "genmon's reports"
+
+    def __init__(
+        self,
+        bootstrap: str,
+        report: Callable[[bool], WorkerReport],
+        on_control: Callable[[ControlRecord], None],
+        *,
+        every: float = EVERY_SECONDS,
+        heartbeat: float = HEARTBEAT_SECONDS,
+    ) -> None:
+        super().__init__("genmon-publisher")
+        self.bootstrap = bootstrap
+        self._report = report
+        self._on_control = on_control
+        self.every = every
+        self.heartbeat = heartbeat
+        self.sent_messages = 0
+        self.sent_bytes = 0
+        self.control_applied = 0
+        self._stop: asyncio.Event | None = None
+        self._final_sent = threading.Event()
+
+    # -- any thread --------------------------------------------------------------------------------
+    def start(self, timeout: float = 15.0) -> Publisher:
+        """Connect, and read the control topic to its end (so switches apply before apps start)."""
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise PublisherError(f"genmon's reports could not reach {self.bootstrap} within {timeout:.0f}s")
+        if self._error:
+            raise PublisherError(self._error)
+        return self
+
+    def stop(self, timeout: float = 3.0) -> bool:
+        """Send the final report and close; True when the final report was acknowledged in time."""
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(stop.set)
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+        return self._final_sent.is_set()
+
+    # -- the publisher's thread ----------------------------------------------------------------------
+    async def _main(self) -> None:
+        from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+        self._stop = asyncio.Event()
+        await ensure_topics(self.bootstrap)
+        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=0, acks=1)
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False)
+        try:
+            await producer.start()
+            await consumer.start()
+            tp = TopicPartition(CONTROL, 0)
+            consumer.assign([tp])
+            await consumer.seek_to_beginning(tp)
+            await self._drain_control(consumer, tp)
+            self._ready.set()
+            await self._publish(producer, consumer, tp)
+        finally:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(consumer.stop(), 1.0)
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(producer.stop(), 1.0)
+
+    async def _drain_control(self, consumer, tp) -> None:  # type: ignore[no-untyped-def]
+        """Apply every control record there is now: a worker that starts later obeys the switches."""
+        end = (await consumer.end_offsets([tp])).get(tp, 0)
+        deadline = time.monotonic() + 5.0
+        while await consumer.position(tp) < end and time.monotonic() < deadline:
+            self._apply(await consumer.getmany(tp, timeout_ms=200))
+
+    def _apply(self, batches: dict) -> None:  # type: ignore[type-arg]
+        for records in batches.values():
+            for record in records:
+                try:
+                    control = ControlRecord.decode(record.key, record.value)
+                except WireError:
+                    continue
+                try:
+                    self._on_control(control)
+                    self.control_applied += 1
+                except Exception as exc:
+                    log.warning("a genmon switch could not be applied: %s", one_line(exc))
+
+    async def _publish(self, producer, consumer, tp) -> None:  # type: ignore[no-untyped-def]
+        stop = self._stop
+        assert stop is not None
+        last_key, last_sent, next_report = b"", 0.0, 0.0
+        while not stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                self._apply(await asyncio.wait_for(consumer.getmany(tp, timeout_ms=CONTROL_POLL_MS), 1.0))
+            now = time.monotonic()
+            if now < next_report:
+                continue
+            next_report = now + self.every
+            report = self._report(False)
+            key = encode(replace(report, at=0.0, number=0))
+            if key == last_key and now - last_sent < self.heartbeat:
+                continue
+            with contextlib.suppress(Exception):
+                await self._send(producer, report)
+                last_key, last_sent = key, now
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._send(producer, self._report(True)), 2.0)
+            self._final_sent.set()
+
+    async def _send(self, producer, report: WorkerReport) -> None:  # type: ignore[no-untyped-def]
+        data = encode(report)
+        await producer.send_and_wait(REPORTS, data, key=report.worker.encode())
+        self.sent_messages += 1
+        self.sent_bytes += len(data)

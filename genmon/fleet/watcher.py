@@ -1,0 +1,259 @@
+"""The watcher: every worker's reports in from ``genmon-reports``, switches out to ``genmon-control``.
+
+Implements :class:`genmon.model.Monitor`, so the screen, ``--headless`` and ``check`` run against a
+watcher exactly as they did against an in-process host — and the screen's process holds no Faust
+app. The reports are merged by :class:`genmon.model.fleet.Fleet`; the settle clocks are advanced by
+one :class:`~genmon.host.sampler.Sampler`; broker truth comes from an
+:class:`~genmon.host.offsets.OffsetWatcher`. Kafka clients run on a thread and loop of their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from genmon.broker import BrokerAddress, unreachable_because
+from genmon.fleet.channel import CONTROL, REPORTS, ensure_topics
+from genmon.fleet.loopthread import OwnLoop
+from genmon.host.offsets import OffsetWatcher
+from genmon.host.sampler import Sampler
+from genmon.model import AppState, BrokerInfo, Reading, RowKind, Snapshot, one_line
+from genmon.model.control import NotSwitchable, UnknownPipeline
+from genmon.model.fleet import Fleet
+from genmon.model.wire import EVERY, RESET, ControlRecord, WireError, WorkerReport, decode
+
+log = logging.getLogger("genmon.fleet")
+BROKER_POLL_SECONDS = 2.0
+
+Accept = Callable[[WorkerReport], bool]
+
+
+class WatcherError(Exception):
+    """The watcher could not reach the broker; the message is one line."""
+
+
+class Watcher(OwnLoop):
+    """Any method is safe from any thread. ``accept`` picks the workers to watch (all by default)."""
+
+    what = "genmon's report reader"
+
+    def __init__(
+        self,
+        broker: BrokerAddress,
+        *,
+        embedded: bool = False,
+        broker_alive: Callable[[], bool] | None = None,
+        accept: Accept | None = None,
+        accept_key: Callable[[bytes], bool] | None = None,
+        settle_seconds: float = 5.0,
+        log_path: str | None = None,
+        listening_rows: bool = False,
+    ) -> None:
+        super().__init__("genmon-watcher")
+        self.broker = broker
+        self.embedded = embedded
+        self._broker_alive = broker_alive
+        self._broker_reachable = True
+        self.accept = accept or (lambda _report: True)
+        self.accept_key = accept_key or (lambda _key: True)
+        self.settle_seconds = settle_seconds
+        self.log_path = log_path
+        self.listening_rows = listening_rows
+        self.fleet = Fleet()
+        self.sampler = Sampler(self.read, settle_seconds)
+        self.offsets = OffsetWatcher(broker.bootstrap, self._topics_to_watch)
+        self.received_messages = 0
+        self.received_bytes = 0
+        self.freshness: list[float] = []
+        """Seconds from a report being taken (worker's clock) to its merge here (same host: same clock)."""
+        self._started = time.monotonic()
+        self._stopping = threading.Event()
+        self._outbox: asyncio.Queue[ControlRecord] | None = None
+        self._backlog = 0
+        """The reports topic's end when the watcher started: reports before it are history."""
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self, timeout: float = 15.0) -> Watcher:
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise WatcherError(
+                f"genmon could not read its reports from {self.broker.url} within {timeout:.0f}s"
+            )
+        if self._error:
+            raise WatcherError(self._error)
+        self.offsets.start()
+        self.sampler.start()
+        if not self.embedded:
+            threading.Thread(target=self._watch_broker, name="genmon-broker", daemon=True).start()
+        return self
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """Stop reading (idempotent); control records already sent stay sent."""
+        self._stopping.set()
+        self.sampler.stop()
+        self.offsets.stop(timeout)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _watch_broker(self) -> None:
+        while not self._stopping.is_set():
+            self._broker_reachable = unreachable_because(self.broker, timeout=1.0) is None
+            self._stopping.wait(BROKER_POLL_SECONDS)
+
+    def broker_up(self) -> bool:
+        return self._broker_alive() if self._broker_alive is not None else self._broker_reachable
+
+    # -- the watcher's thread ------------------------------------------------------------------
+    async def _main(self) -> None:
+        from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+        self._outbox = asyncio.Queue()
+        await ensure_topics(self.broker.bootstrap)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.broker.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        )
+        producer = AIOKafkaProducer(bootstrap_servers=self.broker.bootstrap, linger_ms=0, acks=1)
+        try:
+            await consumer.start()
+            await producer.start()
+            reports, control = TopicPartition(REPORTS, 0), TopicPartition(CONTROL, 0)
+            consumer.assign([reports, control])
+            await consumer.seek_to_beginning(reports, control)
+            self._backlog = (await consumer.end_offsets([reports])).get(reports, 0)
+            self._ready.set()
+            sender = asyncio.ensure_future(self._send_control(producer))
+            try:
+                while not self._stopping.is_set():
+                    batches = await consumer.getmany(timeout_ms=100)
+                    now = time.monotonic()
+                    self._take_reports(batches.get(reports, ()), now)
+                    self._take_control(batches.get(control, ()))
+            finally:
+                sender.cancel()
+        finally:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(consumer.stop(), 1.0)
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(producer.stop(), 1.0)
+
+    def _take_reports(self, records, now: float) -> None:  # type: ignore[no-untyped-def]
+        newest = {}
+        for record in records:  # only each worker's newest of a batch is worth decoding
+            self.received_messages += 1
+            self.received_bytes += len(record.value or b"")
+            if record.key is not None and self.accept_key(record.key):
+                newest[record.key] = record
+        wall = time.time()
+        for record in newest.values():
+            try:
+                report = decode(record.value)
+            except WireError as exc:
+                log.debug("skipped a report: %s", exc)
+                continue
+            if self.accept(report):
+                arrived = now
+                if record.offset < self._backlog:
+                    # Read late (a watcher started after the workers): it arrived when it was sent.
+                    arrived = now - max(wall - report.at, 0.0)
+                self.fleet.add(report, arrived)
+                self.freshness.append(max(wall - report.at, 0.0))
+                del self.freshness[:-2000]
+
+    def _take_control(self, records) -> None:  # type: ignore[no-untyped-def]
+        for record in records:
+            try:
+                control = ControlRecord.decode(record.key, record.value)
+            except WireError:
+                continue
+            if control.name != RESET:
+                self.fleet.switch(control.app_id, control.name, control.on, control.stamp)
+
+    async def _send_control(self, producer) -> None:  # type: ignore[no-untyped-def]
+        assert self._outbox is not None
+        while True:
+            record = await self._outbox.get()
+            try:
+                await producer.send_and_wait(CONTROL, record.encode(), key=record.key)
+            except Exception as exc:
+                log.warning("a switch could not be sent: %s", one_line(exc))
+
+    def _post(self, record: ControlRecord) -> None:
+        """Send a control record (from any thread), and take it as desired at once."""
+        if record.name != RESET:
+            self.fleet.switch(record.app_id, record.name, record.on, record.stamp)
+        loop, outbox = self._loop, self._outbox
+        if loop is None or outbox is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(outbox.put_nowait, record)
+
+    # -- commands (genmon.model.Monitor) ---------------------------------------------------------
+    def set_generator(self, name: str, on: bool) -> None:
+        snap = self.snapshot()
+        pipe = next((p for p in snap.pipelines if p.name == name), None)
+        if pipe is None:
+            raise UnknownPipeline(f"no pipeline named {name!r}")
+        if pipe.kind == RowKind.TOPIC:
+            raise NotSwitchable(f"{name} is a topic, not a tracked generator")
+        if not pipe.kind.switchable:
+            raise NotSwitchable(
+                f"{name} is not a tracked generator; wrap its values with @genmon.track to switch it"
+            )
+        self._post(ControlRecord(pipe.app_id, name, on, time.time_ns()))
+
+    def set_all(self, on: bool) -> None:
+        for app_id in self._app_ids():
+            self._post(ControlRecord(app_id, EVERY, on, time.time_ns()))
+
+    def reset(self) -> None:
+        """Count from now: a floor per origin here, and each worker zeroes its own statistics."""
+        names = {p.name for p in self.snapshot().pipelines}
+        self.fleet.reset()
+        self.sampler.forget(names)
+        for app_id in self._app_ids():
+            self._post(ControlRecord(app_id, RESET, True, time.time_ns()))
+
+    def _app_ids(self) -> list[str]:
+        return list(dict.fromkeys(app.app_id for h in self.fleet.heard.values() for app in h.report.apps))
+
+    # -- reading (genmon.model.Monitor) ----------------------------------------------------------
+    def read(self) -> Reading:
+        now = time.monotonic()
+        return self.fleet.reading(
+            now,
+            broker=BrokerInfo(self.broker.url, self.embedded, self.broker_up()),
+            offsets=self.offsets.offsets,
+            settle_seconds=self.settle_seconds,
+            log_path=self.log_path,
+            uptime=now - self._started,
+            listening_rows=self.listening_rows,
+        )
+
+    def snapshot(self, final: bool = False) -> Snapshot:
+        return self.sampler.snapshot(final)
+
+    def _topics_to_watch(self) -> dict[str, str | None]:
+        """Every topic a source sent to, with the group of the app whose agents read it."""
+        reading = self.read()
+        readers = {topic: app.app_id for app in reading.apps for topic in app.readers}
+        if len(reading.apps) == 1:  # a topic read by a stream, not an agent (a group_by repartition)
+            readers.update({topic: reading.apps[0].app_id for topic in self.fleet.consumed()})
+        return {topic: readers.get(topic) for src in reading.sources for topic in src.topics}
+
+    # -- waiting ---------------------------------------------------------------------------------
+    def workers_ready(self) -> tuple[int, list[str]]:
+        """How many workers have every app past starting, and the errors of apps that crashed."""
+        ready, errors = 0, []
+        for h in self.fleet.heard.values():
+            states = [app.state for app in h.report.apps]
+            if states and AppState.STARTING not in states:
+                ready += 1
+            errors += [app.error for app in h.report.apps if app.state == AppState.CRASHED and app.error]
+        return ready, errors

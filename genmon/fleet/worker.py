@@ -1,0 +1,175 @@
+"""The worker process genmon starts itself: ``genmon`` (the demo), ``genmon -A`` and ``genmon check``
+run their Faust apps here, never in the screen's process.
+
+The plan comes as JSON in ``GENMON_WORKER_PLAN`` (written by :mod:`genmon.fleet.workers`). The worker
+runs the apps with :class:`genmon.host.Host` (each app on its own loop and thread), publishes the
+host's reports with a :class:`~genmon.fleet.publisher.Publisher` and applies the control topic's
+switches. SIGTERM, SIGINT and SIGHUP stop it: the apps stop (bounded), the final report goes out,
+the process exits. A failure before the apps run (a module that does not import, an app that
+crashes at start) is reported as a crashed app in a final report, and the exit status is 2.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from genmon.fleet.publisher import Publisher, PublisherError
+from genmon.model import AppReading, AppState, one_line
+from genmon.model.wire import ControlRecord, WorkerReport
+from genmon.probe.identity import worker_report
+
+PLAN_ENV = "GENMON_WORKER_PLAN"
+APP_STOP_SECONDS = 5.0
+"""How long the worker lets its apps stop before it sends its final report anyway."""
+EXIT_FAILED = 2
+
+log = logging.getLogger("genmon.worker")
+
+
+class _Failed:
+    """The report of a worker whose apps never ran: one crashed app with the reason."""
+
+    def __init__(self, label: str, reason: str) -> None:
+        self.label, self.reason = label, reason
+        self.started = time.time()
+        self.count = 0
+
+    def report(self, final: bool) -> WorkerReport:
+        self.count += 1
+        crashed = AppReading(label="app0", app_id=self.label, state=AppState.CRASHED, error=self.reason)
+        return worker_report("failed", self.started, self.count, apps=(crashed,), final=True)
+
+
+class Worker:
+    """Holds what the signal handler and the publisher's callbacks need."""
+
+    def __init__(self, plan: dict[str, Any]) -> None:
+        self.plan = plan
+        self.host: Any = None
+        self.failed: _Failed | None = None
+        self.stop = threading.Event()
+
+    def report(self, final: bool) -> WorkerReport:
+        if self.failed is not None:
+            return self.failed.report(final)
+        return self.host.report(final)
+
+    def control(self, record: ControlRecord) -> None:
+        self.host.apply_control(record)
+
+
+def _build_host(plan: dict[str, Any], datadir: str) -> Any:
+    from genmon.broker import BrokerAddress, parse_broker_url
+    from genmon.host import Host
+
+    url = plan.get("broker")
+    if plan.get("app_spec"):
+        from genmon.host.loader import load_app, prepare_app
+        from genmon.probe import Probe
+
+        probe = Probe()
+        probe.install()  # before the import: @genmon.track and the agents bind to it as they are defined
+        app = load_app(plan["app_spec"], plan.get("cwd"))
+        url = url or str(app.conf.broker[0])
+        prepare_app(
+            app,
+            broker=url if plan.get("broker") else None,
+            broker_settings=plan.get("broker_settings") or None,
+            datadir=datadir,
+        )
+    address: BrokerAddress = parse_broker_url(url or "")
+    common = dict(
+        broker=address,
+        embedded=plan.get("embedded", False),
+        settle_seconds=plan.get("settle", 5.0),
+        create_topics=plan.get("create_topics", False),
+    )
+    if plan.get("app_spec"):
+        return Host(lambda: app, probe=probe, listening_rows=True, **common)  # type: ignore[arg-type]
+    from genmon.demo import plan as demo_plan
+
+    plans = demo_plan(
+        plan["scenarios"],
+        app_id=plan["app_id"],
+        broker=address.url,
+        rate=plan["rate"],
+        datadir=datadir,
+        broker_settings=plan.get("broker_settings") or {},
+    )
+    return Host(factories=[(p.factory, p.delay) for p in plans], **common)  # type: ignore[arg-type]
+
+
+def _status(plan: dict[str, Any], **fields: Any) -> None:
+    """Tell genmon how the start went (the broker the app uses, or why it cannot run)."""
+    path = plan.get("status_path")
+    if path:
+        tmp = f"{path}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(fields, f)
+        os.replace(tmp, path)
+
+
+def run(plan: dict[str, Any]) -> int:
+    """The worker's life; returns the exit status."""
+    import tempfile
+
+    from genmon.broker import parse_broker_url
+    from genmon.host import HostError, route_logging
+    from genmon.host.loader import AppLoadError
+
+    route_logging(Path(plan["log_path"]), plan.get("loglevel", logging.INFO))
+    worker = Worker(plan)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda *_: worker.stop.set())
+    with tempfile.TemporaryDirectory(prefix="genmon-faust-") as datadir:
+        try:
+            host = _build_host(plan, datadir)
+        except (AppLoadError, HostError) as exc:
+            _status(plan, error=str(exc))
+            return EXIT_FAILED
+        except Exception as exc:  # the user's code raised something genmon did not foresee
+            _status(plan, error=one_line(exc))
+            return EXIT_FAILED
+        _status(plan, broker=host.broker_url)
+        worker.host = host
+        publisher = Publisher(parse_broker_url(host.broker_url).bootstrap, worker.report, worker.control)
+        try:
+            publisher.start()
+        except PublisherError as exc:
+            log.error("genmon worker: %s", exc)
+            return EXIT_FAILED
+        host.report_interval = publisher.heartbeat
+        try:
+            host.start()
+        except HostError as exc:
+            worker.failed = _Failed(plan.get("label", "?"), str(exc))
+            publisher.stop()
+            return EXIT_FAILED
+        worker.stop.wait()
+        log.info("genmon worker: stopping")
+        host.stop(APP_STOP_SECONDS)
+        publisher.stop()
+        return 0
+
+
+def main() -> None:
+    try:
+        plan = json.loads(os.environ[PLAN_ENV])
+    except (KeyError, ValueError):
+        print("genmon worker: started without a plan (genmon starts this process itself)", file=sys.stderr)
+        raise SystemExit(EXIT_FAILED) from None
+    code = run(plan)
+    sys.stdout.flush()
+    os._exit(code)  # Faust's or mode's threads must not keep a stopped worker alive
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,405 @@
+"""Merging what every worker reported into one :class:`~genmon.model.state.Reading`.
+
+A value has one *origin*: the process run whose generator yielded it (``name@token``). Its sending
+stages (yielded, sent, acked) are known only to that process; its receiving stages to whichever
+worker Kafka gave its partition — another process, or two of them after a rebalance. So, per origin:
+
+* sent and acked come from the origin's own report; received and processed are the union of every
+  worker's sets (a value received by two workers is one value, and one duplicate: a redelivery);
+* a later stage implies the earlier ones (a received value was sent and acked): reports are taken
+  at different moments, and a stage is never shown ahead of an earlier one because of that;
+* a reset is a floor per origin (its last reported id), applied here, so it needs no agreement
+  between workers on when it happened.
+
+Origins of one generator name (the same generator running in three workers) make one row. Their
+ids would collide (each numbers its values from 1), so in that case ids become
+``worker << 32 | seq`` and are shown as ``w2:17`` (:func:`genmon.model.ids.id_text`).
+
+Pure: no clock, no thread, no I/O. The watcher (and the in-process host) feed it reports and the
+time, and hand the reading to :func:`genmon.model.build`.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+
+from hdrh.histogram import HdrHistogram
+from pyroaring import BitMap, FrozenBitMap, FrozenBitMap64
+
+from genmon.model.assemble import combined
+from genmon.model.ids import Ids, finished_by_all, id_range
+from genmon.model.snapshot import BrokerInfo, LoopStalls, TopicOffsets
+from genmon.model.state import AppReading, InboundState, Reading, SourceState, WorkerStatus
+from genmon.model.vocabulary import AppState, Cause, Stage
+from genmon.model.wire import WorkerReport
+
+LATENCY_MAX_US = 3_600_000_000
+GONE_AFTER_INTERVALS = 3
+"""A worker silent for this many report intervals (plus a second of slack) is gone."""
+STATE_ORDER = (AppState.CRASHED, AppState.RUNNING, AppState.STARTING, AppState.STOPPING, AppState.STOPPED)
+"""When a fleet's workers disagree on an app's state, the first of these that any alive worker is in."""
+
+
+@dataclass(frozen=True)
+class Heard:
+    """The newest report of one worker, and when (watcher's monotonic clock) it arrived."""
+
+    report: WorkerReport
+    arrived: float
+    number: int
+    first_arrived: float
+
+    def gone(self, now: float) -> bool:
+        """Fell silent without a final report."""
+        silent = now - self.arrived
+        return not self.report.final and silent > self.report.interval * GONE_AFTER_INTERVALS + 1.0
+
+
+@dataclass(frozen=True)
+class Switch:
+    """The desired state of one generator (``*``: all of them), as the control topic holds it."""
+
+    on: bool
+    stamp: int
+    """Orders switches: the newer of a generator's own switch and ``*`` wins."""
+
+
+class Fleet:
+    """The newest report of every worker, the reset floors, and the merge. Not thread-safe by itself:
+    its mutators replace whole dicts, so a reader on another thread sees one state or the next."""
+
+    def __init__(self) -> None:
+        self.heard: dict[str, Heard] = {}
+        self.floors: dict[str, int] = {}
+        """origin -> ids at or below it were before the last reset"""
+        self.switches: dict[tuple[str, str], Switch] = {}
+        """(app id, generator or ``*``) -> the desired state (empty: nobody switched anything)"""
+
+    # -- input ---------------------------------------------------------------------------------
+    def add(self, report: WorkerReport, now: float) -> None:
+        """Keep ``report`` if it is this worker's newest; ``now``: the watcher's monotonic clock."""
+        known = self.heard.get(report.worker)
+        if known is not None and known.report.number > report.number:
+            return
+        number = known.number if known else 1 + max((h.number for h in self.heard.values()), default=0)
+        first = known.first_arrived if known else now
+        self.heard = {**self.heard, report.worker: Heard(report, now, number, first)}
+
+    def forget_before(self, started: float) -> None:
+        """Drop workers whose last word came before ``started`` (seconds since the epoch): a snapshot
+        topic on a long-lived broker still holds the final reports of last week's workers."""
+        self.heard = {w: h for w, h in self.heard.items() if h.report.at >= started}
+
+    def reset(self) -> None:
+        """Count from now: every origin's ids so far go below its floor."""
+        floors = dict(self.floors)
+        for heard in self.heard.values():
+            for src in heard.report.sources:
+                if not src.foreign:
+                    floors[src.origin] = max(floors.get(src.origin, 0), src.seq)
+        self.floors = floors
+
+    def switch(self, app_id: str, name: str, on: bool, stamp: int) -> None:
+        """Record a desired state (read back from the control topic, or set by an in-process host)."""
+        key = (app_id, name)
+        known = self.switches.get(key)
+        if known is None or known.stamp <= stamp:
+            self.switches = {**self.switches, key: Switch(on, stamp)}
+
+    # -- output --------------------------------------------------------------------------------
+    def reading(
+        self,
+        now: float,
+        *,
+        broker: BrokerInfo,
+        offsets: Mapping[str, TopicOffsets] | None = None,
+        settle_seconds: float = 5.0,
+        log_path: str | None = None,
+        uptime: float = 0.0,
+        listening_rows: bool = False,
+    ) -> Reading:
+        heard = sorted(self.heard.values(), key=lambda h: h.number)
+        several = len(heard) > 1
+        apps = _merge_apps(heard, now)
+        owners = {(h.report.worker, app.label): app.app_id for h in heard for app in h.report.apps}
+        sources, shares = self._merge_sources(heard, owners, several)
+        inbound: dict[str, InboundState] = {}
+        for h in heard:
+            for topic, i in h.report.inbound.items():
+                known = inbound.get(topic)
+                if known is None:
+                    inbound[topic] = i
+                else:
+                    agents = {
+                        a: known.processed.get(a, 0) + i.processed.get(a, 0)
+                        for a in {*known.processed, *i.processed}
+                    }
+                    inbound[topic] = InboundState(topic, known.received + i.received, agents)
+        workers = tuple(
+            WorkerStatus(
+                number=h.number,
+                name=h.report.name,
+                app_ids=tuple(dict.fromkeys(app.app_id for app in h.report.apps)),
+                alive=not h.report.final and not h.gone(now),
+                final=h.report.final,
+                uptime=max(h.report.at - h.report.started, 0.0),
+                age=max(now - h.arrived, 0.0),
+                shares=shares.get(h.report.worker, {}),
+                stalls=combined(app.stalls for app in h.report.apps),
+            )
+            for h in heard
+        )
+        return Reading(
+            now=now,
+            broker=broker,
+            apps=apps,
+            sources=sources,
+            inbound=inbound,
+            offsets=dict(offsets or {}),
+            settle_seconds=settle_seconds,
+            log_path=log_path,
+            uptime=uptime,
+            listening_rows=listening_rows,
+            workers=workers,
+        )
+
+    def consumed(self) -> set[str]:
+        return {topic for h in self.heard.values() for topic in h.report.consumed}
+
+    def _merge_sources(
+        self, heard: list[Heard], owners: Mapping[tuple[str, str], str], several: bool
+    ) -> tuple[tuple[SourceState, ...], dict[str, dict[Stage, int]]]:
+        senders: dict[str, tuple[Heard, SourceState]] = {}
+        receivers: dict[str, list[tuple[Heard, SourceState]]] = {}
+        for h in heard:
+            for src in h.report.sources:
+                if not src.foreign:
+                    senders[src.origin] = (h, src)
+                receivers.setdefault(src.origin, []).append((h, src))
+        merged: dict[str, list[tuple[int, SourceState, Heard]]] = {}
+        shares: dict[str, dict[Stage, int]] = {}
+        for origin, (h, sender) in senders.items():
+            floor = max(sender.floor, self.floors.get(origin, 0))
+            src = _merge_origin(sender, receivers.get(origin, []), floor, shares)
+            owner = owners.get((h.report.worker, sender.owner or ""), None)
+            if owner is None and h.report.apps:
+                owner = h.report.apps[0].app_id
+            merged.setdefault(src.name, []).append((h.number, replace(src, owner=owner), h))
+        out = []
+        for name, parts in merged.items():
+            if len(parts) == 1:
+                out.append(parts[0][1])
+            else:
+                out.append(_lift_all(name, sorted(parts, key=lambda p: p[0])))
+        return tuple(self._switching(out, heard)), shares
+
+    def _switching(self, sources: list[SourceState], heard: list[Heard]) -> Iterable[SourceState]:
+        """Each switchable source's desired state, and whether every alive worker obeys it yet."""
+        if not self.switches:
+            yield from sources
+            return
+        now_alive = {h.report.worker for h in heard if not h.report.final}
+        for src in sources:
+            wanted = self._wanted(src.owner or "", src.name)
+            if wanted is None or not src.kind.switchable:
+                yield src
+                continue
+            states = [
+                s.on
+                for h in heard
+                if h.report.worker in now_alive
+                for s in h.report.sources
+                if s.name == src.name and not s.foreign
+            ]
+            obeying = sum(1 for on in states if on == wanted)
+            text = None
+            if states and obeying < len(states):
+                text = f"switching {'on' if wanted else 'off'} ({obeying} of {len(states)} workers)"
+            yield replace(src, on=wanted, switching=text)
+
+    def _wanted(self, app_id: str, name: str) -> bool | None:
+        own, every = self.switches.get((app_id, name)), self.switches.get((app_id, "*"))
+        newest = max((s for s in (own, every) if s is not None), key=lambda s: s.stamp, default=None)
+        return newest.on if newest else None
+
+
+def _above(ids: Ids, floor: int) -> Ids:
+    if not floor or not ids or ids.min() > floor:
+        return ids
+    copy = BitMap(ids)
+    copy.remove_range(0, floor + 1)
+    return FrozenBitMap(copy)
+
+
+def _union(sets: list[Ids]) -> tuple[FrozenBitMap, int]:
+    """The union, and how many sightings it folded (the same id in two workers' sets)."""
+    if not sets:
+        return FrozenBitMap(), 0
+    if len(sets) == 1:
+        return FrozenBitMap(sets[0]), 0
+    union = BitMap.union(*sets)
+    return FrozenBitMap(union), sum(len(s) for s in sets) - len(union)
+
+
+def _merge_origin(
+    sender: SourceState,
+    parts: list[tuple[Heard, SourceState]],
+    floor: int,
+    shares: dict[str, dict[Stage, int]],
+) -> SourceState:
+    received, folded_r = _union([_above(s.received, floor) for _, s in parts])
+    keys = {key for _, s in parts for key in s.processed}
+    processed: dict[tuple[str, str], FrozenBitMap] = {}
+    folded_p = 0
+    for key in keys:
+        ids, folded = _union([_above(s.processed[key], floor) for _, s in parts if key in s.processed])
+        processed[key], folded_p = ids, folded_p + folded
+    damaged: dict[Cause, FrozenBitMap] = {}
+    for cause in {c for _, s in parts for c in s.damaged}:
+        damaged[cause], _ = _union([_above(s.damaged[cause], floor) for _, s in parts if cause in s.damaged])
+    damaged = {cause: ids for cause, ids in damaged.items() if ids}
+    # A later stage implies the earlier ones: reports are taken at different moments.
+    done = finished_by_all((topic, ids) for (topic, _), ids in processed.items())
+    every_processed = BitMap.union(*processed.values()) if processed else BitMap()
+    received = FrozenBitMap(BitMap(received) | every_processed)
+    acked = FrozenBitMap(BitMap(_above(sender.acked, floor)) | received)
+    sent = FrozenBitMap(BitMap(_above(sender.sent, floor)) | acked)
+    seq = max(sender.seq, sent.max() if sent else 0)
+    for h, s in parts:
+        share = shares.setdefault(h.report.worker, {})
+        if not s.foreign:
+            share[Stage.SENT] = share.get(Stage.SENT, 0) + len(sent)
+        share[Stage.RECEIVED] = share.get(Stage.RECEIVED, 0) + len(_above(s.received, floor))
+        if done is not None:
+            mine = [_above(ids, floor) for ids in s.processed.values()]
+            share[Stage.PROCESSED] = share.get(Stage.PROCESSED, 0) + (len(BitMap.union(*mine)) if mine else 0)
+    duplicates = dict(sender.duplicates)
+    duplicates[Stage.RECEIVED] = sum(s.duplicates.get(Stage.RECEIVED, 0) for _, s in parts) + folded_r
+    duplicates[Stage.PROCESSED] = sum(s.duplicates.get(Stage.PROCESSED, 0) for _, s in parts) + folded_p
+    return replace(
+        sender,
+        seq=seq,
+        floor=floor,
+        sent=sent,
+        acked=acked,
+        received=received,
+        processed=processed,
+        damaged=damaged,
+        duplicates=duplicates,
+        reorders=sum(s.reorders for _, s in parts),
+        agents=tuple(dict.fromkeys(a for _, s in parts for a in s.agents)),
+        latency_ms=latency_summary(s.latency_hist for _, s in parts),
+        foreign=False,
+    )
+
+
+def _lift(ids: Ids, number: int) -> FrozenBitMap64:
+    """The 32-bit ``ids`` as 64-bit ids ``number << 32 | id`` (roaring64's portable format is a list
+    of 32-bit bitmaps keyed by their high 32 bits: one bucket here, no id is touched)."""
+    return FrozenBitMap64.deserialize(struct.pack("<QI", 1, number) + BitMap(ids).serialize())
+
+
+def _lift_all(name: str, parts: list[tuple[int, SourceState, Heard]]) -> SourceState:
+    """One row for the same generator in several workers: their ids side by side, never colliding."""
+
+    def union(pick: object) -> FrozenBitMap64:
+        sets = [_lift(pick(src), number) for number, src, _ in parts]  # type: ignore[operator]
+        out = sets[0]
+        for more in sets[1:]:
+            out = out | more
+        return out
+
+    first = parts[0][1]
+    keys = {key for _, src, _ in parts for key in src.processed}
+    causes = {cause for _, src, _ in parts for cause in src.damaged}
+    return replace(
+        first,
+        seq=sum(src.seq for _, src, _ in parts),
+        floor=sum(src.floor for _, src, _ in parts),
+        expected=union(lambda s: id_range(s.floor + 1, s.seq)),
+        sent=union(lambda s: s.sent),
+        acked=union(lambda s: s.acked),
+        received=union(lambda s: s.received),
+        processed={key: union(lambda s, k=key: s.processed.get(k, FrozenBitMap())) for key in keys},
+        damaged={cause: union(lambda s, c=cause: s.damaged.get(c, FrozenBitMap())) for cause in causes},
+        duplicates={
+            stage: sum(src.duplicates.get(stage, 0) for _, src, _ in parts)
+            for stage in {st for _, src, _ in parts for st in src.duplicates}
+        },
+        reorders=sum(src.reorders for _, src, _ in parts),
+        topics=tuple(dict.fromkeys(t for _, src, _ in parts for t in src.topics)),
+        agents=tuple(dict.fromkeys(a for _, src, _ in parts for a in src.agents)),
+        stalls=sum(src.stalls for _, src, _ in parts),
+        longest_stall=max(src.longest_stall for _, src, _ in parts),
+        latency_ms=latency_summary(src.latency_hist for _, src, _ in parts),
+        latency_hist="",
+        on=all(src.on for _, src, _ in parts),
+        token="",
+    )
+
+
+def latency_summary(encoded: Iterable[str]) -> dict[str, float]:
+    """p50/p95/p99/max in ms of the sum of several HdrHistograms (each worker's own)."""
+    total: HdrHistogram | None = None
+    for text in encoded:
+        if not text:
+            continue
+        hist = HdrHistogram.decode(text.encode())
+        if total is None:
+            total = hist
+        else:
+            total.add(hist)
+    if total is None or not total.get_total_count():
+        return {}
+    return {
+        "count": float(total.get_total_count()),
+        **{f"p{p}": total.get_value_at_percentile(p) / 1000.0 for p in (50, 95, 99)},
+        "max": total.get_max_value() / 1000.0,
+    }
+
+
+def _merge_apps(heard: list[Heard], now: float) -> tuple[AppReading, ...]:
+    """One app reading per app id: its workers' states, readers, assignments and stalls combined."""
+    by_id: dict[str, list[tuple[Heard, AppReading]]] = {}
+    for h in heard:
+        for app in h.report.apps:
+            by_id.setdefault(app.app_id, []).append((h, app))
+    apps = []
+    for app_id, runs in by_id.items():
+        alive = [(h, a) for h, a in runs if not h.report.final and not h.gone(now)]
+        gone = tuple(
+            f"w{h.number} ({h.report.name}) fell silent {now - h.arrived:.0f}s ago"
+            for h, _ in runs
+            if h.gone(now)
+        )
+        pool = alive or runs
+        states = {a.state for _, a in pool}
+        state = next((s for s in STATE_ORDER if s in states), AppState.STOPPED)
+        error = next((a.error for _, a in pool if a.state == state and a.error), None)
+        if not alive and gone and not any(h.report.final for h, _ in runs):
+            state, error = AppState.CRASHED, f"every worker stopped reporting: {gone[0]}"
+        readers: dict[str, tuple[str, ...]] = {}
+        for _, a in pool:
+            for topic, agents in a.readers.items():
+                readers[topic] = tuple(dict.fromkeys((*readers.get(topic, ()), *agents)))
+        assigned_sets = [a.assigned for _, a in alive]
+        assigned = (
+            frozenset().union(*assigned_sets)
+            if assigned_sets and all(s is not None for s in assigned_sets)
+            else None
+        )
+        apps.append(
+            AppReading(
+                label=app_id,
+                app_id=app_id,
+                state=state,
+                error=error,
+                readers=readers,
+                assigned=assigned,
+                stalls=combined(a.stalls for _, a in pool) if pool else LoopStalls(),
+                gone=gone,
+            )
+        )
+    return tuple(apps)

@@ -1,0 +1,268 @@
+"""What one worker process tells the watcher, and its bytes on genmon's snapshot topic.
+
+A worker (a process running Faust apps with genmon's probe) reports what it knows: its apps, and
+per source the ids it saw at each stage. The watcher merges the reports of every worker
+(:mod:`genmon.model.fleet`). The format is documented in ``docs/FLEET.md``; ``FORMAT`` changes when a
+reader of the old one would misread the new one.
+
+Bytes: a JSON document compressed with zlib. Id sets travel as pyroaring's portable serialization,
+``run_optimize``\\ d first (runs of consecutive ids cost a few bytes however long they are) and base64
+encoded in the JSON. A report larger than ``MAX_REPORT_BYTES`` keeps its counts but drops the id sets
+of its largest stages and says so (``truncated``): a default Kafka refuses messages over 1 MB.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from pyroaring import BitMap, FrozenBitMap
+
+from genmon.model.snapshot import LoopStalls
+from genmon.model.state import AppReading, InboundState, SourceState
+from genmon.model.vocabulary import AppState, Cause, RowKind, Stage
+
+FORMAT = 1
+MAX_REPORT_BYTES = 900_000
+"""Below a default Kafka's 1 MB message limit, with room for the record's own overhead."""
+
+
+class WireError(ValueError):
+    """Bytes that are not a report genmon can read (another format, or not genmon's at all)."""
+
+
+@dataclass(frozen=True)
+class WorkerReport:
+    """One worker's state at ``at`` (seconds since the epoch, the worker's clock)."""
+
+    worker: str
+    """``host:pid:token``: unique per process run, the snapshot topic's key."""
+    host: str
+    pid: int
+    started: float
+    at: float
+    number: int
+    """Reports this worker made before this one: the watcher keeps only the newest."""
+    apps: tuple[AppReading, ...] = ()
+    sources: tuple[SourceState, ...] = ()
+    inbound: Mapping[str, InboundState] = field(default_factory=dict)
+    consumed: tuple[str, ...] = ()
+    """Every topic a message was consumed from (repartition topics included)."""
+    final: bool = False
+    """The worker stopped cleanly: nothing happens after this report."""
+    interval: float = 1.0
+    """How often the worker reports at the latest (heartbeat): silence for 3 intervals is death."""
+    control: int = 0
+    """The number of control records the worker has applied (its switches are confirmed up to it)."""
+    truncated: tuple[str, ...] = ()
+    """``source/stage`` whose ids did not fit in one message: counts only."""
+
+    @property
+    def name(self) -> str:
+        return f"{self.host}:{self.pid}"
+
+
+def _ids(bitmap: Any) -> str:
+    copy = BitMap(bitmap)
+    copy.run_optimize()
+    return base64.b64encode(copy.serialize()).decode()
+
+
+def _bitmap(text: str) -> FrozenBitMap:
+    return FrozenBitMap.deserialize(base64.b64decode(text))
+
+
+def _source(src: SourceState) -> dict[str, Any]:
+    return {
+        "name": src.name,
+        "function": src.function,
+        "kind": src.kind,
+        "on": src.on,
+        "owner": src.owner,
+        "seq": src.seq,
+        "floor": src.floor,
+        "token": src.token,
+        "foreign": src.foreign,
+        "sent": _ids(src.sent),
+        "acked": _ids(src.acked),
+        "received": _ids(src.received),
+        "processed": [[topic, agent, _ids(ids)] for (topic, agent), ids in src.processed.items()],
+        "damaged": {cause: _ids(ids) for cause, ids in src.damaged.items()},
+        "duplicates": {stage: n for stage, n in src.duplicates.items()},
+        "reorders": src.reorders,
+        "topics": list(src.topics),
+        "agents": list(src.agents),
+        "stalls": src.stalls,
+        "longest_stall": src.longest_stall,
+        "latency": src.latency_hist,
+    }
+
+
+def _source_from(d: Mapping[str, Any]) -> SourceState:
+    return SourceState(
+        name=d["name"],
+        function=d["function"],
+        kind=RowKind(d["kind"]),
+        on=d["on"],
+        owner=d["owner"],
+        seq=d["seq"],
+        floor=d["floor"],
+        token=d["token"],
+        foreign=d["foreign"],
+        sent=_bitmap(d["sent"]),
+        acked=_bitmap(d["acked"]),
+        received=_bitmap(d["received"]),
+        processed={(topic, agent): _bitmap(ids) for topic, agent, ids in d["processed"]},
+        damaged={Cause(cause): _bitmap(ids) for cause, ids in d["damaged"].items()},
+        duplicates={Stage(stage): n for stage, n in d["duplicates"].items()},
+        reorders=d["reorders"],
+        topics=tuple(d["topics"]),
+        agents=tuple(d["agents"]),
+        stalls=d["stalls"],
+        longest_stall=d["longest_stall"],
+        latency_hist=d["latency"],
+    )
+
+
+def _stalls(s: LoopStalls) -> list[Any]:
+    return [s.count, s.longest, s.longest_at, s.ongoing]
+
+
+def _app(app: AppReading) -> dict[str, Any]:
+    return {
+        "label": app.label,
+        "app_id": app.app_id,
+        "state": app.state,
+        "error": app.error,
+        "readers": {topic: list(agents) for topic, agents in app.readers.items()},
+        "assigned": None if app.assigned is None else sorted(app.assigned),
+        "stalls": _stalls(app.stalls),
+    }
+
+
+def _app_from(d: Mapping[str, Any]) -> AppReading:
+    return AppReading(
+        label=d["label"],
+        app_id=d["app_id"],
+        state=AppState(d["state"]),
+        error=d["error"],
+        readers={topic: tuple(agents) for topic, agents in d["readers"].items()},
+        assigned=None if d["assigned"] is None else frozenset(d["assigned"]),
+        stalls=LoopStalls(*d["stalls"]),
+    )
+
+
+def encode(report: WorkerReport) -> bytes:
+    """The report's bytes for the snapshot topic (never over ``MAX_REPORT_BYTES``)."""
+    data = _encode(report)
+    if len(data) <= MAX_REPORT_BYTES:
+        return data
+    return _encode(_counts_only(report))
+
+
+def _encode(report: WorkerReport) -> bytes:
+    doc = {
+        "format": FORMAT,
+        "worker": report.worker,
+        "host": report.host,
+        "pid": report.pid,
+        "started": report.started,
+        "at": report.at,
+        "number": report.number,
+        "final": report.final,
+        "interval": report.interval,
+        "control": report.control,
+        "apps": [_app(app) for app in report.apps],
+        "sources": [_source(src) for src in report.sources],
+        "inbound": [[i.topic, i.received, i.processed] for i in report.inbound.values()],
+        "consumed": list(report.consumed),
+        "truncated": list(report.truncated),
+    }
+    return zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), 6)
+
+
+def _counts_only(report: WorkerReport) -> WorkerReport:
+    """The report with the id sets of its biggest sources replaced by their sizes' worth of nothing:
+    the worker says which ones, and the watcher shows them as not verifiable by id."""
+    ranked = sorted(report.sources, key=lambda s: -(len(s.sent) + len(s.received) + len(s.acked)))
+    cut: list[str] = list(report.truncated)
+    sources = {src.origin: src for src in report.sources}
+    for src in ranked:
+        sources[src.origin] = replace(src, sent=FrozenBitMap(), acked=FrozenBitMap(), received=FrozenBitMap())
+        cut.append(f"{src.name}/ids")
+        trial = replace(report, sources=tuple(sources.values()), truncated=tuple(cut))
+        if len(_encode(trial)) <= MAX_REPORT_BYTES:
+            return trial
+    return replace(report, sources=(), truncated=(*cut, "*"))
+
+
+def decode(data: bytes) -> WorkerReport:
+    """A report from the snapshot topic's bytes; :class:`WireError` if they are not one."""
+    try:
+        doc = json.loads(zlib.decompress(data))
+    except (zlib.error, ValueError, TypeError) as exc:
+        raise WireError(f"not a genmon report: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        got = doc.get("format") if isinstance(doc, dict) else "?"
+        raise WireError(f"report format {got} (this genmon reads {FORMAT})")
+    try:
+        return WorkerReport(
+            worker=doc["worker"],
+            host=doc["host"],
+            pid=doc["pid"],
+            started=doc["started"],
+            at=doc["at"],
+            number=doc["number"],
+            final=doc["final"],
+            interval=doc["interval"],
+            control=doc["control"],
+            apps=tuple(_app_from(a) for a in doc["apps"]),
+            sources=tuple(_source_from(s) for s in doc["sources"]),
+            inbound={t: InboundState(t, r, dict(p)) for t, r, p in doc["inbound"]},
+            consumed=tuple(doc["consumed"]),
+            truncated=tuple(doc["truncated"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise WireError(f"a malformed genmon report: {exc}") from None
+
+
+# -- the control topic -----------------------------------------------------------------------------
+RESET = "#reset"
+"""The control record's name for "count from now" (no generator is named so: ``#`` is no identifier)."""
+EVERY = "*"
+"""The control record's name for every tracked generator of the app."""
+
+
+@dataclass(frozen=True)
+class ControlRecord:
+    """One desired state on the control topic: a state, not an event, so a worker that starts later,
+    or a generator that first appears later, obeys it. Keyed ``app_id/name``: compaction keeps the newest."""
+
+    app_id: str
+    name: str
+    """A tracked generator's name, ``*`` (all of them) or ``#reset``."""
+    on: bool
+    stamp: int
+    """Nanoseconds since the epoch on the writer's clock: the newer of a name's and ``*`` wins."""
+
+    @property
+    def key(self) -> bytes:
+        return f"{self.app_id}/{self.name}".encode()
+
+    def encode(self) -> bytes:
+        return json.dumps({"format": FORMAT, "on": self.on, "stamp": self.stamp}).encode()
+
+    @classmethod
+    def decode(cls, key: bytes | None, value: bytes | None) -> ControlRecord:
+        try:
+            app_id, _, name = (key or b"").decode().rpartition("/")
+            doc = json.loads(value or b"")
+            if not app_id or not name or doc.get("format") != FORMAT:
+                raise ValueError("not genmon's control record")
+            return cls(app_id, name, bool(doc["on"]), int(doc["stamp"]))
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError, AttributeError) as exc:
+            raise WireError(f"not a genmon control record: {exc}") from None

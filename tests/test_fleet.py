@@ -1,0 +1,194 @@
+"""A fleet on the real broker: plain ``faust worker`` processes of one app, genmon attached through its
+Faust fixup (``GENMON_BROKER``) — no genmon code in the app beyond ``@genmon.track`` — watched by a
+:class:`~genmon.fleet.watcher.Watcher` and by ``genmon watch`` started late.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from genmon.broker import BrokerProcess
+from genmon.fleet.watcher import Watcher
+from genmon.host import wait_for, wait_settled
+from genmon.model import Snapshot, Stage, VerdictState
+
+ROOT = Path(__file__).resolve().parents[1]
+TOPIC_PARTITIONS = 4
+HEADLESS = ("--headless", "--json", "--duration", "3")
+
+
+class Fleet:
+    """``faust worker`` processes of ``tests/apps/fleet.py``, each in a session of its own."""
+
+    def __init__(self, broker: BrokerProcess, app_id: str, folder: Path) -> None:
+        self.broker, self.app_id, self.folder = broker, app_id, folder
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> subprocess.Popen[bytes]:
+        number = len(self.procs) + 1
+        env = {
+            **os.environ,
+            "GENMON_BROKER": "app",
+            "FLEET_APP_ID": self.app_id,
+            "FLEET_BROKER": self.broker.url,
+            "FLEET_DATADIR": str(self.folder),
+            "PYTHONPATH": str(ROOT),
+        }
+        with open(self.folder / f"w{number}.log", "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "faust", "-A", "tests.apps.fleet", "worker", "--without-web"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.procs.append(proc)
+        return proc
+
+    def stop(self) -> list[int | None]:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        codes = []
+        for proc in self.procs:
+            try:
+                codes.append(proc.wait(20))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                codes.append(None)
+        return codes
+
+
+def create_topic(bootstrap: str, name: str) -> None:
+    async def create() -> None:
+        from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(name, TOPIC_PARTITIONS, 1)])
+        finally:
+            await admin.close()
+
+    asyncio.run(create())
+
+
+@pytest.fixture
+def fleet(broker: BrokerProcess, app_id: str, tmp_path: Path) -> Iterator[Fleet]:
+    assert broker.address is not None
+    create_topic(broker.address.bootstrap, f"{app_id}-numbers")  # as a deployment has it
+    running = Fleet(broker, app_id, tmp_path)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def alive(snap: Snapshot) -> int:
+    return sum(1 for w in snap.workers if w.alive)
+
+
+def own_reports(watcher: Watcher) -> dict[int, tuple[bool, int]]:
+    """pid -> (switch, last id) of each worker's own ``numbers`` generator."""
+    return {
+        h.report.pid: (src.on, src.seq)
+        for h in watcher.fleet.heard.values()
+        for src in h.report.sources
+        if src.name == "numbers" and not src.foreign
+    }
+
+
+def test_a_fleet_of_three_faust_workers_counted_once_switched_together_and_survives_a_kill(
+    broker: BrokerProcess, app_id: str, fleet: Fleet, tmp_path: Path
+) -> None:
+    assert broker.address is not None
+    watcher = Watcher(broker.address, accept=lambda r: any(a.app_id == app_id for a in r.apps)).start()
+    try:
+        workers = [fleet.start() for _ in range(3)]
+        snap = wait_for(
+            watcher,
+            lambda s: (
+                alive(s) == 3
+                and bool(s.pipelines)
+                and s.pipeline("numbers").counts.processed >= 300
+                and sum(1 for w in s.workers if w.shares.get(Stage.RECEIVED)) >= 2
+            ),
+            90,
+        )
+        assert alive(snap) == 3, [w.to_dict() for w in snap.workers]
+        assert snap.pipeline("numbers").counts.processed >= 300
+
+        # A switch reaches every worker, and each confirms it in its next report.
+        asked = time.monotonic()
+        watcher.set_generator("numbers", False)
+        reached = wait_for(watcher, lambda s: all(not on for on, _ in own_reports(watcher).values()), 10)
+        took = time.monotonic() - asked
+        assert all(not on for on, _ in own_reports(watcher).values()), own_reports(watcher)
+        assert len(own_reports(watcher)) == 3 and took < 10
+        assert "switching" not in reached.pipeline("numbers").verdict.text
+
+        # Every value once per stage across workers: sent in one, received in another.
+        assert wait_settled(watcher, quiet=3.0, limit=60.0)
+        snap = watcher.snapshot(final=True)
+        pipe = snap.pipeline("numbers")
+        c = pipe.counts
+        assert c.yielded == c.sent == c.acked == c.received == c.processed > 300, pipe.to_dict()
+        assert pipe.missing == {} and pipe.duplicates.get(Stage.RECEIVED, 0) == 0
+        assert pipe.verdict.state == VerdictState.PAUSED
+        shares = [w.shares.get(Stage.RECEIVED, 0) for w in snap.workers]
+        assert sum(shares) == c.received and sum(1 for n in shares if n) >= 2
+        assert sum(1 for w in snap.workers if w.shares.get(Stage.SENT)) == 3
+
+        # A worker that starts while the generator is off starts it off.
+        late = fleet.start()
+        wait_for(watcher, lambda s: late.pid in own_reports(watcher) and alive(s) == 4, 60)
+        time.sleep(3)
+        assert own_reports(watcher)[late.pid] == (False, 0)
+
+        # kill -9 one worker while values flow: gone, never a false loss.
+        watcher.set_generator("numbers", True)
+        before = watcher.snapshot().pipeline("numbers").counts.processed
+        wait_for(watcher, lambda s: s.pipeline("numbers").counts.processed >= before + 200, 30)
+        os.killpg(workers[1].pid, signal.SIGKILL)
+        gone = wait_for(watcher, lambda s: any(not w.alive and not w.final for w in s.workers), 15)
+        assert alive(gone) == 3 and "1 gone" in __import__("genmon.model").model.header_line(gone)
+        watcher.set_generator("numbers", False)
+        wait_settled(watcher, quiet=3.0, limit=60.0)
+        time.sleep(8)  # the group rebalances: the killed worker's partitions are read again
+        final = watcher.snapshot(final=True)
+        verdict = final.pipeline("numbers").verdict
+        assert verdict.state in (VerdictState.PAUSED, VerdictState.UNVERIFIABLE), verdict
+
+        # A watcher started late sees the same counts, from the workers' newest reports.
+        late_watch = subprocess.run(
+            [sys.executable, "-m", "genmon", "watch", "-b", broker.url, "--app-id", app_id, *HEADLESS],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+        assert late_watch.returncode == 0, late_watch.stderr
+        seen = json.loads(late_watch.stdout)
+        (row,) = [p for p in seen["pipelines"] if p["name"] == "numbers"]
+        now = watcher.snapshot().pipeline("numbers").counts
+        assert row["counts"] == {stage: now[stage] for stage in row["counts"]}
+        assert sum(1 for w in seen["workers"] if w["alive"]) == 3
+
+        # A clean stop: every remaining worker says goodbye in a final report.
+        codes = fleet.stop()
+        assert [codes[i] for i in (0, 2, 3)] == [0, 0, 0], codes
+        stopped = wait_for(watcher, lambda s: sum(1 for w in s.workers if w.final) == 3, 15)
+        assert sum(1 for w in stopped.workers if w.final) == 3
+    finally:
+        watcher.stop()

@@ -1,0 +1,245 @@
+"""Merging workers' reports is pure: hand-built reports in, one reading out, no broker and no clock.
+
+The rules (genmon.model.fleet): per origin a union per stage; a later stage implies the earlier ones;
+one generator in several workers is one row whose ids never collide; a reset is a floor per origin;
+a worker that falls silent is gone and its shortfall unverifiable, never lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from pyroaring import FrozenBitMap
+
+from genmon.model import (
+    AppReading,
+    AppState,
+    BrokerInfo,
+    Clocks,
+    RowKind,
+    SourceState,
+    Stage,
+    VerdictState,
+    build,
+)
+from genmon.model.fleet import Fleet
+from genmon.model.ids import id_text
+from genmon.model.wire import MAX_REPORT_BYTES, ControlRecord, WireError, WorkerReport, decode, encode
+
+BROKER = BrokerInfo("kafka://127.0.0.1:9092", embedded=False, up=True)
+TOPIC, AGENT = ("numbers", "consume")
+
+
+def ids(first: int, last: int, *, without: tuple[int, ...] = ()) -> FrozenBitMap:
+    return FrozenBitMap(n for n in range(first, last + 1) if n not in without)
+
+
+def sender(
+    token: str, upto: int, *, sent: int | None = None, received: FrozenBitMap | None = None
+) -> SourceState:
+    """A worker's own generator: ``upto`` yielded, ``sent`` of them sent and acked."""
+    sent = upto if sent is None else sent
+    got = received if received is not None else FrozenBitMap()
+    return SourceState(
+        name="numbers",
+        function="fleet.produce",
+        kind=RowKind.ASYNC,
+        owner="app0",
+        seq=upto,
+        token=token,
+        sent=ids(1, sent),
+        acked=ids(1, sent),
+        received=got,
+        processed={(TOPIC, AGENT): got} if got else {},
+        topics=(TOPIC,),
+        agents=(AGENT,) if got else (),
+    )
+
+
+def receiver(token: str, got: FrozenBitMap) -> SourceState:
+    """What a worker received and processed of another worker's generator."""
+    return SourceState(
+        name="numbers",
+        function="?",
+        kind=RowKind.ASYNC,
+        token=token,
+        foreign=True,
+        received=got,
+        processed={(TOPIC, AGENT): got},
+        agents=(AGENT,),
+    )
+
+
+def report(worker: str, *sources: SourceState, number: int = 1, final: bool = False, **kw) -> WorkerReport:  # type: ignore[no-untyped-def]
+    return WorkerReport(
+        worker=f"host:{worker}:{worker}",
+        host="host",
+        pid=int(worker.strip("w") or 0),
+        started=1000.0,
+        at=1000.0 + number,
+        number=number,
+        apps=(AppReading("app0", "fleet", AppState.RUNNING, readers={TOPIC: (AGENT,)}),),
+        sources=sources,
+        final=final,
+        **kw,
+    )
+
+
+def merged(fleet: Fleet, now: float = 1.0, final: bool = True):  # type: ignore[no-untyped-def]
+    """The snapshot at ``now`` of counts that have not moved for 20 s (so a shortfall can be judged)."""
+    _, clocks = build(fleet.reading(now - 20.0, broker=BROKER), Clocks(5.0))
+    reading = fleet.reading(now, broker=BROKER)
+    return build(reading, clocks, final)[0], reading
+
+
+def test_a_value_sent_in_one_worker_and_received_in_another_is_one_value() -> None:
+    fleet = Fleet()
+    fleet.add(report("1", sender("a", 100)), 0.0)
+    fleet.add(report("2", receiver("a", ids(1, 60))), 0.0)
+    fleet.add(report("3", receiver("a", ids(61, 100))), 0.0)
+    snap, reading = merged(fleet)
+    (pipe,) = snap.pipelines
+    assert pipe.counts.as_tuple() == (100, 100, 100, 100, 100)
+    assert pipe.missing == {} and pipe.duplicates[Stage.RECEIVED] == 0
+    shares = {w.label: dict(w.shares) for w in reading.workers}
+    assert shares["w2"][Stage.RECEIVED] == 60 and shares["w3"][Stage.RECEIVED] == 40
+
+
+def test_a_value_received_by_two_workers_is_a_redelivery_never_a_loss() -> None:
+    fleet = Fleet()
+    fleet.add(report("1", sender("a", 50)), 0.0)
+    fleet.add(report("2", receiver("a", ids(1, 30))), 0.0)
+    fleet.add(report("3", receiver("a", ids(25, 50))), 0.0)  # 25-30 again, after a rebalance
+    snap, _ = merged(fleet)
+    (pipe,) = snap.pipelines
+    assert pipe.counts.as_tuple() == (50, 50, 50, 50, 50)
+    assert pipe.duplicates[Stage.RECEIVED] == 6
+    assert pipe.verdict.state != VerdictState.LOST
+
+
+def test_a_receiver_reporting_later_than_the_sender_never_puts_a_stage_ahead() -> None:
+    fleet = Fleet()
+    fleet.add(report("1", sender("a", 40)), 0.0)  # the sender's report is older
+    fleet.add(report("2", receiver("a", ids(1, 55))), 0.0)
+    snap, _ = merged(fleet, final=False)
+    counts = snap.pipelines[0].counts.as_tuple()
+    assert counts == (55, 55, 55, 55, 55)
+    assert list(counts) == sorted(counts, reverse=True)
+
+
+def test_a_real_loss_between_workers_is_named_by_id() -> None:
+    fleet = Fleet()
+    fleet.add(report("1", sender("a", 20)), 0.0)
+    fleet.add(report("2", receiver("a", ids(1, 20, without=(7, 8)))), 0.0)
+    snap, _ = merged(fleet)
+    pipe = snap.pipelines[0]
+    assert pipe.verdict.state == VerdictState.LOST and pipe.verdict.stage == Stage.RECEIVED
+    assert pipe.missing[Stage.RECEIVED].ranges == ((7, 8),)
+
+
+def test_one_generator_in_two_workers_is_one_row_with_ids_that_never_collide() -> None:
+    fleet = Fleet()
+    fleet.add(report("1", sender("a", 10), receiver("b", ids(1, 10, without=(4,)))), 0.0)
+    fleet.add(report("2", sender("b", 10), receiver("a", ids(1, 10))), 0.0)
+    snap, _ = merged(fleet)
+    (pipe,) = snap.pipelines
+    assert pipe.counts.as_tuple() == (20, 20, 20, 19, 19)
+    (missing,) = pipe.missing[Stage.RECEIVED].ranges
+    assert missing[0] == missing[1] and id_text(missing[0]) == "w2:4"
+    assert pipe.missing[Stage.RECEIVED].text() == "w2:4"
+    assert pipe.missing[Stage.RECEIVED].to_dict()["ranges"] == [["w2:4", "w2:4"]]
+
+
+def test_a_reset_is_a_floor_per_origin() -> None:
+    fleet = Fleet()
+    fleet.add(report("1", sender("a", 30)), 0.0)
+    fleet.add(report("2", receiver("a", ids(1, 28))), 0.0)
+    fleet.reset()
+    fleet.add(report("1", sender("a", 45), number=2), 1.0)
+    fleet.add(report("2", receiver("a", ids(1, 45)), number=2), 1.0)
+    snap, _ = merged(fleet)
+    assert snap.pipelines[0].counts.as_tuple() == (15, 15, 15, 15, 15)
+
+
+def test_an_older_report_never_replaces_a_newer_one() -> None:
+    fleet = Fleet()
+    fleet.add(report("1", sender("a", 30), number=5), 0.0)
+    fleet.add(report("1", sender("a", 10), number=4), 1.0)
+    snap, _ = merged(fleet)
+    assert snap.pipelines[0].counts.yielded == 30
+
+
+def test_a_silent_worker_is_gone_and_its_shortfall_unverifiable_not_lost() -> None:
+    fleet = Fleet()
+    fleet.add(report("1", sender("a", 50, sent=45), interval=1.0), 0.0)
+    fleet.add(report("2", receiver("a", ids(1, 45)), interval=1.0), 9.5)
+    snap, reading = merged(fleet, now=10.0)
+    w1 = next(w for w in reading.workers if w.label == "w1")
+    assert not w1.alive and not w1.final
+    pipe = snap.pipelines[0]
+    assert pipe.verdict.state == VerdictState.UNVERIFIABLE, pipe.verdict
+    assert "w1" in pipe.verdict.text
+    assert "1 alive, 1 gone" in __import__("genmon.model", fromlist=["header_line"]).header_line(snap)
+
+
+def test_a_worker_that_said_goodbye_is_not_gone() -> None:
+    fleet = Fleet()
+    fleet.add(report("1", sender("a", 20), final=True), 0.0)
+    fleet.add(report("2", receiver("a", ids(1, 20))), 99.0)
+    snap, reading = merged(fleet, now=100.0)
+    assert [w.final for w in reading.workers] == [True, False]
+    assert snap.pipelines[0].verdict.state != VerdictState.UNVERIFIABLE
+
+
+def test_a_switch_waits_for_every_alive_worker() -> None:
+    fleet = Fleet()
+    a, b = sender("a", 5, received=ids(1, 5)), sender("b", 5, received=ids(1, 5))
+    fleet.add(report("1", a), 0.0)
+    fleet.add(report("2", b), 0.0)
+    fleet.switch("fleet", "numbers", False, stamp=1)
+    fleet.add(report("1", replace(a, on=False), number=2), 0.0)
+    snap, _ = merged(fleet, final=False)
+    assert snap.pipelines[0].verdict.text == "switching off (1 of 2 workers)"
+    assert snap.pipelines[0].on is False
+    fleet.add(report("2", replace(b, on=False), number=2), 0.0)
+    snap, _ = merged(fleet, final=False)
+    assert "switching" not in snap.pipelines[0].verdict.text
+    fleet.switch("fleet", "*", True, stamp=2)  # newer than the generator's own switch: wins
+    assert fleet.reading(0.0, broker=BROKER).sources[0].on is True
+
+
+def test_the_wire_carries_a_report_exactly() -> None:
+    src = replace(
+        sender("a", 1_000_000, received=ids(1, 1_000_000, without=tuple(range(1000, 1_000_000, 1000)))),
+        latency_hist="",
+    )
+    original = report("1", src, receiver("z", ids(3, 9)), consumed=("numbers",))
+    data = encode(original)
+    assert len(data) < 20_000  # a million ids with a gap per thousand: a few KB, run-length compressed
+    back = decode(data)
+    assert back == original
+
+
+def test_a_report_too_big_for_kafka_keeps_its_counts_and_says_what_it_dropped() -> None:
+    import random
+
+    scattered = FrozenBitMap(random.Random(7).sample(range(1, 4_000_000), 1_500_000))  # no runs, no pattern
+    big = report("1", replace(sender("a", 4_000_000), sent=scattered, acked=scattered, received=scattered))
+    data = encode(big)
+    assert len(data) <= MAX_REPORT_BYTES
+    back = decode(data)
+    assert back.truncated and back.sources[0].seq == 4_000_000
+
+
+@pytest.mark.parametrize("data", [b"", b"not zlib", __import__("zlib").compress(b'{"format": 99}')])
+def test_bytes_that_are_not_a_report_are_refused_in_one_line(data: bytes) -> None:
+    with pytest.raises(WireError):
+        decode(data)
+
+
+def test_control_records_round_trip_and_refuse_garbage() -> None:
+    record = ControlRecord("shop", "orders", False, 123)
+    assert ControlRecord.decode(record.key, record.encode()) == record
+    with pytest.raises(WireError):
+        ControlRecord.decode(b"no-slash", b"{}")
