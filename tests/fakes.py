@@ -164,3 +164,52 @@ def lost_monitor() -> FakeMonitor:
 
 def empty_monitor() -> FakeMonitor:
     return FakeMonitor(settled(replace(demo_reading(), sources=())))
+
+
+def fleet_monitor() -> FakeMonitor:
+    """Three workers of one app, built from real reports by the real merge; w3 fell silent."""
+    from genmon.model.fleet import Fleet
+    from genmon.model.wire import WorkerReport
+
+    readers = {"numbers": ("consume",)}
+
+    def own(token: str, upto: int, received: FrozenBitMap) -> SourceState:
+        return replace(
+            source("numbers", upto, topic="numbers", agent="consume"),
+            token=token,
+            received=received,
+            processed={("numbers", "consume"): received},
+            latency_ms={},
+        )
+
+    def seen(token: str, received: FrozenBitMap) -> SourceState:
+        return SourceState(
+            name="numbers",
+            function="?",
+            kind=RowKind.ASYNC,
+            token=token,
+            foreign=True,
+            received=received,
+            processed={("numbers", "consume"): received},
+            agents=("consume",),
+        )
+
+    def report(pid: int, *sources: SourceState, at: float = 100.0) -> WorkerReport:
+        app = AppReading("app0", "shop", AppState.RUNNING, readers=readers, stalls=LoopStalls())
+        return WorkerReport(
+            worker=f"pod-{pid}:{pid}:t{pid}",
+            host=f"pod-{pid}",
+            pid=pid,
+            started=0.0,
+            at=at,
+            number=1,
+            apps=(app,),
+            sources=sources,
+        )
+
+    fleet = Fleet()
+    fleet.add(report(11, own("a", 400, ids(1, 200)), seen("b", ids(1, 150))), 99.5)
+    fleet.add(report(12, own("b", 300, ids(151, 300)), seen("a", ids(201, 400))), 99.7)
+    fleet.add(report(13, own("c", 120, ids(1, 0))), 90.0)
+    reading = fleet.reading(100.0, broker=BrokerInfo("kafka://kafka-0:9092", embedded=False, up=True))
+    return FakeMonitor(settled(replace(reading, settle_seconds=5.0, log_path=LOG_PATH, uptime=60.0)))

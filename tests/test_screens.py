@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import logging
 
-from fakes import LOG_PATH, FakeMonitor, crashed_monitor, demo_monitor, empty_monitor, lost_monitor
+from fakes import (
+    LOG_PATH,
+    FakeMonitor,
+    crashed_monitor,
+    demo_monitor,
+    empty_monitor,
+    fleet_monitor,
+    lost_monitor,
+)
 
 from genmon.host.logs import LogRing
 from genmon.tui import GenmonApp
@@ -30,6 +38,20 @@ def screen(monitor: FakeMonitor) -> GenmonApp:
 
 def test_main_screen(snap_compare) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(screen(demo_monitor()), terminal_size=(120, 35))
+
+
+def test_a_fleet_of_three_workers_one_gone(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    """The workers panel opens by itself for a fleet; ids of several workers read ``w2:17``."""
+    assert snap_compare(screen(fleet_monitor()), terminal_size=(120, 35))
+
+
+def test_the_fleet_merge_behind_the_fleet_screen() -> None:
+    snap = fleet_monitor().snapshot()
+    pipe = snap.pipeline("numbers")
+    assert pipe.counts.as_tuple() == (820, 820, 820, 700, 700)
+    assert [(w.label, w.alive) for w in snap.workers] == [("w1", True), ("w2", True), ("w3", False)]
+    assert pipe.verdict.state == "unverifiable" and "w3" in pipe.verdict.text
+    assert pipe.missing["received"].text() == "w3:1-120"
 
 
 def test_main_screen_at_80x20(snap_compare) -> None:  # type: ignore[no-untyped-def]

@@ -125,11 +125,13 @@ def _pipeline(
         verdict = clocks.verdict(src.name, counts, src.on, now, final, seen)
         if verdict.state == VerdictState.LOST and verdict.cause is None and app is not None and app.gone:
             # A worker died between reports: what it did last is unknown, so this is not proof of loss.
+            worker = app.gone[0].split(" ", 1)[0]
             verdict = Verdict(
                 VerdictState.UNVERIFIABLE,
-                f"unverifiable: {verdict.lost} short at {verdict.stage}; worker {app.gone[0]}",
+                f"unverifiable: {verdict.lost} at {verdict.stage} ({worker} gone)",
                 verdict.stage,
                 in_flight=verdict.lost,
+                error=app.gone[0],
             )
         elif src.switching and verdict.state != VerdictState.LOST:
             verdict = replace(verdict, text=src.switching)

@@ -46,7 +46,8 @@ class Verdict:
     cause: Cause | None = None
     """For losses genmon saw happen."""
     error: str | None = None
-    """For a crashed app: its exception, on one line (``TypeError: …``)."""
+    """For a crashed app: its exception, on one line (``TypeError: …``); for an unverifiable
+    shortfall: the worker that fell silent (``w3 (pod-7:1) fell silent 12s ago``)."""
 
     def __post_init__(self) -> None:
         # Accept the words as plain strings too (JSON, hand-built test snapshots): store members.

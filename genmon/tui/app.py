@@ -25,6 +25,7 @@ from genmon.tui.detail_screen import DetailScreen
 from genmon.tui.help import HelpScreen
 from genmon.tui.messages import SnapshotTaken
 from genmon.tui.table import PipelineTable
+from genmon.tui.workers import WorkersTable
 
 REFRESH_SECONDS = 0.2
 
@@ -53,6 +54,13 @@ class GenmonApp(App[None]):
         Binding("n", "all_off", "all off", id="all-off", tooltip="all generators off"),
         Binding("r", "reset", "reset", id="reset", tooltip="reset every count to zero"),
         Binding("l", "toggle_log", "log", id="log", tooltip="show or hide Faust's log lines"),
+        Binding(
+            "w",
+            "toggle_workers",
+            "workers",
+            id="workers",
+            tooltip="show or hide the worker processes: alive or gone, report age, share of the values",
+        ),
         Binding("question_mark", "help", "help", key_display="?", id="help", tooltip="this help"),
         Binding(
             "q", "quit", "quit", id="quit", tooltip="quit (ctrl+c too): stops Faust and the embedded broker"
@@ -74,6 +82,8 @@ class GenmonApp(App[None]):
         self.snapshot: Snapshot | None = None
         self.history = RateHistory()
         self._log_seq = 0
+        self._workers_chosen = False
+        """The user showed or hid the workers panel: no longer shown by itself for a fleet."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -81,6 +91,7 @@ class GenmonApp(App[None]):
         table = PipelineTable(id="pipelines")
         table.border_title = "pipelines"
         yield table
+        yield WorkersTable(id="workers")
         yield DetailPanel(id="detail")
         yield RichLog(id="log", max_lines=2000, wrap=False, highlight=False, markup=False)
         yield Footer()
@@ -148,6 +159,11 @@ class GenmonApp(App[None]):
             )
         table = self.query_one(PipelineTable)
         table.show(snap)
+        workers = self.query_one(WorkersTable)
+        if snap.fleet and not self._workers_chosen:
+            workers.add_class("shown")
+        if workers.has_class("shown"):
+            workers.show(snap)
         self._show_detail()
 
     def _show_detail(self) -> None:
@@ -211,6 +227,13 @@ class GenmonApp(App[None]):
 
     def action_toggle_log(self) -> None:
         self.query_one("#log", RichLog).toggle_class("shown")
+
+    def action_toggle_workers(self) -> None:
+        self._workers_chosen = True
+        workers = self.query_one(WorkersTable)
+        workers.toggle_class("shown")
+        if workers.has_class("shown") and self.snapshot is not None:
+            workers.show(self.snapshot)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen) and self.snapshot is not None:
