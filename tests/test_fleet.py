@@ -190,5 +190,8 @@ def test_a_fleet_of_three_faust_workers_counted_once_switched_together_and_survi
         assert [codes[i] for i in (0, 2, 3)] == [0, 0, 0], codes
         stopped = wait_for(watcher, lambda s: sum(1 for w in s.workers if w.final) == 3, 15)
         assert sum(1 for w in stopped.workers if w.final) == 3
+        for log in tmp_path.glob("w*.log"):  # genmon's stop never breaks the app's producer
+            text = log.read_text(errors="replace")
+            assert "NotReady" not in text and "genmon could not attach" not in text, log.name
     finally:
         watcher.stop()

@@ -22,8 +22,7 @@ from typing import Any
 import faust
 
 import genmon
-
-ORIGINAL = ("unwired", "sync-pump", "async-pump")
+from genmon.demo.names import ORIGINAL
 
 
 class Number(faust.Record, serializer="json"):

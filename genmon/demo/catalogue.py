@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from genmon.demo import bugs
-from genmon.demo.app import BUILDERS, ORIGINAL, create_app, new_app
+from genmon.demo.app import BUILDERS, create_app, new_app
+from genmon.demo.names import DESCRIPTIONS, ORIGINAL, UnknownScenario, descriptions, select
 
 Builder = Callable[[Any, float, str], None]
 
@@ -33,34 +34,34 @@ class Scenario:
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in (
-        Scenario("unwired", "a generator is iterated, but nothing sends its values to the agent's topic"),
-        Scenario("sync-pump", "a plain generator; a task sends each value with await topic.send(value=...)"),
-        Scenario("async-pump", "an async generator that sleeps between values; a task sends each one"),
+        Scenario("unwired", DESCRIPTIONS["unwired"]),
+        Scenario("sync-pump", DESCRIPTIONS["sync-pump"]),
+        Scenario("async-pump", DESCRIPTIONS["async-pump"]),
         Scenario(
             "unawaited-send",
-            "every 4th value goes through topic.send(...) without await: the send never runs",
+            DESCRIPTIONS["unawaited-send"],
             bugs.unawaited_send,
         ),
-        Scenario("wrong-topic", "values are sent to 'orders'; the agent consumes 'order'", bugs.wrong_topic),
+        Scenario("wrong-topic", DESCRIPTIONS["wrong-topic"], bugs.wrong_topic),
         Scenario(
             "bad-payload",
-            "every 5th value is raw bytes that do not decode as the agent's value_type",
+            DESCRIPTIONS["bad-payload"],
             bugs.bad_payload,
         ),
-        Scenario("crashing-agent", "the agent raises on every 7th value", bugs.crashing_agent),
+        Scenario("crashing-agent", DESCRIPTIONS["crashing-agent"], bugs.crashing_agent),
         Scenario(
             "slow-consumer",
-            "the agent is slower than the generator: lag grows, nothing is lost",
+            DESCRIPTIONS["slow-consumer"],
             bugs.slow_consumer,
         ),
         Scenario(
             "blocking-generator",
-            "time.sleep inside a sync generator stalls Faust's whole event loop",
+            DESCRIPTIONS["blocking-generator"],
             bugs.blocking_generator,
         ),
         Scenario(
             "late-consumer",
-            "the consumer starts later with consumer_auto_offset_reset='latest': earlier values are skipped",
+            DESCRIPTIONS["late-consumer"],
             bugs.late_producer,
             consumer=bugs.late_consumer,
             consumer_settings={"consumer_auto_offset_reset": "latest"},
@@ -68,39 +69,16 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "agent-without-stream",
-            "@app.agent() on a function with no stream parameter: the worker crashes at start",
+            DESCRIPTIONS["agent-without-stream"],
             bugs.agent_without_stream,
         ),
         Scenario(
             "async-for-sync-generator",
-            "async for over a plain generator: TypeError before the first value",
+            DESCRIPTIONS["async-for-sync-generator"],
             bugs.async_for_sync_generator,
         ),
     )
 }
-
-
-class UnknownScenario(ValueError):
-    """A ``--scenarios`` name that does not exist; the message lists the ones that do."""
-
-
-def select(spec: str | None) -> list[str]:
-    """``None`` -> the three originals; ``all``; or a comma list of names (unknown -> error)."""
-    if spec is None or not spec.strip():
-        return list(ORIGINAL)
-    if spec.strip() == "all":
-        return list(SCENARIOS)
-    names = [name.strip() for name in spec.split(",") if name.strip()]
-    unknown = [name for name in names if name not in SCENARIOS]
-    if unknown:
-        raise UnknownScenario(
-            f"unknown scenario {', '.join(map(repr, unknown))}; choose from: all, {', '.join(SCENARIOS)}"
-        )
-    return list(dict.fromkeys(names))
-
-
-def descriptions(names: Iterable[str]) -> dict[str, str]:
-    return {name: SCENARIOS[name].description for name in names}
 
 
 @dataclass(frozen=True)
@@ -193,3 +171,17 @@ def _factory(
         return app
 
     return build
+
+
+assert list(SCENARIOS) == list(DESCRIPTIONS), "genmon.demo.names lists every scenario, in order"
+assert all(SCENARIOS[n].description == DESCRIPTIONS[n] for n in SCENARIOS)
+__all__ = [
+    "ORIGINAL",
+    "SCENARIOS",
+    "AppPlan",
+    "UnknownScenario",
+    "create_app",
+    "descriptions",
+    "plan",
+    "select",
+]

@@ -65,14 +65,21 @@ class Publisher(OwnLoop):
         self._final_sent = threading.Event()
 
     # -- any thread --------------------------------------------------------------------------------
-    def start(self, timeout: float = 15.0) -> Publisher:
-        """Connect, and read the control topic to its end (so switches apply before apps start)."""
+    def start(self, timeout: float = 15.0, wait: bool = True) -> Publisher:
+        """Connect, and read the control topic to its end (so switches apply before apps start).
+
+        ``wait=False``: return at once; :meth:`wait_ready` later (the apps are built meanwhile)."""
         self._thread.start()
+        if wait:
+            self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout: float = 15.0) -> None:
+        """Block until connected with the switches read; :class:`PublisherError` if that failed."""
         if not self._ready.wait(timeout):
             raise PublisherError(f"genmon's reports could not reach {self.bootstrap} within {timeout:.0f}s")
         if self._error:
             raise PublisherError(self._error)
-        return self
 
     def stop(self, timeout: float = 3.0) -> bool:
         """Send the final report and close; True when the final report was acknowledged in time."""

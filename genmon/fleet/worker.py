@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from genmon.fleet.publisher import Publisher, PublisherError
+from genmon.fleet.publisher import Publisher
 from genmon.model import AppReading, AppState, one_line
 from genmon.model.wire import ControlRecord, WorkerReport
 from genmon.probe.identity import worker_report
@@ -141,12 +141,9 @@ def run(plan: dict[str, Any]) -> int:
         _status(plan, broker=host.broker_url)
         worker.host = host
         publisher = Publisher(parse_broker_url(host.broker_url).bootstrap, worker.report, worker.control)
-        try:
-            publisher.start()
-        except PublisherError as exc:
-            log.error("genmon worker: %s", exc)
-            return EXIT_FAILED
+        publisher.start(wait=False)  # connects while the apps are built; they wait for it to start
         host.report_interval = publisher.heartbeat
+        host.gate = publisher.wait_ready
         try:
             host.start()
         except HostError as exc:

@@ -11,6 +11,7 @@ first). Commands that must not race a hook (reset) are posted to the apps' loops
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import threading
 import time
@@ -19,6 +20,7 @@ from typing import Any
 
 from genmon.broker import BrokerAddress, unreachable_because
 from genmon.host.apprun import AppFactory, AppRun
+from genmon.host.errors import HostError
 from genmon.host.offsets import OffsetWatcher
 from genmon.host.sampler import Sampler
 from genmon.host.topics import create_missing_topics
@@ -34,10 +36,6 @@ from genmon.probe.touchpoints import load_fixups
 BROKER_POLL_SECONDS = 2.0
 
 __all__ = ["Host", "HostError"]
-
-
-class HostError(Exception):
-    """The app could not be started; the message is one line, fit for the terminal."""
 
 
 class Host:
@@ -76,6 +74,9 @@ class Host:
         self.switches = Switchboard(self._app_id_of)
         """The fleet's switches (the control topic), obeyed by this process's generators."""
         self.probe.on_declare = self.switches.obey
+        self.gate: Callable[[], None] | None = None
+        """Called (off the app's loop) just before each app starts: a worker waits there until the
+        fleet's switches are read, so a generator switched off fleet-wide starts off."""
         self._broker = broker
         self._embedded = embedded
         self._broker_alive = broker_alive
@@ -155,6 +156,8 @@ class Host:
 
     async def _before_start(self, label: str, app: Any) -> None:
         """Just before an app starts: its generators obey the switches, its topics exist."""
+        if self.gate is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.gate)
         for src in list(self.probe.sources.values()):
             if src.owner == label:
                 self.switches.obey(src)
