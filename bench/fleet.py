@@ -97,7 +97,7 @@ def run_fleet(broker: object, workers: int, seconds: float, rate: float, genmon:
                 "worker",
                 "--without-web",
                 "-l",
-                "warning",
+                "warn",
             ],
             cwd=ROOT,
             env=env,

@@ -147,11 +147,12 @@ def check(*args: str, cwd: Path = ROOT, timeout: float = 120) -> subprocess.Comp
     )
 
 
-def shop_app(folder: Path, name: str = "shopapp", values: int = 20) -> str:
-    """A small lossless app with ids of its own (a broker that lives for the session keeps topics)."""
+def shop_app(folder: Path, name: str = "shopapp", values: int = 20, chatty: bool = False) -> str:
+    """A small lossless app with ids of its own (a broker that lives for the session keeps topics);
+    ``chatty``: it prints at import and for every value (print() debugging, as users do)."""
     unique = f"{name}-{uuid.uuid4().hex[:8]}"
     (folder / f"{name}.py").write_text(
-        "import faust, genmon\n"
+        ("print('hello from the app')\nimport builtins\n" if chatty else "") + "import faust, genmon\n"
         f"app = faust.App({unique!r}, broker='kafka://127.0.0.1:9', web_enabled=False)\n"
         f"t = app.topic({unique!r}, value_type=int, value_serializer='json')\n"
         "@genmon.track\n"
@@ -160,9 +161,9 @@ def shop_app(folder: Path, name: str = "shopapp", values: int = 20) -> str:
         "        yield n\n"
         "@app.agent(t)\n"
         "async def sink(stream):\n"
-        "    async for _ in stream:\n"
-        "        pass\n"
-        "@app.task\n"
+        "    async for n in stream:\n"
+        + ("        print('got', n, flush=True)\n" if chatty else "        pass\n")
+        + "@app.task\n"
         "async def pump():\n"
         "    async for n in values():\n"
         "        await t.send(value=n)\n"
@@ -183,6 +184,19 @@ def test_check_passes_a_lossless_app(broker: BrokerProcess, tmp_path: Path) -> N
     assert [o["on_topic"] for o in pipe["broker_offsets"]] == [20]
     # no <id>-data directory: genmon moved Faust's default data dir out of the working directory
     assert {p.name for p in tmp_path.iterdir()} - {"__pycache__"} == {"shopapp.py"}
+
+
+def test_an_app_that_prints_never_spoils_json_and_its_prints_reach_the_log(
+    broker: BrokerProcess, tmp_path: Path
+) -> None:
+    shop_app(tmp_path, "chattyapp", values=10, chatty=True)
+    done = check("-A", "chattyapp", *broker_args(broker), "--duration", "4", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    snap = json.loads(done.stdout)  # exactly one JSON document: nothing the app printed
+    assert snap["pipelines"][0]["counts"]["processed"] == 10
+    assert "hello" not in done.stdout + done.stderr
+    worker_log = Path(snap["log"]).with_suffix(".w1.log").read_text()
+    assert "hello from the app" in worker_log and "got 9" in worker_log
 
 
 def test_a_topic_created_after_the_agents_subscribed(broker: BrokerProcess, tmp_path: Path) -> None:

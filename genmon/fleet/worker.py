@@ -5,8 +5,8 @@ The plan comes as JSON in ``GENMON_WORKER_PLAN`` (written by :mod:`genmon.fleet.
 runs the apps with :class:`genmon.host.Host` (each app on its own loop and thread), publishes the
 host's reports with a :class:`~genmon.fleet.publisher.Publisher` and applies the control topic's
 switches. SIGTERM, SIGINT and SIGHUP stop it: the apps stop (bounded), the final report goes out,
-the process exits. A failure before the apps run (a module that does not import, an app that
-crashes at start) is reported as a crashed app in a final report, and the exit status is 2.
+the process exits. A module that does not import is reported in the status file genmon reads while
+it waits (``status_path``); apps that all crash at start in a final report; the exit status is 2.
 """
 
 from __future__ import annotations
@@ -17,14 +17,12 @@ import os
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 from genmon.fleet.publisher import Publisher
-from genmon.model import AppReading, AppState, one_line
+from genmon.model import one_line
 from genmon.model.wire import ControlRecord, WorkerReport
-from genmon.probe.identity import worker_report
 
 PLAN_ENV = "GENMON_WORKER_PLAN"
 APP_STOP_SECONDS = 5.0
@@ -34,32 +32,15 @@ EXIT_FAILED = 2
 log = logging.getLogger("genmon.worker")
 
 
-class _Failed:
-    """The report of a worker whose apps never ran: one crashed app with the reason."""
-
-    def __init__(self, label: str, reason: str) -> None:
-        self.label, self.reason = label, reason
-        self.started = time.time()
-        self.count = 0
-
-    def report(self, final: bool) -> WorkerReport:
-        self.count += 1
-        crashed = AppReading(label="app0", app_id=self.label, state=AppState.CRASHED, error=self.reason)
-        return worker_report("failed", self.started, self.count, apps=(crashed,), final=True)
-
-
 class Worker:
     """Holds what the signal handler and the publisher's callbacks need."""
 
     def __init__(self, plan: dict[str, Any]) -> None:
         self.plan = plan
         self.host: Any = None
-        self.failed: _Failed | None = None
         self.stop = threading.Event()
 
     def report(self, final: bool) -> WorkerReport:
-        if self.failed is not None:
-            return self.failed.report(final)
         return self.host.report(final)
 
     def control(self, record: ControlRecord) -> None:
@@ -146,8 +127,7 @@ def run(plan: dict[str, Any]) -> int:
         host.gate = publisher.wait_ready
         try:
             host.start()
-        except HostError as exc:
-            worker.failed = _Failed(plan.get("label", "?"), str(exc))
+        except HostError:  # every app crashed at start: the final report says how, per app
             publisher.stop()
             return EXIT_FAILED
         worker.stop.wait()
