@@ -243,3 +243,37 @@ def test_control_records_round_trip_and_refuse_garbage() -> None:
     assert ControlRecord.decode(record.key, record.encode()) == record
     with pytest.raises(WireError):
         ControlRecord.decode(b"no-slash", b"{}")
+
+
+def test_deltas_fold_back_into_the_whole_state_and_a_gap_waits_for_the_next_checkpoint() -> None:
+    from genmon.model.wire import delta_of
+
+    first = report("1", sender("a", 100, received=ids(1, 100, without=(5,))), receiver("z", ids(1, 9)))
+    later = report(
+        "1",
+        sender("a", 250, sent=240, received=ids(1, 240, without=(5,))),
+        receiver("z", ids(1, 30)),
+        number=2,
+    )
+    delta = delta_of(first, later, number=2)
+    (own, seen) = delta.sources
+    assert own.sent == ids(101, 240) and seen.received == ids(10, 30)  # only what is new travels
+    assert len(encode(delta)) < len(encode(later))
+    whole, folded = Fleet(), Fleet()
+    whole.add(later, 0.0)
+    folded.add(decode(encode(first)), 0.0)
+    folded.add(decode(encode(delta)), 0.0)
+    assert folded.reading(1.0, broker=BROKER).sources == whole.reading(1.0, broker=BROKER).sources
+    gap = Fleet()
+    gap.add(first, 0.0)
+    gap.add(delta_of(later, later, number=3), 0.0)  # number 2 never arrived
+    assert gap.missed == 1 and gap.reading(1.0, broker=BROKER).sources[0].seq == 100
+
+
+def test_acked_and_processed_travel_as_the_gaps_in_sent_and_received() -> None:
+    src = sender("a", 5000, received=ids(1, 5000))
+    src = replace(
+        src, acked=ids(1, 5000, without=(9,)), processed={(TOPIC, AGENT): ids(1, 5000, without=(4000,))}
+    )
+    back = decode(encode(report("1", src))).sources[0]
+    assert back.acked == src.acked and back.processed == src.processed

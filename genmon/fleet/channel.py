@@ -1,9 +1,9 @@
 """genmon's own topics on the user's broker, their names and how they are created.
 
-* ``genmon-reports``: one record per worker report, keyed by worker (``host:pid:token``). One
-  partition, so a watcher reads every worker's reports in one ordered stream; compacted where the
-  broker supports it (Kafka keeps each worker's newest; the embedded broker keeps all, see
-  :data:`REPORT_RETENTION_BYTES`).
+* ``genmon-reports``: checkpoints keyed by worker (``host:pid:token``), deltas keyed
+  ``host:pid:token#number``. One partition, so a watcher reads every worker's reports in one ordered
+  stream; compacted and time-limited where the broker supports it (the embedded broker keeps all:
+  the traffic is kept small instead, see :mod:`genmon.fleet.publisher`).
 * ``genmon-control``: the desired state of each generator, keyed ``app_id/name`` (a state, not an
   event: compaction keeps the newest, a worker starting later reads them all).
 """
@@ -18,8 +18,9 @@ from genmon.model import one_line
 REPORTS = os.environ.get("GENMON_REPORTS_TOPIC", "genmon-reports")
 CONTROL = os.environ.get("GENMON_CONTROL_TOPIC", "genmon-control")
 REPORT_RETENTION_BYTES = 64 * 1024 * 1024
-"""Kafka's ``retention.bytes`` for the reports topic: compaction keeps the newest report per
-worker; the bound only matters for a broker that cannot compact."""
+RETENTION_MS = 3_600_000
+"""Kafka keeps each worker's newest checkpoint (compaction) and drops records older than an hour:
+every worker checkpoints at least every 10 minutes, and ``genmon watch`` looks back an hour."""
 
 log = logging.getLogger("genmon.fleet")
 
@@ -36,7 +37,11 @@ async def ensure_topics(bootstrap: str) -> None:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        configs = {"cleanup.policy": "compact", "retention.bytes": str(REPORT_RETENTION_BYTES)}
+        configs = {
+            "cleanup.policy": "compact,delete",
+            "retention.ms": str(RETENTION_MS),
+            "retention.bytes": str(REPORT_RETENTION_BYTES),
+        }
         missing = [
             NewTopic(name, 1, 1, topic_configs=configs) for name in (REPORTS, CONTROL) if name not in existing
         ]

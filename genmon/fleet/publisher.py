@@ -4,12 +4,16 @@ A thread with a loop and Kafka clients of its own, never Faust's: the app's prod
 loop are not touched (a generator that blocks the app's loop stalls the app, and the reports keep
 coming and say so), and a stop never waits on the app. What it sends:
 
-* a report every ``every`` seconds when anything changed, else every ``heartbeat`` seconds (the
-  watcher calls a worker silent for three heartbeats gone);
-* a final report at stop (``final=True``): the watcher then knows the worker stopped, not died.
+* a *checkpoint* (the worker's whole state) first, then *deltas* (only the ids added since the last
+  report; counters as they are now) every ``every`` seconds when anything changed, else every
+  ``heartbeat`` seconds (the watcher calls a worker silent for three heartbeats gone);
+* another checkpoint once the deltas since the last one add up to its size (checkpoints then cost at
+  most what the deltas cost: the traffic grows with the values, not with the values squared, which
+  matters on a broker that never compacts) and at least every ``CHECKPOINT_MAX_SECONDS``;
+* a final checkpoint at stop (``final=True``): the watcher then knows the worker stopped, not died.
 
-Each report is the worker's whole state (:mod:`genmon.model.wire`): a watcher started late needs
-only the newest report of each worker, which is what a compacted topic keeps.
+A checkpoint is keyed by the worker, so compaction keeps its newest; deltas have keys of their own
+and a watcher started late folds those after the newest checkpoint (docs/FLEET.md).
 """
 
 from __future__ import annotations
@@ -25,12 +29,15 @@ from dataclasses import replace
 from genmon.fleet.channel import CONTROL, REPORTS, ensure_topics
 from genmon.fleet.loopthread import OwnLoop
 from genmon.model import one_line
-from genmon.model.wire import ControlRecord, WireError, WorkerReport, encode
+from genmon.model.wire import ControlRecord, WireError, WorkerReport, delta_of, encode
 
 log = logging.getLogger("genmon.fleet")
 
 EVERY_SECONDS = 0.5
 HEARTBEAT_SECONDS = 1.0
+CHECKPOINT_MIN_BYTES = 16 * 1024
+CHECKPOINT_MAX_SECONDS = 600.0
+"""A watcher started late folds at most this long a chain of deltas onto a worker's checkpoint."""
 CONTROL_POLL_MS = 50
 
 
@@ -61,6 +68,13 @@ class Publisher(OwnLoop):
         self.sent_messages = 0
         self.sent_bytes = 0
         self.control_applied = 0
+        self._number = 0
+        """The number of the last report sent: a delta is numbered one more than what it builds on."""
+        self._base: WorkerReport | None = None
+        """What the watcher has after the last report sent (the state the next delta builds on)."""
+        self._checkpoint_bytes = 0
+        self._checkpoint_at = 0.0
+        self._since_checkpoint = 0
         self._stop: asyncio.Event | None = None
         self._final_sent = threading.Event()
 
@@ -146,18 +160,47 @@ class Publisher(OwnLoop):
                 continue
             next_report = now + self.every
             report = self._report(False)
-            key = encode(replace(report, at=0.0, number=0))
-            if key == last_key and now - last_sent < self.heartbeat:
+            if self._checkpoint_due(now):
+                with contextlib.suppress(Exception):
+                    await self._send(producer, report, now)
+                    last_key, last_sent = b"", now
                 continue
+            assert self._base is not None
+            delta = delta_of(self._base, report, self._number + 1)
+            key = encode(replace(delta, at=0.0, number=0))
+            if key == last_key and now - last_sent < self.heartbeat:
+                continue  # nothing new, and not yet time for a heartbeat
             with contextlib.suppress(Exception):
-                await self._send(producer, report)
+                await self._send(producer, delta, now, base=report)
                 last_key, last_sent = key, now
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._send(producer, self._report(True)), 2.0)
+            await asyncio.wait_for(self._send(producer, self._report(True), time.monotonic()), 2.0)
             self._final_sent.set()
 
-    async def _send(self, producer, report: WorkerReport) -> None:  # type: ignore[no-untyped-def]
+    def _checkpoint_due(self, now: float) -> bool:
+        """A whole report first, then when the deltas since the last one add up to its size (so
+        checkpoints cost at most what the deltas cost), and at least every CHECKPOINT_MAX_SECONDS."""
+        return (
+            self._base is None
+            or self._since_checkpoint >= max(self._checkpoint_bytes, CHECKPOINT_MIN_BYTES)
+            or now - self._checkpoint_at >= CHECKPOINT_MAX_SECONDS
+        )
+
+    async def _send(  # type: ignore[no-untyped-def]
+        self, producer, report: WorkerReport, now: float, base: WorkerReport | None = None
+    ) -> None:
+        """Send a checkpoint (``report``) or a delta (``report`` on top of the last; ``base``: the
+        whole state it brings the watcher to)."""
+        if not report.delta:
+            report = replace(report, number=self._number + 1)
         data = encode(report)
-        await producer.send_and_wait(REPORTS, data, key=report.worker.encode())
+        await producer.send_and_wait(REPORTS, data, key=report.key)
+        self._number = report.number
         self.sent_messages += 1
         self.sent_bytes += len(data)
+        if report.delta:
+            self._base = base
+            self._since_checkpoint += len(data)
+        else:
+            self._base = report
+            self._checkpoint_bytes, self._checkpoint_at, self._since_checkpoint = len(data), now, 0

@@ -144,14 +144,22 @@ class Watcher(OwnLoop):
                 await asyncio.wait_for(producer.stop(), 1.0)
 
     def _take_reports(self, records, now: float) -> None:  # type: ignore[no-untyped-def]
-        newest = {}
-        for record in records:  # only each worker's newest of a batch is worth decoding
+        """Fold a batch of reports in order; what precedes a worker's newest checkpoint in the batch
+        is skipped undecoded (the checkpoint has it all)."""
+        records = list(records)
+        last_checkpoint: dict[bytes, int] = {}
+        for index, record in enumerate(records):
             self.received_messages += 1
             self.received_bytes += len(record.value or b"")
-            if record.key is not None and self.accept_key(record.key):
-                newest[record.key] = record
+            if record.key is not None and b"#" not in record.key:
+                last_checkpoint[record.key] = index
         wall = time.time()
-        for record in newest.values():
+        for index, record in enumerate(records):
+            key = record.key
+            if key is None or not self.accept_key(key):
+                continue
+            if index < last_checkpoint.get(key.split(b"#", 1)[0], -1):
+                continue
             try:
                 report = decode(record.value)
             except WireError as exc:

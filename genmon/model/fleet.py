@@ -33,7 +33,7 @@ from genmon.model.ids import Ids, finished_by_all, id_range
 from genmon.model.snapshot import BrokerInfo, LoopStalls, TopicOffsets
 from genmon.model.state import AppReading, InboundState, Reading, SourceState, WorkerStatus
 from genmon.model.vocabulary import AppState, Cause, Stage
-from genmon.model.wire import WorkerReport
+from genmon.model.wire import WorkerReport, fold
 
 LATENCY_MAX_US = 3_600_000_000
 GONE_AFTER_INTERVALS = 3
@@ -74,6 +74,8 @@ class Fleet:
         self.heard: dict[str, Heard] = {}
         self.floors: dict[str, int] = {}
         """origin -> ids at or below it were before the last reset"""
+        self.missed = 0
+        """Deltas that could not be folded (no checkpoint before them): the next checkpoint mends it."""
         self.switches: dict[tuple[str, str], Switch] = {}
         """(app id, generator or ``*``) -> the desired state (empty: nobody switched anything)"""
 
@@ -81,8 +83,13 @@ class Fleet:
     def add(self, report: WorkerReport, now: float) -> None:
         """Keep ``report`` if it is this worker's newest; ``now``: the watcher's monotonic clock."""
         known = self.heard.get(report.worker)
-        if known is not None and known.report.number > report.number:
+        if known is not None and known.report.number >= report.number:
             return
+        if report.delta:
+            if known is None or known.report.number != report.number - 1:
+                self.missed += 1  # a gap in the chain: wait for the worker's next checkpoint
+                return
+            report = fold(known.report, report)
         number = known.number if known else 1 + max((h.number for h in self.heard.values()), default=0)
         first = known.first_arrived if known else now
         self.heard = {**self.heard, report.worker: Heard(report, now, number, first)}

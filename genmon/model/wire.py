@@ -60,10 +60,73 @@ class WorkerReport:
     """The number of control records the worker has applied (its switches are confirmed up to it)."""
     truncated: tuple[str, ...] = ()
     """``source/stage`` whose ids did not fit in one message: counts only."""
+    delta: bool = False
+    """The id sets are only those added since this worker's report ``number - 1`` (every other
+    field is current): a watcher folds it into what it has (:func:`fold`). Otherwise a checkpoint."""
 
     @property
     def name(self) -> str:
         return f"{self.host}:{self.pid}"
+
+    @property
+    def key(self) -> bytes:
+        """The record's key: compaction keeps each worker's newest checkpoint; deltas are unique."""
+        return (self.worker if not self.delta else f"{self.worker}#{self.number}").encode()
+
+
+def _grown(old: SourceState, new: SourceState) -> SourceState:
+    """``new``'s fields with the ids of both (a delta folded into what came before)."""
+
+    def joined(a: Mapping[Any, Any], b: Mapping[Any, Any]) -> dict[Any, Any]:
+        return {k: (a[k] | b[k]) if k in a and k in b else a.get(k, b.get(k)) for k in {*a, *b}}
+
+    return replace(
+        new,
+        sent=old.sent | new.sent,
+        acked=old.acked | new.acked,
+        received=old.received | new.received,
+        processed=joined(old.processed, new.processed),
+        damaged=joined(old.damaged, new.damaged),
+    )
+
+
+def _shrunk(old: SourceState, new: SourceState) -> SourceState:
+    """``new`` with only the ids ``old`` did not have (the delta between two reports)."""
+
+    def minus(a: Mapping[Any, Any], b: Mapping[Any, Any]) -> dict[Any, Any]:
+        return {k: ids - b[k] if k in b else ids for k, ids in a.items()}
+
+    return replace(
+        new,
+        sent=new.sent - old.sent,
+        acked=new.acked - old.acked,
+        received=new.received - old.received,
+        processed=minus(new.processed, old.processed),
+        damaged=minus(new.damaged, old.damaged),
+    )
+
+
+def _by_origin(sources: tuple[SourceState, ...]) -> dict[tuple[str, bool], SourceState]:
+    return {(src.origin, src.foreign): src for src in sources}
+
+
+def delta_of(base: WorkerReport, current: WorkerReport, number: int) -> WorkerReport:
+    """``current`` as a delta on ``base``: per source only the ids added since."""
+    before = _by_origin(base.sources)
+    sources = tuple(
+        _shrunk(before[key], src) if key in before else src
+        for key, src in _by_origin(current.sources).items()
+    )
+    return replace(current, sources=sources, delta=True, number=number)
+
+
+def fold(base: WorkerReport, delta: WorkerReport) -> WorkerReport:
+    """What the worker knew at ``delta``: ``base`` (a checkpoint, or folded deltas) grown by it."""
+    sources = _by_origin(base.sources)
+    for key, src in _by_origin(delta.sources).items():
+        sources[key] = _grown(sources[key], src) if key in sources else src
+    consumed = tuple(dict.fromkeys((*base.consumed, *delta.consumed)))
+    return replace(delta, sources=tuple(sources.values()), consumed=consumed, delta=False)
 
 
 def _ids(bitmap: Any) -> str:
@@ -74,6 +137,18 @@ def _ids(bitmap: Any) -> str:
 
 def _bitmap(text: str) -> FrozenBitMap:
     return FrozenBitMap.deserialize(base64.b64decode(text))
+
+
+def _within(ids: Any, base: Any) -> Any:
+    """``ids`` as ``{"minus": base - ids}`` when it is a subset of ``base`` (acked of sent, processed
+    of received: usually all of it, so the gaps are nearly empty), else as itself."""
+    if base and ids and ids.issubset(base):
+        return {"minus": _ids(base - ids)}
+    return _ids(ids)
+
+
+def _within_from(value: Any, base: FrozenBitMap) -> FrozenBitMap:
+    return FrozenBitMap(base - _bitmap(value["minus"])) if isinstance(value, dict) else _bitmap(value)
 
 
 def _source(src: SourceState) -> dict[str, Any]:
@@ -88,9 +163,9 @@ def _source(src: SourceState) -> dict[str, Any]:
         "token": src.token,
         "foreign": src.foreign,
         "sent": _ids(src.sent),
-        "acked": _ids(src.acked),
+        "acked": _within(src.acked, src.sent),
         "received": _ids(src.received),
-        "processed": [[topic, agent, _ids(ids)] for (topic, agent), ids in src.processed.items()],
+        "processed": [[t, a, _within(ids, src.received)] for (t, a), ids in src.processed.items()],
         "damaged": {cause: _ids(ids) for cause, ids in src.damaged.items()},
         "duplicates": {stage: n for stage, n in src.duplicates.items()},
         "reorders": src.reorders,
@@ -103,6 +178,7 @@ def _source(src: SourceState) -> dict[str, Any]:
 
 
 def _source_from(d: Mapping[str, Any]) -> SourceState:
+    sent, received = _bitmap(d["sent"]), _bitmap(d["received"])
     return SourceState(
         name=d["name"],
         function=d["function"],
@@ -113,10 +189,10 @@ def _source_from(d: Mapping[str, Any]) -> SourceState:
         floor=d["floor"],
         token=d["token"],
         foreign=d["foreign"],
-        sent=_bitmap(d["sent"]),
-        acked=_bitmap(d["acked"]),
-        received=_bitmap(d["received"]),
-        processed={(topic, agent): _bitmap(ids) for topic, agent, ids in d["processed"]},
+        sent=sent,
+        acked=_within_from(d["acked"], sent),
+        received=received,
+        processed={(topic, agent): _within_from(ids, received) for topic, agent, ids in d["processed"]},
         damaged={Cause(cause): _bitmap(ids) for cause, ids in d["damaged"].items()},
         duplicates={Stage(stage): n for stage, n in d["duplicates"].items()},
         reorders=d["reorders"],
@@ -181,6 +257,7 @@ def _encode(report: WorkerReport) -> bytes:
         "inbound": [[i.topic, i.received, i.processed] for i in report.inbound.values()],
         "consumed": list(report.consumed),
         "truncated": list(report.truncated),
+        "delta": report.delta,
     }
     return zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), 6)
 
@@ -225,6 +302,7 @@ def decode(data: bytes) -> WorkerReport:
             inbound={t: InboundState(t, r, dict(p)) for t, r, p in doc["inbound"]},
             consumed=tuple(doc["consumed"]),
             truncated=tuple(doc["truncated"]),
+            delta=bool(doc.get("delta", False)),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise WireError(f"a malformed genmon report: {exc}") from None
