@@ -196,6 +196,7 @@ class Watcher(OwnLoop):
         """Send a control record (from any thread), and take it as desired at once."""
         if record.name != RESET:
             self.fleet.switch(record.app_id, record.name, record.on, record.stamp)
+        self.sampler.stale()
         loop, outbox = self._loop, self._outbox
         if loop is None or outbox is None or loop.is_closed():
             return
@@ -248,12 +249,21 @@ class Watcher(OwnLoop):
         return self.sampler.snapshot(final)
 
     def _topics_to_watch(self) -> dict[str, str | None]:
-        """Every topic a source sent to, with the group of the app whose agents read it."""
-        reading = self.read()
-        readers = {topic: app.app_id for app in reading.apps for topic in app.readers}
-        if len(reading.apps) == 1:  # a topic read by a stream, not an agent (a group_by repartition)
-            readers.update({topic: reading.apps[0].app_id for topic in self.fleet.consumed()})
-        return {topic: readers.get(topic) for src in reading.sources for topic in src.topics}
+        """Every topic a source sent to, with the group of the app whose agents read it (from the
+        reports as they are: no merge needed)."""
+        reports = [h.report for h in list(self.fleet.heard.values())]
+        apps = {app.app_id: app for report in reports for app in report.apps}
+        readers = {topic: app.app_id for app in apps.values() for topic in app.readers}
+        if len(apps) == 1:  # a topic read by a stream, not an agent (a group_by repartition)
+            (only,) = apps
+            readers.update({topic: only for topic in self.fleet.consumed()})
+        return {
+            topic: readers.get(topic)
+            for report in reports
+            for src in report.sources
+            if not src.foreign
+            for topic in src.topics
+        }
 
     # -- waiting ---------------------------------------------------------------------------------
     def workers_ready(self) -> tuple[int, list[str]]:

@@ -72,6 +72,7 @@ def _build_host(plan: dict[str, Any], datadir: str) -> Any:
         embedded=plan.get("embedded", False),
         settle_seconds=plan.get("settle", 5.0),
         create_topics=plan.get("create_topics", False),
+        watching=False,
     )
     if plan.get("app_spec"):
         return Host(lambda: app, probe=probe, listening_rows=True, **common)  # type: ignore[arg-type]

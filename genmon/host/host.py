@@ -58,6 +58,7 @@ class Host:
         probe: Probe | None = None,
         listening_rows: bool = False,
         create_topics: bool = False,
+        watching: bool = True,
     ) -> None:
         """``create_topics``: create the topics the apps' agents read, if missing, before they start
         (see :mod:`genmon.host.topics`): always for the embedded broker, on request for a user's."""
@@ -67,6 +68,8 @@ class Host:
         self.probe = probe or Probe()
         self.listening_rows = listening_rows
         self._create_topics = create_topics
+        self.watching = watching
+        """Run the sampler and the broker-truth poller here (False in a worker: its watcher does)."""
         self.runs = [
             AppRun(f, self.probe, f"app{i}", delay, functools.partial(self._before_start, f"app{i}"))
             for i, (f, delay) in enumerate(plans)
@@ -121,6 +124,8 @@ class Host:
             error = next((run.crash_reason() for run in self.runs if run.crash_reason()), None)
             self.stop()
             raise HostError(error or "the Faust app did not start")
+        if not self.watching:
+            return self  # a worker: its watcher (another process) samples, polls and judges
         self.offsets.start()
         self.sampler.start()
         if not self._embedded:
@@ -193,9 +198,11 @@ class Host:
             )
         # The switch is a plain bool read by the wrapper; set it at once so the next value obeys.
         self.probe.set_on([name], on)
+        self.sampler.stale()
 
     def set_all(self, on: bool) -> None:
         self.probe.set_on(None, on)
+        self.sampler.stale()
 
     def reset(self) -> None:
         """Zero every count; each app's sources are reset on its own loop, so no hook sees half."""

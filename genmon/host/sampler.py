@@ -25,6 +25,7 @@ class Sampler:
         self._read = read
         self._every = every
         self._clocks = Clocks(settle_seconds)
+        self._last: Snapshot | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="genmon-sampler", daemon=True)
@@ -40,15 +41,28 @@ class Sampler:
         """Advance the clocks to now (the sampler's thread, or a test that needs it at once)."""
         reading = self._read()
         with self._lock:
-            _, self._clocks = build(reading, self._clocks)
+            snap, self._clocks = build(reading, self._clocks)
+            self._last = snap
+
+    def stale(self) -> None:
+        """A command changed what a snapshot shows: the next one is built afresh, not reused."""
+        with self._lock:
+            self._last = None
 
     def forget(self, names: set[str]) -> None:
         """Rows that were reset start their clocks afresh."""
         with self._lock:
             self._clocks = self._clocks.forget(names)
+            self._last = None
 
     def snapshot(self, final: bool = False) -> Snapshot:
-        """A snapshot of a fresh reading, judged with the sampler's clocks (not advancing them)."""
+        """The sampler's latest snapshot (at most one sampling period old: a screen polling as often
+        as the sampler samples then costs no second build), or — when ``final``, after a command, or
+        before the first sample — one of a fresh reading, judged with the sampler's clocks."""
+        with self._lock:
+            last = self._last
+        if last is not None and not final:
+            return last
         reading = self._read()
         with self._lock:
             clocks = self._clocks

@@ -199,12 +199,14 @@ def flow_order(pipes: tuple[PipelineSnapshot, ...]) -> tuple[PipelineSnapshot, .
         for agent in pipe.agents:
             feeds.setdefault(agent, set()).add(pipe.name)
     depth: dict[str, int] = {}
+    by_name = {pipe.name: pipe for pipe in pipes}
 
     def depth_of(pipe: PipelineSnapshot, seen: frozenset[str] = frozenset()) -> int:
         if pipe.name in depth:
             return depth[pipe.name]
         agent = pipe.name[:-2] if pipe.kind == RowKind.SENDER and pipe.name.endswith("()") else None
-        upstream = [p for p in pipes if agent and p.name in feeds.get(agent, ()) and p.name not in seen]
+        fed_by = feeds.get(agent, ()) if agent else ()
+        upstream = [by_name[name] for name in fed_by if name in by_name and name not in seen]
         value = 1 + max((depth_of(p, seen | {pipe.name}) for p in upstream), default=-1)
         depth[pipe.name] = value
         return value

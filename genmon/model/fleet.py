@@ -36,6 +36,12 @@ from genmon.model.vocabulary import AppState, Cause, Stage
 from genmon.model.wire import WorkerReport, fold
 
 LATENCY_MAX_US = 3_600_000_000
+JOIN = "\n"
+"""Between the encoded histograms of a merged source's parts (base64 never holds a newline)."""
+LATENCY_REFRESH_SECONDS = 5.0
+"""While values flow a row's latency percentiles are recomputed at most this often (decoding every
+worker's histogram for every row on every snapshot was most of a watcher's work); once they stop
+flowing the figures are exact."""
 GONE_AFTER_INTERVALS = 3
 """A worker silent for this many report intervals (plus a second of slack) is gone."""
 STATE_ORDER = (AppState.CRASHED, AppState.RUNNING, AppState.STARTING, AppState.STOPPING, AppState.STOPPED)
@@ -74,6 +80,10 @@ class Fleet:
         self.heard: dict[str, Heard] = {}
         self.floors: dict[str, int] = {}
         """origin -> ids at or below it were before the last reset"""
+        self.version = 0
+        """Bumped by every change of the reports or the floors: merges are reused until it moves."""
+        self._merged: tuple[int, tuple[SourceState, ...], dict[str, dict[Stage, int]]] | None = None
+        self._latency: dict[str, tuple[float, str, dict[str, float]]] = {}
         self.missed = 0
         """Deltas that could not be folded (no checkpoint before them): the next checkpoint mends it."""
         self.switches: dict[tuple[str, str], Switch] = {}
@@ -93,6 +103,7 @@ class Fleet:
         number = known.number if known else 1 + max((h.number for h in self.heard.values()), default=0)
         first = known.first_arrived if known else now
         self.heard = {**self.heard, report.worker: Heard(report, now, number, first)}
+        self.version += 1
 
     def forget_before(self, started: float) -> None:
         """Drop workers whose last word came before ``started`` (seconds since the epoch): a snapshot
@@ -107,6 +118,7 @@ class Fleet:
                 if not src.foreign:
                     floors[src.origin] = max(floors.get(src.origin, 0), src.seq)
         self.floors = floors
+        self.version += 1
 
     def switch(self, app_id: str, name: str, on: bool, stamp: int) -> None:
         """Record a desired state (read back from the control topic, or set by an in-process host)."""
@@ -114,6 +126,7 @@ class Fleet:
         known = self.switches.get(key)
         if known is None or known.stamp <= stamp:
             self.switches = {**self.switches, key: Switch(on, stamp)}
+            self.version += 1
 
     # -- output --------------------------------------------------------------------------------
     def reading(
@@ -131,7 +144,13 @@ class Fleet:
         several = len(heard) > 1
         apps = _merge_apps(heard, now)
         owners = {(h.report.worker, app.label): app.app_id for h in heard for app in h.report.apps}
-        sources, shares = self._merge_sources(heard, owners, several)
+        merged = self._merged
+        version = self.version
+        if merged is None or merged[0] != version:
+            merged = (version, *self._merge_sources(heard, owners, several))
+            self._merged = merged
+        _, sources, shares = merged
+        sources = tuple(self._with_latency(src, now) for src in sources)
         inbound: dict[str, InboundState] = {}
         for h in heard:
             for topic, i in h.report.inbound.items():
@@ -171,6 +190,21 @@ class Fleet:
             listening_rows=listening_rows,
             workers=workers,
         )
+
+    def _with_latency(self, src: SourceState, now: float) -> SourceState:
+        """The row's latency percentiles, recomputed when its histograms changed, at most every
+        ``LATENCY_REFRESH_SECONDS`` (exact again as soon as they stop changing)."""
+        if not src.latency_hist:
+            return src
+        cached = self._latency.get(src.name)
+        if cached is not None and (
+            cached[1] == src.latency_hist or now - cached[0] < LATENCY_REFRESH_SECONDS
+        ):
+            summary = cached[2]
+        else:
+            summary = latency_summary(src.latency_hist)
+            self._latency[src.name] = (now, src.latency_hist, summary)
+        return replace(src, latency_ms=summary)
 
     def consumed(self) -> set[str]:
         return {topic for h in self.heard.values() for topic in h.report.consumed}
@@ -297,7 +331,7 @@ def _merge_origin(
         duplicates=duplicates,
         reorders=sum(s.reorders for _, s in parts),
         agents=tuple(dict.fromkeys(a for _, s in parts for a in s.agents)),
-        latency_ms=latency_summary(s.latency_hist for _, s in parts),
+        latency_hist=JOIN.join(s.latency_hist for _, s in parts if s.latency_hist),
         foreign=False,
     )
 
@@ -340,17 +374,17 @@ def _lift_all(name: str, parts: list[tuple[int, SourceState, Heard]]) -> SourceS
         agents=tuple(dict.fromkeys(a for _, src, _ in parts for a in src.agents)),
         stalls=sum(src.stalls for _, src, _ in parts),
         longest_stall=max(src.longest_stall for _, src, _ in parts),
-        latency_ms=latency_summary(src.latency_hist for _, src, _ in parts),
-        latency_hist="",
+        latency_hist=JOIN.join(src.latency_hist for _, src, _ in parts if src.latency_hist),
         on=all(src.on for _, src, _ in parts),
         token="",
     )
 
 
-def latency_summary(encoded: Iterable[str]) -> dict[str, float]:
-    """p50/p95/p99/max in ms of the sum of several HdrHistograms (each worker's own)."""
+def latency_summary(encoded: str) -> dict[str, float]:
+    """p50/p95/p99/max in ms of the sum of the HdrHistograms in ``encoded`` (each worker's own,
+    joined by ``JOIN``)."""
     total: HdrHistogram | None = None
-    for text in encoded:
+    for text in encoded.split(JOIN):
         if not text:
             continue
         hist = HdrHistogram.decode(text.encode())
@@ -360,9 +394,10 @@ def latency_summary(encoded: Iterable[str]) -> dict[str, float]:
             total.add(hist)
     if total is None or not total.get_total_count():
         return {}
+    values = total.get_percentile_to_value_dict([50, 95, 99])
     return {
         "count": float(total.get_total_count()),
-        **{f"p{p}": total.get_value_at_percentile(p) / 1000.0 for p in (50, 95, 99)},
+        **{f"p{p}": values[p] / 1000.0 for p in (50, 95, 99)},
         "max": total.get_max_value() / 1000.0,
     }
 

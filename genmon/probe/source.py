@@ -81,6 +81,7 @@ class Source:
     longest_stall: float = 0.0
     foreign: bool = False
     """Another process's source: only what this process received and processed of it."""
+    _encoded: tuple[HdrHistogram, int, str] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.header_value_prefix = self.header_key + b":"
@@ -183,19 +184,20 @@ class Source:
             agents=tuple(self.agents),
             stalls=self.stalls,
             longest_stall=self.longest_stall,
-            latency_ms=self._latency_ms(),
+            latency_ms={},  # the merge computes it from latency_hist (one way, for one worker or many)
             token=self.token,
             foreign=self.foreign,
-            latency_hist=self.latency.encode().decode() if self.latency.get_total_count() else "",
+            latency_hist=self._latency_encoded(),
         )
 
-    def _latency_ms(self) -> dict[str, float]:
+    def _latency_encoded(self) -> str:
+        """The histogram, encoded — again only when a value was recorded since (encoding compresses:
+        done for every source on every report it was most of a busy worker's reporting cost)."""
         latency = self.latency
         total = latency.get_total_count()
-        if not total:
-            return {}
-        return {
-            "count": float(total),
-            **{f"p{p}": latency.get_value_at_percentile(p) / 1000.0 for p in (50, 95, 99)},
-            "max": latency.get_max_value() / 1000.0,
-        }
+        cached = self._encoded
+        if cached is not None and cached[0] is latency and cached[1] == total:
+            return cached[2]
+        text = latency.encode().decode() if total else ""
+        self._encoded = (latency, total, text)
+        return text

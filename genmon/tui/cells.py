@@ -17,6 +17,28 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
+NAME_WIDTH = (8, 28)
+"""The pipeline column: as wide as the longest name, within these bounds (a longer name is cut)."""
+
+
+def widths(pipes: list[PipelineSnapshot]) -> dict[str, int]:
+    """Every column's width for these rows, from string lengths only (cheap: no cell is measured).
+
+    The table sets them when its rows change and widens a column when a value outgrows it, never per
+    update: measuring every cell of every row on each refresh is what made a screen of hundreds of
+    rows slow."""
+    longest = max((len(pipe.name) for pipe in pipes), default=0)
+    sizes = {
+        "on": 2,
+        "pipeline": min(max(longest, NAME_WIDTH[0]), NAME_WIDTH[1]),
+        "verdict": max((len(pipe.verdict.text) for pipe in pipes), default=7),
+        "flow": max((len(flow(pipe)) for pipe in pipes), default=4),
+    }
+    for stage in STAGES:
+        sizes[stage] = len(f"{max((pipe.counts[stage] for pipe in pipes), default=0):,}")
+    return {key: max(sizes[key], len(label)) for key, label in COLUMNS}
+
+
 def _switch(pipe: PipelineSnapshot) -> Text:
     symbol = switch_symbol(pipe)
     return Text(symbol, style="bold green" if symbol == "●" else "dim")
