@@ -62,8 +62,11 @@ def processed_at(out: Path, when: float) -> int:
     return total
 
 
-def run_fleet(broker: object, workers: int, seconds: float, rate: float, genmon: bool) -> dict[str, float]:
-    """One fleet run: returns values/s processed, and (with genmon) what the watcher measured."""
+def run_fleet(
+    broker: object, workers: int, seconds: float, rate: float, genmon: bool, watch: bool = False
+) -> dict[str, float]:
+    """One fleet run: values/s processed; ``watch``: also what a watcher (in this process) measured.
+    Throughput is compared unwatched: a watcher here would take CPU from the same two cores."""
     from genmon.fleet.watcher import Watcher
     from genmon.model import Clocks, build
 
@@ -84,7 +87,7 @@ def run_fleet(broker: object, workers: int, seconds: float, rate: float, genmon:
     if genmon:
         env["GENMON_BROKER"] = "app"
     watcher = (
-        Watcher(address, accept=lambda r: any(a.app_id == app_id for a in r.apps)).start() if genmon else None
+        Watcher(address, accept=lambda r: any(a.app_id == app_id for a in r.apps)).start() if watch else None
     )
     procs = [
         subprocess.Popen(
@@ -150,6 +153,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _pid_of(argv: list[str]) -> int:
+    """The process whose command line starts with ``argv`` (not the shell that started it)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                args = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if [a.decode(errors="replace") for a in args[: len(argv)]] == argv:
+                return int(entry.name)
+    raise RuntimeError(f"no process {' '.join(argv)}")
+
+
 def screen_cpu(pipelines: int, seconds: float) -> tuple[float, float]:
     """Share of one core used by the screen's process, and by its worker, over ``seconds``."""
     if shutil.which("tmux") is None:
@@ -161,16 +177,8 @@ def screen_cpu(pipelines: int, seconds: float) -> tuple[float, float]:
     subprocess.run(["tmux", "new", "-d", "-s", session, "-x", "160", "-y", "45", command], check=True)
     try:
         time.sleep(20)  # the worker starts 200 generators, the screen fills
-        screen = int(
-            subprocess.run(
-                ["pgrep", "-f", "genmon -A bench.many_app"], capture_output=True, text=True
-            ).stdout.split()[0]
-        )
-        worker = int(
-            subprocess.run(
-                ["pgrep", "-f", "genmon.fleet.worker"], capture_output=True, text=True
-            ).stdout.split()[0]
-        )
+        screen = _pid_of([sys.executable, "-m", "genmon", "-A", "bench.many_app"])
+        worker = _pid_of([sys.executable, "-m", "genmon.fleet.worker"])
         s0, w0, t0 = cpu_seconds(screen), cpu_seconds(worker), time.monotonic()
         time.sleep(seconds)
         s1, w1, t1 = cpu_seconds(screen), cpu_seconds(worker), time.monotonic()
@@ -207,7 +215,8 @@ def main() -> None:
                 (attached.append(got) if genmon else plain.append(got["values_per_second"]))
                 label = "genmon" if genmon else "plain "
                 print(f"round {round_} {label}: {got['values_per_second']:8.0f} values/s", flush=True)
-        paced = run_fleet(broker, args.workers, args.seconds, 1000.0 / args.workers, True)
+        fast = run_fleet(broker, args.workers, args.seconds, 0.0, True, watch=True)
+        paced = run_fleet(broker, args.workers, args.seconds, 1000.0 / args.workers, True, watch=True)
     with_genmon = statistics.median(r["values_per_second"] for r in attached)
     without = statistics.median(plain)
     print()
@@ -219,7 +228,6 @@ def main() -> None:
     print(
         f"  throughput with genmon attached  {with_genmon:10.0f} values/s   ratio {with_genmon / without:.3f}"
     )
-    fast = attached[-1]
     print(
         f"  reports at full speed            {fast['bytes_per_worker_s']:10.0f} B/s per worker "
         f"({fast['reports_per_worker_s']:.1f} reports/s)"

@@ -25,7 +25,7 @@ from genmon.model import (
 )
 from genmon.model.fleet import Fleet
 from genmon.model.ids import id_text
-from genmon.model.wire import MAX_REPORT_BYTES, ControlRecord, WireError, WorkerReport, decode, encode
+from genmon.model.wire import MAX_REPORT_BYTES, ControlRecord, WireError, WorkerReport, decode, encode, fold
 
 BROKER = BrokerInfo("kafka://127.0.0.1:9092", embedded=False, up=True)
 TOPIC, AGENT = ("numbers", "consume")
@@ -277,3 +277,14 @@ def test_acked_and_processed_travel_as_the_gaps_in_sent_and_received() -> None:
     )
     back = decode(encode(report("1", src))).sources[0]
     assert back.acked == src.acked and back.processed == src.processed
+
+
+def test_a_delta_without_histograms_keeps_the_last_ones() -> None:
+    from genmon.model.wire import delta_of
+
+    first = report("1", replace(sender("a", 10, received=ids(1, 10)), latency_hist="HIST1"))
+    later = report("1", replace(sender("a", 20, received=ids(1, 20)), latency_hist="HIST2"), number=2)
+    light = delta_of(first, later, number=2, latency=False)
+    assert light.sources[0].latency_hist == ""
+    assert fold(first, light).sources[0].latency_hist == "HIST1"
+    assert fold(first, delta_of(first, later, number=2)).sources[0].latency_hist == "HIST2"

@@ -29,12 +29,14 @@ from dataclasses import replace
 from genmon.fleet.channel import CONTROL, REPORTS, ensure_topics
 from genmon.fleet.loopthread import OwnLoop
 from genmon.model import one_line
-from genmon.model.wire import ControlRecord, WireError, WorkerReport, delta_of, encode
+from genmon.model.wire import ControlRecord, WireError, WorkerReport, delta_of, encode, fold
 
 log = logging.getLogger("genmon.fleet")
 
 EVERY_SECONDS = 0.5
 HEARTBEAT_SECONDS = 1.0
+LATENCY_EVERY_SECONDS = 5.0
+"""Deltas carry the latency histograms at most this often (a watcher refreshes percentiles as often)."""
 CHECKPOINT_MIN_BYTES = 16 * 1024
 CHECKPOINT_MAX_SECONDS = 600.0
 """A watcher started late folds at most this long a chain of deltas onto a worker's checkpoint."""
@@ -73,6 +75,7 @@ class Publisher(OwnLoop):
         self._base: WorkerReport | None = None
         """What the watcher has after the last report sent (the state the next delta builds on)."""
         self._checkpoint_bytes = 0
+        self._latency_at = 0.0
         self._checkpoint_at = 0.0
         self._since_checkpoint = 0
         self._stop: asyncio.Event | None = None
@@ -166,13 +169,18 @@ class Publisher(OwnLoop):
                     last_key, last_sent = b"", now
                 continue
             assert self._base is not None
-            delta = delta_of(self._base, report, self._number + 1)
+            with_latency = now - self._latency_at >= LATENCY_EVERY_SECONDS
+            delta = delta_of(self._base, report, self._number + 1, latency=with_latency)
             key = encode(replace(delta, at=0.0, number=0))
             if key == last_key and now - last_sent < self.heartbeat:
                 continue  # nothing new, and not yet time for a heartbeat
+            if not with_latency:  # what the watcher will hold: the last histograms it got
+                report = fold(self._base, delta)
             with contextlib.suppress(Exception):
                 await self._send(producer, delta, now, base=report)
                 last_key, last_sent = key, now
+                if with_latency:
+                    self._latency_at = now
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._send(producer, self._report(True), time.monotonic()), 2.0)
             self._final_sent.set()
@@ -204,3 +212,4 @@ class Publisher(OwnLoop):
         else:
             self._base = report
             self._checkpoint_bytes, self._checkpoint_at, self._since_checkpoint = len(data), now, 0
+            self._latency_at = now

@@ -31,6 +31,20 @@ MAX_REPORT_BYTES = 900_000
 """Below a default Kafka's 1 MB message limit, with room for the record's own overhead."""
 
 
+ZDICT = (
+    b'"kind":"async","on":true,"owner":"app0","seq":0,"floor":0,"token":"","foreign":true,'
+    b'"sent":"OjAAAAAAAAA=","acked":{"minus":"OjAAAAAAAAA="},"received":"OjAAAAAAAAA=",'
+    b'"processed":[["","",{"minus":"OjAAAAAAAAA="}]],"damaged":{},"duplicates":{},"reorders":0,'
+    b'"topics":[],"agents":[],"stalls":0,"longest_stall":0.0,"latency":""},{"name":"","function":"?",'
+    b'"state":"running","error":null,"readers":{},"assigned":[],"stalls":[0,0.0,null,0.0]}],'
+    b'{"format":1,"worker":"","host":"","pid":0,"started":0,"at":0,"number":0,"final":false,'
+    b'"interval":1.0,"control":0,"apps":[{"label":"app0","app_id":"","sources":[{"name":"",'
+    b'"inbound":[],"consumed":[],"truncated":[],"delta":true}'
+)
+"""zlib's preset dictionary for reports: the JSON every report repeats (keys, empty id sets), so a
+small delta costs its news, not its field names. Part of the format: changing it changes FORMAT."""
+
+
 class WireError(ValueError):
     """Bytes that are not a report genmon can read (another format, or not genmon's at all)."""
 
@@ -82,6 +96,7 @@ def _grown(old: SourceState, new: SourceState) -> SourceState:
 
     return replace(
         new,
+        latency_hist=new.latency_hist or old.latency_hist,
         sent=old.sent | new.sent,
         acked=old.acked | new.acked,
         received=old.received | new.received,
@@ -110,13 +125,17 @@ def _by_origin(sources: tuple[SourceState, ...]) -> dict[tuple[str, bool], Sourc
     return {(src.origin, src.foreign): src for src in sources}
 
 
-def delta_of(base: WorkerReport, current: WorkerReport, number: int) -> WorkerReport:
-    """``current`` as a delta on ``base``: per source only the ids added since."""
+def delta_of(base: WorkerReport, current: WorkerReport, number: int, latency: bool = True) -> WorkerReport:
+    """``current`` as a delta on ``base``: per source only the ids added since. ``latency=False``:
+    without the latency histograms (the watcher keeps the last ones it got: they are the biggest
+    part of a delta, and the screen refreshes percentiles every few seconds anyway)."""
     before = _by_origin(base.sources)
     sources = tuple(
         _shrunk(before[key], src) if key in before else src
         for key, src in _by_origin(current.sources).items()
     )
+    if not latency:
+        sources = tuple(replace(src, latency_hist="") if src.latency_hist else src for src in sources)
     return replace(current, sources=sources, delta=True, number=number)
 
 
@@ -259,7 +278,8 @@ def _encode(report: WorkerReport) -> bytes:
         "truncated": list(report.truncated),
         "delta": report.delta,
     }
-    return zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), 6)
+    packer = zlib.compressobj(6, zdict=ZDICT)
+    return packer.compress(json.dumps(doc, separators=(",", ":")).encode()) + packer.flush()
 
 
 def _counts_only(report: WorkerReport) -> WorkerReport:
@@ -280,7 +300,8 @@ def _counts_only(report: WorkerReport) -> WorkerReport:
 def decode(data: bytes) -> WorkerReport:
     """A report from the snapshot topic's bytes; :class:`WireError` if they are not one."""
     try:
-        doc = json.loads(zlib.decompress(data))
+        unpacker = zlib.decompressobj(zdict=ZDICT)
+        doc = json.loads(unpacker.decompress(data) + unpacker.flush())
     except (zlib.error, ValueError, TypeError) as exc:
         raise WireError(f"not a genmon report: {exc}") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
