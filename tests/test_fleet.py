@@ -132,11 +132,12 @@ def test_a_fleet_of_three_faust_workers_counted_once_switched_together_and_survi
         # A switch reaches every worker, and each confirms it in its next report.
         asked = time.monotonic()
         watcher.set_generator("numbers", False)
-        reached = wait_for(watcher, lambda s: all(not on for on, _ in own_reports(watcher).values()), 10)
+        wait_for(watcher, lambda s: all(not on for on, _ in own_reports(watcher).values()), 10)
         took = time.monotonic() - asked
         assert all(not on for on, _ in own_reports(watcher).values()), own_reports(watcher)
         assert len(own_reports(watcher)) == 3 and took < 10
-        assert "switching" not in reached.pipeline("numbers").verdict.text
+        confirmed = wait_for(watcher, lambda s: "switching" not in s.pipeline("numbers").verdict.text, 5)
+        assert "switching" not in confirmed.pipeline("numbers").verdict.text
 
         # Every value once per stage across workers: sent in one, received in another.
         assert wait_settled(watcher, quiet=3.0, limit=60.0)
