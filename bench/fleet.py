@@ -134,6 +134,7 @@ def run_fleet(
                 _, clocks = build(watcher.read(), clocks)
                 times.append(time.perf_counter() - start)
             result["merge_ms"] = 1000 * statistics.median(times)
+            result["switch_ms"] = 1000 * switch_confirmed(watcher, workers)
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
@@ -146,6 +147,24 @@ def run_fleet(
             watcher.stop()
         shutil.rmtree(folder, ignore_errors=True)
     return result
+
+
+def switch_confirmed(watcher: object, workers: int, timeout: float = 10.0) -> float:
+    """Seconds from switching the generator off to every worker's report saying it is off (the
+    control record's trip to each worker plus that worker's next report)."""
+    asked = time.monotonic()
+    watcher.set_generator("numbers", False)  # type: ignore[attr-defined]
+    while time.monotonic() - asked < timeout:
+        offs = [
+            not src.on
+            for h in list(watcher.fleet.heard.values())  # type: ignore[attr-defined]
+            for src in h.report.sources
+            if src.name == "numbers" and not src.foreign
+        ]
+        if len(offs) == workers and all(offs):
+            return time.monotonic() - asked
+        time.sleep(0.005)
+    return float("nan")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -238,6 +257,7 @@ def main() -> None:
         f"{paced['bytes_per_worker_s'] * args.workers * 3600 / 1e6:.1f} MB/hour on the broker"
     )
     print(f"  merge + snapshot per update      {fast['merge_ms']:10.2f} ms")
+    print(f"  a switch confirmed by every worker {fast['switch_ms']:8.0f} ms (its trip + their next report)")
     print(
         f"  freshness (taken -> merged)      "
         f"p50 {fast['fresh_p50_ms']:.0f} ms, p95 {fast['fresh_p95_ms']:.0f} ms"

@@ -79,6 +79,7 @@ def running(opts: Options) -> Iterator[Running]:
         if opts.broker_url and not embedded:
             _external(opts.broker_url)  # a bad or unreachable broker: one line, before any worker starts
         plan = _plan(opts, embedded, scratch)
+        plan["control_since"] = since = time.time_ns()  # this session's switches only
         workers = WorkerProcesses(plan, opts.workers, log_path).start()
         stack.callback(workers.stop)
         tail = LogTail(ring, [workers.log_of(n) for n in range(1, opts.workers + 1)]).start()
@@ -96,6 +97,7 @@ def running(opts: Options) -> Iterator[Running]:
             settle_seconds=opts.settle,
             log_path=str(log_path),
             listening_rows=opts.app_spec is not None,
+            control_since=since,
         )
         stack.callback(watcher.stop)
         watcher.start()

@@ -145,10 +145,13 @@ def test_a_fleet_of_three_faust_workers_counted_once_switched_together_and_survi
         pipe = snap.pipeline("numbers")
         c = pipe.counts
         assert c.yielded == c.sent == c.acked == c.received == c.processed > 300, pipe.to_dict()
-        assert pipe.missing == {} and pipe.duplicates.get(Stage.RECEIVED, 0) == 0
-        assert pipe.verdict.state == VerdictState.PAUSED
+        assert pipe.missing == {} and pipe.verdict.state == VerdictState.PAUSED
+        # Workers joining one by one rebalance the group: a value read but not yet committed when its
+        # partition moved is read again by another worker — a redelivery, shown, never a loss.
         shares = [w.shares.get(Stage.RECEIVED, 0) for w in snap.workers]
-        assert sum(shares) == c.received and sum(1 for n in shares if n) >= 2
+        redelivered = sum(shares) - c.received  # values two workers both received
+        assert 0 <= redelivered <= pipe.duplicates.get(Stage.RECEIVED, 0)
+        assert sum(1 for n in shares if n) >= 2
         assert sum(1 for w in snap.workers if w.shares.get(Stage.SENT)) == 3
 
         # A worker that starts while the generator is off starts it off.

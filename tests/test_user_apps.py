@@ -353,3 +353,13 @@ def test_tracked_generator_adds_a_header_only_under_genmon(broker: BrokerProcess
         assert sorted(value for value, _ in received) == [0, 7, 14, 21, 28]  # 4 partitions: any order
     assert all(headers.get("genmon-id", b"").startswith(b"plain-watched@") for _, headers in watched)
     assert all("genmon-id" not in headers for _, headers in plain)
+
+
+def test_a_new_session_starts_its_generators_on_whatever_the_last_one_left(broker: BrokerProcess) -> None:
+    """check ends by switching the generators off; on a broker that outlives sessions (Kafka) that
+    state stays on genmon-control, and the next check of the same app must not start paused."""
+    for _ in range(2):
+        done = check("-A", "tests.apps.lossy", *broker_args(broker), "--duration", "4", "--json")
+        assert done.returncode == 1, done.stdout + done.stderr
+        (events,) = [p for p in json.loads(done.stdout)["pipelines"] if p["name"] == "events"]
+        assert events["counts"]["yielded"] == 30

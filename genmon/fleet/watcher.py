@@ -52,6 +52,7 @@ class Watcher(OwnLoop):
         settle_seconds: float = 5.0,
         log_path: str | None = None,
         listening_rows: bool = False,
+        control_since: int = 0,
     ) -> None:
         super().__init__("genmon-watcher")
         self.broker = broker
@@ -63,6 +64,8 @@ class Watcher(OwnLoop):
         self.settle_seconds = settle_seconds
         self.log_path = log_path
         self.listening_rows = listening_rows
+        self.control_since = control_since
+        """Switches stamped before this (ns) belong to an earlier session: not shown as wanted."""
         self.fleet = Fleet()
         self.sampler = Sampler(self.read, settle_seconds)
         self.offsets = OffsetWatcher(broker.bootstrap, self._topics_to_watch)
@@ -180,7 +183,7 @@ class Watcher(OwnLoop):
                 control = ControlRecord.decode(record.key, record.value)
             except WireError:
                 continue
-            if control.name != RESET:
+            if control.name != RESET and control.stamp >= self.control_since:
                 self.fleet.switch(control.app_id, control.name, control.on, control.stamp)
 
     async def _send_control(self, producer) -> None:  # type: ignore[no-untyped-def]

@@ -122,6 +122,7 @@ def run(plan: dict[str, Any]) -> int:
             return EXIT_FAILED
         _status(plan, broker=host.broker_url)
         worker.host = host
+        host.control_since = int(plan.get("control_since", 0))
         publisher = Publisher(parse_broker_url(host.broker_url).bootstrap, worker.report, worker.control)
         publisher.start(wait=False)  # connects while the apps are built; they wait for it to start
         host.report_interval = publisher.heartbeat

@@ -74,6 +74,9 @@ class Host:
             AppRun(f, self.probe, f"app{i}", delay, functools.partial(self._before_start, f"app{i}"))
             for i, (f, delay) in enumerate(plans)
         ]
+        self.control_since = 0
+        """Control records stamped before this (ns) are ignored: genmon's own sessions start their
+        generators on, whatever an earlier session of the same app left on the control topic."""
         self.switches = Switchboard(self._app_id_of)
         """The fleet's switches (the control topic), obeyed by this process's generators."""
         self.probe.on_declare = self.switches.obey
@@ -173,6 +176,8 @@ class Host:
     def apply_control(self, record: ControlRecord) -> None:
         """A desired state from the control topic: a switch, kept for generators that appear later,
         or a reset made while this worker ran."""
+        if record.stamp < self.control_since:
+            return  # another session's switch: this one started with its generators on
         if record.name == RESET:
             if record.stamp / 1e9 >= self._started_wall:
                 self.reset()
