@@ -178,6 +178,7 @@ class Host:
         or a reset made while this worker ran."""
         if record.stamp < self.control_since:
             return  # another session's switch: this one started with its generators on
+        self.control_applied += 1
         if record.name == RESET:
             if record.stamp / 1e9 >= self._started_wall:
                 self.reset()
