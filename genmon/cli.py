@@ -35,6 +35,9 @@ from genmon.version import __version__
 MIN_COLUMNS, MIN_LINES = 80, 20
 EMPTY = 3
 """``genmon check``'s exit status when it saw no pipeline at all: nothing was checked."""
+DRAINING = 4
+"""``genmon check``/``--headless``: no loss found, but rows were still draining when the wait for
+them ran out (30 s + 6 x --settle): their values are neither delivered nor lost yet."""
 
 
 def _given(ctx: click.Context, name: str) -> bool:
@@ -142,7 +145,10 @@ def cli(
         if headless:
             from genmon.report import print_report
 
-            print_report(settle_and_read(run.host, duration or 10.0), json_output)
+            snapshot = settle_and_read(run.host, duration or 10.0, settle)
+            print_report(snapshot, json_output)
+            if snapshot.draining:
+                sys.exit(DRAINING)
         else:
             from genmon.tui import GenmonApp
 
@@ -176,6 +182,14 @@ def cli(
     metavar="KINDS",
     help=f"Problems that fail the check: a comma list of {', '.join(PROBLEMS)}.",
 )
+@click.option(
+    "--sink",
+    "sinks",
+    multiple=True,
+    metavar="TOPIC",
+    help="A topic the app writes for others to read (repeatable): never a problem, even with "
+    "--fail-on unread.",
+)
 @workers_option
 @loglevel_option
 def check(
@@ -188,13 +202,15 @@ def check(
     json_output: bool,
     allow_empty: bool,
     fail_on: str,
+    sinks: tuple[str, ...],
     workers: int,
     loglevel: str,
 ) -> None:
     """Run your app headless, pause its tracked generators, let it settle, and judge it.
 
     Exit status: 0 no problem, 1 a problem of a --fail-on kind was found, 2 bad input, 3 nothing was
-    checked (no pipeline seen; --allow-empty passes instead).
+    checked (no pipeline seen; --allow-empty passes instead), 4 no problem but rows were still
+    draining when the wait for them ran out.
     """
     if app_spec is None:
         raise UsageProblem("genmon check needs -A MODULE[:APP]")
@@ -213,10 +229,10 @@ def check(
         workers=workers,
     )
     with running(opts) as run:
-        snapshot = settle_and_read(run.host, duration)
+        snapshot = settle_and_read(run.host, duration, settle)
     from genmon.report import print_report
 
-    found = problems(snapshot, kinds)
+    found = problems(snapshot, kinds, declared_sinks=sinks)
     print_report(snapshot, json_output)
     if not json_output:
         click.echo(
@@ -229,7 +245,7 @@ def check(
             err=True,
         )
         sys.exit(EMPTY)
-    sys.exit(1 if found else 0)
+    sys.exit(1 if found else DRAINING if snapshot.draining else 0)
 
 
 @cli.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -284,7 +300,7 @@ def watch(
             from genmon.report import print_report
 
             if pause:
-                snapshot = settle_and_read(run.host, duration)
+                snapshot = settle_and_read(run.host, duration, settle)
             else:
                 import time
 

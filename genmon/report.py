@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from genmon.model import STAGES, Snapshot, flow, header_line, switch_symbol
+from genmon.model import STAGES, Snapshot, count_text, flow, header_line, switch_symbol
 
 WIDE = 1000
 """Columns of the report when it goes to a file or a pipe: wide enough for any row, unwrapped."""
@@ -33,7 +33,7 @@ def as_table(snapshot: Snapshot, full: bool = False) -> Table:
             switch_symbol(pipe),
             pipe.name,
             flow(pipe),
-            *(Text(f"{pipe.counts[stage]:,}", style="bold red" if stage == lost else "") for stage in STAGES),
+            *(Text(count_text(pipe, stage), style="bold red" if stage == lost else "") for stage in STAGES),
             Text(pipe.verdict.text, style=pipe.verdict.state.style),
         )
     return table

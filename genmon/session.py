@@ -15,17 +15,16 @@ import socket
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from genmon.broker import FAST_JOIN, BrokerAddress, EmbeddedBroker, check_reachable, parse_broker_url
 from genmon.fleet.watcher import Watcher
 from genmon.fleet.workers import WorkerProcesses
-from genmon.host import HostError, LogRing, default_log_path, route_logging, wait_settled
+from genmon.host import HostError, LogRing, default_log_path, drain_limit, route_logging, wait_settled
 from genmon.host.logs import LogTail
 from genmon.model import AppState, Snapshot
 
-SETTLE_QUIET_SECONDS, SETTLE_LIMIT_SECONDS = 2.0, 30.0
 START_SECONDS = 60.0
 WATCH_HISTORY_SECONDS = 3600.0
 """``genmon watch`` ignores workers whose last report is older (last week's fleet on a long-lived broker)."""
@@ -247,10 +246,11 @@ def watching(opts: WatchOptions) -> Iterator[Running]:
         watcher.stop()
 
 
-def settle_and_read(host: Watcher, duration: float) -> Snapshot:
-    """Let the generators run ``duration`` seconds, switch them off, wait for quiet, read."""
+def settle_and_read(host: Watcher, duration: float, settle: float) -> Snapshot:
+    """Let the generators run ``duration`` seconds, switch them off, wait while the pipelines drain
+    (at most :func:`drain_limit` of ``settle``), read: rows still draining then are named."""
     time.sleep(duration)
     host.set_all(False)
-    wait_settled(host, SETTLE_QUIET_SECONDS, SETTLE_LIMIT_SECONDS)
+    drained = wait_settled(host, drain_limit(settle))
     host.offsets.refresh()  # broker truth as of now, not of the last 2 s poll
-    return host.snapshot(final=True)
+    return replace(host.snapshot(fresh=True), draining=drained.draining)

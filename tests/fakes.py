@@ -102,7 +102,7 @@ class FakeMonitor:
         self.snap = snapshot
         self.commands: list[tuple[str, ...]] = []
 
-    def snapshot(self, final: bool = False) -> Snapshot:
+    def snapshot(self, fresh: bool = False) -> Snapshot:
         return self.snap
 
     def set_generator(self, name: str, on: bool) -> None:

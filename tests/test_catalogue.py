@@ -44,10 +44,10 @@ def settled(broker: BrokerProcess) -> Iterator[tuple[Host, Snapshot]]:
         try:
             time.sleep(8)
             host.set_all(False)
-            wait_settled(host, quiet=3.0, limit=40.0)
+            wait_settled(host, limit=40.0)
         finally:
             host.stop()  # everything stops moving: the probe and the snapshot agree exactly
-        yield host, host.snapshot(final=True)
+        yield host, host.snapshot(fresh=True)
 
 
 def pipe(settled: tuple[Host, Snapshot], name: str) -> PipelineSnapshot:

@@ -18,8 +18,8 @@ def test_lossless_pumps_count_exactly_and_unwired_is_lost_at_sent(demo_host: Hos
     _flowing(demo_host)
     time.sleep(1.0)
     demo_host.set_all(False)
-    assert wait_settled(demo_host, quiet=2.0, limit=30.0)
-    snap = demo_host.snapshot(final=True)
+    assert wait_settled(demo_host, limit=30.0)
+    snap = demo_host.snapshot(fresh=True)
 
     assert {p.name for p in snap.pipelines} == {"unwired", *PUMPS}
     for name in PUMPS:
@@ -115,7 +115,7 @@ def test_broker_truth_matches_the_counts_once_settled(demo_host: Host) -> None:
     """High watermarks and the group's committed offsets, from the broker itself."""
     _flowing(demo_host)
     demo_host.set_all(False)
-    assert wait_settled(demo_host, quiet=2.0, limit=30.0)
+    assert wait_settled(demo_host, limit=30.0)
 
     def agreed(snap) -> bool:  # type: ignore[no-untyped-def]
         pipe = snap.pipeline("sync-pump")

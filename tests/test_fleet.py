@@ -140,8 +140,8 @@ def test_a_fleet_of_three_faust_workers_counted_once_switched_together_and_survi
         assert "switching" not in confirmed.pipeline("numbers").verdict.text
 
         # Every value once per stage across workers: sent in one, received in another.
-        assert wait_settled(watcher, quiet=3.0, limit=60.0)
-        snap = watcher.snapshot(final=True)
+        assert wait_settled(watcher, limit=60.0)
+        snap = watcher.snapshot(fresh=True)
         pipe = snap.pipeline("numbers")
         c = pipe.counts
         assert c.yielded == c.sent == c.acked == c.received == c.processed > 300, pipe.to_dict()
@@ -168,9 +168,9 @@ def test_a_fleet_of_three_faust_workers_counted_once_switched_together_and_survi
         gone = wait_for(watcher, lambda s: any(not w.alive and not w.final for w in s.workers), 15)
         assert alive(gone) == 3 and "1 gone" in __import__("genmon.model").model.header_line(gone)
         watcher.set_generator("numbers", False)
-        wait_settled(watcher, quiet=3.0, limit=60.0)
+        wait_settled(watcher, limit=60.0)
         time.sleep(8)  # the group rebalances: the killed worker's partitions are read again
-        final = watcher.snapshot(final=True)
+        final = watcher.snapshot(fresh=True)
         verdict = final.pipeline("numbers").verdict
         assert verdict.state in (VerdictState.PAUSED, VerdictState.UNVERIFIABLE), verdict
 

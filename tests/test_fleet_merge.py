@@ -86,11 +86,11 @@ def report(worker: str, *sources: SourceState, number: int = 1, final: bool = Fa
     )
 
 
-def merged(fleet: Fleet, now: float = 1.0, final: bool = True):  # type: ignore[no-untyped-def]
+def merged(fleet: Fleet, now: float = 1.0):  # type: ignore[no-untyped-def]
     """The snapshot at ``now`` of counts that have not moved for 20 s (so a shortfall can be judged)."""
     _, clocks = build(fleet.reading(now - 20.0, broker=BROKER), Clocks(5.0))
     reading = fleet.reading(now, broker=BROKER)
-    return build(reading, clocks, final)[0], reading
+    return build(reading, clocks)[0], reading
 
 
 def test_a_value_sent_in_one_worker_and_received_in_another_is_one_value() -> None:
@@ -122,7 +122,7 @@ def test_a_receiver_reporting_later_than_the_sender_never_puts_a_stage_ahead() -
     fleet = Fleet()
     fleet.add(report("1", sender("a", 40)), 0.0)  # the sender's report is older
     fleet.add(report("2", receiver("a", ids(1, 55))), 0.0)
-    snap, _ = merged(fleet, final=False)
+    snap, _ = merged(fleet)
     counts = snap.pipelines[0].counts.as_tuple()
     assert counts == (55, 55, 55, 55, 55)
     assert list(counts) == sorted(counts, reverse=True)
@@ -199,11 +199,11 @@ def test_a_switch_waits_for_every_alive_worker() -> None:
     fleet.add(report("2", b), 0.0)
     fleet.switch("fleet", "numbers", False, stamp=1)
     fleet.add(report("1", replace(a, on=False), number=2), 0.0)
-    snap, _ = merged(fleet, final=False)
+    snap, _ = merged(fleet)
     assert snap.pipelines[0].verdict.text == "switching off (1 of 2 workers)"
     assert snap.pipelines[0].on is False
     fleet.add(report("2", replace(b, on=False), number=2), 0.0)
-    snap, _ = merged(fleet, final=False)
+    snap, _ = merged(fleet)
     assert "switching" not in snap.pipelines[0].verdict.text
     fleet.switch("fleet", "*", True, stamp=2)  # newer than the generator's own switch: wins
     assert fleet.reading(0.0, broker=BROKER).sources[0].on is True

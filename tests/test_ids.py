@@ -59,8 +59,8 @@ def lossy_host(broker: BrokerProcess, app_id: str) -> Any:
 
 def test_the_exact_ids_a_program_skipped_are_reported(lossy_host: Host) -> None:
     wait_for(lossy_host, lambda s: s.pipeline("lossy").counts.processed >= 32, timeout=30)
-    assert wait_settled(lossy_host, quiet=2.0, limit=30)
-    pipe = lossy_host.snapshot(final=True).pipeline("lossy")
+    assert wait_settled(lossy_host, limit=30)
+    pipe = lossy_host.snapshot(fresh=True).pipeline("lossy")
 
     assert pipe.counts.as_tuple() == (40, 32, 32, 32, 32)
     assert pipe.verdict.state == "lost" and pipe.verdict.stage == "sent" and pipe.verdict.lost == 8
@@ -113,7 +113,7 @@ def reordering_app(app_id: str, broker: BrokerProcess, datadir: str) -> faust.Ap
 def test_a_reorder_is_reported_as_such_not_as_loss(broker: BrokerProcess, app_id: str) -> None:
     with running_host(broker, lambda datadir: reordering_app(app_id, broker, datadir)) as host:
         wait_for(host, lambda s: s.pipeline("reordered").counts.processed == 2, timeout=30)
-        pipe = host.snapshot(final=True).pipeline("reordered")
+        pipe = host.snapshot(fresh=True).pipeline("reordered")
     assert pipe.counts.as_tuple() == (2, 2, 2, 2, 2)
     assert pipe.reorders == 1
     assert pipe.verdict.state == "ok" and pipe.missing == {} and set(pipe.duplicates.values()) == {0}
@@ -144,8 +144,8 @@ def test_a_lossless_run_of_100000_values_counts_exactly(broker: BrokerProcess, a
     total = 100_000
     with running_host(broker, lambda datadir: bulk_app(app_id, broker, datadir, total)) as host:
         wait_for(host, lambda s: s.pipeline("bulk").counts.processed == total, timeout=150)
-        assert wait_settled(host, quiet=2.0, limit=30)
-        pipe = host.snapshot(final=True).pipeline("bulk")
+        assert wait_settled(host, limit=30)
+        pipe = host.snapshot(fresh=True).pipeline("bulk")
     assert pipe.counts.as_tuple() == (total,) * 5
     assert pipe.missing == {} and pipe.damaged == {}
     assert set(pipe.duplicates.values()) == {0} and pipe.reorders == 0

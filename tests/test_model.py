@@ -28,14 +28,18 @@ def test_a_seen_loss_is_reported_at_once_and_named() -> None:
     assert verdict.text == "lost at processed: 3 (agent raised)"
 
 
-def test_paused_and_final() -> None:
+def test_paused_then_lost_only_after_the_settle_timeout() -> None:
+    """One settle rule, paused or not: a shortfall is in flight until its stage was still for the
+    settle timeout (no shortcut at the end of a run)."""
     counts = Counts(5, 5, 5, 5, 5)
     clocks = Clocks().observe({"p": counts}, now=0.0)
     assert clocks.verdict("p", counts, on=False, now=0.0).text == "paused"
     short = Counts(5, 5, 3, 3, 3)
     clocks = clocks.observe({"p": short}, now=0.1)
-    final = clocks.verdict("p", short, on=False, now=0.2, final=True)
-    assert (final.stage, final.lost) == ("acked", 2)
+    early = clocks.verdict("p", short, on=False, now=4.0)
+    assert (early.state, early.in_flight) == ("paused", 2) and early.text == "paused · 2 in flight"
+    late = clocks.verdict("p", short, on=False, now=5.2)
+    assert (late.state, late.stage, late.lost) == ("lost", "acked", 2)
 
 
 def test_sends_with_no_outcome_count_as_send_failed_once_settled() -> None:
@@ -55,3 +59,58 @@ def test_sends_with_no_outcome_count_as_send_failed_once_settled() -> None:
     in_flight = PipelineSnapshot("p", "gen", "async", True, Counts(5, 5, 3, 3, 3), Verdict("in_flight", "ok"))
     assert in_flight.send_failed == 0
     assert MissingIds(4, ((1, 3), (7, 7)), more=True).text() == "1-3, 7, …"
+
+
+def test_crash_text_names_the_error_behind_mode_and_worker_wrappers() -> None:
+    from genmon.model.text import root_error, wraps_nothing
+
+    class MaxRestartsExceeded(Exception):
+        pass
+
+    try:
+        try:
+            raise KeyError("OH NO")
+        except KeyError as exc:
+            raise MaxRestartsExceeded() from exc
+    except MaxRestartsExceeded as wrapped:
+        assert repr(root_error(wrapped)) == "KeyError('OH NO')" and not wraps_nothing(wrapped)
+    assert wraps_nothing(SystemExit(1)) and root_error(ValueError("x")).args == ("x",)
+
+
+def test_a_partition_mismatch_is_diagnosed_as_configuration_not_code() -> None:
+    from genmon.model.diagnosis import diagnose
+
+    crashed = Verdict(
+        "crashed", "app crashed", error="PartitionsMismatch: The source topic 'words' has 4 partitions"
+    )
+    pipe = PipelineSnapshot("p", "gen", "async", True, Counts(5, 5, 5, 0, 0), crashed, topics=("words",))
+    why = diagnose(pipe, (), (), ())
+    assert "configuration error" in why.why and "topic_partitions" in why.fix and "try" not in why.fix
+
+
+def test_stages_that_do_not_apply_are_shown_as_a_dash() -> None:
+    from genmon.model import count_text
+
+    ok = Verdict("ok", "ok")
+    through_channel = PipelineSnapshot(
+        "p", "gen", "async", True, Counts(5, 5, 5, 5, 5), ok, topics=("channel:work",)
+    )
+    to_sink = PipelineSnapshot(
+        "q", "gen", "async", True, Counts(5, 5, 5, 0, 0), ok, topics=("out",), sinks=("out",)
+    )
+    assert [count_text(through_channel, s) for s in ("sent", "acked", "received")] == ["5", "—", "5"]
+    assert [count_text(to_sink, s) for s in ("acked", "received", "processed")] == ["5", "—", "—"]
+
+
+def test_the_fix_for_an_unsent_generator_runs_for_its_kind() -> None:
+    from genmon.model.diagnosis import diagnose
+
+    lost = Verdict("lost", "lost at sent: 5", "sent", lost=5)
+    for kind, loop in (
+        ("sync", "    for value in numbers():"),
+        ("async", "    async for value in numbers():"),
+    ):
+        pipe = PipelineSnapshot("p", "mod.numbers", kind, True, Counts(5, 0, 0, 0, 0), lost)
+        fix = diagnose(pipe, (), (), ()).fix
+        assert any(line.split("#")[0].rstrip() == loop for line in fix.splitlines()), (kind, fix)
+        compile(fix, "<fix>", "exec")  # it parses

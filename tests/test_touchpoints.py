@@ -8,8 +8,10 @@ the end-to-end tests on the real broker would only show wrong counts.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
 import inspect
+import threading
 import warnings
 from typing import Any
 
@@ -18,6 +20,7 @@ import pytest
 from faust.app.base import App
 from faust.channels import Channel
 from faust.sensors import Sensor
+from faust.streams import Stream
 from faust.topics import Topic
 
 from genmon.probe import touchpoints
@@ -39,6 +42,8 @@ def test_patched_methods_have_the_signatures_genmon_wraps() -> None:
     assert inspect.iscoroutinefunction(Channel.on_decode_error)
     assert inspect.iscoroutinefunction(Topic.send)
     assert Topic.send.__qualname__ == "Topic.send"  # what the unawaited warning names
+    assert not inspect.iscoroutinefunction(Topic.send_soon)  # buffers, returns a FutureMessage
+    assert callable(warnings._warn_unawaited_coroutine)  # type: ignore[attr-defined]
 
 
 def test_sensor_hooks_have_the_signatures_the_sensor_implements() -> None:
@@ -49,6 +54,7 @@ def test_sensor_hooks_have_the_signatures_the_sensor_implements() -> None:
         "on_send_completed",
         "on_send_error",
         "on_message_in",
+        "on_stream_event_in",
         "on_stream_event_out",
     ):
         assert _params(getattr(GenmonSensor, hook)) == _params(getattr(Sensor, hook)), hook
@@ -66,8 +72,10 @@ def test_install_patches_and_uninstall_restores_every_original() -> None:
         App._on_agent_error,
         Channel.on_decode_error,
         Topic.send,
-        warnings.showwarning,
+        warnings._warn_unawaited_coroutine,  # type: ignore[attr-defined]
         list(warnings.filters),
+        Topic.send_soon,
+        *(getattr(Stream, name) for name in touchpoints.TAKES),
     )
     probe = Probe()
     probe.install()
@@ -76,16 +84,20 @@ def test_install_patches_and_uninstall_restores_every_original() -> None:
         assert App._on_agent_error is not originals[0]
         assert Channel.on_decode_error is not originals[1]
         assert Topic.send is not originals[2] and Topic.send.__qualname__ == "Topic.send"
-        assert warnings.showwarning is not originals[3]
+        assert warnings._warn_unawaited_coroutine is not originals[3]  # type: ignore[attr-defined]
         assert warnings.filters[0][0] == "always"
+        assert Topic.send_soon is not originals[5]
+        assert all(getattr(Stream, n) is not o for n, o in zip(touchpoints.TAKES, originals[6:], strict=True))
     finally:
         probe.uninstall()
     assert not touchpoints.installed()
     assert App._on_agent_error is originals[0]
     assert Channel.on_decode_error is originals[1]
     assert Topic.send is originals[2]
-    assert warnings.showwarning is originals[3]
+    assert warnings._warn_unawaited_coroutine is originals[3]  # type: ignore[attr-defined]
     assert list(warnings.filters) == originals[4]
+    assert Topic.send_soon is originals[5]
+    assert all(getattr(Stream, n) is o for n, o in zip(touchpoints.TAKES, originals[6:], strict=True))
 
 
 def test_install_twice_patches_once() -> None:
@@ -100,25 +112,64 @@ def test_install_twice_patches_once() -> None:
     assert Topic.send is not wrapped
 
 
-def test_an_unawaited_topic_send_reaches_the_hook_by_its_warning_text() -> None:
-    """Python names the dropped coroutine ``Topic.send`` (the wrapper keeps the qualname)."""
-    seen: list[str] = []
-    touchpoints.install(
-        touchpoints.Hooks(
-            on_crash=lambda event: None,
-            on_decode_error=lambda message: None,
-            on_unawaited=lambda: seen.append("unawaited"),
-            after_send=lambda: None,
-        )
-    )
+CURRENT_FOR_TEST: contextvars.ContextVar[Any] = contextvars.ContextVar("test_current", default=None)
+
+
+def _hooks(**given: Any) -> touchpoints.Hooks:
+    defaults: dict[str, Any] = {
+        "on_crash": lambda agent, exc, events: None,
+        "on_decode_error": lambda message: None,
+        "on_unawaited": lambda captured: None,
+        "after_send": lambda: None,
+        "current": CURRENT_FOR_TEST,
+    }
+    return touchpoints.Hooks(**{**defaults, **given})
+
+
+def test_an_unawaited_topic_send_is_blamed_on_the_value_current_when_it_was_made() -> None:
+    """CPython hands the dropped coroutine to ``warnings._warn_unawaited_coroutine``; its frame still
+    holds the value captured when ``topic.send(...)`` was called."""
+    seen: list[Any] = []
+    touchpoints.install(_hooks(on_unawaited=seen.append))
     try:
         topic = _app("unawaited").topic("t", value_type=int)
+        CURRENT_FOR_TEST.set("value 3")
         coroutine = topic.send(value=1)
-        del coroutine
-        gc.collect()
-        assert seen == ["unawaited"]  # called only when the warning's text names Topic.send
+        CURRENT_FOR_TEST.set("value 4")  # current when it is dropped: not the one to blame
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            del coroutine
+            gc.collect()
+        assert seen == ["value 3"]
+        assert any("coroutine 'Topic.send' was never awaited" in str(w.message) for w in caught)
     finally:
         touchpoints.uninstall()
+
+
+def test_a_take_generator_keeps_its_batch_events_in_a_local_named_events() -> None:
+    """The batch note reads ``events`` from the suspended generator's frame (``Stream.take`` and
+    siblings build the list there and ack it in a ``finally``)."""
+    for name in touchpoints.TAKES:
+        code = inspect.unwrap(getattr(Stream, name)).__code__  # under faust's _tracks_buffer_agen
+        assert inspect.isasyncgenfunction(inspect.unwrap(getattr(Stream, name))), name
+        assert "events" in code.co_varnames + code.co_cellvars, name
+
+
+def test_send_soon_hands_the_buffered_message_and_the_current_value_to_the_hook() -> None:
+    seen: list[Any] = []
+
+    async def run() -> Any:
+        app = _app("soon")
+        topic = app.topic("buffered", value_type=int, value_serializer="json")
+        CURRENT_FOR_TEST.set("value 9")
+        return topic.send_soon(value=1)
+
+    touchpoints.install(_hooks(on_send_soon=lambda message, captured: seen.append((message, captured))))
+    try:
+        fut = asyncio.run(run())
+    finally:
+        touchpoints.uninstall()
+    assert seen == [(fut.message, "value 9")]  # the same PendingMessage reaches on_send_initiated
 
 
 class _Recorder:
@@ -163,12 +214,22 @@ def test_a_header_stamped_in_on_send_initiated_reaches_the_producer(headers: Any
         assert ("mine", b"1") in pairs
 
 
-def test_the_frame_walk_skips_library_frames() -> None:
-    def user_code() -> Any:
-        return touchpoints.sender_frame(1)
+def test_the_frame_walk_names_the_outermost_user_function_never_the_stdlib() -> None:
+    """A thread's target calls a helper that sends: the row is named after the target, not the
+    helper (innermost) nor ``threading.Thread.run`` (the standard library, outermost)."""
+    found: list[Any] = []
 
-    code, module = user_code()
-    assert code.co_name == "user_code" and module == __name__
+    def apply_async() -> None:
+        found.append(touchpoints.sender_frame(1))
+
+    def reconcile() -> None:
+        apply_async()
+
+    thread = threading.Thread(target=reconcile)
+    thread.start()
+    thread.join()
+    ((code, module),) = found
+    assert code.co_name == "reconcile" and module == __name__
 
 
 def test_agent_readers_and_crash_state_of_an_app() -> None:

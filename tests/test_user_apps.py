@@ -53,8 +53,8 @@ def user_app(broker: BrokerProcess, spec: str) -> Iterator[Host]:
 def settled(host: Host, ready, timeout: float = 40) -> Snapshot:  # type: ignore[no-untyped-def]
     wait_for(host, ready, timeout)
     host.set_all(False)
-    wait_settled(host, quiet=2.0, limit=30)
-    return host.snapshot(final=True)
+    wait_settled(host, limit=30)
+    return host.snapshot(fresh=True)
 
 
 def counts(snap: Snapshot, name: str) -> tuple[int, ...]:

@@ -248,8 +248,8 @@ class Watcher(OwnLoop):
             listening_rows=self.listening_rows,
         )
 
-    def snapshot(self, final: bool = False) -> Snapshot:
-        return self.sampler.snapshot(final)
+    def snapshot(self, fresh: bool = False) -> Snapshot:
+        return self.sampler.snapshot(fresh)
 
     def _topics_to_watch(self) -> dict[str, str | None]:
         """Every topic a source sent to, with the group of the app whose agents read it (from the

@@ -6,7 +6,16 @@ poller, never :class:`Host`, and must not import Faust for them.
 
 from typing import Any
 
-__all__ = ["Host", "HostError", "LogRing", "default_log_path", "route_logging", "wait_for", "wait_settled"]
+__all__ = [
+    "Host",
+    "HostError",
+    "LogRing",
+    "default_log_path",
+    "drain_limit",
+    "route_logging",
+    "wait_for",
+    "wait_settled",
+]
 
 _WHERE = {
     "Host": "genmon.host.host",
@@ -16,6 +25,7 @@ _WHERE = {
     "route_logging": "genmon.host.logs",
     "wait_for": "genmon.host.waiting",
     "wait_settled": "genmon.host.waiting",
+    "drain_limit": "genmon.host.waiting",
 }
 
 

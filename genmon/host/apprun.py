@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from genmon.model import AppReading, AppState, one_line
+from genmon.model.text import root_error, wraps_nothing
 from genmon.probe import GenmonSensor, Probe
 from genmon.probe.loopwatch import LoopWatch
 from genmon.probe.runtime import OWNER
@@ -105,7 +106,12 @@ class AppRun:
         if self.state == AppState.CRASHED:
             return self.error
         crash = crash_of(self.app)
-        return one_line(crash) if crash is not None else None
+        if crash is None:
+            return None
+        note = self.probe.crash_notes.get(self.label) if self.probe is not None else None
+        if note is not None and wraps_nothing(crash):
+            return f"{note} ({one_line(crash)})"  # mode gave up restarting the agent: say why it crashed
+        return one_line(root_error(crash))
 
     def reading(self, now: float) -> AppReading:
         """This run as snapshot assembly needs it (any thread)."""

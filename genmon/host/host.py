@@ -271,6 +271,6 @@ class Host:
             listening_rows=self.listening_rows,
         )
 
-    def snapshot(self, final: bool = False) -> Snapshot:
-        """One reading of every pipeline. ``final``: the run has settled, shortfalls are losses."""
-        return self.sampler.snapshot(final)
+    def snapshot(self, fresh: bool = False) -> Snapshot:
+        """One reading of every pipeline (``fresh``: taken now, see :class:`Monitor`)."""
+        return self.sampler.snapshot(fresh)

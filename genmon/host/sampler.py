@@ -55,18 +55,18 @@ class Sampler:
             self._clocks = self._clocks.forget(names)
             self._last = None
 
-    def snapshot(self, final: bool = False) -> Snapshot:
+    def snapshot(self, fresh: bool = False) -> Snapshot:
         """The sampler's latest snapshot (at most one sampling period old: a screen polling as often
-        as the sampler samples then costs no second build), or — when ``final``, after a command, or
+        as the sampler samples then costs no second build), or — when ``fresh``, after a command, or
         before the first sample — one of a fresh reading, judged with the sampler's clocks."""
         with self._lock:
             last = self._last
-        if last is not None and not final:
+        if last is not None and not fresh:
             return last
         reading = self._read()
         with self._lock:
             clocks = self._clocks
-        snap, _ = build(reading, clocks, final)
+        snap, _ = build(reading, clocks)
         return snap
 
     def _run(self) -> None:

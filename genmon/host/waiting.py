@@ -1,11 +1,25 @@
-"""Waiting on a monitor's snapshots: until a condition holds, or until the pipelines are quiet."""
+"""Waiting on a monitor's snapshots: until a condition holds, or until the pipelines have drained."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from genmon.model import Monitor, RowKind, Snapshot
+from genmon.model import Monitor, PipelineSnapshot, RowKind, Snapshot, VerdictState
+
+STILL_SECONDS = 1.0
+"""Nothing counted for this long (and nothing in flight) before a run is called drained: a paused
+generator may still hand over the value it was making."""
+PRODUCING_SECONDS = 1.0
+"""A row whose first stage moved this recently is still producing (a timer or task genmon cannot
+pause): it is judged as running, not waited for."""
+
+
+def drain_limit(settle_seconds: float) -> float:
+    """How long ``check``/``--headless`` wait for pipelines to drain after pausing: 30 s plus six
+    settle timeouts (60 s at the default 5 s), so a slower ``--settle`` also waits longer."""
+    return 30.0 + 6.0 * settle_seconds
 
 
 def wait_for(monitor: Monitor, predicate: Callable[[Snapshot], bool], timeout: float) -> Snapshot:
@@ -18,27 +32,65 @@ def wait_for(monitor: Monitor, predicate: Callable[[Snapshot], bool], timeout: f
     return snap
 
 
-def wait_settled(monitor: Monitor, quiet: float = 2.0, limit: float = 30.0, poll: float = 0.1) -> bool:
-    """Block until no count of a switchable row changed for ``quiet`` seconds (True), or ``limit``
-    passed (False).
+@dataclass(frozen=True)
+class Drained:
+    """The outcome of :func:`wait_settled`: true when every pipeline drained in time."""
 
-    Senders genmon cannot pause (a timer, a task) may never go quiet: they are judged by whether
-    they are still moving when the final snapshot is built (see ``FINAL_QUIET_SECONDS``), not
-    waited for here.
+    draining: tuple[str, ...] = ()
+    """Rows still moving values towards their last stage when the limit was hit."""
+    waited: float = 0.0
+
+    def __bool__(self) -> bool:
+        return not self.draining
+
+
+def _draining(pipe: PipelineSnapshot) -> bool:
+    """Values between its first and last stage that are not lost yet: the settle rule still
+    counts them in flight because a later stage moved within the settle timeout."""
+    state = pipe.verdict.state
+    return pipe.kind != RowKind.TOPIC and (
+        state == VerdictState.IN_FLIGHT or (state == VerdictState.PAUSED and pipe.verdict.in_flight > 0)
+    )
+
+
+def wait_settled(monitor: Monitor, limit: float = 60.0, poll: float = 0.1) -> Drained:
+    """Block until no pipeline is draining and nothing was counted for ``STILL_SECONDS``, or until
+    ``limit`` seconds passed; return which rows were still draining (none: drained).
+
+    Verdicts are the monitor's own (one settle rule: a shortfall is lost once its stage was still
+    for the settle timeout), so a slow consumer is waited for as long as it keeps consuming, and a
+    real loss ends the wait one settle timeout after the last value moved. Rows that keep
+    producing (a timer, a task genmon cannot pause) are judged as they are, not waited for.
     """
-    deadline = time.monotonic() + limit
+    started = time.monotonic()
+    deadline = started + limit
+    heads: dict[str, tuple[int, float]] = {}
     last: tuple[object, ...] | None = None
-    since = time.monotonic()
-    while time.monotonic() < deadline:
+    since = started
+    draining: tuple[str, ...] = ()
+    while True:
+        snap = monitor.snapshot()
+        now = time.monotonic()
+        for pipe in snap.pipelines:
+            head = pipe.counts.yielded if pipe.kind != RowKind.SENDER else pipe.counts.sent
+            seen = heads.get(pipe.name)
+            if seen is None or seen[0] != head:
+                heads[pipe.name] = (head, now)
+        producing = {
+            name
+            for name, (_, at) in heads.items()
+            if now - at < PRODUCING_SECONDS and now - started >= PRODUCING_SECONDS
+        }
+        draining = tuple(p.name for p in snap.pipelines if _draining(p) and p.name not in producing)
         reading = tuple(
             (p.name, p.counts.as_tuple(), tuple(ids.count for ids in p.damaged.values()))
-            for p in monitor.snapshot().pipelines
-            if p.kind not in (RowKind.SENDER, RowKind.TOPIC)
+            for p in snap.pipelines
+            if p.name not in producing and p.kind != RowKind.TOPIC
         )
-        now = time.monotonic()
         if reading != last:
             last, since = reading, now
-        elif now - since >= quiet:
-            return True
+        if not draining and now - since >= STILL_SECONDS:
+            return Drained((), now - started)
+        if now >= deadline:
+            return Drained(draining, now - started)
         time.sleep(poll)
-    return False

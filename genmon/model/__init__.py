@@ -18,7 +18,7 @@ from genmon.model.snapshot import (
     Verdict,
 )
 from genmon.model.state import AppReading, InboundState, Reading, SourceState
-from genmon.model.text import flow, header_line, one_line, plural, short_name, switch_symbol
+from genmon.model.text import count_text, flow, header_line, one_line, plural, short_name, switch_symbol
 from genmon.model.vocabulary import (
     CAUSES,
     DEFAULT_FAIL_ON,
@@ -63,6 +63,7 @@ __all__ = [
     "Verdict",
     "VerdictState",
     "build",
+    "count_text",
     "diagnose",
     "flow",
     "header_line",

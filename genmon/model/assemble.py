@@ -9,13 +9,13 @@ from this one function, fed explicitly with the time of the reading.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 
 from pyroaring import FrozenBitMap
 
-from genmon.model.ids import MissingIds, finished_by_all, id_range
-from genmon.model.settle import FINAL_QUIET_SECONDS, Clocks
+from genmon.model.ids import Ids, MissingIds, finished_by_all, id_range
+from genmon.model.settle import Clocks
 from genmon.model.snapshot import (
     AppStatus,
     Counts,
@@ -28,22 +28,24 @@ from genmon.model.state import AppReading, Reading, SourceState
 from genmon.model.vocabulary import AppState, RowKind, Stage, VerdictState
 
 
-def build(reading: Reading, clocks: Clocks, final: bool = False) -> tuple[Snapshot, Clocks]:
+def build(reading: Reading, clocks: Clocks) -> tuple[Snapshot, Clocks]:
     """The snapshot of ``reading`` and the clocks advanced to ``reading.now``.
 
-    ``final``: the run has settled, so a shortfall in a pipeline that stopped moving is a loss.
+    One settle rule for every reader (the screen, ``--headless``, ``check``): a shortfall is lost
+    once the later stage has neither moved nor caught up for the settle timeout (see
+    :mod:`genmon.model.settle`); the end of a run changes nothing about it.
     """
     apps = {app.label: app for app in reading.apps}
     order = {app.label: index for index, app in enumerate(reading.apps)}
     sources = sorted(
         enumerate(reading.sources), key=lambda item: (order.get(item[1].owner or "", len(order)), item[0])
     )
-    measured = [(src, *_measure(src)) for _, src in sources]
-    clocks = clocks.observe({src.name: counts for src, counts, _ in measured}, reading.now)
+    read = _read_topics(reading)
+    measured = [(src, _stages(src, read)) for _, src in sources]
+    clocks = clocks.observe({src.name: stages.counts(src) for src, stages in measured}, reading.now)
     first = reading.apps[0] if reading.apps else None
     pipes = tuple(
-        _pipeline(src, counts, done, apps.get(src.owner or "", first), reading, clocks, final)
-        for src, counts, done in measured
+        _pipeline(src, stages, apps.get(src.owner or "", first), reading, clocks) for src, stages in measured
     )
     pipes = flow_order(pipes)
     if reading.listening_rows:
@@ -85,44 +87,102 @@ def first_label(reading: Reading) -> str:
     return reading.apps[0].label if reading.apps else ""
 
 
-def _measure(src: SourceState) -> tuple[Counts, FrozenBitMap | None]:
-    done = finished_by_all((topic, ids) for (topic, _agent), ids in src.processed.items())
-    counts = Counts(src.yielded, len(src.sent), len(src.acked), len(src.received), len(done) if done else 0)
-    return counts, done
+@dataclass(frozen=True)
+class _Stages:
+    """The ids that reached each stage (on every topic they were sent to)."""
+
+    sent: Ids
+    acked: Ids
+    received: Ids
+    done: Ids | None
+    """Finished by every agent reading each of their topics; None while nothing finished."""
+
+    def counts(self, src: SourceState) -> Counts:
+        done = len(self.done) if self.done else 0
+        return Counts(src.yielded, len(self.sent), len(self.acked), len(self.received), done)
 
 
-def _missing(src: SourceState, done: FrozenBitMap | None) -> dict[Stage, MissingIds]:
+def _read_topics(reading: Reading) -> set[str] | None:
+    """Topics some agent of some app reads; None while no app has started (not known yet)."""
+    if not reading.apps or all(app.state == AppState.STARTING for app in reading.apps):
+        return None
+    return {topic for app in reading.apps for topic in app.readers}
+
+
+def _stages(src: SourceState, read: set[str] | None) -> _Stages:
+    """Stages per (value, topic): with one topic the sets as they are; with several (fan-out) a
+    value reached a stage once it reached it on every topic it was sent to — received and
+    processed counting only topics an agent reads (the others are sinks)."""
+    per_topic = {topic: ids for (topic, _agent), ids in src.processed.items()}
+    if not src.sent_by and not src.received_by:
+        done = finished_by_all((topic, ids) for (topic, _agent), ids in src.processed.items())
+        return _Stages(src.sent, src.acked, src.received, done)
+    topics = {*src.sent_by, *src.received_by, *per_topic}
+    needed = [
+        t
+        for t in topics
+        if read is None or t in read or t in src.received_by or any(nearly_same(t, r) for r in read)
+    ]
+    nothing = FrozenBitMap()
+
+    def short(have: Mapping[str, Ids], of: Mapping[str, Ids], among: Iterable[str]) -> Ids:
+        gaps = [of[t] - have.get(t, nothing) for t in among if t in of]
+        return _union(gaps) if gaps else nothing
+
+    acked = src.acked - short(src.acked_by, src.sent_by, src.sent_by)
+    received = src.received - short(src.received_by, src.sent_by, needed)
+    done_by = {
+        topic: finished_by_all((t, ids) for (t, _agent), ids in src.processed.items() if t == topic)
+        for topic in per_topic
+    }
+    finished = {t: ids for t, ids in done_by.items() if ids is not None}
+    if not finished:
+        return _Stages(src.sent, acked, received, None)
+    received_by = {t: ids for t, ids in src.received_by.items() if t in needed}
+    done = (_union(list(finished.values())) & received) - short(finished, received_by, received_by)
+    return _Stages(src.sent, acked, received, done)
+
+
+def _union(sets: list[Ids]) -> Ids:
+    out = sets[0]
+    for more in sets[1:]:
+        out = out | more
+    return out
+
+
+def _missing(src: SourceState, stages: _Stages) -> dict[Stage, MissingIds]:
     """Which ids reached each stage's predecessor but not the stage: the *which* behind a count."""
     expected = src.expected if src.expected is not None else id_range(src.floor + 1, src.seq)
+    done = stages.done
     pairs = {
-        Stage.SENT: expected - src.sent,
-        Stage.ACKED: src.sent - src.acked,
-        Stage.RECEIVED: src.acked - src.received,
-        Stage.PROCESSED: src.received - done if done is not None else src.received,
+        Stage.SENT: expected - stages.sent,
+        Stage.ACKED: stages.sent - stages.acked,
+        Stage.RECEIVED: stages.acked - stages.received,
+        Stage.PROCESSED: stages.received - done if done is not None else stages.received,
     }
     return {stage: MissingIds.of(ids) for stage, ids in pairs.items() if ids}
 
 
 def _pipeline(
     src: SourceState,
-    counts: Counts,
-    done: FrozenBitMap | None,
+    stages: _Stages,
     app: AppReading | None,
     reading: Reading,
     clocks: Clocks,
-    final: bool,
 ) -> PipelineSnapshot:
     now = reading.now
-    # A pipeline still moving when the run is declared settled (a timer genmon cannot pause)
-    # is judged as running: its shortfall is in flight, not lost.
-    final = final and clocks.quiet_for(src.name, now) >= FINAL_QUIET_SECONDS
+    counts = stages.counts(src)
     damaged = {cause: MissingIds.of(ids) for cause, ids in src.damaged.items() if ids}
+    sinks, misnamed = _sinks(src, reading)
+    judged = (
+        Counts(counts.yielded, counts.sent, counts.acked, counts.acked, counts.acked) if sinks else counts
+    )
     if app is not None and app.state == AppState.CRASHED:
         error = app.error or "the Faust app crashed"
         verdict = Verdict(VerdictState.CRASHED, f"app crashed: {error}", error=error)
     else:
         seen = {cause.stage: (ids.count, cause) for cause, ids in damaged.items()}
-        verdict = clocks.verdict(src.name, counts, src.on, now, final, seen)
+        verdict = clocks.verdict(src.name, judged, src.on, now, seen)
         if verdict.state == VerdictState.LOST and verdict.cause is None and app is not None and app.gone:
             # A worker died between reports: what it did last is unknown, so this is not proof of loss.
             worker = app.gone[0].split(" ", 1)[0]
@@ -133,8 +193,18 @@ def _pipeline(
                 in_flight=verdict.lost,
                 error=app.gone[0],
             )
+        elif verdict.cause is not None and verdict.cause in src.notes:
+            # What genmon saw happen, in its own words: "agent count raised KeyError('x')".
+            note = src.notes[verdict.cause]
+            verdict = replace(verdict, text=f"lost at {verdict.stage}: {verdict.lost} ({note})", error=note)
         elif src.switching and verdict.state != VerdictState.LOST:
             verdict = replace(verdict, text=src.switching)
+        elif misnamed is not None and verdict.lost_at == Stage.RECEIVED:
+            sent_to, read = misnamed
+            text = f"{verdict.text} (probably a wrong topic name: sent to {sent_to}, your agent reads {read})"
+            verdict = replace(verdict, text=text)
+        elif sinks and verdict.state in (VerdictState.OK, VerdictState.IN_FLIGHT):
+            verdict = replace(verdict, text=f"{verdict.text} · to sink {', '.join(sinks)}")
     processed_by: dict[str, int] = {}
     for (_topic, agent), ids in src.processed.items():
         processed_by[agent] = processed_by.get(agent, 0) + len(ids)
@@ -154,11 +224,61 @@ def _pipeline(
         stalls=src.stalls,
         longest_stall=src.longest_stall,
         loop_stalls=app.stalls.count if app else 0,
-        missing=_missing(src, done),
+        missing=_missing(src, stages),
         damaged=damaged,
         latency_ms=dict(src.latency_ms),
         offsets=tuple(reading.offsets[topic] for topic in src.topics if topic in reading.offsets),
+        sinks=sinks,
+        misnamed=misnamed,
     )
+
+
+def _sinks(src: SourceState, reading: Reading) -> tuple[tuple[str, ...], tuple[str, str] | None]:
+    """The topics ``src`` sends to that no agent of any app reads, when that is all of them and
+    nothing was received: its values leave the apps genmon sees (an output topic). Not a sink but
+    a mistake when one of them is named nearly like a topic an agent reads (``orders``/``order``,
+    ``-``/``_``, one or two characters apart): then ``(sent to, read)``."""
+    read = _read_topics(reading)
+    if not src.topics or read is None:
+        return (), None  # the apps' agents are not known yet
+    unread = [topic for topic in src.topics if topic not in read]
+    for topic in unread:
+        for other in sorted(read):
+            if nearly_same(topic, other):
+                return (), (topic, other)
+    if src.received or len(unread) < len(src.topics):
+        return (), None
+    return tuple(unread), None
+
+
+def nearly_same(a: str, b: str) -> bool:
+    """Topic names a typo apart: equal but for case, ``-``/``_``/``.`` or a plural ``s``, or at most
+    two edits apart (both at least 4 characters long)."""
+
+    def plain(name: str) -> str:
+        name = name.lower().replace("-", "").replace("_", "").replace(".", "")
+        return name[:-1] if name.endswith("s") else name
+
+    if a == b:
+        return False
+    if plain(a) == plain(b):
+        return True
+    return min(len(a), len(b)) >= 4 and edits(a.lower(), b.lower(), 2) <= 2
+
+
+def edits(a: str, b: str, limit: int) -> int:
+    """Levenshtein distance of ``a`` and ``b``, or ``limit + 1`` once it is sure to exceed ``limit``."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        row = [i]
+        for j, cb in enumerate(b, 1):
+            row.append(min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        if min(row) > limit:
+            return limit + 1
+        previous = row
+    return previous[-1]
 
 
 def _listening(pipes: tuple[PipelineSnapshot, ...], reading: Reading) -> tuple[PipelineSnapshot, ...]:

@@ -30,8 +30,9 @@ class NotSwitchable(Refused):
 class Monitor(Protocol):
     """A source of snapshots that takes commands."""
 
-    def snapshot(self, final: bool = False) -> Snapshot:
-        """The latest reading of every pipeline; ``final``: the run has settled."""
+    def snapshot(self, fresh: bool = False) -> Snapshot:
+        """The latest reading of every pipeline; ``fresh``: of a reading taken now (the last one of
+        a run, or right after a command), not the sampler's latest."""
         ...
 
     def set_generator(self, name: str, on: bool) -> None:

@@ -19,6 +19,17 @@ PUMP_FIX = """\
 async def pump():
     async for value in {gen}():
         await topic.send(value=value)"""
+SYNC_PUMP_FIX = """\
+@app.task
+async def pump():
+    for value in {gen}():             # a plain generator: plain for (async for raises TypeError)
+        await topic.send(value=value)"""
+
+
+def pump_fix(kind: RowKind, gen: str) -> str:
+    """A fix that runs for this kind of generator: ``async for`` over a plain generator is itself a
+    bug (``TypeError: 'generator' object is not an async iterable``)."""
+    return (SYNC_PUMP_FIX if kind == RowKind.SYNC else PUMP_FIX).format(gen=gen)
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,15 @@ def diagnose(
     damaged = pipe.damaged
     if v.state == VerdictState.CRASHED:
         error = v.error or "?"
+        if "PartitionsMismatch" in error:
+            return Diagnosis(
+                f"a configuration error stopped the Faust app of this pipeline: {error}. A table's "
+                "changelog topic must have as many partitions as the topic the table is filled from; "
+                "the topics on the broker were created with other counts than the app declares. "
+                "Nothing in the agent's code is at fault.",
+                "app = faust.App(..., topic_partitions=N)  # N = the source topic's partition count\n"
+                "# or delete the app's topics (and its -changelog topics) and let Faust create them",
+            )
         return Diagnosis(
             f"the Faust app of this pipeline stopped: {error}. "
             "Nothing of it runs; the other pipelines are not affected.",
@@ -92,8 +112,9 @@ def diagnose(
         )
     if v.cause == Cause.CRASHED:
         return Diagnosis(
-            f"the agent raised on {_ids(damaged.get(Cause.CRASHED))}; Faust logs the crash, commits the "
-            "offset (the value is not retried) and restarts the agent after a pause. See the log (l).",
+            f"{v.error or 'the agent raised'} holding {_ids(damaged.get(Cause.CRASHED))} (the current "
+            "value, or a whole take() batch); Faust logs the crash, commits their offsets (they are "
+            "not retried) and restarts the agent after a pause. See the log (l).",
             "async for value in stream:\n    try:\n        handle(value)\n    except Exception:\n"
             "        log.exception('skipping %r', value)",
         )
@@ -108,7 +129,7 @@ def diagnose(
                 f"yielded {c.yielded}, sent 0: nothing sends this generator's values to a topic. "
                 "Iterating a generator does not publish anything; an agent only receives what "
                 "some code sends to its topic.",
-                PUMP_FIX.format(gen=gen),
+                pump_fix(pipe.kind, gen),
             )
         return Diagnosis(
             f"yielded {c.yielded}, sent {c.sent}: {_ids(pipe.missing.get(Stage.SENT))} were made but "
@@ -132,6 +153,13 @@ def diagnose(
                 "5 minutes by default), so the values wait on the broker until then.",
                 "# create the topics before the app starts (kafka-topics --create …), or let genmon:\n"
                 "genmon -A your.app --create-topics",
+            )
+        if pipe.misnamed is not None:
+            sent_to, read = pipe.misnamed
+            return Diagnosis(
+                f"acked {c.acked}, received 0 of them: they are on {sent_to}, which no agent reads, while "
+                f"an agent reads {read} — a name one typo away. Probably a wrong topic name.",
+                f"app.topic({read!r}, value_type=...)  # send where the agent reads (or read {sent_to!r})",
             )
         unread = [t for t in pipe.topics if t not in set(consumed)]
         if unread:
@@ -158,6 +186,13 @@ def diagnose(
             f"the generator held Faust's event loop for up to {pipe.longest_stall:.2f}s "
             f"({pipe.stalls} times): every agent and send of the app waited with it.",
             "await asyncio.sleep(...) / await loop.run_in_executor(None, blocking_call)",
+        )
+    if pipe.sinks and v.state != VerdictState.LOST:
+        return Diagnosis(
+            f"{c.acked} values left the app by {', '.join(pipe.sinks)}, which no agent of the apps genmon "
+            "sees reads: an output topic (another service reads it). genmon follows them until the "
+            "broker acked them; received and processed do not apply. `genmon check --sink TOPIC` "
+            "declares it; `--fail-on unread` fails on undeclared ones.",
         )
     if v.state == VerdictState.PAUSED:
         return Diagnosis(f"the generator is switched off after {c.yielded} values; space resumes it.")

@@ -284,13 +284,31 @@ def _union(sets: list[Ids]) -> tuple[FrozenBitMap, int]:
     return FrozenBitMap(union), sum(len(s) for s in sets) - len(union)
 
 
+def _by_topic(src: SourceState, stage: str) -> Mapping[str, Ids]:
+    """One stage's ids per topic: as reported (fan-out, or a receiver in another process), or the
+    whole set under the one topic a single-topic sender sent to."""
+    by = getattr(src, f"{stage}_by")
+    if by:
+        return by
+    ids = getattr(src, stage)
+    return {src.topics[0]: ids} if len(src.topics) == 1 and ids else {}
+
+
 def _merge_origin(
     sender: SourceState,
     parts: list[tuple[Heard, SourceState]],
     floor: int,
     shares: dict[str, dict[Stage, int]],
 ) -> SourceState:
-    received, folded_r = _union([_above(s.received, floor) for _, s in parts])
+    received_by: dict[str, FrozenBitMap] = {}
+    folded_r = 0
+    for topic in {t for _, s in parts for t in _by_topic(s, "received")}:
+        sets = [_above(by[topic], floor) for _, s in parts if topic in (by := _by_topic(s, "received"))]
+        received_by[topic], folded = _union(sets)
+        folded_r += folded  # the same value on the same topic in two workers: a redelivery
+    received, folded_all = _union([_above(s.received, floor) for _, s in parts])
+    if not received_by:
+        folded_r = folded_all
     keys = {key for _, s in parts for key in s.processed}
     processed: dict[tuple[str, str], FrozenBitMap] = {}
     folded_p = 0
@@ -308,6 +326,9 @@ def _merge_origin(
     acked = FrozenBitMap(BitMap(_above(sender.acked, floor)) | received)
     sent = FrozenBitMap(BitMap(_above(sender.sent, floor)) | acked)
     seq = max(sender.seq, sent.max() if sent else 0)
+    sent_by = {t: _above(ids, floor) for t, ids in _by_topic(sender, "sent").items()}
+    acked_by = {t: _above(ids, floor) for t, ids in _by_topic(sender, "acked").items()}
+    fanout = len({*sent_by, *received_by}) > 1  # several topics: stages per (value, topic)
     for h, s in parts:
         share = shares.setdefault(h.report.worker, {})
         if not s.foreign:
@@ -326,8 +347,12 @@ def _merge_origin(
         sent=sent,
         acked=acked,
         received=received,
+        sent_by=sent_by if fanout else {},
+        acked_by=acked_by if fanout else {},
+        received_by=received_by if fanout else {},
         processed=processed,
         damaged=damaged,
+        notes={cause: text for _, s in parts for cause, text in s.notes.items() if cause in damaged},
         duplicates=duplicates,
         reorders=sum(s.reorders for _, s in parts),
         agents=tuple(dict.fromkeys(a for _, s in parts for a in s.agents)),
@@ -352,6 +377,10 @@ def _lift_all(name: str, parts: list[tuple[int, SourceState, Heard]]) -> SourceS
             out = out | more
         return out
 
+    def by_topic(field: str) -> dict[str, FrozenBitMap64]:
+        topics = {t for _, src, _ in parts for t in getattr(src, field)}
+        return {t: union(lambda s, t=t: getattr(s, field).get(t, FrozenBitMap())) for t in topics}
+
     first = parts[0][1]
     keys = {key for _, src, _ in parts for key in src.processed}
     causes = {cause for _, src, _ in parts for cause in src.damaged}
@@ -363,8 +392,12 @@ def _lift_all(name: str, parts: list[tuple[int, SourceState, Heard]]) -> SourceS
         sent=union(lambda s: s.sent),
         acked=union(lambda s: s.acked),
         received=union(lambda s: s.received),
+        sent_by=by_topic("sent_by"),
+        acked_by=by_topic("acked_by"),
+        received_by=by_topic("received_by"),
         processed={key: union(lambda s, k=key: s.processed.get(k, FrozenBitMap())) for key in keys},
         damaged={cause: union(lambda s, c=cause: s.damaged.get(c, FrozenBitMap())) for cause in causes},
+        notes={cause: text for _, src, _ in parts for cause, text in src.notes.items()},
         duplicates={
             stage: sum(src.duplicates.get(stage, 0) for _, src, _ in parts)
             for stage in {st for _, src, _ in parts for st in src.duplicates}

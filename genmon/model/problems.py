@@ -12,8 +12,10 @@ from genmon.model.snapshot import Snapshot
 from genmon.model.vocabulary import Cause, Problem, VerdictState
 
 
-def problems(snapshot: Snapshot, fail_on: Iterable[Problem]) -> list[str]:
-    """One line per problem of a kind in ``fail_on``."""
+def problems(snapshot: Snapshot, fail_on: Iterable[Problem], declared_sinks: Iterable[str] = ()) -> list[str]:
+    """One line per problem of a kind in ``fail_on``; ``declared_sinks``: output topics the user
+    expects no agent to read (never an ``unread`` problem)."""
+    declared = set(declared_sinks)
     kinds = set(fail_on)
     found = []
     for pipe in snapshot.pipelines:
@@ -22,7 +24,8 @@ def problems(snapshot: Snapshot, fail_on: Iterable[Problem]) -> list[str]:
         if Problem.CRASH in kinds and v.state == VerdictState.CRASHED:
             found.append(f"{pipe.name}: {v.text}")
         if Problem.CRASH in kinds and Cause.CRASHED in damaged:
-            found.append(f"{pipe.name}: the agent raised on ids {damaged[Cause.CRASHED].text()}")
+            who = v.error if v.cause == Cause.CRASHED and v.error else "the agent raised"
+            found.append(f"{pipe.name}: {who} on ids {damaged[Cause.CRASHED].text()}")
         if Problem.DECODE in kinds and Cause.DECODE_FAILED in damaged:
             found.append(f"{pipe.name}: ids {damaged[Cause.DECODE_FAILED].text()} could not be decoded")
         if Problem.LOSS in kinds and v.lost_at and v.cause not in (Cause.CRASHED, Cause.DECODE_FAILED):
@@ -30,6 +33,12 @@ def problems(snapshot: Snapshot, fail_on: Iterable[Problem]) -> list[str]:
             found.append(f"{pipe.name}: {v.text}" + (f", ids {ids.text()}" if ids else ""))
         if Problem.DUPLICATE in kinds and any(pipe.duplicates.values()):
             found.append(f"{pipe.name}: duplicates {dict((str(k), n) for k, n in pipe.duplicates.items())}")
+        undeclared = [topic for topic in pipe.sinks if topic not in declared]
+        if Problem.UNREAD in kinds and undeclared:
+            found.append(
+                f"{pipe.name}: values went to {', '.join(undeclared)}, which no agent reads "
+                "(declare an output topic with --sink)"
+            )
         if Problem.REORDER in kinds and pipe.reorders:
             found.append(f"{pipe.name}: {pipe.reorders} values arrived out of order")
     return found

@@ -19,9 +19,6 @@ from dataclasses import dataclass, field
 from genmon.model.snapshot import Counts, Verdict
 from genmon.model.vocabulary import STAGES, Cause, Stage, VerdictState
 
-FINAL_QUIET_SECONDS = 1.0
-"""A row still moving this recently when the run is declared settled is judged as running."""
-
 
 @dataclass(frozen=True)
 class StageClock:
@@ -70,21 +67,16 @@ class Clocks:
     def forget(self, names: set[str]) -> Clocks:
         return Clocks(self.settle_seconds, {n: c for n, c in self.rows.items() if n not in names})
 
-    def quiet_for(self, name: str, now: float) -> float:
-        """Seconds since any count of this pipeline changed."""
-        clock = self.rows.get(name)
-        return 0.0 if clock is None else now - clock.changed
-
     def verdict(
         self,
         name: str,
         counts: Counts,
         on: bool,
         now: float,
-        final: bool = False,
         seen: Mapping[Stage, tuple[int, Cause]] | None = None,
     ) -> Verdict:
-        """Judge one pipeline. ``final`` means it has settled: every shortfall is a loss.
+        """Judge one pipeline: a shortfall is lost once the later stage has been still (neither
+        moved nor caught up) for ``settle_seconds``, in flight before that.
 
         ``seen``: stage -> (count, cause) of values genmon *saw* being lost on the way to that stage
         (a send never awaited, a delivery error, a decode failure, a crash). Those are lost at once,
@@ -101,12 +93,7 @@ class Clocks:
             short = values[i - 1] - values[i]
             if short <= 0:
                 continue
-            if clock is None:
-                stuck = final
-            else:
-                idle = now - max(clock.moved[i], clock.caught_up[i])
-                stuck = final or idle >= self.settle_seconds
-            if stuck:
+            if clock is not None and now - max(clock.moved[i], clock.caught_up[i]) >= self.settle_seconds:
                 stage = STAGES[i]
                 return Verdict(VerdictState.LOST, f"lost at {stage}: {short}", stage, lost=short)
         in_flight = max(values[0] - values[-1], 0)

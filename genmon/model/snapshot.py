@@ -124,6 +124,11 @@ class PipelineSnapshot:
     longest_stall: float = 0.0
     loop_stalls: int = 0
     offsets: tuple[TopicOffsets, ...] = ()
+    sinks: tuple[str, ...] = ()
+    """Topics its values left the app by: no agent of any app reads them (an output topic for
+    another service). Judged up to acked; received and processed do not apply."""
+    misnamed: tuple[str, str] | None = None
+    """(sent to, read instead) when an unread topic's name is nearly one an agent reads."""
     """Broker truth for the topics this pipeline's values were sent to (polled every 2 s)."""
 
     def __post_init__(self) -> None:
@@ -147,6 +152,7 @@ class PipelineSnapshot:
             "kind": self.kind,
             "on": self.on,
             "topics": list(self.topics),
+            "sinks": list(self.sinks),
             "agents": list(self.agents),
             "counts": {stage: self.counts[stage] for stage in STAGES},
             "send_failed": self.send_failed,
@@ -273,6 +279,9 @@ class Snapshot:
     apps: tuple[AppStatus, ...] = ()
     workers: tuple[WorkerStatus, ...] = ()
     """The worker processes the snapshot was merged from."""
+    draining: tuple[str, ...] = ()
+    """At the end of a ``check``/``--headless`` run: rows still draining when its wait for them
+    ran out (their shortfall is neither delivered nor lost yet)."""
 
     @property
     def fleet(self) -> bool:
@@ -323,4 +332,5 @@ class Snapshot:
             "apps": [app.to_dict() for app in self.apps],
             "workers": [worker.to_dict() for worker in self.workers],
             "pipelines": [pipe.to_dict() for pipe in self.pipelines],
+            "still_draining": list(self.draining),
         }

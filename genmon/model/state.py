@@ -38,9 +38,17 @@ class SourceState:
     sent: FrozenBitMap = EMPTY
     acked: FrozenBitMap = EMPTY
     received: FrozenBitMap = EMPTY
+    sent_by: Mapping[str, FrozenBitMap] = field(default_factory=dict)
+    """Per topic, when the source sent to several (fan-out) or is another process's (a receiver in
+    a fleet): ``sent``/``acked``/``received`` are then the unions, and a value has reached a stage
+    only once it reached it on every topic it was sent to. Empty for a single topic."""
+    acked_by: Mapping[str, FrozenBitMap] = field(default_factory=dict)
+    received_by: Mapping[str, FrozenBitMap] = field(default_factory=dict)
     processed: Mapping[tuple[str, str], FrozenBitMap] = field(default_factory=dict)
     """(topic, agent) -> ids that agent finished from that topic"""
     damaged: Mapping[Cause, FrozenBitMap] = field(default_factory=dict)
+    notes: Mapping[Cause, str] = field(default_factory=dict)
+    """cause -> what genmon saw happen (``agent count raised KeyError('x')``): named in the verdict."""
     duplicates: Mapping[Stage, int] = field(default_factory=dict)
     reorders: int = 0
     topics: tuple[str, ...] = ()

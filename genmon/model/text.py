@@ -6,7 +6,7 @@ No Textual and no Rich here: plain strings, so the screen, the headless report a
 from __future__ import annotations
 
 from genmon.model.snapshot import PipelineSnapshot, Snapshot
-from genmon.model.vocabulary import RowKind, Stage
+from genmon.model.vocabulary import CHANNEL, RowKind, Stage
 
 
 def one_line(exc: BaseException) -> str:
@@ -14,6 +14,28 @@ def one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     detail = text[0] if text else ""
     return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+
+
+WRAPPERS = ("MaxRestartsExceeded", "SystemExit")
+"""Exceptions that only say *that* something failed (mode's supervisor giving up, a worker
+exiting): the error that made them is in their ``__cause__``/``__context__``."""
+
+
+def root_error(exc: BaseException) -> BaseException:
+    """The error behind wrappers like mode's ``MaxRestartsExceeded`` (what a user can act on)."""
+    seen = {id(exc)}
+    while type(exc).__name__ in WRAPPERS:
+        inner = exc.__cause__ or exc.__context__
+        if inner is None or id(inner) in seen:
+            break
+        seen.add(id(inner))
+        exc = inner
+    return exc
+
+
+def wraps_nothing(exc: BaseException) -> bool:
+    """A wrapper with nothing behind it: ``SystemExit: 1`` says nothing about the cause."""
+    return type(root_error(exc)).__name__ in WRAPPERS
 
 
 def short_name(qualname: str) -> str:
@@ -36,10 +58,26 @@ def flow(pipe: PipelineSnapshot) -> str:
         broken = lost_at is not None or (pipe.counts.yielded and pipe.counts.sent == 0 and not pipe.on)
         return f"{gen} ─✗" if broken else f"{gen} → …"
     topics = ", ".join(pipe.topics)
+    if pipe.sinks:
+        return f"{gen} → {topics} ⇥"  # leaves the app: an output topic
     if not pipe.agents:
         broken = lost_at in (Stage.RECEIVED, Stage.PROCESSED)
         return f"{gen} → {topics} ─✗" if broken else f"{gen} → {topics} → …"
     return f"{gen} → {topics} → {', '.join(pipe.agents)}"
+
+
+NOT_APPLICABLE = "—"
+
+
+def count_text(pipe: PipelineSnapshot, stage: Stage) -> str:
+    """A stage's count as shown, or ``—`` where the stage does not apply: acked for values through
+    in-memory channels only (no broker acks them), received and processed for values that leave
+    the app by a sink (an output topic)."""
+    if stage == Stage.ACKED and pipe.topics and all(t.startswith(CHANNEL) for t in pipe.topics):
+        return NOT_APPLICABLE
+    if pipe.sinks and stage in (Stage.RECEIVED, Stage.PROCESSED):
+        return NOT_APPLICABLE
+    return f"{pipe.counts[stage]:,}"
 
 
 def switch_symbol(pipe: PipelineSnapshot) -> str:

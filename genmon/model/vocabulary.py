@@ -135,6 +135,11 @@ class AppState(Word):
     CRASHED = "crashed"
 
 
+CHANNEL = "channel:"
+"""How an in-memory channel (``app.channel()``) is named where a topic's name would be: channels
+have no names of their own, so ``channel:<the agents that read it>``."""
+
+
 class Problem(Word):
     """The kinds of problem ``genmon check --fail-on`` can fail on."""
 
@@ -143,6 +148,8 @@ class Problem(Word):
     CRASH = "crash"
     DUPLICATE = "duplicate"
     REORDER = "reorder"
+    UNREAD = "unread"
+    """Values went to a topic no agent reads that ``--sink`` did not declare (off by default)."""
 
 
 PROBLEMS: tuple[Problem, ...] = tuple(Problem)

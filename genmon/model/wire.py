@@ -100,6 +100,9 @@ def _grown(old: SourceState, new: SourceState) -> SourceState:
         sent=old.sent | new.sent,
         acked=old.acked | new.acked,
         received=old.received | new.received,
+        sent_by=joined(old.sent_by, new.sent_by),
+        acked_by=joined(old.acked_by, new.acked_by),
+        received_by=joined(old.received_by, new.received_by),
         processed=joined(old.processed, new.processed),
         damaged=joined(old.damaged, new.damaged),
     )
@@ -116,6 +119,9 @@ def _shrunk(old: SourceState, new: SourceState) -> SourceState:
         sent=new.sent - old.sent,
         acked=new.acked - old.acked,
         received=new.received - old.received,
+        sent_by=minus(new.sent_by, old.sent_by),
+        acked_by=minus(new.acked_by, old.acked_by),
+        received_by=minus(new.received_by, old.received_by),
         processed=minus(new.processed, old.processed),
         damaged=minus(new.damaged, old.damaged),
     )
@@ -146,6 +152,9 @@ def fold(base: WorkerReport, delta: WorkerReport) -> WorkerReport:
         sources[key] = _grown(sources[key], src) if key in sources else src
     consumed = tuple(dict.fromkeys((*base.consumed, *delta.consumed)))
     return replace(delta, sources=tuple(sources.values()), consumed=consumed, delta=False)
+
+
+NONE = FrozenBitMap()
 
 
 def _ids(bitmap: Any) -> str:
@@ -185,7 +194,16 @@ def _source(src: SourceState) -> dict[str, Any]:
         "acked": _within(src.acked, src.sent),
         "received": _ids(src.received),
         "processed": [[t, a, _within(ids, src.received)] for (t, a), ids in src.processed.items()],
+        "by_topic": {
+            t: [
+                _within(src.sent_by.get(t, NONE), src.sent),
+                _within(src.acked_by.get(t, NONE), src.acked),
+                _within(src.received_by.get(t, NONE), src.received),
+            ]
+            for t in {*src.sent_by, *src.acked_by, *src.received_by}
+        },
         "damaged": {cause: _ids(ids) for cause, ids in src.damaged.items()},
+        "notes": dict(src.notes),
         "duplicates": {stage: n for stage, n in src.duplicates.items()},
         "reorders": src.reorders,
         "topics": list(src.topics),
@@ -196,8 +214,23 @@ def _source(src: SourceState) -> dict[str, Any]:
     }
 
 
+def _by_topic_from(
+    d: Mapping[str, Any], sent: FrozenBitMap, acked: FrozenBitMap, received: FrozenBitMap
+) -> dict[str, dict[str, FrozenBitMap]]:
+    """``sent_by``/``acked_by``/``received_by`` from ``{topic: [sent, acked, received]}`` (each
+    written as the gaps in the stage's union: one topic of several usually has most of it)."""
+    out: dict[str, dict[str, FrozenBitMap]] = {"sent_by": {}, "acked_by": {}, "received_by": {}}
+    for topic, (s, a, r) in d.items():
+        for key, value, base in (("sent_by", s, sent), ("acked_by", a, acked), ("received_by", r, received)):
+            ids = _within_from(value, base)
+            if ids:
+                out[key][topic] = ids
+    return out
+
+
 def _source_from(d: Mapping[str, Any]) -> SourceState:
     sent, received = _bitmap(d["sent"]), _bitmap(d["received"])
+    acked = _within_from(d["acked"], sent)
     return SourceState(
         name=d["name"],
         function=d["function"],
@@ -209,10 +242,12 @@ def _source_from(d: Mapping[str, Any]) -> SourceState:
         token=d["token"],
         foreign=d["foreign"],
         sent=sent,
-        acked=_within_from(d["acked"], sent),
+        acked=acked,
         received=received,
         processed={(topic, agent): _within_from(ids, received) for topic, agent, ids in d["processed"]},
+        **_by_topic_from(d.get("by_topic", {}), sent, acked, received),
         damaged={Cause(cause): _bitmap(ids) for cause, ids in d["damaged"].items()},
+        notes={Cause(cause): text for cause, text in d.get("notes", {}).items()},
         duplicates={Stage(stage): n for stage, n in d["duplicates"].items()},
         reorders=d["reorders"],
         topics=tuple(d["topics"]),

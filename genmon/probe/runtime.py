@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from genmon.model import Cause, InboundState, RowKind, SourceState
+from genmon.model.text import root_error
 from genmon.probe import touchpoints
 from genmon.probe.source import Source
 
@@ -74,6 +75,12 @@ class Probe:
         """Every topic a message was consumed from (repartition topics included)."""
         self.on_declare: Callable[[Source], None] | None = None
         """Called with each new tracked source (a worker applies the fleet's switches to it)."""
+        self.crash_notes: dict[str, str] = {}
+        """app run label -> the last agent crash seen in it (``agent count raised KeyError('x')``):
+        named when the app itself then stops (mode's supervisor gives up, the worker exits)."""
+        self.soon: dict[int, tuple[Any, tuple[Source, int, int] | None]] = {}
+        """``id(PendingMessage)`` -> (the message, the value current when ``send_soon`` buffered it):
+        read by the send hook when Faust's producer task publishes it (see :meth:`_buffered`)."""
         self.foreign: dict[bytes, Source] = {}
         """``name@token`` -> what this process received and processed of another process's source
         (a fleet: sent in one worker, received in another). Merged by the watcher."""
@@ -84,12 +91,16 @@ class Probe:
         global _active
         touchpoints.install(
             touchpoints.Hooks(
-                on_crash=lambda event: self.record(Cause.CRASHED, getattr(event, "headers", None)),
+                on_crash=self._crashed,
                 on_decode_error=lambda message: self.record(
                     Cause.DECODE_FAILED, getattr(message, "headers", None)
                 ),
                 on_unawaited=self._unawaited,
                 after_send=self._after_send,
+                current=CURRENT,
+                on_send_soon=self._buffered,
+                on_channel_send=self._channel_send,
+                on_channel_put=self._channel_put,
             )
         )
         _active = self
@@ -170,18 +181,51 @@ class Probe:
             return None
         return found
 
-    def record(self, cause: Cause, headers: Any) -> None:
-        """Count a loss genmon saw happen (a decode failure, a crash) against the value's id."""
+    def record(self, cause: Cause, headers: Any, note: str = "") -> None:
+        """Count a loss genmon saw happen (a decode failure, a crash) against the value's id;
+        ``note`` says what happened (``agent count raised KeyError('x')``), newest kept."""
         with contextlib.suppress(Exception):
             found = self.from_headers(headers)
             if found is not None:
                 found[0].damaged[cause].add(found[1])
+                if note:
+                    found[0].notes[cause] = note
 
-    def _unawaited(self) -> None:
-        """A send was dropped unawaited in this task: it belonged to the task's current value."""
-        current = CURRENT.get()
-        if current is not None and current[1] > current[0].floor:
-            current[0].damaged[Cause.UNAWAITED].add(current[1])
+    def _crashed(self, agent: Any, exc: BaseException, events: list[Any]) -> None:
+        """An agent raised while holding ``events`` (one, or a ``take()`` batch): each value it held
+        is lost (Faust acks them all and restarts the agent)."""
+        note = crash_note(agent, exc)
+        owner = OWNER.get()
+        if owner is not None:
+            self.crash_notes[owner] = note
+        for event in events:
+            self.record(Cause.CRASHED, getattr(event, "headers", None), note)
+
+    def _unawaited(self, captured: tuple[Source, int, int] | None) -> None:
+        """A send was dropped unawaited: it belonged to the value current when it was created."""
+        if captured is not None and captured[1] > captured[0].floor:
+            captured[0].damaged[Cause.UNAWAITED].add(captured[1])
+
+    def _channel_send(self, channel: Any, message: Any) -> tuple[Source, int, str] | None:
+        from genmon.probe.sensor import channel_send  # the sensor imports this module
+
+        return channel_send(self, channel, message)
+
+    def _channel_put(self, state: tuple[Source, int, str]) -> None:
+        """The channel's queues took the value: for a channel, that is its "acked"."""
+        src, seq, channel = state
+        if seq > src.floor:
+            src.stage_on(src.acked_by, channel).add(seq)
+
+    def _buffered(self, message: Any, captured: tuple[Source, int, int] | None) -> None:
+        """``send_soon`` buffered ``message``: remember whose value it is for the send hook, which
+        runs later in Faust's producer task. Untracked code gets its sender identity now, while its
+        frames are on the stack."""
+        from genmon.probe.sensor import identify  # the sensor imports this module
+
+        found = identify(self, message.channel.get_topic_name(), captured, skip=3)
+        if found is not None:
+            self.soon[id(message)] = (message, found)
 
     def _after_send(self) -> Any:
         """After a send, a paused sync generator waits here (its consumer's next send), on the
@@ -216,6 +260,13 @@ class Probe:
         if names is None:
             return list(self.sources.values())
         return [self.sources[n] for n in names if n in self.sources]
+
+
+def crash_note(agent: Any, exc: BaseException) -> str:
+    """``agent count_words raised KeyError('OH NO')``: the agent's short name and the error behind
+    any wrapper (see :func:`genmon.model.text.root_error`)."""
+    name = str(getattr(agent, "name", "") or "?").rsplit(".", 1)[-1]
+    return f"agent {name} raised {root_error(exc)!r}"
 
 
 async def _wait_until(condition: Any) -> None:

@@ -40,6 +40,18 @@ class StageIds:
         return len(self.ids)
 
 
+def _copied(by_topic: dict[str, StageIds]) -> tuple[dict[str, FrozenBitMap], FrozenBitMap, int]:
+    """Per topic a frozen copy, their union (the ids that reached the stage on some topic) and the
+    duplicates (a value seen twice on one topic)."""
+    copies = {topic: FrozenBitMap(ids.ids) for topic, ids in list(by_topic.items())}
+    duplicates = sum(ids.duplicates for ids in list(by_topic.values()))
+    if len(copies) == 1:
+        (union,) = copies.values()
+    else:
+        union = FrozenBitMap.union(*copies.values()) if copies else FrozenBitMap()
+    return copies, union, duplicates
+
+
 def _histogram() -> HdrHistogram:
     return HdrHistogram(1, LATENCY_MAX_US, 2)
 
@@ -66,12 +78,16 @@ class Source:
     floor: int = 0
     token: str = ""
     header_value_prefix: bytes = b""
-    sent: StageIds = field(default_factory=StageIds)
-    acked: StageIds = field(default_factory=StageIds)
-    received: StageIds = field(default_factory=StageIds)
+    sent_by: dict[str, StageIds] = field(default_factory=dict)
+    """topic -> ids sent to it. Stages are per (value, topic): a value sent to two topics is two
+    deliveries, never a duplicate; a duplicate is the same value on the same topic twice."""
+    acked_by: dict[str, StageIds] = field(default_factory=dict)
+    received_by: dict[str, StageIds] = field(default_factory=dict)
     processed: dict[tuple[str, str], StageIds] = field(default_factory=dict)
     """(topic, agent) -> ids finished: a value is processed once every agent reading its topic is done"""
     damaged: dict[Cause, StageIds] = field(default_factory=_damaged)
+    notes: dict[Cause, str] = field(default_factory=dict)
+    """cause -> what genmon saw happen last (``agent count raised KeyError('x')``), for the verdict."""
     topics: dict[str, None] = field(default_factory=dict)
     agents: dict[str, None] = field(default_factory=dict)
     reorders: int = 0
@@ -92,6 +108,13 @@ class Source:
         (same generator name, same ids) are never counted as this run's."""
         return f"{self.name}@{self.token}".encode()
 
+    def stage_on(self, stage: dict[str, StageIds], topic: str) -> StageIds:
+        """One stage's ids on one topic (created on the first)."""
+        ids = stage.get(topic)
+        if ids is None:
+            ids = stage[topic] = StageIds()
+        return ids
+
     def next_seq(self) -> int:
         """Give the value being yielded its id."""
         self.seq += 1
@@ -109,7 +132,9 @@ class Source:
     def note_received(self, seq: int, topic: str, partition: int) -> None:
         """A value came off a partition: count it, and count it as a reorder if an id later than
         it already came off the same partition (ids are yielded in order)."""
-        received = self.received
+        received = self.received_by.get(topic)
+        if received is None:
+            received = self.received_by[topic] = StageIds()
         if seq in received.ids:
             received.duplicates += 1
             return
@@ -134,19 +159,17 @@ class Source:
         if self.foreign:
             self.stalls, self.reorders, self.last_by_partition = 0, 0, {}
             self.latency = _histogram()
-            self.received.duplicates = 0
-            for ids in self.processed.values():
+            for ids in (*self.received_by.values(), *self.processed.values()):
                 ids.duplicates = 0
             return
         self.floor = self.seq
         self.stalls, self.longest_stall, self.reorders = 0, 0.0, 0
         self.last_by_partition = {}
         self.latency = _histogram()
-        self.sent = StageIds()
-        self.acked = StageIds()
-        self.received = StageIds()
+        self.sent_by, self.acked_by, self.received_by = {}, {}, {}
         self.processed = {key: StageIds() for key in self.processed}
         self.damaged = _damaged()
+        self.notes = {}
 
     def read(self) -> SourceState:
         """Copy every stage, latest stage first (see the module docstring), from any thread."""
@@ -154,12 +177,10 @@ class Source:
         processed = {
             key: (FrozenBitMap(ids.ids), ids.duplicates) for key, ids in list(self.processed.items())
         }
-        received, acked, sent = self.received, self.acked, self.sent
-        received_ids, acked_ids, sent_ids = (
-            FrozenBitMap(received.ids),
-            FrozenBitMap(acked.ids),
-            FrozenBitMap(sent.ids),
-        )
+        received_by, received, received_dups = _copied(self.received_by)
+        acked_by, acked_ids, acked_dups = _copied(self.acked_by)
+        sent_by, sent_ids, sent_dups = _copied(self.sent_by)
+        per_topic = self.foreign or len({*sent_by, *received_by}) > 1
         return SourceState(
             name=self.name,
             function=self.function,
@@ -170,13 +191,17 @@ class Source:
             floor=self.floor,
             sent=sent_ids,
             acked=acked_ids,
-            received=received_ids,
+            received=received,
+            sent_by=sent_by if per_topic else {},
+            acked_by=acked_by if per_topic else {},
+            received_by=received_by if per_topic else {},
             processed={key: ids for key, (ids, _) in processed.items()},
             damaged=damaged,
+            notes=dict(self.notes),
             duplicates={
-                Stage.SENT: sent.duplicates,
-                Stage.ACKED: acked.duplicates,
-                Stage.RECEIVED: received.duplicates,
+                Stage.SENT: sent_dups,
+                Stage.ACKED: acked_dups,
+                Stage.RECEIVED: received_dups,
                 Stage.PROCESSED: sum(dups for _, dups in processed.values()),
             },
             reorders=self.reorders,

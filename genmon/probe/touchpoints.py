@@ -10,31 +10,49 @@ fails loudly there. :func:`install` patches, :func:`uninstall` puts every origin
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import functools
 import sys
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from genmon.model.vocabulary import CHANNEL
+
 UNAWAITED_SEND = "coroutine 'Topic.send' was never awaited"
 """What Python says when a ``Topic.send(...)`` coroutine is dropped unawaited: matched by text."""
 
 LIBRARIES = ("faust.", "mode.", "aiokafka.", "genmon.probe", "genmon.host", "asyncio", "contextlib")
-"""Modules whose frames are never named as the code that sent (see :func:`sender_frame`)."""
+"""Modules whose frames are never named as the code that sent (see :func:`sender_frame`); so are
+the standard library's and installed packages' (by file location)."""
+USERS = ("genmon.demo",)
+"""genmon's own demo app: user code, wherever genmon is installed."""
 
 
 @dataclass
 class Hooks:
     """What genmon does at each touchpoint; every callable must be cheap and must not raise."""
 
-    on_crash: Callable[[Any], None]
-    """``App._on_agent_error``: the agent raised while ``event`` (or None) was current."""
+    on_crash: Callable[[Any, BaseException, list[Any]], None]
+    """``App._on_agent_error``: ``agent`` raised ``exc`` while holding ``events`` (the current
+    event, or a ``take()`` batch's events; empty when none is known)."""
     on_decode_error: Callable[[Any], None]
     """``Channel.on_decode_error``: this message's value could not be deserialized."""
-    on_unawaited: Callable[[], None]
-    """A ``Topic.send`` coroutine was dropped unawaited, in the current task."""
+    on_unawaited: Callable[[Any], None]
+    """A ``Topic.send`` coroutine was dropped unawaited; called with what ``current`` held when the
+    coroutine was *created* (the value it carried), not when it was dropped."""
     after_send: Callable[[], Awaitable[None] | None]
     """Awaited after every ``Topic.send`` (the pause point of a sync generator), or None."""
+    current: contextvars.ContextVar[Any]
+    """The probe's current-value variable: captured when a send is created or buffered, and put
+    back while that send runs (a send awaited later, or published by Faust's producer task)."""
+    on_send_soon: Callable[[Any, Any], None] = lambda message, captured: None
+    """``Topic.send_soon`` buffered ``message`` (a ``PendingMessage``) while ``captured`` was current."""
+    on_channel_send: Callable[[Any, Any], Any] = lambda channel, message: None
+    """An in-memory channel is about to deliver ``message``: returns a state for ``on_channel_put``."""
+    on_channel_put: Callable[[Any], None] = lambda state: None
+    """The channel's subscribers' queues took the message (a channel's "ack")."""
 
 
 _saved: list[tuple[Any, str, Any]] = []
@@ -54,6 +72,9 @@ def install(hooks: Hooks) -> None:
     _patch_agent_error()
     _patch_decode_error()
     _patch_topic_send()
+    _patch_send_soon()
+    _patch_channel_publish()
+    _patch_take()
     _watch_unawaited_sends()
 
 
@@ -80,8 +101,10 @@ def _replace(owner: Any, name: str, new: Any) -> None:
 def _patch_agent_error() -> None:
     """``faust.app.base.App._on_agent_error(self, agent, exc)`` is awaited by an agent's supervisor
     in the agent's own task, before the stream lets go of the event: ``current_event()`` is still
-    the event the agent raised on. A ``DecodeError`` is thrown into the agent *between* events, so
-    the current event is stale then and is not blamed."""
+    the event the agent raised on. Inside a ``take()`` batch there is no current event in the
+    agent's task (Faust's drainer task reads the events): the batch's events, noted by
+    :func:`_patch_take`, are the ones the agent held. A ``DecodeError`` is thrown into the agent
+    *between* events, so the current event is stale then and is not blamed."""
     from faust.app.base import App
     from faust.exceptions import DecodeError
     from faust.streams import current_event
@@ -92,7 +115,10 @@ def _patch_agent_error() -> None:
         hooks = _hooks
         if hooks is not None and not isinstance(exc, DecodeError):
             with contextlib.suppress(Exception):
-                hooks.on_crash(current_event())
+                batch = BATCH.get()
+                event = current_event()
+                events = list(batch) if batch else ([event] if event is not None else [])
+                hooks.on_crash(agent, exc, events)
         return await original(self, agent, exc)
 
     _replace(App, "_on_agent_error", on_agent_error)
@@ -117,22 +143,36 @@ def _patch_decode_error() -> None:
 
 
 def _patch_topic_send() -> None:
-    """``faust.topics.Topic.send`` is a coroutine function; the wrapper keeps its ``__qualname__``
-    (``Topic.send``) so Python's "never awaited" warning still names it (see ``UNAWAITED_SEND``),
-    and awaits ``hooks.after_send`` once the send returned: the point where a paused sync
-    generator can wait without blocking the event loop."""
+    """``faust.topics.Topic.send`` is a coroutine function. genmon's replacement is a plain function
+    that captures the current value when the coroutine is *created* and returns a coroutine named
+    ``Topic.send`` (Python's "never awaited" warning names it; see ``UNAWAITED_SEND``): a send kept
+    and awaited later still belongs to the value it carried, and one dropped unawaited is blamed on
+    that value, not on whichever value is current when the garbage collector drops it. After the
+    send returned it awaits ``hooks.after_send``: the point where a paused sync generator can wait
+    without blocking the event loop."""
     from faust.topics import Topic
 
     original = Topic.send
 
-    async def send(self: Any, *args: Any, **kwargs: Any) -> Any:
-        result = await original(self, *args, **kwargs)
+    async def send_coroutine(topic: Any, captured: Any, args: Any, kwargs: Any) -> Any:
         hooks = _hooks
-        if hooks is not None:
-            waiting = hooks.after_send()
-            if waiting is not None:
-                await waiting
+        if hooks is None:
+            return await original(topic, *args, **kwargs)
+        token = hooks.current.set(captured)
+        try:
+            result = await original(topic, *args, **kwargs)
+        finally:
+            hooks.current.reset(token)
+        waiting = hooks.after_send()
+        if waiting is not None:
+            await waiting
         return result
+
+    send_coroutine.__name__, send_coroutine.__qualname__ = original.__name__, original.__qualname__
+
+    def send(self: Any, *args: Any, **kwargs: Any) -> Any:
+        hooks = _hooks
+        return send_coroutine(self, hooks.current.get() if hooks is not None else None, args, kwargs)
 
     send.__doc__ = original.__doc__
     send.__name__, send.__qualname__ = original.__name__, original.__qualname__
@@ -140,23 +180,146 @@ def _patch_topic_send() -> None:
     _replace(Topic, "send", send)
 
 
+def _patch_send_soon() -> None:
+    """``faust.topics.Topic.send_soon`` only puts a ``FutureMessage`` into the producer's buffer;
+    Faust's producer task publishes it later (``publish_message`` -> ``on_send_initiated``), in a
+    task where nothing of the caller's context is current. The value the caller was working on is
+    handed to ``hooks.on_send_soon`` with the buffered message (the same ``PendingMessage`` object
+    reaches the sensor), so the send is credited to it."""
+    from faust.topics import Topic
+
+    original = Topic.send_soon
+
+    @functools.wraps(original)
+    def send_soon(self: Any, *args: Any, **kwargs: Any) -> Any:
+        hooks = _hooks
+        fut = original(self, *args, **kwargs)
+        if hooks is not None:
+            with contextlib.suppress(Exception):
+                hooks.on_send_soon(fut.message, hooks.current.get())
+        return fut
+
+    _replace(Topic, "send_soon", send_soon)
+
+
+def _patch_channel_publish() -> None:
+    """``faust.channels.Channel.publish_message(fut, wait)`` delivers to an in-memory channel
+    (``app.channel()``): it builds the event from ``fut.message.headers`` (the same object, so a
+    header stamped before it runs travels with the event) and awaits ``put`` into each
+    subscriber's queue. No sensor hook fires on this path. ``Topic`` overrides the method, so
+    topics never come here."""
+    from faust.channels import Channel
+
+    original = Channel.publish_message
+
+    @functools.wraps(original)
+    async def publish_message(self: Any, fut: Any, wait: bool = True) -> Any:
+        hooks = _hooks
+        state = None
+        if hooks is not None:
+            with contextlib.suppress(Exception):
+                state = hooks.on_channel_send(self, fut.message)
+        result = await original(self, fut, wait)
+        if state is not None and hooks is not None:
+            with contextlib.suppress(Exception):
+                hooks.on_channel_put(state)
+        return result
+
+    _replace(Channel, "publish_message", publish_message)
+
+
+_channel_names: dict[int, tuple[Any, str]] = {}
+
+
+def channel_name(app: Any, channel: Any) -> str:
+    """``channel:handle`` for a channel (or an iterator cloned from it, ``Channel._root``) that the
+    agent ``handle`` reads; ``channel:a+b`` for two agents; ``channel:anon-1f2e`` for none. Channels
+    have no names of their own (``str()`` of each is ``<ANON>``)."""
+    root = getattr(channel, "_root", None) or channel
+    cached = _channel_names.get(id(root))
+    if cached is not None and cached[0] is root:
+        return cached[1]
+    readers = sorted(
+        agent.name.rsplit(".", 1)[-1]
+        for agent in app.agents.values()
+        if (getattr(agent.channel, "_root", None) or agent.channel) is root
+    )
+    name = CHANNEL + ("+".join(readers) if readers else f"anon-{id(root) & 0xFFFF:04x}")
+    if readers:  # agents are all defined before an app starts: a name with readers is final
+        _channel_names[id(root)] = (root, name)
+    return name
+
+
+def is_channel(channel: Any) -> bool:
+    """An in-memory channel, not a Kafka topic (a ``Topic`` has topics; a channel has none)."""
+    return not (getattr(channel, "topics", None) or ())
+
+
+BATCH: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("genmon_take_batch", default=None)
+"""The events of the ``take()`` batch the current task's agent holds (None between batches)."""
+
+TAKES = ("take", "take_events", "take_with_timestamp")
+"""``Stream`` methods that buffer events and hand the agent a batch (``noack_take`` leaves acking
+to the agent, and so is not followed)."""
+
+
+def _patch_take() -> None:
+    """``Stream.take`` and its siblings are async generators that buffer values in a processor run by
+    Faust's drainer task, keep the batch's events in a local list named ``events``, and ack all of
+    them in a ``finally`` once the agent asks for the next batch — or once the generator is
+    finalized after the agent raised. The wrapper notes that list (read from the suspended
+    generator's frame) in ``BATCH`` while the agent holds the batch; the async generator runs in
+    the agent task's context, so the crash hook sees it."""
+    from faust.streams import Stream
+
+    for name in TAKES:
+        _replace(Stream, name, _noting_batches(getattr(Stream, name)))
+
+
+def _noting_batches(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    async def take(self: Any, *args: Any, **kwargs: Any) -> Any:
+        batches = original(self, *args, **kwargs)
+        try:
+            async for batch in batches:
+                frame = batches.ag_frame
+                BATCH.set(frame.f_locals.get("events") if frame is not None else None)
+                yield batch
+                BATCH.set(None)
+        finally:
+            BATCH.set(None)
+            await batches.aclose()
+
+    return take
+
+
 def _watch_unawaited_sends() -> None:
-    """Python emits ``RuntimeWarning: coroutine 'Topic.send' was never awaited`` through
-    ``warnings.showwarning`` in the task that dropped the coroutine. A filter makes it fire every
-    time (by default once per line); the wrapper calls whatever ``showwarning`` was there before
-    (logging's, a test runner's), so the warning still reaches genmon's log."""
+    """When a coroutine is finalized unawaited, CPython calls ``warnings._warn_unawaited_coroutine
+    (coro)`` (looked up on the module each time), which emits ``RuntimeWarning: coroutine
+    'Topic.send' was never awaited``. The wrapper reads the value the send was created for from the
+    unstarted coroutine's frame (its ``captured`` argument, see :func:`_patch_topic_send`) before
+    the warning goes on its way; a filter makes the warning fire every time (by default once per
+    line), so each one still reaches genmon's log."""
     warnings.filterwarnings("always", message=UNAWAITED_SEND, category=RuntimeWarning)
     _saved.append((warnings.filters, "", warnings.filters[0]))  # filterwarnings inserts at the front
-    previous = warnings.showwarning
+    previous = warnings._warn_unawaited_coroutine  # type: ignore[attr-defined]
 
-    def showwarning(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+    def warn_unawaited(coro: Any) -> None:
         hooks = _hooks
-        if hooks is not None and category is RuntimeWarning and UNAWAITED_SEND in str(message):
+        if hooks is not None and getattr(coro, "__qualname__", "") == "Topic.send":
             with contextlib.suppress(Exception):
-                hooks.on_unawaited()
-        return previous(message, category, filename, lineno, file, line)
+                frame = coro.cr_frame
+                hooks.on_unawaited(frame.f_locals.get("captured") if frame is not None else None)
+        if getattr(coro, "cr_origin", None) is not None:
+            previous(coro)  # origin tracking on: the stdlib formats where the coroutine was made
+            return
+        # The stdlib's own message, with stacklevel=2 from *here*: the warning still points at the
+        # user's line that dropped the coroutine, not at this wrapper.
+        warnings.warn(
+            f"coroutine '{coro.__qualname__}' was never awaited", RuntimeWarning, stacklevel=2, source=coro
+        )
 
-    _replace(warnings, "showwarning", showwarning)
+    _replace(warnings, "_warn_unawaited_coroutine", warn_unawaited)
 
 
 # -- reading Faust's state ------------------------------------------------------------------------
@@ -174,26 +337,60 @@ def stamp_header(message: Any, key: str, value: bytes) -> None:
 
 
 def sender_frame(skip: int = 2) -> tuple[Any, str] | None:
-    """``(code object, module name)`` of the first frame up the stack (starting ``skip`` frames
-    up) whose module is not Faust's, mode's, aiokafka's, asyncio's or genmon's own (CPython's
-    ``sys._getframe``). None when only library frames send (Faust's own changelog writes)."""
+    """``(code object, module name)`` of the *outermost* frame of the user's code on the stack
+    (starting ``skip`` frames up; CPython's ``sys._getframe``): the task, timer or thread target
+    that led to the send, not a helper it called. Frames of Faust, mode, aiokafka, genmon's probe,
+    the standard library and installed packages are never named. None when only library frames
+    send (Faust's own changelog writes)."""
     frame = sys._getframe(skip)
+    found = None
     while frame is not None:
-        module = frame.f_globals.get("__name__", "")
-        if not module.startswith(LIBRARIES):
-            return frame.f_code, module
+        code = frame.f_code
+        library = _library_code.get(code)
+        if library is None:
+            library = _library_code[code] = _is_library(code, frame.f_globals.get("__name__", ""))
+        if not library:
+            found = frame
         frame = frame.f_back
-    return None
+    return (found.f_code, found.f_globals.get("__name__", "")) if found is not None else None
+
+
+_library_code: dict[Any, bool] = {}
+
+
+def _library_dirs() -> tuple[str, ...]:
+    import site
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    dirs = {paths.get(k, "") for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    dirs.update(site.getsitepackages() if hasattr(site, "getsitepackages") else ())
+    return tuple(d.rstrip("/") + "/" for d in dirs if d)
+
+
+_LIBRARY_DIRS = _library_dirs()
+
+
+def _is_library(code: Any, module: str) -> bool:
+    if module.startswith(USERS):
+        return False
+    if module.startswith(LIBRARIES):
+        return True
+    filename = code.co_filename
+    return filename.startswith("<") or filename.startswith(_LIBRARY_DIRS)
 
 
 def agent_readers(app: Any) -> dict[str, tuple[str, ...]]:
     """topic -> short names of the app's agents that read it, from ``app.agents`` and each agent's
-    ``channel.topics`` (an agent on an in-memory channel has no topics and is left out)."""
+    ``channel.topics``; an agent on an in-memory channel reads ``channel:<agent>``."""
     readers: dict[str, list[str]] = {}
     try:
         for agent in app.agents.values():
+            short = agent.name.rsplit(".", 1)[-1]
+            if is_channel(agent.channel):
+                readers.setdefault(channel_name(app, agent.channel), []).append(short)
             for topic in getattr(agent.channel, "topics", ()) or ():
-                readers.setdefault(topic, []).append(agent.name.rsplit(".", 1)[-1])
+                readers.setdefault(topic, []).append(short)
     except Exception:
         pass
     return {topic: tuple(names) for topic, names in readers.items()}

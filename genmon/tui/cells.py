@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from genmon.model import STAGES, PipelineSnapshot, flow, switch_symbol
+from genmon.model import STAGES, PipelineSnapshot, count_text, flow, switch_symbol
 
 # The flow comes last: at 120 columns the counts and the verdict must always be visible,
 # a long flow may be cut (the detail panel's title repeats it).
@@ -54,6 +54,6 @@ def row_cells(pipe: PipelineSnapshot) -> dict[str, object]:
     }
     for stage in STAGES:
         style = "bold white on red" if stage == lost_stage else ""
-        cells[stage] = Text(f"{pipe.counts[stage]:,}", style=style, justify="right")
+        cells[stage] = Text(count_text(pipe, stage), style=style, justify="right")
     cells["verdict"] = Text(pipe.verdict.text, style=pipe.verdict.state.style)
     return cells
