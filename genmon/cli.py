@@ -29,7 +29,7 @@ from genmon.options import (
     settle_option,
     workers_option,
 )
-from genmon.session import Options, WatchOptions, running, settle_and_read, watching
+from genmon.session import Options, Running, WatchOptions, running, settle_and_read, watching
 from genmon.version import __version__
 
 MIN_COLUMNS, MIN_LINES = 80, 20
@@ -38,6 +38,8 @@ EMPTY = 3
 DRAINING = 4
 """``genmon check``/``--headless``: no loss found, but rows were still draining when the wait for
 them ran out (30 s + 6 x --settle): their values are neither delivered nor lost yet."""
+HUNG = 5
+"""The app's stop hung past the bound and its worker was killed (the result is still printed)."""
 
 
 def _given(ctx: click.Context, name: str) -> bool:
@@ -141,18 +143,39 @@ def cli(
     opts = Options(
         broker, embedded, app_spec, rate, settle, chosen, app_id, _level(loglevel), create_topics, workers
     )
+    snapshot = None
     with running(opts) as run:
         if headless:
-            from genmon.report import print_report
-
             snapshot = settle_and_read(run.host, duration or 10.0, settle)
-            print_report(snapshot, json_output)
-            if snapshot.draining:
-                sys.exit(DRAINING)
         else:
             from genmon.tui import GenmonApp
 
             GenmonApp(run.host, descriptions=run.descriptions, log_ring=run.ring).run()
+    if snapshot is not None:
+        from genmon.report import print_report
+
+        print_report(snapshot, json_output)
+    hung = _hung(run)
+    sys.exit(DRAINING if snapshot is not None and snapshot.draining else HUNG if hung else 0)
+
+
+def _hung(run: Running) -> bool:
+    """Say in one line (stderr) when an app's stop hung: its worker abandoned it after its bound, or
+    genmon killed the worker after its own."""
+    from genmon.fleet.worker import APP_STOP_SECONDS
+    from genmon.fleet.workers import STOP_SECONDS
+
+    killed = run.workers.killed if run.workers is not None else []
+    if run.hung:
+        click.echo(
+            f"genmon: {', '.join(dict.fromkeys(run.hung))} did not stop within {APP_STOP_SECONDS:.0f}s "
+            "(Faust's stop hung: an agent or task that never lets go); abandoned",
+            err=True,
+        )
+    if killed:
+        names = ", ".join(f"w{n}" for n in killed)
+        click.echo(f"genmon: worker {names} did not exit within {STOP_SECONDS:.0f}s; killed", err=True)
+    return bool(run.hung or killed)
 
 
 @cli.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -210,7 +233,7 @@ def check(
 
     Exit status: 0 no problem, 1 a problem of a --fail-on kind was found, 2 bad input, 3 nothing was
     checked (no pipeline seen; --allow-empty passes instead), 4 no problem but rows were still
-    draining when the wait for them ran out.
+    draining when the wait for them ran out, 5 no problem but the app's stop hung (abandoned).
     """
     if app_spec is None:
         raise UsageProblem("genmon check needs -A MODULE[:APP]")
@@ -245,7 +268,8 @@ def check(
             err=True,
         )
         sys.exit(EMPTY)
-    sys.exit(1 if found else DRAINING if snapshot.draining else 0)
+    hung = _hung(run)
+    sys.exit(1 if found else DRAINING if snapshot.draining else HUNG if hung else 0)
 
 
 @cli.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -52,6 +52,8 @@ class Running:
     ring: LogRing
     descriptions: dict[str, str]
     workers: WorkerProcesses | None = None
+    hung: list[str] = field(default_factory=list)
+    """Apps whose stop hung past the worker's bound and were abandoned (filled once stopped)."""
 
 
 def _exit_on_signal(signum: int, _frame: object) -> None:
@@ -72,6 +74,8 @@ def running(opts: Options) -> Iterator[Running]:
         signal.signal(sig, _exit_on_signal)
     with contextlib.ExitStack() as stack:
         scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="genmon-run-"))
+        hung: list[str] = []
+        stack.callback(lambda: hung.extend(_hung_apps(scratch, opts.workers)))  # after the workers stop
         embedded = _embedded(stack, log_path) if opts.app_spec is None and not opts.broker_url else None
         if opts.app_spec is not None and opts.embedded:
             embedded = _embedded(stack, log_path)
@@ -102,7 +106,7 @@ def running(opts: Options) -> Iterator[Running]:
         watcher.start()
         _wait_started(watcher, workers, scratch)
         descriptions = _descriptions(opts) if opts.app_spec is None else {}
-        yield Running(watcher, ring, descriptions, workers)
+        yield Running(watcher, ring, descriptions, workers, hung)
 
 
 def _ours(key: bytes, host_name: str, pids: set[str]) -> bool:
@@ -150,6 +154,11 @@ def _broker_of(workers: WorkerProcesses, scratch: str, timeout: float = START_SE
         _raise_if_exited(workers, scratch)
         time.sleep(0.05)
     raise HostError(f"the app did not load within {timeout:.0f}s")
+
+
+def _hung_apps(scratch: str, count: int) -> list[str]:
+    """The apps the workers abandoned because their stop hung (each worker's status file says)."""
+    return [app for n in range(1, count + 1) for app in (_status(scratch, n) or {}).get("hung", [])]
 
 
 def _raise_if_exited(workers: WorkerProcesses, scratch: str) -> None:

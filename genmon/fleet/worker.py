@@ -134,7 +134,12 @@ def run(plan: dict[str, Any]) -> int:
             return EXIT_FAILED
         worker.stop.wait()
         log.info("genmon worker: stopping")
-        host.stop(APP_STOP_SECONDS)
+        hung = host.stop(APP_STOP_SECONDS)
+        if hung:  # Faust's stop did not finish: abandoned (os._exit below), and genmon is told
+            log.warning(
+                "genmon worker: %s did not stop within %.0fs; abandoned", ", ".join(hung), APP_STOP_SECONDS
+            )
+            _status(plan, broker=host.broker_url, hung=hung)
         publisher.stop()
         return 0
 

@@ -76,6 +76,10 @@ class AppRun:
         """The host stopped waiting for this app to start: it counts as crashed, unless it made it."""
         self._set(AppState.CRASHED, reason, only_from=AppState.STARTING)
 
+    def alive(self) -> bool:
+        """The app's thread still runs (after :meth:`stop`: its stop hung and was abandoned)."""
+        return self._thread.is_alive()
+
     @property
     def running(self) -> bool:
         return self.state == AppState.RUNNING

@@ -135,8 +135,9 @@ class Host:
             threading.Thread(target=self._watch_broker, name="genmon-broker", daemon=True).start()
         return self
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """Stop every app (idempotent). Apps stop in parallel; a stalled loop is abandoned."""
+    def stop(self, timeout: float = 15.0) -> list[str]:
+        """Stop every app (idempotent). Apps stop in parallel; a stalled loop or a hung stop is
+        abandoned after ``timeout``: returns the ids of the apps that had not stopped by then."""
         self._stopping.set()
         self.sampler.stop()
         self.offsets.stop()
@@ -146,6 +147,7 @@ class Host:
         for thread in stoppers:
             thread.join(timeout + 1)
         self.probe.uninstall()
+        return [run.app_id for run in self.runs if run.alive()]
 
     def _topics_to_watch(self) -> dict[str, str | None]:
         """Every topic a source sent to, with the group of the app whose agents read it."""
