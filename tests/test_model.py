@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from genmon.model import Cause, Clocks, Counts, MissingIds, PipelineSnapshot, Stage, Verdict
 
 
@@ -114,3 +116,17 @@ def test_the_fix_for_an_unsent_generator_runs_for_its_kind() -> None:
         fix = diagnose(pipe, (), (), ()).fix
         assert any(line.split("#")[0].rstrip() == loop for line in fix.splitlines()), (kind, fix)
         compile(fix, "<fix>", "exec")  # it parses
+
+
+def test_broker_urls_in_every_form_faust_accepts() -> None:
+    from genmon.broker import BrokerError, parse_broker_url
+
+    assert parse_broker_url("kafka://localhost").bootstrap == "localhost:9092"  # Faust's default port
+    assert parse_broker_url("aiokafka://h:1").url == "kafka://h:1"  # the transport's alias
+    assert parse_broker_url("kafka://a:1,b:2").bootstrap == "a:1,b:2"
+    assert parse_broker_url("kafka://a:1;kafka://b").servers == (("a", 1), ("b", 9092))
+    assert parse_broker_url(["kafka://a:1", "kafka://b"]).servers == (("a", 1), ("b", 9092))
+    assert parse_broker_url("kafka://[::1]:9092").bootstrap == "[::1]:9092"
+    for bad in ("not a url", "http://x:1", "kafka://h:99999", "kafka://h:1/path", ""):
+        with pytest.raises(BrokerError, match="malformed broker URL"):
+            parse_broker_url(bad)

@@ -147,13 +147,19 @@ def check(*args: str, cwd: Path = ROOT, timeout: float = 120) -> subprocess.Comp
     )
 
 
-def shop_app(folder: Path, name: str = "shopapp", values: int = 20, chatty: bool = False) -> str:
+def shop_app(
+    folder: Path,
+    name: str = "shopapp",
+    values: int = 20,
+    chatty: bool = False,
+    broker: object = "kafka://127.0.0.1:9",
+) -> str:
     """A small lossless app with ids of its own (a broker that lives for the session keeps topics);
     ``chatty``: it prints at import and for every value (print() debugging, as users do)."""
     unique = f"{name}-{uuid.uuid4().hex[:8]}"
     (folder / f"{name}.py").write_text(
         ("print('hello from the app')\nimport builtins\n" if chatty else "") + "import faust, genmon\n"
-        f"app = faust.App({unique!r}, broker='kafka://127.0.0.1:9', web_enabled=False)\n"
+        f"app = faust.App({unique!r}, broker={broker!r}, web_enabled=False)\n"
         f"t = app.topic({unique!r}, value_type=int, value_serializer='json')\n"
         "@genmon.track\n"
         "async def values():\n"
@@ -184,6 +190,19 @@ def test_check_passes_a_lossless_app(broker: BrokerProcess, tmp_path: Path) -> N
     assert [o["on_topic"] for o in pipe["broker_offsets"]] == [20]
     # no <id>-data directory: genmon moved Faust's default data dir out of the working directory
     assert {p.name for p in tmp_path.iterdir()} - {"__pycache__"} == {"shopapp.py"}
+
+
+def test_every_broker_form_faust_takes_is_taken(broker: BrokerProcess, tmp_path: Path) -> None:
+    """The app's own ``broker=``: a list whose first server is down, the second named with Faust's
+    ``aiokafka://`` alias — Faust's URL handling, and reachable when any server answers."""
+    assert broker.address is not None
+    forms = ["kafka://127.0.0.1:1", f"aiokafka://{broker.address.host}:{broker.address.port}"]
+    shop_app(tmp_path, "listed", values=8, broker=forms)
+    done = check("-A", "listed", "--create-topics", "--duration", "3", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    snap = json.loads(done.stdout)
+    assert snap["broker"]["url"] == f"kafka://127.0.0.1:1;kafka://{broker.address.host}:{broker.address.port}"
+    assert snap["pipelines"][0]["counts"]["processed"] == 8
 
 
 def test_an_app_that_prints_never_spoils_json_and_its_prints_reach_the_log(

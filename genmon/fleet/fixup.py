@@ -70,7 +70,7 @@ def attach(app: Any, broker: str | None = None) -> Attached:
         return known
     url = broker or os.environ.get(ENV) or "app"
     if url == "app":
-        url = str(app.conf.broker[0])
+        url = ";".join(str(u) for u in app.conf.broker)  # every bootstrap server the app names
     attached = _attached[id(app)] = Attached(app, url)
     attached.start()
     return attached

@@ -59,7 +59,7 @@ def _build_host(plan: dict[str, Any], datadir: str) -> Any:
         probe = Probe()
         probe.install()  # before the import: @genmon.track and the agents bind to it as they are defined
         app = load_app(plan["app_spec"], plan.get("cwd"))
-        url = url or str(app.conf.broker[0])
+        url = url or ";".join(str(u) for u in app.conf.broker)  # every bootstrap server it names
         prepare_app(
             app,
             broker=url if plan.get("broker") else None,
