@@ -229,3 +229,18 @@ def test_correct_programs_stay_exact(broker: BrokerProcess) -> None:
     assert snap.pipeline("double()").topics == ("correct-results",)
     assert snap.pipeline("shared").processed_by == {"everything": n, "odd_only": n}  # filtered: decided, done
     assert kept == list(range(1, n + 1, 2))
+
+
+def test_request_reply_gets_its_replies_and_names_the_reply_topic(broker: BrokerProcess) -> None:
+    # Faust's stop waits for the reply topic's messages to be acked, which its reply consumer never
+    # does (a plain `faust worker` hangs the same way): stop after 3 s, not the default 15.
+    with user_app(broker, "tests.apps.replies", stop_seconds=3.0) as host:
+        snap = settled(host, reached(("questions", "processed", 3), ("double()", "processed", 3)))
+        answers = list(sys.modules["tests.apps.replies"].answers)
+    asked = snap.pipeline("questions").counts.yielded
+    assert snap.pipeline("questions").counts.as_tuple() == (asked,) * 5
+    double = snap.pipeline("double()")  # the agent's replies, read by Faust's reply consumer
+    assert double.counts.as_tuple() == (asked,) * 5 and double.agents == ("replies",)
+    assert double.verdict.state in ("ok", "paused") and not double.sinks
+    assert answers == [2 * n for n in range(1, len(answers) + 1)] and len(answers) >= asked - 1
+    assert not [p for p in snap.pipelines if p.kind == "topic"]  # the reply topic is no listening row

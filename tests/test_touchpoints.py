@@ -241,7 +241,7 @@ def test_agent_readers_and_crash_state_of_an_app() -> None:
         async for _ in stream:
             pass
 
-    assert touchpoints.agent_readers(app) == {"orders": ("charge",)}
+    assert touchpoints.agent_readers(app) == {"orders": ("charge",), str(app.conf.reply_to): ("replies",)}
     assert touchpoints.crash_of(app) is None
 
 

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
-def user_app(broker: BrokerProcess, spec: str) -> Iterator[Host]:
+def user_app(broker: BrokerProcess, spec: str, stop_seconds: float = 15.0) -> Iterator[Host]:
     """What ``genmon -A spec --embedded`` (or ``--broker URL``) does, on the session's broker."""
     assert broker.address is not None
     probe = Probe()
@@ -47,7 +47,7 @@ def user_app(broker: BrokerProcess, spec: str) -> Iterator[Host]:
         try:
             yield host
         finally:
-            host.stop()
+            host.stop(stop_seconds)
 
 
 def settled(host: Host, ready, timeout: float = 40) -> Snapshot:  # type: ignore[no-untyped-def]

@@ -80,14 +80,19 @@ def prepare_app(
     app: Any, *, broker: str | None, broker_settings: Mapping[str, Any] | None, datadir: str
 ) -> Any:
     """The only changes genmon makes to a user's app: the broker when asked (``--broker`` or
-    ``--embedded``), the embedded broker's fast group joins (on it only), and a data directory
-    outside the working directory when the app left Faust's default (``<id>-data`` in the cwd)."""
+    ``--embedded``), the embedded broker's fast group joins and ``reply_create_topic`` (on it only),
+    and a data directory outside the working directory when the app left Faust's default
+    (``<id>-data`` in the cwd)."""
     if broker is not None:
         replace_broker(app, broker)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "already configured": expected before the app starts
         for key, value in (broker_settings or {}).items():
             setattr(app.conf, key, value)
+        if broker_settings:
+            # genmon's embedded broker: the reply consumer reads the reply topic from the start, so
+            # agent.ask/map/join get their first replies (see docs/ARCHITECTURE.md, "Replies").
+            app.conf.reply_create_topic = True
         if datadir_is_default(app):
             app.conf.datadir = os.path.join(datadir, app.conf.id)
     return app

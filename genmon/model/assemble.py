@@ -25,7 +25,7 @@ from genmon.model.snapshot import (
     Verdict,
 )
 from genmon.model.state import AppReading, Reading, SourceState
-from genmon.model.vocabulary import AppState, RowKind, Stage, VerdictState
+from genmon.model.vocabulary import REPLIES, AppState, RowKind, Stage, VerdictState
 
 
 def build(reading: Reading, clocks: Clocks) -> tuple[Snapshot, Clocks]:
@@ -288,8 +288,8 @@ def _listening(pipes: tuple[PipelineSnapshot, ...], reading: Reading) -> tuple[P
     rows = []
     for app in reading.apps:
         for topic, agents in app.readers.items():
-            if topic in sent_to:
-                continue
+            if topic in sent_to or agents == (REPLIES,):
+                continue  # the reply topic: listened to only once the app asks, nothing to show before
             inbound = reading.inbound.get(topic)
             received = inbound.received if inbound else 0
             processed = min(inbound.processed.values()) if inbound and inbound.processed else 0

@@ -135,6 +135,9 @@ class AppState(Word):
     CRASHED = "crashed"
 
 
+REPLIES = "replies"
+"""What reads an app's reply topic (``agent.ask``/``map``/``join``): Faust's reply consumer, not an
+agent. Shown where an agent's name would be."""
 CHANNEL = "channel:"
 """How an in-memory channel (``app.channel()``) is named where a topic's name would be: channels
 have no names of their own, so ``channel:<the agents that read it>``."""

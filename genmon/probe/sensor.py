@@ -16,6 +16,7 @@ from faust.agents.agent import current_agent
 from faust.sensors import Sensor
 
 from genmon.model import Cause
+from genmon.model.vocabulary import REPLIES
 from genmon.probe.runtime import CURRENT, HEADER, Probe
 from genmon.probe.source import LATENCY_MAX_US, Source, StageIds
 from genmon.probe.touchpoints import channel_name, sender_frame, stamp_header
@@ -164,22 +165,24 @@ class GenmonSensor(Sensor):
             found = self.probe.from_headers(event.headers)
             if found is None:
                 inbound = self.probe.inbound_for(topic)
-                agent = self._agent_name()
+                agent = self._agent_name(stream, topic)
                 inbound.processed[agent] = inbound.processed.get(agent, 0) + 1
                 return
             src, seq, yielded_at = found
             if seq in src.damaged[CRASHED].ids:
                 return  # the agent raised on it: this hook fires anyway, from a ``finally``
-            src.processed_by(topic, self._agent_name()).add(seq)
+            src.processed_by(topic, self._agent_name(stream, topic)).add(seq)
             latency = time.time_ns() // 1000 - yielded_at
             src.latency.record_value(min(max(latency, 1), LATENCY_MAX_US))
         except Exception:
             pass
 
-    def _agent_name(self) -> str:
+    def _agent_name(self, stream: Any, topic: str) -> str:
         agent = current_agent()
         if agent is None:
-            return "?"
+            # Faust's ReplyConsumer reads the app's reply topic (agent.ask/map/join): no agent,
+            # but not unknown either.
+            return REPLIES if topic == str(getattr(stream.app.conf, "reply_to", "")) else "?"
         key = id(agent)
         name = self._agent_names.get(key)
         if name is None:

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from genmon.model.vocabulary import CHANNEL
+from genmon.model.vocabulary import CHANNEL, REPLIES
 
 UNAWAITED_SEND = "coroutine 'Topic.send' was never awaited"
 """What Python says when a ``Topic.send(...)`` coroutine is dropped unawaited: matched by text."""
@@ -382,7 +382,8 @@ def _is_library(code: Any, module: str) -> bool:
 
 def agent_readers(app: Any) -> dict[str, tuple[str, ...]]:
     """topic -> short names of the app's agents that read it, from ``app.agents`` and each agent's
-    ``channel.topics``; an agent on an in-memory channel reads ``channel:<agent>``."""
+    ``channel.topics``; an agent on an in-memory channel reads ``channel:<agent>``, and Faust's reply
+    consumer (``replies``) the app's ``conf.reply_to``."""
     readers: dict[str, list[str]] = {}
     try:
         for agent in app.agents.values():
@@ -391,6 +392,9 @@ def agent_readers(app: Any) -> dict[str, tuple[str, ...]]:
                 readers.setdefault(channel_name(app, agent.channel), []).append(short)
             for topic in getattr(agent.channel, "topics", ()) or ():
                 readers.setdefault(topic, []).append(short)
+        reply_to = str(getattr(app.conf, "reply_to", "") or "")
+        if reply_to:  # agent.ask/map/join: Faust's reply consumer reads it (once the app asks)
+            readers.setdefault(reply_to, []).append(REPLIES)
     except Exception:
         pass
     return {topic: tuple(names) for topic, names in readers.items()}
