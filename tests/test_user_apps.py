@@ -291,6 +291,17 @@ def test_a_check_that_saw_no_pipeline_does_not_pass(tmp_path: Path) -> None:
         ),
         ({"broken.py": "def f(:\n"}, "broken", "syntax error in broken.py:1"),
         ({"noattr.py": "x = 1\n"}, "noattr:app", "module 'noattr' has no attribute 'app'"),
+        (
+            {
+                "rocks.py": "import faust\n"
+                "app = faust.App('rocks', broker='kafka://127.0.0.1:9', store='rocksdb://',"
+                " web_enabled=False)\n"
+                "totals = app.Table('totals', default=int)\n"
+            },
+            "rocks",
+            "RocksDB bindings not installed? pip install faust-streaming-rocksdb or rocksdict; or keep the "
+            "tables in memory: faust.App(..., store='memory://')",
+        ),
     ],
 )
 def test_bad_app_input_is_one_line_and_exit_2(

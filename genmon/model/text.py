@@ -8,12 +8,18 @@ from __future__ import annotations
 from genmon.model.snapshot import PipelineSnapshot, Snapshot
 from genmon.model.vocabulary import CHANNEL, RowKind, Stage
 
+HINTS = {
+    "RocksDB bindings not installed": "; or keep the tables in memory: faust.App(..., store='memory://')",
+}
+"""Known errors whose message names only one way out: the other one, added to the line."""
+
 
 def one_line(exc: BaseException) -> str:
     """``TypeError: message`` on one line: how genmon reports any exception to a user."""
     text = str(exc).strip().splitlines()
     detail = text[0] if text else ""
-    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    line = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    return line + "".join(hint for known, hint in HINTS.items() if known in detail)
 
 
 WRAPPERS = ("MaxRestartsExceeded", "SystemExit")
