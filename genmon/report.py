@@ -32,7 +32,7 @@ def as_table(snapshot: Snapshot, full: bool = False) -> Table:
         table.add_row(
             switch_symbol(pipe),
             pipe.name,
-            flow(pipe),
+            flow(pipe, full=full),
             *(Text(count_text(pipe, stage), style="bold red" if stage == lost else "") for stage in STAGES),
             Text(pipe.verdict.text, style=pipe.verdict.state.style),
         )

@@ -130,3 +130,15 @@ def test_broker_urls_in_every_form_faust_accepts() -> None:
     for bad in ("not a url", "http://x:1", "kafka://h:99999", "kafka://h:1/path", ""):
         with pytest.raises(BrokerError, match="malformed broker URL"):
             parse_broker_url(bad)
+
+
+def test_long_names_in_the_flow_lose_their_middle_except_in_full() -> None:
+    from genmon.model import flow
+
+    reply = "f-reply-2c3dbd9d-6113-4b85-8f33-9dc2acf82aac"
+    ok = Verdict("ok", "ok")
+    pipe = PipelineSnapshot(
+        "double()", "", "sender", True, Counts(1, 1, 1, 1, 1), ok, topics=(reply,), agents=("replies",)
+    )
+    assert flow(pipe) == "double() → f-reply-2c3d…9dc2acf82aac → replies"
+    assert flow(pipe, full=True) == f"double() → {reply} → replies"

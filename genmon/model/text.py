@@ -54,22 +54,37 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def flow(pipe: PipelineSnapshot) -> str:
-    """generator → topic → agent, drawn broken (─✗) where nothing connects."""
+NAME_ENDS = 12
+"""A name longer than twice this (plus one) is shown as its first and last ``NAME_ENDS`` characters."""
+
+
+def middle_cut(name: str, ends: int = NAME_ENDS) -> str:
+    """``f-reply-2c3d…f82aac``: a long name with its middle left out (both ends tell names apart)."""
+    return name if len(name) <= 2 * ends + 1 else f"{name[:ends]}…{name[-ends:]}"
+
+
+def _same(name: str) -> str:
+    return name
+
+
+def flow(pipe: PipelineSnapshot, full: bool = False) -> str:
+    """generator → topic → agent, drawn broken (─✗) where nothing connects. Long names lose their
+    middle (``full``: never, for a file or a pipe)."""
+    cut = _same if full else middle_cut
     if pipe.kind == RowKind.TOPIC:
-        return f"? → {pipe.topics[0]} → {', '.join(pipe.agents) or '…'}"
-    gen = pipe.name if pipe.kind == RowKind.SENDER else short_name(pipe.generator)
+        return f"? → {cut(pipe.topics[0])} → {', '.join(map(cut, pipe.agents)) or '…'}"
+    gen = cut(pipe.name if pipe.kind == RowKind.SENDER else short_name(pipe.generator))
     lost_at = pipe.verdict.lost_at
     if not pipe.topics:
         broken = lost_at is not None or (pipe.counts.yielded and pipe.counts.sent == 0 and not pipe.on)
         return f"{gen} ─✗" if broken else f"{gen} → …"
-    topics = ", ".join(pipe.topics)
+    topics = ", ".join(map(cut, pipe.topics))
     if pipe.sinks:
         return f"{gen} → {topics} ⇥"  # leaves the app: an output topic
     if not pipe.agents:
         broken = lost_at in (Stage.RECEIVED, Stage.PROCESSED)
         return f"{gen} → {topics} ─✗" if broken else f"{gen} → {topics} → …"
-    return f"{gen} → {topics} → {', '.join(pipe.agents)}"
+    return f"{gen} → {topics} → {', '.join(map(cut, pipe.agents))}"
 
 
 NOT_APPLICABLE = "—"
