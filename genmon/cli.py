@@ -29,7 +29,7 @@ from genmon.options import (
     settle_option,
     workers_option,
 )
-from genmon.session import Options, Running, WatchOptions, running, settle_and_read, watching
+from genmon.session import Options, Running, WatchOptions, running, settle_and_read, signalled, watching
 from genmon.version import __version__
 
 MIN_COLUMNS, MIN_LINES = 80, 20
@@ -143,20 +143,23 @@ def cli(
     opts = Options(
         broker, embedded, app_spec, rate, settle, chosen, app_id, _level(loglevel), create_topics, workers
     )
-    snapshot = None
+    snapshot, screen_status = None, 0
     with running(opts) as run:
         if headless:
             snapshot = settle_and_read(run.host, duration or 10.0, settle)
         else:
             from genmon.tui import GenmonApp
 
-            GenmonApp(run.host, descriptions=run.descriptions, log_ring=run.ring).run()
+            screen = GenmonApp(run.host, descriptions=run.descriptions, log_ring=run.ring)
+            screen.run()
+            screen_status = screen.return_code or 0  # 128 + N when a signal ended the screen
     if snapshot is not None:
         from genmon.report import print_report
 
         print_report(snapshot, json_output)
     hung = _hung(run)
-    sys.exit(DRAINING if snapshot is not None and snapshot.draining else HUNG if hung else 0)
+    drained = DRAINING if snapshot is not None and snapshot.draining else 0
+    sys.exit(signalled() or screen_status or drained or (HUNG if hung else 0))
 
 
 def _hung(run: Running) -> bool:
@@ -319,6 +322,7 @@ def watch(
     if not headless:
         _check_terminal()
     opts = WatchOptions(broker, app_id, settle, _level(loglevel))
+    status = 0
     with watching(opts) as run:
         if headless:
             from genmon.report import print_report
@@ -334,7 +338,10 @@ def watch(
         else:
             from genmon.tui import GenmonApp
 
-            GenmonApp(run.host, descriptions={}, log_ring=run.ring).run()
+            screen = GenmonApp(run.host, descriptions={}, log_ring=run.ring)
+            screen.run()
+            status = screen.return_code or 0  # 128 + N when a signal ended the screen
+    sys.exit(signalled() or status)
 
 
 @cli.command(

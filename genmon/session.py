@@ -56,8 +56,19 @@ class Running:
     """Apps whose stop hung past the worker's bound and were abandoned (filled once stopped)."""
 
 
+SIGNALLED: list[int] = []
+"""The signal that ended this session, if one did: the screen's event loop may swallow the
+``SystemExit`` the handler raises, the exit status must still say it (128 + N, never 0)."""
+
+
 def _exit_on_signal(signum: int, _frame: object) -> None:
+    SIGNALLED.append(signum)
     raise SystemExit(128 + signum)
+
+
+def signalled() -> int | None:
+    """The exit status a signal asks for (128 + N), or None."""
+    return 128 + SIGNALLED[0] if SIGNALLED else None
 
 
 @contextlib.contextmanager

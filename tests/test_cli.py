@@ -160,7 +160,7 @@ class Terminal:
         return code, self.text()
 
 
-@pytest.mark.parametrize("how", ["q", "ctrl+c", "SIGTERM"])
+@pytest.mark.parametrize("how", ["q", "ctrl+c", "SIGTERM", "hang-up"])
 def test_screen_exits_cleanly_and_leaves_no_broker(how: str, tmp_path: Path) -> None:
     term = Terminal(tmp_path)
     brokers = term.wait_for_screen()
@@ -169,17 +169,25 @@ def test_screen_exits_cleanly_and_leaves_no_broker(how: str, tmp_path: Path) -> 
         term.type(b"q")
     elif how == "ctrl+c":
         term.type(b"\x03")
+    elif how == "hang-up":  # the terminal went away: its session leader gets SIGHUP
+        os.close(term.master)
+        term.master = os.open("/dev/null", os.O_RDONLY)  # finish() closes it
+        term.proc.send_signal(signal.SIGHUP)
     else:
         term.proc.send_signal(signal.SIGTERM)
+    started = time.monotonic()
     code, err = term.finish()
+    assert time.monotonic() - started < 20
     assert "Traceback" not in err
-    assert code in (0, 128 + signal.SIGTERM), (code, err)
+    expected = {"q": 0, "ctrl+c": 0, "SIGTERM": 128 + signal.SIGTERM, "hang-up": 128 + signal.SIGHUP}[how]
+    assert code == expected, (code, err)
     deadline = time.monotonic() + 5
     while any(_alive(pid) for pid in brokers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in brokers), "the embedded broker outlived genmon"
     assert list(tmp_path.iterdir()) == [], "nothing is left in the working directory"
-    assert b"\x1b[?1049l" in term.output, "the terminal's normal screen is restored"
+    if how != "hang-up":  # no terminal left to restore
+        assert b"\x1b[?1049l" in term.output, "the terminal's normal screen is restored"
 
 
 def test_broker_dies_with_genmon_even_on_sigkill(tmp_path: Path) -> None:

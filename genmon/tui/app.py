@@ -103,7 +103,8 @@ class GenmonApp(App[None]):
         if loop is not None:
             for sig in (signal.SIGTERM, signal.SIGHUP):
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                    loop.add_signal_handler(sig, self.exit)
+                    # quit as q does; the exit status still says a signal ended it (128 + N)
+                    loop.add_signal_handler(sig, self.exit, None, 128 + sig)
         self._apply(self.host.snapshot())
         self._poll()
 
