@@ -25,7 +25,7 @@ from genmon.model.snapshot import (
     Verdict,
 )
 from genmon.model.state import AppReading, Reading, SourceState
-from genmon.model.vocabulary import REPLIES, AppState, RowKind, Stage, VerdictState
+from genmon.model.vocabulary import REPLIES, REPLIES_WAIT, AppState, RowKind, Stage, VerdictState
 
 
 def build(reading: Reading, clocks: Clocks) -> tuple[Snapshot, Clocks]:
@@ -57,9 +57,11 @@ def build(reading: Reading, clocks: Clocks) -> tuple[Snapshot, Clocks]:
             state=app.state,
             error=app.error,
             pipelines=tuple(name for name, owner in owners.items() if owner == app.label),
-            consumed=tuple(app.readers),
+            consumed=tuple(agent_topics(app)),
             stalls=app.stalls,
-            unassigned=tuple(t for t in app.readers if app.assigned is not None and t not in app.assigned)
+            unassigned=tuple(
+                t for t in agent_topics(app) if app.assigned is not None and t not in app.assigned
+            )
             if app.state == AppState.RUNNING
             else (),
         )
@@ -80,6 +82,16 @@ def build(reading: Reading, clocks: Clocks) -> tuple[Snapshot, Clocks]:
         workers=reading.workers,
     )
     return snapshot, clocks
+
+
+def agent_topics(app: AppReading) -> list[str]:
+    """The topics the app's agents read: not its reply topic, which Faust's reply consumer reads
+    (subscribed only once the app asks, so never "unassigned")."""
+    return [topic for topic, agents in app.readers.items() if agents != (REPLIES,)]
+
+
+def reply_topics(reading: Reading) -> set[str]:
+    return {topic for app in reading.apps for topic, agents in app.readers.items() if REPLIES in agents}
 
 
 def first_label(reading: Reading) -> str:
@@ -183,6 +195,14 @@ def _pipeline(
     else:
         seen = {cause.stage: (ids.count, cause) for cause, ids in damaged.items()}
         verdict = clocks.verdict(src.name, judged, src.on, now, seen)
+        if verdict.lost_at == Stage.RECEIVED and verdict.cause is None and _replies_only(src, reading):
+            # Faust's reply consumer subscribes to the reply topic at the first ask and then waits
+            # up to 45 s to resubscribe: until then replies are late, not lost.
+            patient = replace(clocks, settle_seconds=clocks.settle_seconds + REPLY_SUBSCRIBE_SECONDS)
+            verdict = patient.verdict(src.name, judged, src.on, now, seen)
+            if verdict.state == VerdictState.IN_FLIGHT:
+                text = f"ok · {verdict.in_flight} {REPLIES_WAIT}"
+                verdict = replace(verdict, text=text)
         if verdict.state == VerdictState.LOST and verdict.cause is None and app is not None and app.gone:
             # A worker died between reports: what it did last is unknown, so this is not proof of loss.
             worker = app.gone[0].split(" ", 1)[0]
@@ -231,6 +251,16 @@ def _pipeline(
         sinks=sinks,
         misnamed=misnamed,
     )
+
+
+REPLY_SUBSCRIBE_SECONDS = 45.0
+"""``faust.transport.conductor.Conductor._resubscribe_sleep_lock_seconds``: how long Faust may take
+to subscribe a topic added at run time (the reply topic, at an app's first ``agent.ask``)."""
+
+
+def _replies_only(src: SourceState, reading: Reading) -> bool:
+    replies = reply_topics(reading)
+    return bool(src.topics) and all(topic in replies for topic in src.topics)
 
 
 def _sinks(src: SourceState, reading: Reading) -> tuple[tuple[str, ...], tuple[str, str] | None]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from genmon.model.ids import MissingIds
 from genmon.model.snapshot import PipelineSnapshot
 from genmon.model.text import short_name
-from genmon.model.vocabulary import Cause, RowKind, Stage, VerdictState
+from genmon.model.vocabulary import REPLIES_WAIT, Cause, RowKind, Stage, VerdictState
 
 PUMP_FIX = """\
 @app.task
@@ -181,12 +181,6 @@ def diagnose(
             f"{_ids(pipe.missing.get(Stage.PROCESSED))} but did not finish them: it is stuck or raised.",
             "# the log panel (l) has the agent's exception",
         )
-    if pipe.stalls or pipe.loop_stalls:
-        return Diagnosis(
-            f"the generator held Faust's event loop for up to {pipe.longest_stall:.2f}s "
-            f"({pipe.stalls} times): every agent and send of the app waited with it.",
-            "await asyncio.sleep(...) / await loop.run_in_executor(None, blocking_call)",
-        )
     if pipe.sinks and v.state != VerdictState.LOST:
         return Diagnosis(
             f"{c.acked} values left the app by {', '.join(pipe.sinks)}, which no agent of the apps genmon "
@@ -194,8 +188,21 @@ def diagnose(
             "broker acked them; received and processed do not apply. `genmon check --sink TOPIC` "
             "declares it; `--fail-on unread` fails on undeclared ones.",
         )
+    if pipe.stalls or pipe.loop_stalls:
+        return Diagnosis(
+            f"the generator held Faust's event loop for up to {pipe.longest_stall:.2f}s "
+            f"({pipe.stalls} times): every agent and send of the app waited with it.",
+            "await asyncio.sleep(...) / await loop.run_in_executor(None, blocking_call)",
+        )
     if v.state == VerdictState.PAUSED:
         return Diagnosis(f"the generator is switched off after {c.yielded} values; space resumes it.")
+    if v.state == VerdictState.IN_FLIGHT and REPLIES_WAIT in v.text:
+        return Diagnosis(
+            f"{v.in_flight} replies are on {topic}, which Faust's reply consumer reads only after it "
+            "subscribed to it: at the app's first ask, then up to 45 s later (Faust waits that long "
+            "before it resubscribes). Until then the caller's ask waits.",
+            "app = faust.App(..., reply_create_topic=True)  # the reply consumer reads it from the start",
+        )
     if v.state == VerdictState.IN_FLIGHT:
         return Diagnosis(
             f"{v.in_flight} values are between yielded and processed and still moving; a shortfall "

@@ -138,6 +138,8 @@ class AppState(Word):
 REPLIES = "replies"
 """What reads an app's reply topic (``agent.ask``/``map``/``join``): Faust's reply consumer, not an
 agent. Shown where an agent's name would be."""
+REPLIES_WAIT = "replies wait for Faust's reply consumer"
+"""The in-flight verdict of replies sent before Faust's reply consumer subscribed to the reply topic."""
 CHANNEL = "channel:"
 """How an in-memory channel (``app.channel()``) is named where a topic's name would be: channels
 have no names of their own, so ``channel:<the agents that read it>``."""
