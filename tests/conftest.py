@@ -49,6 +49,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             raise pytest.UsageError(
                 f"--brokers: unknown {', '.join(unknown)}; choose from {', '.join(BROKERS)}"
             )
+        only = metafunc.definition.get_closest_marker("brokers")
+        if only is not None:  # a probe-side claim: proven on the brokers it names
+            kinds = [kind for kind in kinds if kind in only.args]
         metafunc.parametrize("broker", kinds, indirect=True, scope="session")
 
 

@@ -10,12 +10,17 @@ import sys
 import time
 from collections.abc import Callable
 
+import pytest
 from conftest import broker_args, owned
 from test_user_apps import check, counts, settled, user_app
 
 from genmon.broker import BrokerProcess
 from genmon.host import wait_for
 from genmon.model import DEFAULT_FAIL_ON, BrokerInfo, Problem, Snapshot, problems
+
+PROBE_SIDE = pytest.mark.brokers("embedded")
+"""What the probe does inside Faust, the same whatever the broker: proven on the embedded broker.
+Fan-out and request/reply (delivery, and Faust's reply consumer against the broker) run on both."""
 
 
 def reached(*goals: tuple[str, str, int]) -> Callable[[Snapshot], bool]:
@@ -34,6 +39,7 @@ def ids(snap: Snapshot, name: str, cause: str) -> set[int]:
     return {n for a, b in found.ranges for n in range(a, b + 1)} if found else set()
 
 
+@PROBE_SIDE
 def test_a_crash_inside_a_take_batch_loses_that_batch(broker: BrokerProcess) -> None:
     from tests.apps import batches
 
@@ -57,6 +63,7 @@ def test_a_crash_inside_a_take_batch_loses_that_batch(broker: BrokerProcess) -> 
     assert "agent failing_batches raised KeyError('OH NO')" in bad.verdict.text
 
 
+@PROBE_SIDE
 def test_send_soon_is_credited_to_the_value_that_buffered_it(broker: BrokerProcess) -> None:
     from tests.apps import buffered
 
@@ -70,6 +77,7 @@ def test_send_soon_is_credited_to_the_value_that_buffered_it(broker: BrokerProce
     assert {p.name for p in snap.pipelines} == {"soon-orders", "heartbeat()"}
 
 
+@PROBE_SIDE
 def test_an_acks_false_topic_counts_received_once(broker: BrokerProcess) -> None:
     from tests.apps import unacked
 
@@ -81,6 +89,7 @@ def test_an_acks_false_topic_counts_received_once(broker: BrokerProcess) -> None
     assert pipe.duplicates.get("received", 0) == 0 and pipe.verdict.state in ("ok", "paused")
 
 
+@PROBE_SIDE
 def test_a_stored_send_dropped_later_is_blamed_on_the_value_it_carried(broker: BrokerProcess) -> None:
     from tests.apps import deferred
 
@@ -98,6 +107,7 @@ def test_a_stored_send_dropped_later_is_blamed_on_the_value_it_carried(broker: B
     assert pipe.verdict.state == "lost" and pipe.verdict.stage == "sent"
 
 
+@PROBE_SIDE
 def test_a_slow_consumer_is_waited_for_not_called_lost(broker: BrokerProcess) -> None:
     """2.5 s per value, a value a second: check waits while the backlog drains (old rule: 2 s of quiet
     and every shortfall lost)."""
@@ -139,6 +149,7 @@ def test_the_wait_for_draining_rows_is_bounded_and_names_them() -> None:
     assert drain_limit(5.0) == 60.0 and drain_limit(10.0) > drain_limit(5.0)
 
 
+@PROBE_SIDE
 def test_sender_rows_are_named_after_the_timer_and_task_not_their_helpers(broker: BrokerProcess) -> None:
     from tests.apps import helpers
 
@@ -149,6 +160,7 @@ def test_sender_rows_are_named_after_the_timer_and_task_not_their_helpers(broker
     assert counts(snap, "backfill()") == (helpers.SENDS,) * 5
 
 
+@PROBE_SIDE
 def test_an_output_topic_is_a_sink_and_a_near_miss_is_a_wrong_topic(broker: BrokerProcess) -> None:
     from tests.apps import sinks
 
@@ -175,6 +187,7 @@ def test_an_output_topic_is_a_sink_and_a_near_miss_is_a_wrong_topic(broker: Brok
     assert not [line for line in problems(snap, DEFAULT_FAIL_ON) if line.startswith("enrich")]
 
 
+@PROBE_SIDE
 def test_a_channel_is_a_hop_like_a_topic(broker: BrokerProcess) -> None:
     from tests.apps import channels
 
@@ -211,6 +224,7 @@ def test_fan_out_is_two_deliveries_never_a_duplicate(broker: BrokerProcess) -> N
     assert "sent to fanout-billings, your agent reads fanout-billing" in refunds.verdict.text
 
 
+@PROBE_SIDE
 def test_correct_programs_stay_exact(broker: BrokerProcess) -> None:
     from tests.apps import correct
 

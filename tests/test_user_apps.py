@@ -153,13 +153,16 @@ def shop_app(
     values: int = 20,
     chatty: bool = False,
     broker: object = "kafka://127.0.0.1:9",
+    settings: dict[str, object] | None = None,
 ) -> str:
     """A small lossless app with ids of its own (a broker that lives for the session keeps topics);
     ``chatty``: it prints at import and for every value (print() debugging, as users do)."""
     unique = f"{name}-{uuid.uuid4().hex[:8]}"
     (folder / f"{name}.py").write_text(
         ("print('hello from the app')\nimport builtins\n" if chatty else "") + "import faust, genmon\n"
-        f"app = faust.App({unique!r}, broker={broker!r}, web_enabled=False)\n"
+        f"app = faust.App({unique!r}, broker={broker!r}, web_enabled=False"
+        + "".join(f", {key}={value!r}" for key, value in (settings or {}).items())
+        + ")\n"
         f"t = app.topic({unique!r}, value_type=int, value_serializer='json')\n"
         "@genmon.track\n"
         "async def values():\n"
@@ -197,7 +200,7 @@ def test_every_broker_form_faust_takes_is_taken(broker: BrokerProcess, tmp_path:
     ``aiokafka://`` alias — Faust's URL handling, and reachable when any server answers."""
     assert broker.address is not None
     forms = ["kafka://127.0.0.1:1", f"aiokafka://{broker.address.host}:{broker.address.port}"]
-    shop_app(tmp_path, "listed", values=8, broker=forms)
+    shop_app(tmp_path, "listed", values=8, broker=forms, settings=dict(broker.faust_settings))
     done = check("-A", "listed", "--create-topics", "--duration", "3", "--json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     snap = json.loads(done.stdout)
@@ -222,7 +225,8 @@ def test_a_topic_created_after_the_agents_subscribed(broker: BrokerProcess, tmp_
     """On a broker that does not create a topic when a consumer asks for it (Apache Kafka), an agent
     whose topic is first created by a send is assigned nothing until the consumer's next metadata
     refresh (5 minutes): check says so and names the fix. ``--create-topics`` avoids it."""
-    topic = shop_app(tmp_path)
+    fast = dict(broker.faust_settings)  # the group joins genmon would use on this broker
+    topic = shop_app(tmp_path, settings=fast)
     done = check("-A", "shopapp", "--broker", broker.url, "--duration", "4", "--json", cwd=tmp_path)
     snap = json.loads(done.stdout)
     if broker.creates_topics_for_consumers:
@@ -233,12 +237,14 @@ def test_a_topic_created_after_the_agents_subscribed(broker: BrokerProcess, tmp_
     assert snap["apps"][0]["unassigned"] == [topic]
     (pipe,) = snap["pipelines"]
     assert pipe["verdict"]["stage"] == "received"
-    topic = shop_app(tmp_path, "again")  # a fresh topic: the first run's sends created the other
+    topic = shop_app(
+        tmp_path, "again", settings=fast
+    )  # a fresh topic: the first run's sends created the other
     text = check("-A", "again", "--broker", broker.url, "--duration", "3", cwd=tmp_path)
     assert text.returncode == 1
     said = " ".join(text.stdout.split())  # the report wraps long lines
     assert f"{topic} is read by an agent, but the app's consumer has no partition of it" in said
-    topic = shop_app(tmp_path, "fixed")
+    topic = shop_app(tmp_path, "fixed", settings=fast)
     fixed = check("-A", "fixed", "--broker", broker.url, "--create-topics", "--duration", "4", cwd=tmp_path)
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
 
