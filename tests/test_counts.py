@@ -59,7 +59,7 @@ def test_toggle_stops_and_resumes_each_kind_of_generator(demo_host: Host) -> Non
     _flowing(demo_host)
     for name in ("unwired", *PUMPS):
         demo_host.set_generator(name, False)
-        time.sleep(0.3)  # one refresh: anything already on its way is through
+        time.sleep(0.8)  # anything already on its way is through (a send on Kafka can take 0.5 s here)
         stopped = _yielded(demo_host, name)
         time.sleep(1.2)
         assert _yielded(demo_host, name) == stopped, name
