@@ -9,6 +9,7 @@ from this one function, fed explicitly with the time of the reading.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
@@ -45,7 +46,8 @@ def build(reading: Reading, clocks: Clocks) -> tuple[Snapshot, Clocks]:
     clocks = clocks.observe({src.name: stages.counts(src) for src, stages in measured}, reading.now)
     first = reading.apps[0] if reading.apps else None
     pipes = tuple(
-        _pipeline(src, stages, apps.get(src.owner or "", first), reading, clocks) for src, stages in measured
+        _pipeline(src, stages, apps.get(src.owner or "", first), reading, clocks, read)
+        for src, stages in measured
     )
     pipes = flow_order(pipes)
     if reading.listening_rows:
@@ -125,10 +127,10 @@ def _stages(src: SourceState, read: set[str] | None) -> _Stages:
     """Stages per (value, topic): with one topic the sets as they are; with several (fan-out) a
     value reached a stage once it reached it on every topic it was sent to — received and
     processed counting only topics an agent reads (the others are sinks)."""
-    per_topic = {topic: ids for (topic, _agent), ids in src.processed.items()}
     if not src.sent_by and not src.received_by:
         done = finished_by_all((topic, ids) for (topic, _agent), ids in src.processed.items())
         return _Stages(src.sent, src.acked, src.received, done)
+    per_topic = {topic: ids for (topic, _agent), ids in src.processed.items()}
     topics = {*src.sent_by, *src.received_by, *per_topic}
     needed = [
         t
@@ -181,11 +183,12 @@ def _pipeline(
     app: AppReading | None,
     reading: Reading,
     clocks: Clocks,
+    read: set[str] | None,
 ) -> PipelineSnapshot:
     now = reading.now
     counts = stages.counts(src)
     damaged = {cause: MissingIds.of(ids) for cause, ids in src.damaged.items() if ids}
-    sinks, misnamed = _sinks(src, reading)
+    sinks, misnamed = _sinks(src, read)
     judged = (
         Counts(counts.yielded, counts.sent, counts.acked, counts.acked, counts.acked) if sinks else counts
     )
@@ -263,12 +266,12 @@ def _replies_only(src: SourceState, reading: Reading) -> bool:
     return bool(src.topics) and all(topic in replies for topic in src.topics)
 
 
-def _sinks(src: SourceState, reading: Reading) -> tuple[tuple[str, ...], tuple[str, str] | None]:
+def _sinks(src: SourceState, read: set[str] | None) -> tuple[tuple[str, ...], tuple[str, str] | None]:
     """The topics ``src`` sends to that no agent of any app reads, when that is all of them and
     nothing was received: its values leave the apps genmon sees (an output topic). Not a sink but
     a mistake when one of them is named nearly like a topic an agent reads (``orders``/``order``,
-    ``-``/``_``, one or two characters apart): then ``(sent to, read)``."""
-    read = _read_topics(reading)
+    ``-``/``_``, one or two characters apart): then ``(sent to, read)``. ``read``: every topic an
+    agent reads (None while not known yet)."""
     if not src.topics or read is None:
         return (), None  # the apps' agents are not known yet
     unread = [topic for topic in src.topics if topic not in read]
@@ -281,6 +284,7 @@ def _sinks(src: SourceState, reading: Reading) -> tuple[tuple[str, ...], tuple[s
     return tuple(unread), None
 
 
+@functools.lru_cache(maxsize=4096)  # asked for the same pairs on every build (5 a second)
 def nearly_same(a: str, b: str) -> bool:
     """Topic names a typo apart: equal but for case, ``-``/``_``/``.`` or a plural ``s``, or at most
     two edits apart (both at least 4 characters long)."""

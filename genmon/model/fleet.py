@@ -300,15 +300,14 @@ def _merge_origin(
     floor: int,
     shares: dict[str, dict[Stage, int]],
 ) -> SourceState:
+    received, folded_r = _union([_above(s.received, floor) for _, s in parts])
     received_by: dict[str, FrozenBitMap] = {}
-    folded_r = 0
-    for topic in {t for _, s in parts for t in _by_topic(s, "received")}:
-        sets = [_above(by[topic], floor) for _, s in parts if topic in (by := _by_topic(s, "received"))]
-        received_by[topic], folded = _union(sets)
-        folded_r += folded  # the same value on the same topic in two workers: a redelivery
-    received, folded_all = _union([_above(s.received, floor) for _, s in parts])
-    if not received_by:
-        folded_r = folded_all
+    if any(s.sent_by or s.received_by for _, s in parts):  # fan-out, or receivers elsewhere: per topic
+        folded_r = 0
+        for topic in {t for _, s in parts for t in _by_topic(s, "received")}:
+            sets = [_above(by[topic], floor) for _, s in parts if topic in (by := _by_topic(s, "received"))]
+            received_by[topic], folded = _union(sets)
+            folded_r += folded  # the same value on the same topic in two workers: a redelivery
     keys = {key for _, s in parts for key in s.processed}
     processed: dict[tuple[str, str], FrozenBitMap] = {}
     folded_p = 0

@@ -89,6 +89,9 @@ class Probe:
     def install(self) -> None:
         """Make this the process's probe (one at a time) and hook the places no sensor sees."""
         global _active
+        from genmon.probe import sensor  # imports this module: bound here, once, not per send
+
+        self._identify, self._send_to_channel = sensor.identify, sensor.channel_send
         touchpoints.install(
             touchpoints.Hooks(
                 on_crash=self._crashed,
@@ -207,9 +210,7 @@ class Probe:
             captured[0].damaged[Cause.UNAWAITED].add(captured[1])
 
     def _channel_send(self, channel: Any, message: Any) -> tuple[Source, int, str] | None:
-        from genmon.probe.sensor import channel_send  # the sensor imports this module
-
-        return channel_send(self, channel, message)
+        return self._send_to_channel(self, channel, message)
 
     def _channel_put(self, state: tuple[Source, int, str]) -> None:
         """The channel's queues took the value: for a channel, that is its "acked"."""
@@ -221,9 +222,7 @@ class Probe:
         """``send_soon`` buffered ``message``: remember whose value it is for the send hook, which
         runs later in Faust's producer task. Untracked code gets its sender identity now, while its
         frames are on the stack."""
-        from genmon.probe.sensor import identify  # the sensor imports this module
-
-        found = identify(self, message.channel.get_topic_name(), captured, skip=3)
+        found = self._identify(self, message.channel.get_topic_name(), captured, skip=3)
         if found is not None:
             self.soon[id(message)] = (message, found)
 
