@@ -125,3 +125,31 @@ def demo_host(broker: BrokerProcess, app_id: str) -> Iterator[Host]:
         lambda datadir: create_app(app_id, broker.url, 20.0, datadir, broker.faust_settings, f"{app_id}-"),
     ) as host:
         yield host
+
+
+EXIT_GRACE_SECONDS = 60.0
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The test process must end once the summary is printed: a thread the tests left blocked (an
+    executor job, a Faust service thread) would otherwise keep the interpreter waiting forever at exit
+    and a CI run would only end at its own time limit. Past a grace period every thread's stack is
+    printed (what was left behind) and the process ends with a failure status."""
+    import faulthandler
+    import sys
+    import threading
+
+    def give_up() -> None:
+        print(
+            f"\nconftest: the test process did not exit {EXIT_GRACE_SECONDS:.0f} s after its summary; "
+            "threads left running:",
+            file=sys.stderr,
+            flush=True,
+        )
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        sys.stderr.flush()
+        os._exit(3)
+
+    timer = threading.Timer(EXIT_GRACE_SECONDS, give_up)
+    timer.daemon = True
+    timer.start()
