@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 import sys
+from typing import Any
 
 import click
 
@@ -24,15 +25,16 @@ from genmon.options import (
     create_topics_option,
     embedded_option,
     json_option,
+    keep_log_option,
     loglevel_option,
-    positive,
+    rate_type,
+    seconds,
     settle_option,
     workers_option,
 )
 from genmon.session import Options, Running, WatchOptions, running, settle_and_read, signalled, watching
 from genmon.version import __version__
 
-MIN_COLUMNS, MIN_LINES = 80, 20
 EMPTY = 3
 """``genmon check``'s exit status when it saw no pipeline at all: nothing was checked."""
 DRAINING = 4
@@ -63,7 +65,7 @@ def _broker_choice(broker: str | None, embedded: bool) -> None:
 @create_topics_option
 @click.option(
     "--rate",
-    type=positive,
+    type=rate_type,
     default=10.0,
     show_default=True,
     metavar="N",
@@ -73,7 +75,7 @@ def _broker_choice(broker: str | None, embedded: bool) -> None:
 @click.option("--headless", is_flag=True, help="No screen: run, pause, settle, print the result.")
 @click.option(
     "--duration",
-    type=positive,
+    type=seconds,
     default=None,
     metavar="SECONDS",
     help="With --headless: seconds the generators run before they are paused.  [default: 10]",
@@ -89,7 +91,15 @@ def _broker_choice(broker: str | None, embedded: bool) -> None:
 @click.option("--app-id", default="genmon-demo", show_default=True, help="Demo: the Faust app id.")
 @workers_option
 @loglevel_option
-@click.version_option(__version__, "-V", "--version", prog_name="genmon")
+@keep_log_option
+@click.option(
+    "-V",
+    "--version",
+    "show_version",
+    is_flag=True,
+    is_eager=True,
+    help="Show the version and exit.",
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -106,6 +116,7 @@ def cli(
     app_id: str,
     workers: int,
     loglevel: str,
+    show_version: bool,
 ) -> None:
     """genmon: where did my values go?
 
@@ -117,6 +128,11 @@ def cli(
     that report to a broker; `genmon worker -A MODULE` runs `faust worker` with genmon attached;
     `genmon kafka` runs a real Apache Kafka on this machine (each: --help).
     """
+    if show_version:  # not click's version_option: that one exits 0 whatever else was typed
+        if ctx.invoked_subcommand is not None:
+            raise UsageProblem(f"--version takes no command (got {ctx.invoked_subcommand!r})")
+        click.echo(f"genmon, version {__version__}")
+        return
     if ctx.invoked_subcommand is not None:
         return
     from genmon.demo import UnknownScenario, select
@@ -153,6 +169,7 @@ def cli(
             screen = GenmonApp(run.host, descriptions=run.descriptions, log_ring=run.ring)
             screen.run()
             screen_status = screen.return_code or 0  # 128 + N when a signal ended the screen
+            _trouble_on_screen(screen.snapshot)
     if snapshot is not None:
         from genmon.report import print_report
 
@@ -160,6 +177,15 @@ def cli(
     hung = _hung(run)
     drained = DRAINING if snapshot is not None and snapshot.draining else 0
     sys.exit(signalled() or screen_status or drained or (HUNG if hung else 0))
+
+
+def _trouble_on_screen(snapshot: Any) -> None:
+    """The screen was quit (status 0) while the app had crashed or the broker was down: the log is
+    what the user reads next, so it is kept and its path printed."""
+    from genmon.host.logs import RunLogs
+
+    if snapshot is not None and (snapshot.app_state == "crashed" or not snapshot.broker.up):
+        RunLogs.trouble = True
 
 
 def _hung(run: Running) -> bool:
@@ -188,7 +214,7 @@ def _hung(run: Running) -> bool:
 @create_topics_option
 @click.option(
     "--duration",
-    type=positive,
+    type=seconds,
     default=10.0,
     show_default=True,
     metavar="SECONDS",
@@ -218,6 +244,7 @@ def _hung(run: Running) -> bool:
 )
 @workers_option
 @loglevel_option
+@keep_log_option
 def check(
     app_spec: str | None,
     broker: str | None,
@@ -287,7 +314,7 @@ def check(
 @settle_option
 @click.option("--headless", is_flag=True, help="No screen: watch --duration seconds, print the result.")
 @click.option(
-    "--duration", type=positive, default=10.0, show_default=True, metavar="SECONDS", help="With --headless."
+    "--duration", type=seconds, default=10.0, show_default=True, metavar="SECONDS", help="With --headless."
 )
 @click.option(
     "--pause",
@@ -296,6 +323,7 @@ def check(
 )
 @json_option
 @loglevel_option
+@keep_log_option
 def watch(
     broker: str | None,
     app_id: str | None,
@@ -414,8 +442,10 @@ def _check_terminal() -> None:
     # Textual draws on stderr and reads stdin: both must be the terminal.
     if not (sys.stderr.isatty() and sys.stdin.isatty()):
         raise UsageProblem("the screen needs a terminal; use --headless (with --json) in scripts")
+    from genmon.tui.too_small import MIN_COLUMNS, MIN_LINES, too_small  # the screen's own limit
+
     size = shutil.get_terminal_size((0, 0))
-    if size.columns < MIN_COLUMNS or size.lines < MIN_LINES:
+    if too_small(size.columns, size.lines):
         raise UsageProblem(
             f"terminal too small ({size.columns}x{size.lines}); "
             f"genmon needs at least {MIN_COLUMNS}x{MIN_LINES}"
@@ -423,21 +453,46 @@ def _check_terminal() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: turn every expected failure into one line on stderr and exit status 2."""
+    """Entry point: every expected failure is one line on stderr and exit status 2; at exit the run's
+    log folder is removed, or kept (its path printed) when asked or when the run went wrong."""
+    from genmon.host.logs import RunLogs, finish_logs
+
+    try:
+        status = _status_of(argv)
+    except BaseException:  # a defect of genmon's own: its traceback, and the logs to go with it
+        RunLogs.trouble = True
+        kept = finish_logs(1)
+        if kept is not None:
+            print(f"genmon: log kept: {kept}", file=sys.stderr)
+        raise
+    kept = finish_logs(status)
+    if kept is not None:
+        print(f"genmon: log kept: {kept}", file=sys.stderr)
+    sys.exit(status)
+
+
+def _status_of(argv: list[str] | None) -> int:
     try:
         code = cli.main(args=argv, prog_name="genmon", standalone_mode=False)
+    except SystemExit as exc:
+        code = exc.code
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except click.ClickException as exc:
-        _fail(exc.format_message())
+        return _fail(exc.format_message())
     except (BrokerError, HostError, AppLoadError) as exc:
-        _fail(str(exc))
+        return _fail(str(exc))
     except (KeyboardInterrupt, click.exceptions.Abort):
-        sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)
+        return 130
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)  # sys.exit("message"): said, and a failure
+    return 1
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> int:
     line = " ".join(message.split())
     print(f"genmon: error: {line}", file=sys.stderr)
-    sys.exit(2)
+    return 2

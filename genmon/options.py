@@ -8,9 +8,16 @@ LEVELS = ("debug", "info", "warning", "error")
 
 
 class PositiveNumber(click.ParamType):
-    """A number above zero, with an error message a user understands."""
+    """A number above zero and at most ``maximum``, with an error message a user understands.
+
+    The maximum is not cosmetic: a ``--duration 1e10`` reaches ``time.sleep`` and overflows the
+    platform's time type there, long after the broker started; every bound is checked at parse time."""
 
     name = "N"
+
+    def __init__(self, maximum: float, unit: str = "") -> None:
+        self.maximum = maximum
+        self.unit = unit
 
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> float:
         try:
@@ -19,10 +26,18 @@ class PositiveNumber(click.ParamType):
             self.fail(f"{value!r} is not a number", param, ctx)
         if not number > 0 or number != number or number == float("inf"):
             self.fail(f"{value!r} must be a number greater than 0", param, ctx)
+        if number > self.maximum:
+            self.fail(f"{value!r} is more than the maximum, {self.maximum:g}{self.unit}", param, ctx)
         return number
 
 
-positive = PositiveNumber()
+WEEK_SECONDS = 7 * 24 * 3600.0
+seconds = PositiveNumber(WEEK_SECONDS, " s (a week)")
+"""A duration: more than a week of a monitoring run is a typo."""
+settle_seconds = PositiveNumber(3600.0, " s")
+"""A settle time: past an hour, no shortfall would ever count as lost."""
+rate_type = PositiveNumber(100_000.0, " values/s")
+"""A demo generator's rate: far above what one Faust app sends."""
 
 
 class UsageProblem(click.UsageError):
@@ -40,7 +55,7 @@ embedded_option = click.option(
 )
 settle_option = click.option(
     "--settle",
-    type=positive,
+    type=settle_seconds,
     default=5.0,
     show_default=True,
     metavar="SECONDS",
@@ -68,4 +83,21 @@ workers_option = click.option(
     show_default=True,
     metavar="N",
     help="Run the app as N worker processes (one consumer group), watched as one fleet.",
+)
+
+
+def _keep_log(_ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        from genmon.host.logs import RunLogs
+
+        RunLogs.keep = True
+
+
+keep_log_option = click.option(
+    "--keep-log",
+    is_flag=True,
+    expose_value=False,
+    callback=_keep_log,
+    help="Keep this run's log files after exit (kept anyway, and their path printed, when the run "
+    "ends with a problem: exit status 1, 3, 4 or 5).",
 )

@@ -96,7 +96,7 @@ def running(opts: Options) -> Iterator[Running]:
         plan["control_since"] = since = time.time_ns()  # this session's switches only
         workers = WorkerProcesses(plan, opts.workers, log_path).start()
         stack.callback(workers.stop)
-        tail = LogTail(ring, [workers.log_of(n) for n in range(1, opts.workers + 1)]).start()
+        tail = LogTail(ring, workers.tailed()).start()
         stack.callback(tail.stop)
         url = embedded.url if embedded else opts.broker_url or _broker_of(workers, scratch)
         address = embedded.address if embedded else _external(url)
@@ -175,8 +175,9 @@ def _hung_apps(scratch: str, count: int) -> list[str]:
 def _raise_if_exited(workers: WorkerProcesses, scratch: str) -> None:
     for number, code in workers.exited():
         status = _status(scratch, number) or {}
-        reason = status.get("error") or workers.last_line(number) or "no reason given"
-        raise HostError(f"worker w{number} exited (status {code}): {reason}")
+        reason = status.get("error") or workers.last_line(number)
+        said = f": {reason}" if reason else " without a word (does the app's module end the process?)"
+        raise HostError(f"worker w{number} exited (status {code}) before its app started{said}")
 
 
 def _wait_started(watcher: Watcher, workers: WorkerProcesses, scratch: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -36,6 +37,16 @@ def run(args: list[str], cwd: Path, timeout: float = 60) -> subprocess.Completed
         (["--rate", "abc"], "not a number"),
         (["--no-such-option"], "No such option"),
         (["--json"], "--json goes with --headless"),
+        (["--headless", "--duration", "1e10"], "more than the maximum, 604800 s"),
+        (["--headless", "--duration", "1e300"], "more than the maximum"),
+        (["--settle", "1e9"], "more than the maximum, 3600 s"),
+        (["--headless", "--scenarios", ","], "--scenarios ',' names no scenario"),
+        (["--headless", "--scenarios", ""], "--scenarios '' names no scenario"),
+        (["--headless", "--scenarios", "nope"], "unknown scenario 'nope'"),
+        (["--version", "extra"], "No such command 'extra'"),
+        (["--version", "check"], "--version takes no command"),
+        (["check", "-A", "x", "--duration", "inf"], "must be a number greater than 0"),
+        (["watch", "--broker", "kafka://127.0.0.1:1", "--duration", "1e10"], "more than the maximum"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], says: str, tmp_path: Path) -> None:
@@ -75,10 +86,37 @@ def test_headless_json_reports_the_three_pipelines(tmp_path: Path) -> None:
     assert done.stderr == ""
 
 
-def test_headless_table_without_json(tmp_path: Path) -> None:
-    done = run(["--headless", "--duration", "3"], tmp_path, timeout=90)
+def _run_with_pid(args: list[str], cwd: Path) -> tuple[int, subprocess.CompletedProcess[str]]:
+    proc = subprocess.Popen(
+        [*GENMON, *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    out, err = proc.communicate(timeout=90)
+    return proc.pid, subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def test_headless_table_without_json_and_logs_removed_unless_kept(tmp_path: Path) -> None:
+    from genmon.host.logs import logs_root
+
+    pid, done = _run_with_pid(["--headless", "--duration", "3"], tmp_path)
     assert done.returncode == 0, done.stderr
     assert "lost at sent" in done.stdout and "sync-pump" in done.stdout
+    assert not (logs_root() / f"run-{pid}").exists(), "a run that went well leaves no log behind"
+    assert done.stderr == ""
+
+    pid, kept = _run_with_pid(["--headless", "--duration", "1", "--keep-log"], tmp_path)
+    folder = logs_root() / f"run-{pid}"
+    try:
+        assert kept.returncode == 0 and kept.stderr == f"genmon: log kept: {folder / 'genmon.log'}\n"
+        names = sorted(path.name for path in folder.iterdir())
+        assert names == ["genmon.broker.log", "genmon.log", "genmon.w1.log", "genmon.w1.out"], names
+        assert "genmon worker: stopping" in (folder / "genmon.w1.log").read_text()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # -- the screen in a real pseudo-terminal ---------------------------------------------------

@@ -98,3 +98,31 @@ async def test_commands_reach_the_monitor_and_refusals_are_shown() -> None:
         assert LOG_PATH in str(app.query_one("#status").content)
         await pilot.press("q")
     assert app.return_code == 0
+
+
+def test_a_terminal_below_80x20_shows_the_notice(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(screen(demo_monitor()), terminal_size=(60, 15))
+
+
+async def test_the_notice_comes_and_goes_with_the_terminal_size() -> None:
+    from genmon.tui.too_small import TooSmallScreen
+
+    app = screen(demo_monitor())
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause(0.3)
+        assert not isinstance(app.screen, TooSmallScreen)
+        await pilot.resize_terminal(79, 30)
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, TooSmallScreen)
+        assert "this one is 79x30" in str(app.screen.query_one("#too-small-text").content)
+        await pilot.resize_terminal(100, 19)
+        await pilot.pause(0.2)
+        assert "this one is 100x19" in str(app.screen.query_one("#too-small-text").content)
+        await pilot.resize_terminal(80, 20)
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, TooSmallScreen)
+        assert app.query_one("#pipelines").row_count == 3  # the screen is back, with its rows
+        await pilot.resize_terminal(70, 20)
+        await pilot.pause(0.2)
+        await pilot.press("q")  # q still quits from the notice
+    assert app.return_code == 0

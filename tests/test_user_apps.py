@@ -296,6 +296,12 @@ def test_a_check_that_saw_no_pipeline_does_not_pass(tmp_path: Path) -> None:
             "importing 'raises' raised RuntimeError: config file missing",
         ),
         ({"broken.py": "def f(:\n"}, "broken", "syntax error in broken.py:1"),
+        (
+            {"interrupts.py": "raise KeyboardInterrupt\n"},
+            "interrupts",
+            "'interrupts' raised KeyboardInterrupt",
+        ),
+        ({"ends.py": "import os\nos._exit(0)\n"}, "ends", "exited (status 0) before its app started"),
         ({"noattr.py": "x = 1\n"}, "noattr:app", "module 'noattr' has no attribute 'app'"),
         (
             {

@@ -32,11 +32,15 @@ class UnknownScenario(ValueError):
 
 def select(spec: str | None) -> list[str]:
     """``None`` -> the three originals; ``all``; or a comma list of names (unknown -> error)."""
-    if spec is None or not spec.strip():
+    if spec is None:
         return list(ORIGINAL)
     if spec.strip() == "all":
         return list(DESCRIPTIONS)
     names = [name.strip() for name in spec.split(",") if name.strip()]
+    if not names:  # given, but empty ('' or ','): a slip, never "the defaults"
+        raise UnknownScenario(
+            f"--scenarios {spec!r} names no scenario; choose from: all, {', '.join(DESCRIPTIONS)}"
+        )
     unknown = [name for name in names if name not in DESCRIPTIONS]
     if unknown:
         raise UnknownScenario(

@@ -38,7 +38,19 @@ class WorkerProcesses:
         """Workers (1-based) that had to be killed: their apps did not stop within the bound."""
 
     def log_of(self, number: int) -> Path:
+        """The worker's log file (its logging, rotated past a size)."""
         return self.log_path.with_suffix(f".w{number}.log")
+
+    def output_of(self, number: int) -> Path:
+        """The worker's stdout and stderr: the app's ``print()``, and anything written past logging."""
+        return self.log_path.with_suffix(f".w{number}.out")
+
+    def tailed(self) -> list[tuple[str, Path]]:
+        """What the log panel shows of the workers: (label, file), the label only when several."""
+        label = (lambda n: f"w{n}") if self.count > 1 else (lambda n: "")
+        return [
+            (label(n), path) for n in range(1, self.count + 1) for path in (self.log_of(n), self.output_of(n))
+        ]
 
     def start(self) -> WorkerProcesses:
         env = {k: v for k, v in os.environ.items() if k != "GENMON_BROKER"}
@@ -46,7 +58,7 @@ class WorkerProcesses:
             plan = {**self.plan, "log_path": str(self.log_of(number)), "number": number}
             if plan.get("status_path"):
                 plan["status_path"] = f"{plan['status_path']}.w{number}"
-            with open(self.log_of(number), "ab") as out:
+            with open(self.output_of(number), "ab") as out:
                 self.procs.append(
                     subprocess.Popen(
                         [sys.executable, "-m", "genmon.fleet.worker"],
@@ -66,9 +78,11 @@ class WorkerProcesses:
 
     def last_line(self, number: int) -> str:
         """The last line a worker wrote to its log (why it exited, usually)."""
-        with contextlib.suppress(OSError):
-            lines = self.log_of(number).read_text(errors="replace").strip().splitlines()
-            return lines[-1] if lines else ""
+        for path in (self.output_of(number), self.log_of(number)):  # a traceback lands in the output
+            with contextlib.suppress(OSError):
+                lines = path.read_text(errors="replace").strip().splitlines()
+                if lines:
+                    return lines[-1]
         return ""
 
     def stop(self, timeout: float = STOP_SECONDS) -> list[int]:

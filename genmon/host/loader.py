@@ -46,8 +46,8 @@ def load_app(spec: str, cwd: str | None = None) -> Any:
         where = f"{Path(exc.filename).name}:{exc.lineno}" if exc.filename else module_name
         raise AppLoadError(f"syntax error in {where}: {exc.msg}") from None
     except BaseException as exc:  # the user's module raised while it was imported
-        if isinstance(exc, KeyboardInterrupt):
-            raise
+        # KeyboardInterrupt included: the worker that imports handles SIGINT itself, so one raised
+        # here is the module's own doing, not the user's Ctrl+C
         raise AppLoadError(f"importing {module_name!r} raised {one_line(exc)}") from None
 
     if attribute:

@@ -12,7 +12,7 @@ import contextlib
 import signal
 import time
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, RichLog, Static
@@ -25,6 +25,7 @@ from genmon.tui.detail_screen import DetailScreen
 from genmon.tui.help import HelpScreen
 from genmon.tui.messages import SnapshotTaken
 from genmon.tui.table import PipelineTable
+from genmon.tui.too_small import TooSmallScreen, too_small
 from genmon.tui.workers import WorkersTable
 
 REFRESH_SECONDS = 0.2
@@ -116,6 +117,23 @@ class GenmonApp(App[None]):
         except RuntimeError:
             return None
 
+    def on_resize(self, event: events.Resize) -> None:
+        """Below 80x20 the notice covers the screen; it goes once the terminal fits again."""
+        columns, lines = event.size.width, event.size.height
+        notice = next((s for s in self.screen_stack if isinstance(s, TooSmallScreen)), None)
+        if too_small(columns, lines):
+            if notice is None:
+                notice = TooSmallScreen()
+                self.push_screen(notice)
+                self.call_after_refresh(notice.show, columns, lines)
+            else:
+                notice.show(columns, lines)
+        elif notice is not None:
+            if self.screen is notice:
+                self.pop_screen()
+            else:
+                notice.dismiss()
+
     @work(thread=True, exclusive=True, name="snapshots")
     def _poll(self) -> None:
         """Take a snapshot, post it, wait, repeat: the next one starts when the last is done."""
@@ -137,7 +155,7 @@ class GenmonApp(App[None]):
         if isinstance(self.screen, DetailScreen):
             self.screen.show(snap, self.history)
             return  # the table is hidden under the modal: skip its repaint
-        if isinstance(self.screen, HelpScreen):
+        if isinstance(self.screen, (HelpScreen, TooSmallScreen)):
             return
         self.sub_title = header_line(snap)
         status = self.query_one("#status", Static)
