@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 import sys
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -17,7 +18,7 @@ import click
 from genmon.broker import BrokerError, check_reachable, parse_broker_url
 from genmon.host import HostError
 from genmon.host.loader import AppLoadError
-from genmon.model import DEFAULT_FAIL_ON, PROBLEMS, RowKind, parse_fail_on, plural, problems
+from genmon.model import DEFAULT_FAIL_ON, PROBLEMS, Cause, RowKind, Snapshot, parse_fail_on, plural, problems
 from genmon.options import (
     UsageProblem,
     app_option,
@@ -42,6 +43,9 @@ DRAINING = 4
 them ran out (30 s + 6 x --settle): their values are neither delivered nor lost yet."""
 HUNG = 5
 """The app's stop hung past the bound and its worker was killed (the result is still printed)."""
+BROKER_FAULT = 6
+"""The broker was down or not answering at the end of the run, or values were lost with it: the
+result is printed (from the workers' final reports), the losses are put on the broker, not the app."""
 
 
 def _given(ctx: click.Context, name: str) -> bool:
@@ -173,10 +177,45 @@ def cli(
     if snapshot is not None:
         from genmon.report import print_report
 
+        snapshot = _final_snapshot(run, snapshot)
         print_report(snapshot, json_output)
     hung = _hung(run)
+    faulted = _broker_fault(run, snapshot)
     drained = DRAINING if snapshot is not None and snapshot.draining else 0
-    sys.exit(signalled() or screen_status or drained or (HUNG if hung else 0))
+    sys.exit(signalled() or screen_status or faulted or drained or (HUNG if hung else 0))
+
+
+def _final_snapshot(run: Running, snapshot: Snapshot) -> Snapshot:
+    """The result to print: as read before the apps stopped, or — when the broker was not answering
+    at the end, so the workers' last reports could not travel — with their final reports, which they
+    also write to files, taken in (exact counts of what was sent and never acknowledged)."""
+    if run.finals and not run.host.broker_up():
+        return replace(run.with_finals(), draining=())
+    return snapshot
+
+
+def _broker_fault(run: Running, snapshot: Snapshot | None) -> int:
+    """Say in one line (stderr) when the broker failed during the run; the exit status for it."""
+    broker = snapshot.broker if snapshot is not None else run.host.snapshot().broker
+    blamed = snapshot is not None and any(p.verdict.cause == Cause.BROKER for p in snapshot.pipelines)
+    if not broker.outages:
+        return 0
+    spells = "; ".join(f"{o.state} {o.window()}" for o in broker.outages[-3:])
+    if broker.up and not blamed:
+        click.echo(f"genmon: the broker did not answer for a while ({spells}); nothing was lost", err=True)
+        return 0
+    lost = (
+        sum(p.verdict.lost for p in snapshot.pipelines if p.verdict.cause == Cause.BROKER) if snapshot else 0
+    )
+    said = (
+        f": {plural(lost, 'value')} lost with it"
+        if lost
+        else ": the result is what genmon knew before it failed"
+        if snapshot is not None
+        else ""
+    )
+    click.echo(f"genmon: the broker failed during the run ({spells}){said}", err=True)
+    return BROKER_FAULT
 
 
 def _trouble_on_screen(snapshot: Any) -> None:
@@ -196,9 +235,14 @@ def _hung(run: Running) -> bool:
 
     killed = run.workers.killed if run.workers is not None else []
     if run.hung:
+        why = (
+            "Faust's stop waits for the broker to take the producer's last sends; the broker does not answer"
+            if not run.host.broker_up()
+            else "Faust's stop hung: an agent or task that never lets go"
+        )
         click.echo(
             f"genmon: {', '.join(dict.fromkeys(run.hung))} did not stop within {APP_STOP_SECONDS:.0f}s "
-            "(Faust's stop hung: an agent or task that never lets go); abandoned",
+            f"({why}); abandoned",
             err=True,
         )
     if killed:
@@ -285,6 +329,7 @@ def check(
         snapshot = settle_and_read(run.host, duration, settle)
     from genmon.report import print_report
 
+    snapshot = _final_snapshot(run, snapshot)
     found = problems(snapshot, kinds, declared_sinks=sinks)
     print_report(snapshot, json_output)
     if not json_output:
@@ -299,7 +344,8 @@ def check(
         )
         sys.exit(EMPTY)
     hung = _hung(run)
-    sys.exit(1 if found else DRAINING if snapshot.draining else HUNG if hung else 0)
+    faulted = _broker_fault(run, snapshot)
+    sys.exit(faulted or (1 if found else DRAINING if snapshot.draining else HUNG if hung else 0))
 
 
 @cli.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

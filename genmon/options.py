@@ -99,5 +99,5 @@ keep_log_option = click.option(
     expose_value=False,
     callback=_keep_log,
     help="Keep this run's log files after exit (kept anyway, and their path printed, when the run "
-    "ends with a problem: exit status 1, 3, 4 or 5).",
+    "ends with a problem: exit status 1, 3, 4, 5 or 6).",
 )

@@ -54,6 +54,17 @@ class Running:
     workers: WorkerProcesses | None = None
     hung: list[str] = field(default_factory=list)
     """Apps whose stop hung past the worker's bound and were abandoned (filled once stopped)."""
+    finals: list[Any] = field(default_factory=list)
+    """The workers' final reports as they wrote them to files (filled once stopped): what genmon
+    knows at the end when the broker, and with it the report topic, is gone."""
+
+    def with_finals(self) -> Snapshot:
+        """The run's result once it is over and its broker gone: the workers' final reports (from
+        their files) taken in, every shortfall judged now (nothing can move any more)."""
+        now = time.monotonic()
+        for report in self.finals:
+            self.host.fleet.add(report, now)
+        return self.host.sampler.snapshot_over()
 
 
 SIGNALLED: list[int] = []
@@ -94,6 +105,8 @@ def running(opts: Options) -> Iterator[Running]:
             _external(opts.broker_url)  # a bad or unreachable broker: one line, before any worker starts
         plan = _plan(opts, embedded, scratch)
         plan["control_since"] = since = time.time_ns()  # this session's switches only
+        finals: list[Any] = []
+        stack.callback(lambda: finals.extend(_finals(scratch, opts.workers)))  # after the workers stop
         workers = WorkerProcesses(plan, opts.workers, log_path).start()
         stack.callback(workers.stop)
         tail = LogTail(ring, workers.tailed()).start()
@@ -107,6 +120,7 @@ def running(opts: Options) -> Iterator[Running]:
             address,
             embedded=embedded is not None,
             broker_alive=embedded.is_up if embedded else None,
+            broker_pid=embedded.pid if embedded else None,
             accept_key=lambda key: _ours(key, host_name, pids),
             settle_seconds=opts.settle,
             log_path=str(log_path),
@@ -117,7 +131,7 @@ def running(opts: Options) -> Iterator[Running]:
         watcher.start()
         _wait_started(watcher, workers, scratch)
         descriptions = _descriptions(opts) if opts.app_spec is None else {}
-        yield Running(watcher, ring, descriptions, workers, hung)
+        yield Running(watcher, ring, descriptions, workers, hung, finals)
 
 
 def _ours(key: bytes, host_name: str, pids: set[str]) -> bool:
@@ -165,6 +179,21 @@ def _broker_of(workers: WorkerProcesses, scratch: str, timeout: float = START_SE
         _raise_if_exited(workers, scratch)
         time.sleep(0.05)
     raise HostError(f"the app did not load within {timeout:.0f}s")
+
+
+def _finals(scratch: str, count: int) -> list[Any]:
+    """The final reports the workers wrote (see :func:`genmon.fleet.worker.final_path`)."""
+    from genmon.fleet.worker import final_path
+    from genmon.model.wire import WireError, decode
+
+    reports = []
+    for number in range(1, count + 1):
+        with (
+            contextlib.suppress(OSError, WireError),
+            open(final_path(os.path.join(scratch, f"status.w{number}")), "rb") as f,
+        ):
+            reports.append(decode(f.read()))
+    return reports
 
 
 def _hung_apps(scratch: str, count: int) -> list[str]:

@@ -87,6 +87,7 @@ def start_host(broker: BrokerProcess, factory: Callable[[], Any]) -> Host:
         broker=broker.address,
         embedded=embedded,
         broker_alive=broker.is_up if embedded else None,
+        broker_pid=broker.pid if embedded else None,
         settle_seconds=5.0,
         create_topics=True,  # as deployed apps find them: created before the agents subscribe
     )

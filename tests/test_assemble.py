@@ -84,6 +84,56 @@ def test_a_shortfall_that_stops_moving_becomes_lost_after_the_settle_timeout() -
     )
 
 
+def _acked_stuck(upto: int, acked: int) -> SourceState:
+    return replace(orders(upto, received=acked), acked=ids((1, acked)))
+
+
+def test_a_loss_while_the_broker_did_not_answer_is_put_on_the_broker() -> None:
+    from genmon.model import Outage, diagnose, problems
+    from genmon.model.vocabulary import Problem
+
+    clocks = Clocks(settle_seconds=5.0)
+    flowing = [_acked_stuck(n, n) for n in range(1, 11)]
+    for t, src in enumerate(flowing):  # 10 values acked as they are sent, one a second
+        snap, clocks = build(reading(float(t), src), clocks)
+    stuck = _acked_stuck(17, 10)  # 11-17 sent, never acked: the broker stopped at t=10
+    down = Outage.begin("not answering", 10.0, 0.0)
+    paused = replace(BROKER, up=False, state="not answering", outages=(down,))
+    for t in range(10, 14):
+        snap, clocks = build(replace(reading(float(t), stuck), broker=paused), clocks)
+        verdict = snap.pipelines[0].verdict
+        assert verdict.state == VerdictState.IN_FLIGHT
+        assert "waiting for the broker (broker not answering since " in verdict.text
+    back = replace(BROKER, outages=(down.ended(20.0, 10.0),))  # answering again at t=20
+    snap, clocks = build(replace(reading(21.0, stuck), broker=back), clocks)
+    pipe = snap.pipelines[0]
+    verdict = pipe.verdict
+    assert (verdict.state, verdict.stage, verdict.lost, verdict.cause) == (
+        VerdictState.LOST,
+        Stage.ACKED,
+        7,
+        Cause.BROKER,
+    )
+    assert verdict.text.startswith("lost with the broker at acked: 7 (broker not answering ")
+    assert "ids 11-17 were on their way to acked" in diagnose(pipe).why
+    assert problems(snap, [Problem.LOSS]) == [f"orders: {verdict.text}, ids 11-17"]
+
+
+def test_a_loss_long_after_a_broker_outage_stays_the_apps() -> None:
+    from genmon.model import Outage
+
+    clocks = Clocks(settle_seconds=5.0)
+    early = Outage.begin("down", 1.0, 0.0).ended(2.0, 1.0)  # over before the values stopped
+    broker = replace(BROKER, outages=(early,))
+    for t in range(0, 12):
+        src = _acked_stuck(t + 1, t + 1) if t < 10 else orders(20, received=10)
+        snap, clocks = build(replace(reading(float(t), src), broker=broker), clocks)
+    snap, clocks = build(replace(reading(30.0, orders(20, received=10)), broker=broker), clocks)
+    verdict = snap.pipelines[0].verdict
+    assert verdict.state == VerdictState.LOST and verdict.cause is None
+    assert verdict.text == "lost at received: 10"
+
+
 def test_a_reader_does_not_advance_the_clocks() -> None:
     """Building a snapshot returns new clocks; a reader that drops them leaves the sampler's alone."""
     clocks = Clocks(settle_seconds=5.0)

@@ -3,6 +3,7 @@ traceback, nothing left running, and always within its bound."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -49,7 +50,7 @@ def test_a_signal_never_exits_0_and_never_prints_a_traceback(sig: signal.Signals
         assert workers and brokers, "genmon did not start its worker and broker"
         time.sleep(3.0)  # the app is running
         sent = time.monotonic()
-        proc.send_signal(sig)
+        os.killpg(proc.pid, sig)  # as a terminal sends it: to genmon's whole process group
         out, err = proc.communicate(timeout=30)
         took = time.monotonic() - sent
     finally:

@@ -84,6 +84,10 @@ class BrokerProcess:
         assert self.address is not None, f"{self.name} not started"
         return self.address.url
 
+    def pid(self) -> int | None:
+        """The broker's process id while it runs (for its memory), else None."""
+        return self.process.pid if self.process is not None and self.process.poll() is None else None
+
     def is_up(self) -> bool:
         return self.process is not None and self.process.poll() is None
 

@@ -16,18 +16,18 @@ import threading
 import time
 from collections.abc import Callable
 
-from genmon.broker import BrokerAddress, unreachable_because
+from genmon.broker import BrokerAddress
+from genmon.broker.health import BrokerHealth
 from genmon.fleet.channel import CONTROL, REPORTS, ensure_topics
 from genmon.fleet.loopthread import OwnLoop
 from genmon.host.offsets import OffsetWatcher
 from genmon.host.sampler import Sampler
-from genmon.model import AppState, BrokerInfo, Reading, RowKind, Snapshot, one_line
+from genmon.model import AppState, Reading, RowKind, Snapshot, one_line
 from genmon.model.control import NotSwitchable, UnknownPipeline
 from genmon.model.fleet import Fleet
 from genmon.model.wire import EVERY, RESET, ControlRecord, WireError, WorkerReport, decode
 
 log = logging.getLogger("genmon.fleet")
-BROKER_POLL_SECONDS = 2.0
 
 Accept = Callable[[WorkerReport], bool]
 
@@ -47,6 +47,7 @@ class Watcher(OwnLoop):
         *,
         embedded: bool = False,
         broker_alive: Callable[[], bool] | None = None,
+        broker_pid: Callable[[], int | None] | None = None,
         accept: Accept | None = None,
         accept_key: Callable[[bytes], bool] | None = None,
         settle_seconds: float = 5.0,
@@ -57,8 +58,8 @@ class Watcher(OwnLoop):
         super().__init__("genmon-watcher")
         self.broker = broker
         self.embedded = embedded
-        self._broker_alive = broker_alive
-        self._broker_reachable = True
+        self.health = BrokerHealth(broker, embedded=embedded, alive=broker_alive, pid=broker_pid)
+        """Whether the broker answers requests, its outages, the embedded one's memory."""
         self.accept = accept or (lambda _report: True)
         self.accept_key = accept_key or (lambda _key: True)
         self.settle_seconds = settle_seconds
@@ -90,25 +91,20 @@ class Watcher(OwnLoop):
             raise WatcherError(self._error)
         self.offsets.start()
         self.sampler.start()
-        if not self.embedded:
-            threading.Thread(target=self._watch_broker, name="genmon-broker", daemon=True).start()
+        self.health.start()
         return self
 
     def stop(self, timeout: float = 3.0) -> None:
         """Stop reading (idempotent); control records already sent stay sent."""
         self._stopping.set()
+        self.health.stop()
         self.sampler.stop()
         self.offsets.stop(timeout)
         if self._thread.is_alive():
             self._thread.join(timeout)
 
-    def _watch_broker(self) -> None:
-        while not self._stopping.is_set():
-            self._broker_reachable = unreachable_because(self.broker, timeout=1.0) is None
-            self._stopping.wait(BROKER_POLL_SECONDS)
-
     def broker_up(self) -> bool:
-        return self._broker_alive() if self._broker_alive is not None else self._broker_reachable
+        return self.health.state == "up"
 
     # -- the watcher's thread ------------------------------------------------------------------
     async def _main(self) -> None:
@@ -240,7 +236,7 @@ class Watcher(OwnLoop):
         now = time.monotonic()
         return self.fleet.reading(
             now,
-            broker=BrokerInfo(self.broker.url, self.embedded, self.broker_up()),
+            broker=self.health.info(self.broker.url),
             offsets=self.offsets.offsets,
             settle_seconds=self.settle_seconds,
             log_path=self.log_path,

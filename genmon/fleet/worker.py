@@ -99,6 +99,29 @@ def _status(plan: dict[str, Any], **fields: Any) -> None:
         os.replace(tmp, path)
 
 
+def final_path(status_path: str) -> str:
+    return f"{status_path}.final"
+
+
+def _final_to_file(plan: dict[str, Any], host: Any) -> None:
+    """The final report, also as a file next to the status file: when the broker is gone, the
+    report topic is too, and this is how genmon still learns the exact final counts (which values
+    were sent but never acknowledged). Written before the publisher's bounded stop."""
+    from genmon.model.wire import encode
+
+    path = plan.get("status_path")
+    if not path:
+        return
+    try:
+        data = encode(host.report(final=True))
+        tmp = f"{final_path(path)}.tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, final_path(path))
+    except Exception as exc:  # the report topic may still carry it
+        log.warning("genmon worker: final report not written: %s", one_line(exc))
+
+
 def run(plan: dict[str, Any]) -> int:
     """The worker's life; returns the exit status."""
     import tempfile
@@ -140,6 +163,7 @@ def run(plan: dict[str, Any]) -> int:
                 "genmon worker: %s did not stop within %.0fs; abandoned", ", ".join(hung), APP_STOP_SECONDS
             )
             _status(plan, broker=host.broker_url, hung=hung)
+        _final_to_file(plan, host)
         publisher.stop()
         return 0
 

@@ -18,13 +18,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from genmon.broker import BrokerAddress, unreachable_because
+from genmon.broker import BrokerAddress
+from genmon.broker.health import BrokerHealth
 from genmon.host.apprun import AppFactory, AppRun
 from genmon.host.errors import HostError
 from genmon.host.offsets import OffsetWatcher
 from genmon.host.sampler import Sampler
 from genmon.host.topics import create_missing_topics
-from genmon.model import BrokerInfo, Reading, Snapshot
+from genmon.model import Reading, Snapshot
 from genmon.model.control import NotSwitchable, UnknownPipeline
 from genmon.model.fleet import Fleet
 from genmon.model.wire import RESET, ControlRecord, WorkerReport
@@ -32,8 +33,6 @@ from genmon.probe import Probe
 from genmon.probe.identity import worker_report
 from genmon.probe.switches import Switchboard
 from genmon.probe.touchpoints import load_fixups
-
-BROKER_POLL_SECONDS = 2.0
 
 __all__ = ["Host", "HostError"]
 
@@ -52,6 +51,7 @@ class Host:
         broker: BrokerAddress,
         embedded: bool,
         broker_alive: Callable[[], bool] | None = None,
+        broker_pid: Callable[[], int | None] | None = None,
         settle_seconds: float = 5.0,
         log_path: str | None = None,
         start_timeout: float = 60.0,
@@ -85,8 +85,8 @@ class Host:
         fleet's switches are read, so a generator switched off fleet-wide starts off."""
         self._broker = broker
         self._embedded = embedded
-        self._broker_alive = broker_alive
-        self._broker_reachable = True
+        self.health = BrokerHealth(broker, embedded=embedded, alive=broker_alive, pid=broker_pid)
+        """Whether the broker answers requests, its outages, the embedded one's memory."""
         self.settle_seconds = settle_seconds
         self.log_path = log_path
         self.start_timeout = start_timeout
@@ -131,14 +131,14 @@ class Host:
             return self  # a worker: its watcher (another process) samples, polls and judges
         self.offsets.start()
         self.sampler.start()
-        if not self._embedded:
-            threading.Thread(target=self._watch_broker, name="genmon-broker", daemon=True).start()
+        self.health.start()
         return self
 
     def stop(self, timeout: float = 15.0) -> list[str]:
         """Stop every app (idempotent). Apps stop in parallel; a stalled loop or a hung stop is
         abandoned after ``timeout``: returns the ids of the apps that had not stopped by then."""
         self._stopping.set()
+        self.health.stop()
         self.sampler.stop()
         self.offsets.stop()
         stoppers = [threading.Thread(target=run.stop, args=(timeout,), daemon=True) for run in self.runs]
@@ -157,12 +157,6 @@ class Host:
         return {
             topic: readers.get(topic) for src in list(self.probe.sources.values()) for topic in src.topics
         }
-
-    def _watch_broker(self) -> None:
-        """Keep the header's up/down honest for an external broker (embedded: the process)."""
-        while not self._stopping.is_set():
-            self._broker_reachable = unreachable_because(self._broker, timeout=1.0) is None
-            self._stopping.wait(BROKER_POLL_SECONDS)
 
     async def _before_start(self, label: str, app: Any) -> None:
         """Just before an app starts: its generators obey the switches, its topics exist."""
@@ -236,9 +230,7 @@ class Host:
 
     # -- reading (genmon.model.Monitor) ------------------------------------------------------
     def broker_up(self) -> bool:
-        if self._broker_alive is not None:
-            return self._broker_alive()
-        return self._broker_reachable
+        return self.health.state == "up"
 
     def report(self, final: bool = False) -> WorkerReport:
         """What this process knows now, as it travels to a watcher (:mod:`genmon.model.wire`)."""
@@ -265,7 +257,7 @@ class Host:
         self.fleet.add(report, now)
         return self.fleet.reading(
             now,
-            broker=BrokerInfo(self._broker.url, self._embedded, self.broker_up()),
+            broker=self.health.info(self._broker.url),
             offsets=self.offsets.offsets,
             settle_seconds=self.settle_seconds,
             log_path=self.log_path,

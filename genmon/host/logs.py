@@ -59,7 +59,7 @@ LOG_LIMIT_BYTES = 8 * 1024 * 1024
 aiokafka log ~14 KB/s, and a long run must not fill the disk."""
 KEEP_RUNS = 10
 """Kept run folders (runs that went wrong, or asked to keep theirs) beyond this many are removed."""
-KEEP_STATUSES = frozenset({1, 3, 4, 5})
+KEEP_STATUSES = frozenset({1, 3, 4, 5, 6})
 """Exit statuses that say something went wrong: the run's logs stay and their path is printed."""
 
 
@@ -131,6 +131,12 @@ def finish_logs(status: int) -> Path | None:
         return None
     if RunLogs.keep or RunLogs.trouble or status in KEEP_STATUSES:
         return folder / "genmon.log"
+    root = logging.getLogger()
+    for handler in list(root.handlers):  # lines logged while the interpreter ends go nowhere now
+        if isinstance(handler, logging.FileHandler):
+            root.removeHandler(handler)
+            handler.close()
+    root.addHandler(logging.NullHandler())
     shutil.rmtree(folder, ignore_errors=True)
     return None
 

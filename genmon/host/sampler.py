@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 
 from genmon.model import Clocks, Reading, Snapshot, build
 
@@ -66,6 +67,15 @@ class Sampler:
         reading = self._read()
         with self._lock:
             clocks = self._clocks
+        snap, _ = build(reading, clocks)
+        return snap
+
+    def snapshot_over(self) -> Snapshot:
+        """A snapshot of a fresh reading for a run that is over and cannot move any more (its
+        broker is gone): every shortfall is judged now, with no settle time left to wait."""
+        reading = self._read()
+        with self._lock:
+            clocks = replace(self._clocks, settle_seconds=0.0)
         snap, _ = build(reading, clocks)
         return snap
 

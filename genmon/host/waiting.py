@@ -16,6 +16,10 @@ PRODUCING_SECONDS = 1.0
 pause): it is judged as running, not waited for."""
 
 
+BROKER_WAIT_SECONDS = 3.0
+"""How long the wait goes on once the broker does not answer: values cannot drain through it."""
+
+
 def drain_limit(settle_seconds: float) -> float:
     """How long ``check``/``--headless`` wait for pipelines to drain after pausing: 30 s plus six
     settle timeouts (60 s at the default 5 s), so a slower ``--settle`` also waits longer."""
@@ -68,6 +72,7 @@ def wait_settled(monitor: Monitor, limit: float = 60.0, poll: float = 0.1) -> Dr
     last: tuple[object, ...] | None = None
     since = started
     draining: tuple[str, ...] = ()
+    down_since = float("inf")
     while True:
         snap = monitor.snapshot()
         now = time.monotonic()
@@ -91,6 +96,9 @@ def wait_settled(monitor: Monitor, limit: float = 60.0, poll: float = 0.1) -> Dr
             last, since = reading, now
         if not draining and now - since >= STILL_SECONDS:
             return Drained((), now - started)
+        down_since = float("inf") if snap.broker.up else min(down_since, now)
+        if now - down_since >= BROKER_WAIT_SECONDS:  # nothing drains through a broker that is away
+            return Drained(draining, now - started)
         if now >= deadline:
             return Drained(draining, now - started)
         time.sleep(poll)

@@ -21,12 +21,22 @@ from genmon.model.snapshot import (
     AppStatus,
     Counts,
     LoopStalls,
+    Outage,
     PipelineSnapshot,
     Snapshot,
     Verdict,
 )
 from genmon.model.state import AppReading, Reading, SourceState
-from genmon.model.vocabulary import REPLIES, REPLIES_WAIT, AppState, RowKind, Stage, VerdictState
+from genmon.model.vocabulary import (
+    REPLIES,
+    REPLIES_WAIT,
+    STAGES,
+    AppState,
+    Cause,
+    RowKind,
+    Stage,
+    VerdictState,
+)
 
 
 def build(reading: Reading, clocks: Clocks) -> tuple[Snapshot, Clocks]:
@@ -206,7 +216,19 @@ def _pipeline(
             if verdict.state == VerdictState.IN_FLIGHT:
                 text = f"ok · {verdict.in_flight} {REPLIES_WAIT}"
                 verdict = replace(verdict, text=text)
-        if verdict.state == VerdictState.LOST and verdict.cause is None and app is not None and app.gone:
+        outage = _broker_outage(verdict, clocks, src.name, reading)
+        if outage is not None and verdict.state == VerdictState.LOST:
+            window = f"broker {outage.state} {outage.window()}"
+            verdict = replace(
+                verdict,
+                text=f"lost with the broker at {verdict.stage}: {verdict.lost} ({window})",
+                cause=Cause.BROKER,
+                error=window,
+            )
+        elif outage is not None:  # still in flight: waiting for a broker that does not answer now
+            window = f"broker {outage.state} {outage.window()}"
+            verdict = replace(verdict, text=f"{verdict.text} · waiting for the broker ({window})")
+        elif verdict.state == VerdictState.LOST and verdict.cause is None and app is not None and app.gone:
             # A worker died between reports: what it did last is unknown, so this is not proof of loss.
             worker = app.gone[0].split(" ", 1)[0]
             verdict = Verdict(
@@ -254,6 +276,34 @@ def _pipeline(
         sinks=sinks,
         misnamed=misnamed,
     )
+
+
+def _broker_outage(verdict: Verdict, clocks: Clocks, name: str, reading: Reading) -> Outage | None:
+    """The broker outage a silent shortfall at acked or received belongs to, if any: the later
+    stage stopped moving during it (or at most ``settle`` seconds before it began). Values lost at
+    sent (the app never sent them) or processed (the agent had them) are never the broker's.
+
+    An in-flight shortfall is the broker's only while the broker is not answering now."""
+    broker = reading.broker
+    if not broker.outages or verdict.cause is not None:
+        return None
+    if verdict.state == VerdictState.LOST:
+        stage = verdict.stage
+    elif verdict.state == VerdictState.IN_FLIGHT and not broker.up:
+        return broker.outages[-1]
+    else:
+        return None
+    if stage not in (Stage.ACKED, Stage.RECEIVED):
+        return None
+    clock = clocks.rows.get(name)
+    if clock is None:
+        return None
+    i = STAGES.index(stage)
+    stopped = max(clock.moved[i], clock.caught_up[i])
+    for outage in reversed(broker.outages):
+        if outage.overlaps(stopped - clocks.settle_seconds, reading.now):
+            return outage
+    return None
 
 
 REPLY_SUBSCRIBE_SECONDS = 45.0

@@ -118,6 +118,16 @@ def diagnose(
             "async for value in stream:\n    try:\n        handle(value)\n    except Exception:\n"
             "        log.exception('skipping %r', value)",
         )
+    if v.cause == Cause.BROKER:
+        stage = v.stage or Stage.ACKED
+        return Diagnosis(
+            f"{v.error or 'the broker did not answer'}: {_ids(pipe.missing.get(stage))} were on their way "
+            f"to {stage} when the broker stopped answering requests, and never got there. Nothing in the "
+            "app is at fault. A broker that loses its records (the embedded one keeps them in memory "
+            "only) cannot give them back; Faust's producer retries what it still holds.",
+            "# the broker's own log says why it went away; for a broker that keeps records across\n"
+            "# restarts, run a real Kafka: genmon --broker kafka://HOST:9092 (or genmon kafka)",
+        )
     if v.cause == Cause.SEND_FAILED:
         return Diagnosis(
             f"the broker reported delivery errors for {_ids(damaged.get(Cause.SEND_FAILED))}.",

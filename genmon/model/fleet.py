@@ -142,7 +142,7 @@ class Fleet:
     ) -> Reading:
         heard = sorted(self.heard.values(), key=lambda h: h.number)
         several = len(heard) > 1
-        apps = _merge_apps(heard, now)
+        apps = _merge_apps(heard, now, broker.up)
         owners = {(h.report.worker, app.label): app.app_id for h in heard for app in h.report.apps}
         merged = self._merged
         version = self.version
@@ -434,8 +434,11 @@ def latency_summary(encoded: str) -> dict[str, float]:
     }
 
 
-def _merge_apps(heard: list[Heard], now: float) -> tuple[AppReading, ...]:
-    """One app reading per app id: its workers' states, readers, assignments and stalls combined."""
+def _merge_apps(heard: list[Heard], now: float, broker_up: bool = True) -> tuple[AppReading, ...]:
+    """One app reading per app id: its workers' states, readers, assignments and stalls combined.
+
+    Workers report through the broker: while it does not answer, their silence says nothing about
+    them, so a silent fleet is not called crashed then (its rows wait for the broker instead)."""
     by_id: dict[str, list[tuple[Heard, AppReading]]] = {}
     for h in heard:
         for app in h.report.apps:
@@ -452,7 +455,7 @@ def _merge_apps(heard: list[Heard], now: float) -> tuple[AppReading, ...]:
         states = {a.state for _, a in pool}
         state = next((s for s in STATE_ORDER if s in states), AppState.STOPPED)
         error = next((a.error for _, a in pool if a.state == state and a.error), None)
-        if not alive and gone and not any(h.report.final for h, _ in runs):
+        if not alive and gone and broker_up and not any(h.report.final for h, _ in runs):
             state, error = AppState.CRASHED, f"every worker stopped reporting: {gone[0]}"
         readers: dict[str, tuple[str, ...]] = {}
         for _, a in pool:

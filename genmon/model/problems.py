@@ -29,7 +29,7 @@ def problems(snapshot: Snapshot, fail_on: Iterable[Problem], declared_sinks: Ite
         if Problem.DECODE in kinds and Cause.DECODE_FAILED in damaged:
             found.append(f"{pipe.name}: ids {damaged[Cause.DECODE_FAILED].text()} could not be decoded")
         if Problem.LOSS in kinds and v.lost_at and v.cause not in (Cause.CRASHED, Cause.DECODE_FAILED):
-            ids = damaged.get(v.cause) if v.cause else pipe.missing.get(v.lost_at)
+            ids = (damaged.get(v.cause) if v.cause else None) or pipe.missing.get(v.lost_at)
             found.append(f"{pipe.name}: {v.text}" + (f", ids {ids.text()}" if ids else ""))
         if Problem.DUPLICATE in kinds and any(pipe.duplicates.values()):
             found.append(f"{pipe.name}: duplicates {dict((str(k), n) for k, n in pipe.duplicates.items())}")

@@ -7,7 +7,7 @@ Built only by :func:`genmon.model.assemble.build`; every field uses the words of
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from genmon.model.ids import MissingIds
@@ -173,13 +173,77 @@ class PipelineSnapshot:
 
 
 @dataclass(frozen=True)
+class Outage:
+    """A spell in which the broker did not answer: ``state`` is the worst seen ("down" — nothing
+    listens — or "not answering"); ``start``/``end`` on the reader's monotonic clock (``end`` None:
+    ongoing); ``since``/``until``: the same on the wall clock, as people read it (HH:MM:SS)."""
+
+    state: str
+    start: float
+    end: float | None = None
+    since: str = ""
+    until: str | None = None
+
+    @classmethod
+    def begin(cls, state: str, now: float, wall: float) -> Outage:
+        return cls(state, now, None, _clock(wall))
+
+    def ended(self, now: float, wall: float) -> Outage:
+        return replace(self, end=now, until=_clock(wall))
+
+    def worse(self, state: str) -> Outage:
+        return self if self.state == "down" else replace(self, state=state)
+
+    def overlaps(self, start: float, end: float) -> bool:
+        return self.start <= end and (self.end is None or self.end >= start)
+
+    def window(self) -> str:
+        """``17:40:03 to 17:40:13`` or ``since 17:40:03``."""
+        return f"{self.since} to {self.until}" if self.until else f"since {self.since}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"state": self.state, "since": self.since, "until": self.until}
+
+
+def _clock(wall: float) -> str:
+    import time
+
+    return time.strftime("%H:%M:%S", time.localtime(wall))
+
+
+@dataclass(frozen=True)
 class BrokerInfo:
+    """The broker as genmon last measured it: ``up`` means it answered a request (not merely that its
+    process exists); ``state`` says how it failed otherwise; ``outages``: the spells it did not
+    answer during this run; ``memory_bytes``: the embedded broker's resident memory."""
+
     url: str
     embedded: bool
     up: bool
+    state: str = ""
+    outages: tuple[Outage, ...] = ()
+    memory_bytes: int | None = None
+    memory_warning_bytes: int | None = None
+
+    @property
+    def condition(self) -> str:
+        return self.state or ("up" if self.up else "down")
+
+    @property
+    def memory_high(self) -> bool:
+        return bool(
+            self.memory_bytes and self.memory_warning_bytes and self.memory_bytes > self.memory_warning_bytes
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"url": self.url, "embedded": self.embedded, "up": self.up}
+        return {
+            "url": self.url,
+            "embedded": self.embedded,
+            "up": self.up,
+            "state": self.condition,
+            "outages": [o.to_dict() for o in self.outages],
+            "memory_bytes": self.memory_bytes,
+        }
 
 
 @dataclass(frozen=True)

@@ -110,8 +110,11 @@ def switch_symbol(pipe: PipelineSnapshot) -> str:
 
 def header_line(snap: Snapshot) -> str:
     """The one-line header of the screen and the report: broker, where it runs, up or down, app, rows."""
-    up = "● up" if snap.broker.up else "✗ DOWN"
-    where = "embedded" if snap.broker.embedded else "external"
+    broker = snap.broker
+    up = "● up" if broker.up else f"✗ {broker.condition.upper()}"
+    if broker.memory_bytes:
+        up += f" {megabytes(broker.memory_bytes)}" + (" (!)" if broker.memory_high else "")
+    where = "embedded" if broker.embedded else "external"
     fleet = ""
     if snap.fleet:
         alive = sum(1 for w in snap.workers if w.alive)
@@ -121,3 +124,7 @@ def header_line(snap: Snapshot) -> str:
         f"broker {snap.broker.url} ({where}) {up} ─ app {snap.app_id}{fleet} ─ "
         f"{plural(len(snap.pipelines), 'pipeline')}"
     )
+
+
+def megabytes(n: int) -> str:
+    return f"{n / (1 << 30):.1f} GB" if n >= 1 << 30 else f"{n / (1 << 20):.0f} MB"

@@ -46,6 +46,9 @@ class Cause(Word):
     SEND_FAILED = "send_failed"
     DECODE_FAILED = "decode_failed"
     CRASHED = "crashed"
+    BROKER = "broker"
+    """Not an id the probe saw damaged: the values stopped while the broker did not answer
+    requests (an outage genmon measured), so the loss is put on the broker, not the app."""
 
     @property
     def stage(self) -> Stage:
@@ -63,14 +66,17 @@ _CAUSE_STAGE = {
     Cause.SEND_FAILED: Stage.ACKED,
     Cause.DECODE_FAILED: Stage.RECEIVED,
     Cause.CRASHED: Stage.PROCESSED,
+    Cause.BROKER: Stage.ACKED,
 }
 _CAUSE_WORDS = {
     Cause.UNAWAITED: "send not awaited",
     Cause.SEND_FAILED: "delivery failed",
     Cause.DECODE_FAILED: "decode failed",
     Cause.CRASHED: "agent raised",
+    Cause.BROKER: "with the broker",
 }
-CAUSES: tuple[Cause, ...] = tuple(Cause)
+CAUSES: tuple[Cause, ...] = tuple(c for c in Cause if c != Cause.BROKER)
+"""The causes the probe records per value (a broker fault is judged from outages, not recorded)."""
 
 
 class RowKind(Word):

@@ -20,6 +20,7 @@ from textual.worker import get_current_worker
 
 from genmon.model import Monitor, Refused, Snapshot, header_line
 from genmon.model.control import LogSource
+from genmon.model.text import megabytes
 from genmon.tui.detail import DetailPanel, RateHistory
 from genmon.tui.detail_screen import DetailScreen
 from genmon.tui.help import HelpScreen
@@ -164,7 +165,16 @@ class GenmonApp(App[None]):
         elif snap.stalls.ongoing:
             status.update(f"[b red]Faust's event loop is stalled: {snap.stalls.ongoing:.1f}s so far[/]")
         elif not snap.broker.up:
-            status.update(f"[b red]broker {snap.broker.url} is down[/] ─ log {snap.log_path}")
+            since = snap.broker.outages[-1].window() if snap.broker.outages else ""
+            status.update(
+                f"[b red]broker {snap.broker.url} is {snap.broker.condition} {since}[/] ─ values waiting for "
+                f"it are put on the broker ─ log {snap.log_path}"
+            )
+        elif snap.broker.memory_high:
+            status.update(
+                f"[b yellow]the embedded broker holds {megabytes(snap.broker.memory_bytes or 0)}: it keeps "
+                "every record in memory; for long runs use a real Kafka (--broker)[/] ─ ? for help"
+            )
         else:
             stalled = (
                 f"[b yellow]loop stalls: {snap.stalls.count}, longest {snap.stalls.longest:.2f}s "

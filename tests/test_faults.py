@@ -1,0 +1,139 @@
+"""Faults of the broker, put on the real embedded broker genmon runs itself: killed with sends in
+flight, paused (SIGSTOP) and resumed. Each test asserts the exit (within its bound, its status, no
+traceback, nothing left running, nothing in the working directory) and that the verdict names the
+broker when the broker was at fault — never the app."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from procs import alive, children_of
+from test_cli import Terminal
+
+from genmon.cli import BROKER_FAULT
+from genmon.host.logs import logs_root
+
+GENMON = [sys.executable, "-m", "genmon"]
+EXIT_BOUND_SECONDS = 25.0
+"""From the end of the run to genmon's exit with a dead broker: the apps' stop is abandoned after
+5 s and a worker killed after 8 s; README, "When things go wrong"."""
+
+
+def _headless(tmp_path: Path, duration: float) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*GENMON, "--headless", "--json", "--duration", str(duration), "--scenarios", "sync-pump"],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _broker_and_workers(pid: int, timeout: float = 30) -> tuple[list[int], list[int]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        brokers = children_of(pid, b"broker", b"--listener-url")
+        workers = children_of(pid, b"genmon.fleet.worker")
+        if brokers and workers:
+            return brokers, workers
+        time.sleep(0.2)
+    raise AssertionError("genmon did not start its broker and worker")
+
+
+def _none_left(pids: list[int]) -> bool:
+    deadline = time.monotonic() + 5
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not any(alive(pid) for pid in pids)
+
+
+def test_a_killed_broker_is_blamed_with_exact_counts_and_genmon_exits(tmp_path: Path) -> None:
+    duration = 10.0
+    proc = _headless(tmp_path, duration)
+    try:
+        brokers, workers = _broker_and_workers(proc.pid)
+        time.sleep(5.0)  # values flow
+        os.kill(brokers[0], signal.SIGKILL)
+        killed = time.monotonic()
+        out, err = proc.communicate(timeout=90)
+        took = time.monotonic() - killed
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == BROKER_FAULT, (proc.returncode, err[-3000:])
+    assert took < duration + EXIT_BOUND_SECONDS
+    assert "Traceback" not in err and "Logging error" not in err, err[-3000:]
+    snap = json.loads(out)
+    assert snap["broker"]["up"] is False and snap["broker"]["state"] == "down"
+    assert snap["broker"]["outages"][0]["state"] == "down" and snap["broker"]["outages"][0]["until"] is None
+    (pipe,) = [p for p in snap["pipelines"] if p["name"] == "sync-pump"]
+    counts, verdict = pipe["counts"], pipe["verdict"]
+    # The worker's final report (written to a file: the report topic died with the broker) has
+    # every value that was sent and never acknowledged: they are lost with the broker, not the app.
+    assert counts["yielded"] == counts["sent"] > counts["acked"] >= counts["received"], counts
+    assert verdict["cause"] == "broker" and verdict["state"] == "lost" and verdict["stage"] == "acked"
+    assert verdict["lost"] == counts["sent"] - counts["acked"]
+    assert verdict["text"].startswith(f"lost with the broker at acked: {verdict['lost']} (broker down since ")
+    lines = err.strip().splitlines()
+    assert "genmon: the broker failed during the run (down since " in err
+    assert f"{verdict['lost']} values lost with it" in err
+    assert lines[-1] == f"genmon: log kept: {logs_root() / f'run-{proc.pid}' / 'genmon.log'}", lines
+    assert _none_left([*brokers, *workers]), "a worker or the broker outlived genmon"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_paused_broker_is_not_answering_and_nothing_is_lost_once_it_resumes(tmp_path: Path) -> None:
+    proc = _headless(tmp_path, 14.0)
+    try:
+        brokers, workers = _broker_and_workers(proc.pid)
+        time.sleep(4.0)
+        os.kill(brokers[0], signal.SIGSTOP)  # alive, accepting connections, answering nothing
+        time.sleep(6.0)
+        os.kill(brokers[0], signal.SIGCONT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, (proc.returncode, err[-3000:])
+    snap = json.loads(out)
+    assert snap["broker"]["up"] is True
+    (outage,) = snap["broker"]["outages"]
+    assert outage["state"] == "not answering" and outage["until"] is not None
+    (pipe,) = [p for p in snap["pipelines"] if p["name"] == "sync-pump"]
+    counts = pipe["counts"]
+    assert len(set(counts.values())) == 1 and counts["yielded"] > 0, counts  # the producer caught up
+    assert pipe["verdict"]["lost"] == 0
+    assert err.strip().splitlines() == [
+        f"genmon: the broker did not answer for a while (not answering {outage['since']} to "
+        f"{outage['until']}); nothing was lost"
+    ]
+    assert _none_left([*brokers, *workers])
+
+
+def test_q_on_the_screen_after_the_broker_died_exits_within_its_bound(tmp_path: Path) -> None:
+    term = Terminal(tmp_path, args=("--scenarios", "sync-pump"))
+    brokers = term.wait_for_screen()
+    workers = children_of(term.proc.pid, b"genmon.fleet.worker")
+    time.sleep(2.0)
+    os.kill(brokers[0], signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while b"is down" not in term.output and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert b"is down" in term.output, "the screen says the broker is down"
+    term.type(b"q")
+    started = time.monotonic()
+    code, text = term.finish(timeout=60)
+    assert time.monotonic() - started < EXIT_BOUND_SECONDS
+    assert code == BROKER_FAULT and "Traceback" not in text
+    assert "genmon: the broker failed during the run (down since " in text
+    assert "genmon: log kept: " in text  # the broker was down at quit: its log is what to read next
+    assert _none_left([*brokers, *workers])
+    assert list(tmp_path.iterdir()) == []
