@@ -134,6 +134,24 @@ def test_a_loss_long_after_a_broker_outage_stays_the_apps() -> None:
     assert verdict.text == "lost at received: 10"
 
 
+def test_a_shortfall_on_a_group_shared_with_other_consumers_is_not_called_lost() -> None:
+    from genmon.model import diagnose
+
+    clocks = Clocks(settle_seconds=5.0)
+    half = orders(20, received=11)  # the other instance's consumer took the rest
+    for t in range(0, 7):
+        snap, clocks = build(replace(reading(float(t), half), group_members={"shop": 2}), clocks)
+    pipe = snap.pipelines[0]
+    verdict = pipe.verdict
+    assert verdict.state == VerdictState.UNVERIFIABLE and verdict.stage == Stage.RECEIVED
+    assert verdict.text == (
+        "unverifiable: 9 at received (1 other consumer in group shop takes a share of these partitions)"
+    )
+    assert "another instance of the app" in diagnose(pipe).why
+    alone, _ = build(replace(reading(7.0, half), group_members={"shop": 1}), clocks)
+    assert alone.pipelines[0].verdict.state == VerdictState.LOST  # only genmon's own worker: a loss
+
+
 def test_a_reader_does_not_advance_the_clocks() -> None:
     """Building a snapshot returns new clocks; a reader that drops them leaves the sampler's alone."""
     clocks = Clocks(settle_seconds=5.0)

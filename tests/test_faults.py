@@ -13,9 +13,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from procs import alive, children_of
 from test_cli import Terminal
 
+from genmon.broker import BrokerProcess
 from genmon.cli import BROKER_FAULT
 from genmon.host.logs import logs_root
 
@@ -137,3 +139,47 @@ def test_q_on_the_screen_after_the_broker_died_exits_within_its_bound(tmp_path: 
     assert "genmon: log kept: " in text  # the broker was down at quit: its log is what to read next
     assert _none_left([*brokers, *workers])
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.brokers("embedded")
+def test_two_runs_sharing_a_consumer_group_never_call_the_other_ones_share_lost(
+    broker: BrokerProcess, tmp_path: Path, app_id: str
+) -> None:
+    """Same app id on one broker: one consumer group, each run's agent gets about half the
+    partitions. Neither run may call the values the other consumer took lost."""
+    command = [
+        *GENMON,
+        "--headless",
+        "--json",
+        "--broker",
+        broker.url,
+        "--app-id",
+        app_id,
+        "--scenarios",
+        "sync-pump",
+        "--duration",
+        "6",
+    ]
+    runs = [
+        subprocess.Popen(
+            command,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            stdin=subprocess.DEVNULL,
+        )
+        for _ in range(2)
+    ]
+    results = [run.communicate(timeout=150) for run in runs]
+    for run, (out, err) in zip(runs, results, strict=True):
+        assert run.returncode == 0, err[-2000:]
+        (pipe,) = json.loads(out)["pipelines"]
+        counts, verdict = pipe["counts"], pipe["verdict"]
+        assert counts["yielded"] == counts["sent"] == counts["acked"] > 0
+        assert verdict["lost"] == 0 and verdict["state"] != "lost", verdict
+        if counts["received"] < counts["acked"]:  # the other run's consumer had partitions of it
+            assert verdict["state"] == "unverifiable"
+            assert f"1 other consumer in group {app_id} takes a share of these partitions" in verdict["text"]
+    shares = [json.loads(out)["pipelines"][0]["counts"] for out, _ in results]
+    assert any(c["received"] < c["acked"] for c in shares), f"the group was not shared: {shares}"

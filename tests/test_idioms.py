@@ -273,3 +273,51 @@ def test_request_reply_gets_its_replies_and_names_the_reply_topic(broker: Broker
     assert double.verdict.state in ("ok", "paused") and not double.sinks
     assert answers == [2 * n for n in range(1, len(answers) + 1)] and len(answers) >= asked - 1
     assert not [p for p in snap.pipelines if p.kind == "topic"]  # the reply topic is no listening row
+
+
+@PROBE_SIDE
+def test_copied_and_forged_id_headers_never_count_as_the_pipelines_values(broker: BrokerProcess) -> None:
+    """Any producer can copy a record with its ``genmon-id`` header: a copy of a value already
+    processed is a duplicate (no decode failure, no reorder, no new latency); an id the run never
+    yielded, or stamped before the run began, is counted apart (``forged``), never as the row's."""
+    import asyncio
+
+    from aiokafka import AIOKafkaProducer
+
+    from tests.apps import hostile
+
+    with user_app(broker, "tests.apps.hostile") as host:
+        snap = settled(host, reached(("numbers", "processed", hostile.VALUES)))
+        before = snap.pipeline("numbers")
+        prefix = host.probe.sources["numbers"].header_value_prefix
+        now_us = time.time_ns() // 1000
+        forged = [
+            (b"5", prefix + b"5:%d" % now_us),  # a copy of value 5, already processed
+            (b'"five"', prefix + b"5:%d" % now_us),  # the same id, undecodable: not a decode failure
+            (b"999999", prefix + b"999999:%d" % now_us),  # never yielded
+            (b"3", prefix + b"3:%d" % (host.probe.started_us - 3_600_000_000)),  # an hour before the run
+        ]
+
+        async def send() -> None:
+            producer = AIOKafkaProducer(bootstrap_servers=broker.address.bootstrap)
+            await producer.start()
+            try:
+                for value, header in forged:
+                    await producer.send_and_wait("hostile-numbers", value, headers=[("genmon-id", header)])
+            finally:
+                await producer.stop()
+
+        asyncio.run(send())
+        deadline = time.monotonic() + 20
+        while host.probe.forged < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1.0)
+        after = host.snapshot(fresh=True).pipeline("numbers")
+    assert host.probe.forged >= 2  # received (and processed) by the agent, counted apart
+    assert after.counts.as_tuple() == (hostile.VALUES,) * 5, after.counts
+    assert after.verdict.lost == 0 and not after.damaged, after.damaged
+    assert after.reorders == 0
+    # the decodable copy of id 5 is a duplicate; the undecodable one fails in Faust's decoding, which
+    # genmon hears of (it would be "decode failed") but id 5 was processed already: never re-marked
+    assert after.duplicates.get("received", 0) >= 1
+    assert after.latency_ms.get("max", 0.0) <= max(before.latency_ms.get("max", 0.0), 60_000.0)

@@ -238,6 +238,7 @@ class Watcher(OwnLoop):
             now,
             broker=self.health.info(self.broker.url),
             offsets=self.offsets.offsets,
+            group_members=self.offsets.members,
             settle_seconds=self.settle_seconds,
             log_path=self.log_path,
             uptime=now - self._started,

@@ -259,6 +259,7 @@ class Host:
             now,
             broker=self.health.info(self._broker.url),
             offsets=self.offsets.offsets,
+            group_members=self.offsets.members,
             settle_seconds=self.settle_seconds,
             log_path=self.log_path,
             uptime=now - self._started_at,

@@ -36,6 +36,8 @@ class OffsetWatcher:
         self.wanted = wanted
         self.poll = poll
         self.offsets: dict[str, TopicOffsets] = {}
+        self.members: dict[str, int] = {}
+        """Consumer group -> how many members the broker lists (DescribeGroups)."""
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._polls = 0
@@ -121,3 +123,19 @@ class OffsetWatcher:
                 committed = sum(max(meta.offset, 0) for meta in answer.values() if meta is not None)
             fresh[topic] = TopicOffsets(topic, len(parts), end, group, committed)
         self.offsets = fresh
+        self.members = await _members(admin, {g for g in wanted.values() if g})
+
+
+async def _members(admin: AIOKafkaAdminClient, groups: set[str]) -> dict[str, int]:
+    """How many consumers each group has now: more than genmon's own workers means another
+    instance of the app (same id, same group) takes a share of the partitions."""
+    if not groups:
+        return {}
+    counts: dict[str, int] = {}
+    with contextlib.suppress(Exception):  # a broker without DescribeGroups: not known
+        for response in await admin.describe_consumer_groups(sorted(groups)):
+            for group in response.groups:
+                error, group_id, state = group[0], group[1], group[2]
+                if error == 0 and state in ("Stable", "CompletingRebalance", "PreparingRebalance"):
+                    counts[group_id] = len(group[5])
+    return counts

@@ -228,6 +228,15 @@ def _pipeline(
         elif outage is not None:  # still in flight: waiting for a broker that does not answer now
             window = f"broker {outage.state} {outage.window()}"
             verdict = replace(verdict, text=f"{verdict.text} · waiting for the broker ({window})")
+        elif (shared := _shared_group(verdict, app, reading)) is not None:
+            # Consumers genmon does not follow read some partitions: what they took is not lost.
+            verdict = Verdict(
+                VerdictState.UNVERIFIABLE,
+                f"unverifiable: {verdict.lost} at {verdict.stage} ({shared})",
+                verdict.stage,
+                in_flight=verdict.lost,
+                error=shared,
+            )
         elif verdict.state == VerdictState.LOST and verdict.cause is None and app is not None and app.gone:
             # A worker died between reports: what it did last is unknown, so this is not proof of loss.
             worker = app.gone[0].split(" ", 1)[0]
@@ -276,6 +285,21 @@ def _pipeline(
         sinks=sinks,
         misnamed=misnamed,
     )
+
+
+def _shared_group(verdict: Verdict, app: AppReading | None, reading: Reading) -> str | None:
+    """``2 other consumers in group shop take a share of these partitions`` when a silent loss at
+    received or processed sits on a group the broker lists more members in than genmon's workers."""
+    if app is None or verdict.state != VerdictState.LOST or verdict.cause is not None:
+        return None
+    if verdict.stage not in (Stage.RECEIVED, Stage.PROCESSED):
+        return None
+    others = reading.group_members.get(app.app_id, 0) - app.members
+    if others <= 0:
+        return None
+    who = "1 other consumer" if others == 1 else f"{others} other consumers"
+    verb = "takes" if others == 1 else "take"
+    return f"{who} in group {app.app_id} {verb} a share of these partitions"
 
 
 def _broker_outage(verdict: Verdict, clocks: Clocks, name: str, reading: Reading) -> Outage | None:

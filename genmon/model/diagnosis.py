@@ -86,6 +86,15 @@ def diagnose(
             "Nothing of it runs; the other pipelines are not affected.",
             _crash_fix(error),
         )
+    if v.state == VerdictState.UNVERIFIABLE and v.error and "other consumer" in v.error:
+        stage = v.stage or Stage.RECEIVED
+        return Diagnosis(
+            f"{v.in_flight} values have not reached {stage} here, and the broker says {v.error}: "
+            f"another instance of the app (same app id, so the same consumer group) reads them. "
+            f"{_ids(pipe.missing.get(stage))} may well have been handled there; genmon cannot follow it.",
+            "# one genmon per app id on a shared broker, or give each run its own id:\n"
+            "# genmon --app-id mine-2 (demo), or faust.App('mine-2', ...)",
+        )
     if v.state == VerdictState.UNVERIFIABLE:
         stage = v.stage or "a later stage"
         return Diagnosis(

@@ -139,6 +139,7 @@ class Fleet:
         log_path: str | None = None,
         uptime: float = 0.0,
         listening_rows: bool = False,
+        group_members: Mapping[str, int] | None = None,
     ) -> Reading:
         heard = sorted(self.heard.values(), key=lambda h: h.number)
         several = len(heard) > 1
@@ -189,6 +190,7 @@ class Fleet:
             uptime=uptime,
             listening_rows=listening_rows,
             workers=workers,
+            group_members=dict(group_members or {}),
         )
 
     def _with_latency(self, src: SourceState, now: float) -> SourceState:
@@ -477,6 +479,7 @@ def _merge_apps(heard: list[Heard], now: float, broker_up: bool = True) -> tuple
                 assigned=assigned,
                 stalls=combined(a.stalls for _, a in pool) if pool else LoopStalls(),
                 gone=gone,
+                members=len(alive) or len(runs),
             )
         )
     return tuple(apps)

@@ -104,6 +104,9 @@ class AppReading:
     gone: tuple[str, ...] = ()
     """Workers of this app that stopped reporting without a final report (``w2 died at 10:03:04``):
     what they did since their last report cannot be known, so a shortfall is unverifiable, not lost."""
+    members: int = 1
+    """How many of the consumers in this app's group are genmon's (its live workers): the broker may
+    name more (another instance of the app takes a share of the partitions)."""
 
 
 @dataclass(frozen=True)
@@ -123,3 +126,5 @@ class Reading:
     """Add a row per topic an agent reads that no followed source sends to (``-A``)."""
     workers: tuple[WorkerStatus, ...] = ()
     """The processes the reading was merged from (one, unless a fleet is watched)."""
+    group_members: Mapping[str, int] = field(default_factory=dict)
+    """Consumer group -> the members the broker lists in it (broker truth; absent: not known)."""

@@ -17,6 +17,7 @@ import contextlib
 import contextvars
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -69,6 +70,11 @@ class Probe:
         self._by_header: dict[bytes, Source] = {}
         self._lock = threading.Lock()
         self.token = secrets.token_hex(4)
+        self.started_us = time.time_ns() // 1000
+        """When this run began (µs since the epoch): none of its values was yielded before."""
+        self.forged = 0
+        """Records carrying this run's id header with an id it never made (copied, replayed or
+        forged by some producer): counted apart, never as a pipeline's value."""
         self.inbound: dict[str, Inbound] = {}
         """Per topic, messages that carry no id of this run (sent by code genmon does not see)."""
         self.consumed: dict[str, None] = {}
@@ -182,6 +188,12 @@ class Probe:
         found = self.by_header(raw)
         if found is None or found[1] <= found[0].floor:
             return None
+        src, seq, yielded_at = found
+        if not src.foreign and (seq > src.seq or yielded_at < self.started_us):
+            # Any producer can copy a header: an id this run never yielded (above the generator's
+            # last, or stamped before the run began) is not one of its values.
+            self.forged += 1
+            return None
         return found
 
     def record(self, cause: Cause, headers: Any, note: str = "") -> None:
@@ -190,6 +202,8 @@ class Probe:
         with contextlib.suppress(Exception):
             found = self.from_headers(headers)
             if found is not None:
+                if found[0].was_processed(found[1]):
+                    return  # a copy of a value already processed: the value itself was not lost
                 found[0].damaged[cause].add(found[1])
                 if note:
                     found[0].notes[cause] = note

@@ -129,6 +129,10 @@ class Source:
             self.agents[agent] = None
         return ids
 
+    def was_processed(self, seq: int) -> bool:
+        """Some agent already finished this value (a later copy of it must not mark it damaged)."""
+        return any(seq in ids.ids for ids in list(self.processed.values()))
+
     def note_received(self, seq: int, topic: str, partition: int) -> None:
         """A value came off a partition: count it, and count it as a reorder if an id later than
         it already came off the same partition (ids are yielded in order)."""
