@@ -163,24 +163,27 @@ def cli(
     opts = Options(
         broker, embedded, app_spec, rate, settle, chosen, app_id, _level(loglevel), create_topics, workers
     )
-    snapshot, screen_status = None, 0
+    snapshot, screen_status, seen = None, 0, None
     with running(opts) as run:
         if headless:
             snapshot = settle_and_read(run.host, duration or 10.0, settle)
         else:
             from genmon.tui import GenmonApp
 
-            screen = GenmonApp(run.host, descriptions=run.descriptions, log_ring=run.ring)
+            screen = GenmonApp(
+                run.host, descriptions=run.descriptions, log_ring=run.ring, recover=run.recover
+            )
             screen.run()
             screen_status = screen.return_code or 0  # 128 + N when a signal ended the screen
-            _trouble_on_screen(screen.snapshot)
+            seen = screen.snapshot
+            _trouble_on_screen(seen)
     if snapshot is not None:
         from genmon.report import print_report
 
         snapshot = _final_snapshot(run, snapshot)
         print_report(snapshot, json_output)
     hung = _hung(run)
-    faulted = _broker_fault(run, snapshot)
+    faulted = _broker_fault(run, snapshot or seen)
     drained = DRAINING if snapshot is not None and snapshot.draining else 0
     sys.exit(signalled() or screen_status or faulted or drained or (HUNG if hung else 0))
 
@@ -211,8 +214,6 @@ def _broker_fault(run: Running, snapshot: Snapshot | None) -> int:
         f": {plural(lost, 'value')} lost with it"
         if lost
         else ": the result is what genmon knew before it failed"
-        if snapshot is not None
-        else ""
     )
     click.echo(f"genmon: the broker failed during the run ({spells}){said}", err=True)
     return BROKER_FAULT
@@ -235,9 +236,12 @@ def _hung(run: Running) -> bool:
 
     killed = run.workers.killed if run.workers is not None else []
     if run.hung:
+        outages = run.host.health.info(run.host.broker.url).outages
         why = (
             "Faust's stop waits for the broker to take the producer's last sends; the broker does not answer"
             if not run.host.broker_up()
+            else f"Faust's stop hung after the broker's outage at {outages[-1].since}: it waits on the broker"
+            if outages
             else "Faust's stop hung: an agent or task that never lets go"
         )
         click.echo(

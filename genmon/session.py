@@ -13,10 +13,13 @@ import os
 import signal
 import socket
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+from pyroaring import FrozenBitMap
 
 from genmon.broker import FAST_JOIN, BrokerAddress, EmbeddedBroker, check_reachable, parse_broker_url
 from genmon.fleet.watcher import Watcher
@@ -57,6 +60,8 @@ class Running:
     finals: list[Any] = field(default_factory=list)
     """The workers' final reports as they wrote them to files (filled once stopped): what genmon
     knows at the end when the broker, and with it the report topic, is gone."""
+    recover: Callable[[], str] | None = None
+    """Restart the embedded broker and the app's workers (None: the broker is not genmon's)."""
 
     def with_finals(self) -> Snapshot:
         """The run's result once it is over and its broker gone: the workers' final reports (from
@@ -108,7 +113,8 @@ def running(opts: Options) -> Iterator[Running]:
         finals: list[Any] = []
         stack.callback(lambda: finals.extend(_finals(scratch, opts.workers)))  # after the workers stop
         workers = WorkerProcesses(plan, opts.workers, log_path).start()
-        stack.callback(workers.stop)
+        current = [workers]  # a recovery replaces them: whichever run last is stopped
+        stack.callback(lambda: current[-1].stop())
         tail = LogTail(ring, workers.tailed()).start()
         stack.callback(tail.stop)
         url = embedded.url if embedded else opts.broker_url or _broker_of(workers, scratch)
@@ -131,7 +137,42 @@ def running(opts: Options) -> Iterator[Running]:
         watcher.start()
         _wait_started(watcher, workers, scratch)
         descriptions = _descriptions(opts) if opts.app_spec is None else {}
-        yield Running(watcher, ring, descriptions, workers, hung, finals)
+        running_now = Running(watcher, ring, descriptions, workers, hung, finals)
+        if embedded is not None:
+            lock = threading.Lock()
+
+            def recover() -> str:
+                """The embedded broker died (or hangs): its records are gone with it. Stop the
+                workers (their final reports, from files, keep every count exact), restart the
+                broker on its port, read genmon's topics afresh, start the workers again."""
+                assert embedded is not None
+                with lock:
+                    old = current[-1]
+                    old.stop()
+                    now = time.monotonic()
+                    outage = watcher.health.info(embedded.url).outages
+                    note = (
+                        f"broker {outage[-1].state} {outage[-1].since}, restarted" if outage else "restarted"
+                    )
+                    for report in _finals(scratch, opts.workers):
+                        watcher.fleet.add(lost_with_the_broker(report, note), now)
+                    _forget_statuses(scratch, opts.workers)
+                    embedded.restart()
+                    watcher.health.restarted()
+                    watcher.reconnect()
+                    fresh = WorkerProcesses(plan, opts.workers, log_path).start()
+                    pids.update(str(proc.pid) for proc in fresh.procs)
+                    current.append(fresh)
+                    running_now.workers = fresh
+                    line = (
+                        f"genmon: restarted the embedded broker at {embedded.url} (it came back empty: "
+                        "topics and offsets start afresh) and the app's workers; counts so far are kept"
+                    )
+                    logging.getLogger("genmon").warning(line)
+                    return line
+
+            running_now.recover = recover
+        yield running_now
 
 
 def _ours(key: bytes, host_name: str, pids: set[str]) -> bool:
@@ -194,6 +235,32 @@ def _finals(scratch: str, count: int) -> list[Any]:
         ):
             reports.append(decode(f.read()))
     return reports
+
+
+def lost_with_the_broker(report: Any, note: str) -> Any:
+    """A stopped worker's final report, with what the dead broker took marked as seen: its values
+    sent and never acknowledged cannot arrive any more (the restarted broker is empty)."""
+    from genmon.model import Cause
+
+    sources = []
+    for src in report.sources:
+        unacked = src.sent - src.acked
+        if not src.foreign and unacked:
+            damaged = {**src.damaged, Cause.BROKER: FrozenBitMap(unacked)}
+            src = replace(src, damaged=damaged, notes={**src.notes, Cause.BROKER: note})
+        sources.append(src)
+    return replace(report, sources=tuple(sources))
+
+
+def _forget_statuses(scratch: str, count: int) -> None:
+    """The status and final-report files of workers that were replaced (taken in already)."""
+    from genmon.fleet.worker import final_path
+
+    for number in range(1, count + 1):
+        path = os.path.join(scratch, f"status.w{number}")
+        for stale in (path, final_path(path)):
+            with contextlib.suppress(OSError):
+                os.unlink(stale)
 
 
 def _hung_apps(scratch: str, count: int) -> list[str]:

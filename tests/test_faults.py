@@ -22,6 +22,7 @@ from genmon.cli import BROKER_FAULT
 from genmon.host.logs import logs_root
 
 GENMON = [sys.executable, "-m", "genmon"]
+SYNC_PUMP = ["--scenarios", "sync-pump"]
 EXIT_BOUND_SECONDS = 25.0
 """From the end of the run to genmon's exit with a dead broker: the apps' stop is abandoned after
 5 s and a worker killed after 8 s; README, "When things go wrong"."""
@@ -183,3 +184,78 @@ def test_two_runs_sharing_a_consumer_group_never_call_the_other_ones_share_lost(
             assert f"1 other consumer in group {app_id} takes a share of these partitions" in verdict["text"]
     shares = [json.loads(out)["pipelines"][0]["counts"] for out, _ in results]
     assert any(c["received"] < c["acked"] for c in shares), f"the group was not shared: {shares}"
+
+
+def test_b_restarts_a_dead_embedded_broker_and_the_app_keeping_the_counts(tmp_path: Path) -> None:
+    term = Terminal(tmp_path, args=("--scenarios", "sync-pump"))
+    brokers = term.wait_for_screen()
+    old_workers = children_of(term.proc.pid, b"genmon.fleet.worker")
+    time.sleep(2.0)
+    os.kill(brokers[0], signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while b"restart broker" not in term.output and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert b"restart broker" in term.output, "b is offered in the footer once the broker is down"
+    mark = len(term.output)
+    term.type(b"b")
+    deadline = time.monotonic() + 40
+    new_brokers: list[int] = []
+    while time.monotonic() < deadline:
+        new_brokers = children_of(term.proc.pid, b"broker", b"--listener-url")
+        if new_brokers and b"restarted the embedded broker" in term.output[mark:]:
+            break
+        time.sleep(0.3)
+    assert new_brokers and new_brokers != brokers, "a new broker runs"
+    assert b"restarted the embedded broker" in term.output[mark:]
+    new_workers = children_of(term.proc.pid, b"genmon.fleet.worker")
+    assert new_workers and not set(new_workers) & set(old_workers), "the app runs in new workers"
+    assert not any(alive(pid) for pid in old_workers)
+    deadline = time.monotonic() + 20
+    while b"\xe2\x97\x8f up" not in term.output[mark:] and time.monotonic() < deadline:  # "● up"
+        time.sleep(0.3)
+    assert b"\xe2\x97\x8f up" in term.output[mark:], "the header says the broker is up again"
+    time.sleep(3.0)
+    term.type(b"q")
+    code, text = term.finish(timeout=60)
+    assert "Traceback" not in text
+    # the values sent while the broker was dead are named at exit (the old worker's final report says
+    # which): lost with the broker, never the app's
+    assert code == BROKER_FAULT, (code, text[-2000:])
+    assert "values lost with it" in text
+    assert _none_left([*brokers, *new_brokers, *old_workers, *new_workers])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_external_broker_restarted_on_its_port_is_recovered_from_by_itself(tmp_path: Path) -> None:
+    """A broker genmon does not run comes back (empty: Tansu keeps nothing): genmon keeps watching,
+    its readers reconnect, the app's values flow again, and nothing is blamed on the app."""
+    from genmon.broker import EmbeddedBroker
+
+    with EmbeddedBroker() as external:
+        proc = subprocess.Popen(
+            [*GENMON, "--headless", "--json", "--broker", external.url, *SYNC_PUMP, "--duration", "14"],
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            time.sleep(7.0)
+            external.restart()
+            out, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert "Traceback" not in err
+    assert proc.returncode in (0, BROKER_FAULT, 5), (proc.returncode, err[-2000:])  # 5: Faust's stop hung
+    snap = json.loads(out)
+    (outage,) = snap["broker"]["outages"]
+    assert outage["until"] is not None and snap["broker"]["up"] is True
+    (pipe,) = snap["pipelines"]
+    counts, verdict = pipe["counts"], pipe["verdict"]
+    assert counts["yielded"] == counts["sent"] == counts["acked"] > 0, counts
+    assert verdict["state"] != "lost" or verdict["cause"] == "broker", verdict
+    if proc.returncode == 5:
+        assert f"after the broker's outage at {outage['since']}" in err
+    assert list(tmp_path.iterdir()) == []

@@ -108,7 +108,10 @@ class BrokerHealth:
         pid: Callable[[], int | None] | None = None,
         every: float = POLL_SECONDS,
         answer_seconds: float = ANSWER_SECONDS,
+        on_back: Callable[[], None] | None = None,
     ) -> None:
+        """``on_back``: called (on a thread of its own) when the broker answers again after an
+        outage, so the readers can reconnect."""
         self.address = address
         self.embedded = embedded
         self._alive = alive
@@ -118,7 +121,10 @@ class BrokerHealth:
         self.state = "up"
         self.memory: int | None = None
         self.memory_warning = memory_warning_bytes()
+        self.on_back = on_back
         self.outages: list[Outage] = []
+        self.restarts: list[str] = []
+        """When genmon restarted the (embedded) broker, HH:MM:SS."""
         self.checks = 0
         self._guard = threading.Lock()
         self._stop = threading.Event()
@@ -154,12 +160,19 @@ class BrokerHealth:
             if state == "up" and ongoing:
                 assert last is not None
                 self.outages[-1] = last.ended(now, wall)
+                if self.on_back is not None:
+                    threading.Thread(target=self.on_back, name="genmon-broker-back", daemon=True).start()
             elif state != "up" and not ongoing:
                 self.outages.append(Outage.begin(state, now, wall))
                 del self.outages[:-KEEP_OUTAGES]
             elif state != "up" and last is not None and last.state != state:
                 self.outages[-1] = last.worse(state)
             self.state = state
+
+    def restarted(self) -> None:
+        """genmon restarted the broker: say so (header, sparkline title, log) and ask it now."""
+        self.restarts.append(time.strftime("%H:%M:%S"))
+        self.check()
 
     def info(self, url: str) -> BrokerInfo:
         with self._guard:
@@ -173,6 +186,7 @@ class BrokerHealth:
             outages=outages,
             memory_bytes=self.memory,
             memory_warning_bytes=self.memory_warning if self.embedded else None,
+            restarts=tuple(self.restarts),
         )
 
     def _run(self) -> None:

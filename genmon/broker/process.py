@@ -138,6 +138,17 @@ class BrokerProcess:
         self.stop()
         raise BrokerError(f"{self.name} did not answer within {self.ready_timeout:g}s")
 
+    def restart(self) -> BrokerProcess:
+        """Stop what is left of it and start it again on the same port, so the clients that knew it
+        reconnect by themselves. The embedded broker keeps nothing: it comes back empty."""
+        port = self.address.port if self.address is not None else self.port
+        self.stop()
+        chosen, self.port = self.port, port
+        try:
+            return self.start()
+        finally:
+            self.port = chosen
+
     def stop(self) -> None:
         """Stop the broker (idempotent): SIGTERM, then SIGKILL after ``stop_grace`` seconds."""
         proc, self.process = self.process, None

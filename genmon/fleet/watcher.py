@@ -58,7 +58,9 @@ class Watcher(OwnLoop):
         super().__init__("genmon-watcher")
         self.broker = broker
         self.embedded = embedded
-        self.health = BrokerHealth(broker, embedded=embedded, alive=broker_alive, pid=broker_pid)
+        self.health = BrokerHealth(
+            broker, embedded=embedded, alive=broker_alive, pid=broker_pid, on_back=self._broker_back
+        )
         """Whether the broker answers requests, its outages, the embedded one's memory."""
         self.accept = accept or (lambda _report: True)
         self.accept_key = accept_key or (lambda _key: True)
@@ -76,6 +78,8 @@ class Watcher(OwnLoop):
         """Seconds from a report being taken (worker's clock) to its merge here (same host: same clock)."""
         self._started = time.monotonic()
         self._stopping = threading.Event()
+        self._reread = threading.Event()
+        """Set by :meth:`reconnect`: the reading loop ends, a new one starts on the same fleet."""
         self._outbox: asyncio.Queue[ControlRecord] | None = None
         self._backlog = 0
         """The reports topic's end when the watcher started: reports before it are history."""
@@ -103,6 +107,35 @@ class Watcher(OwnLoop):
         if self._thread.is_alive():
             self._thread.join(timeout)
 
+    def _broker_back(self) -> None:
+        """The broker answers again: fresh clients for broker truth; for a broker genmon does not
+        run, read genmon's topics afresh too (a restarted Tansu forgot them). Genmon's own broker
+        is restarted by the recovery, which reconnects itself."""
+        if self._stopping.is_set():
+            return
+        self.offsets.reconnect()
+        if not self.embedded:
+            try:
+                self.reconnect()
+            except WatcherError as exc:
+                log.warning("genmon's reports after the broker came back: %s", exc)
+
+    def reconnect(self, timeout: float = 15.0) -> None:
+        """Read genmon's topics afresh, on a broker that came back empty (a restarted embedded
+        broker): the fleet — every count so far — stays, the desired switches are sent again."""
+        self._reread.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        self._reread.clear()
+        self._ready.clear()
+        self._error = None
+        self._thread = threading.Thread(target=self._run, name="genmon-watcher", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout) or self._error:
+            raise WatcherError(self._error or f"genmon could not read its reports within {timeout:.0f}s")
+        for (app_id, name), switch in sorted(self.fleet.switches.items(), key=lambda kv: kv[1].stamp):
+            self._post(ControlRecord(app_id, name, switch.on, time.time_ns()))
+
     def broker_up(self) -> bool:
         return self.health.state == "up"
 
@@ -129,7 +162,7 @@ class Watcher(OwnLoop):
             self._ready.set()
             sender = asyncio.ensure_future(self._send_control(producer))
             try:
-                while not self._stopping.is_set():
+                while not self._stopping.is_set() and not self._reread.is_set():
                     batches = await consumer.getmany(timeout_ms=100)
                     now = time.monotonic()
                     self._take_reports(batches.get(reports, ()), now)

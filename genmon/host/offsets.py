@@ -67,6 +67,18 @@ class OffsetWatcher:
         if self._thread.is_alive():
             self._thread.join(timeout)
 
+    def reconnect(self, timeout: float = 5.0) -> None:
+        """New clients, after the broker came back (a restarted broker may have forgotten topics;
+        old clients kept stale metadata for minutes): broker truth is fresh again at the next poll."""
+        if self._stop.is_set() or not self._thread.is_alive():
+            return
+        self.stop(timeout)
+        self._stop.clear()
+        self._wake.clear()
+        self.offsets, self.members = {}, {}
+        self._thread = threading.Thread(target=self._run, name="genmon-offsets", daemon=True)
+        self._thread.start()
+
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
         try:

@@ -224,6 +224,8 @@ class BrokerInfo:
     outages: tuple[Outage, ...] = ()
     memory_bytes: int | None = None
     memory_warning_bytes: int | None = None
+    restarts: tuple[str, ...] = ()
+    """When genmon restarted the embedded broker (HH:MM:SS): it came back empty."""
 
     @property
     def condition(self) -> str:
@@ -243,6 +245,7 @@ class BrokerInfo:
             "state": self.condition,
             "outages": [o.to_dict() for o in self.outages],
             "memory_bytes": self.memory_bytes,
+            "restarts": list(self.restarts),
         }
 
 

@@ -116,7 +116,9 @@ def header_line(snap: Snapshot) -> str:
         up += f" {megabytes(broker.memory_bytes)}" + (" (!)" if broker.memory_high else "")
     where = "embedded" if broker.embedded else "external"
     fleet = ""
-    if snap.fleet:
+    if snap.fleet and not broker.up:
+        fleet = " ─ workers unheard (their reports travel through the broker)"
+    elif snap.fleet:
         alive = sum(1 for w in snap.workers if w.alive)
         gone = len(snap.workers) - alive
         fleet = f" ─ workers {alive} alive" + (f", {gone} gone" if gone else "")

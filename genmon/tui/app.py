@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import time
+from collections.abc import Callable
 
 from textual import events, on, work
 from textual.app import App, ComposeResult
@@ -18,7 +19,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, RichLog, Static
 from textual.worker import get_current_worker
 
-from genmon.model import Monitor, Refused, Snapshot, header_line
+from genmon.model import Monitor, Refused, Snapshot, header_line, one_line
 from genmon.model.control import LogSource
 from genmon.model.text import megabytes
 from genmon.tui.detail import DetailPanel, RateHistory
@@ -63,6 +64,13 @@ class GenmonApp(App[None]):
             id="workers",
             tooltip="show or hide the worker processes: alive or gone, report age, share of the values",
         ),
+        Binding(
+            "b",
+            "restart_broker",
+            "restart broker",
+            id="restart-broker",
+            tooltip="the embedded broker is down: restart it (empty) and the app, keeping the counts",
+        ),
         Binding("question_mark", "help", "help", key_display="?", id="help", tooltip="this help"),
         Binding(
             "q", "quit", "quit", id="quit", tooltip="quit (ctrl+c too): stops Faust and the embedded broker"
@@ -76,8 +84,13 @@ class GenmonApp(App[None]):
         *,
         descriptions: dict[str, str] | None = None,
         log_ring: LogSource | None = None,
+        recover: Callable[[], str] | None = None,
     ) -> None:
+        """``recover``: restarts genmon's own broker and the app (offered with ``b`` while that
+        broker does not answer); None when the broker is not genmon's to restart."""
         super().__init__()
+        self.recover = recover
+        self._recovering = False
         self.host = host
         self.descriptions = descriptions or {}
         self.log_ring = log_ring
@@ -148,7 +161,10 @@ class GenmonApp(App[None]):
         self._apply(message.snapshot)
 
     def _apply(self, snap: Snapshot) -> None:
+        was_up = self.snapshot.broker.up if self.snapshot is not None else True
         self.snapshot = snap
+        if snap.broker.up != was_up:
+            self.refresh_bindings()  # ``b`` (restart the broker) comes and goes with it
         now = time.monotonic()
         for pipe in snap.pipelines:
             self.history.add(pipe, now)
@@ -263,6 +279,36 @@ class GenmonApp(App[None]):
         workers.toggle_class("shown")
         if workers.has_class("shown") and self.snapshot is not None:
             workers.show(self.snapshot)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``b`` is shown (in the footer) only while genmon's own broker is down."""
+        if action == "restart_broker":
+            snap = self.snapshot
+            down = snap is not None and snap.broker.embedded and not snap.broker.up
+            return self.recover is not None and down and not self._recovering
+        return True
+
+    def action_restart_broker(self) -> None:
+        if self.recover is None or self._recovering:
+            return
+        self._recovering = True
+        self.notify("restarting the embedded broker and the app…", timeout=4)
+        self._restart_broker()
+
+    @work(thread=True, group="recover", name="recover")  # never exclusive: it would cancel the snapshots
+    def _restart_broker(self) -> None:
+        assert self.recover is not None
+        try:
+            line = self.recover()
+        except Exception as exc:  # said on screen and in the log; the screen keeps watching
+            self.call_from_thread(
+                self.notify, f"restart failed: {one_line(exc)}", severity="error", timeout=8
+            )
+        else:
+            self.call_from_thread(self.notify, line.removeprefix("genmon: "), timeout=6)
+        finally:
+            self._recovering = False
+            self.call_from_thread(self.refresh_bindings)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen) and self.snapshot is not None:
