@@ -16,6 +16,7 @@ from genmon.model import (
     BrokerInfo,
     Cause,
     Clocks,
+    Counts,
     LoopStalls,
     NotSwitchable,
     Reading,
@@ -213,3 +214,44 @@ def fleet_monitor() -> FakeMonitor:
     fleet.add(report(13, own("c", 120, ids(1, 0))), 90.0)
     reading = fleet.reading(100.0, broker=BrokerInfo("kafka://kafka-0:9092", embedded=False, up=True))
     return FakeMonitor(settled(replace(reading, settle_seconds=5.0, log_path=LOG_PATH, uptime=60.0)))
+
+
+class BusyMonitor(FakeMonitor):
+    """``n`` pipelines over ``apps`` apps whose counts all move on every snapshot: the screen's load
+    at scale (the screen bench and the busy-screen tests), without a broker. Every 50th row has lost
+    values at received, every 70th is paused; the rest are ok and in flight.
+
+    The rows are built once by the real ``build``; each snapshot copies them with counts advanced
+    by one tick, so the fake itself costs little of the screen process's CPU."""
+
+    def __init__(self, n: int, apps: int = 1) -> None:
+        sources = []
+        for i in range(n):
+            lost = i % 50 == 7
+            sources.append(
+                source(
+                    f"gen-{i:04d}",
+                    100,
+                    received=90 if lost else 100,
+                    topic=f"topic-{i % 20:02d}",
+                    agent=f"agent-{i % 20:02d}",
+                    on=i % 70 != 3,
+                    owner=f"app{i % apps}",
+                )
+            )
+        reading = replace(
+            demo_reading(),
+            apps=tuple(AppReading(f"app{a}", f"shop-{a}", AppState.RUNNING) for a in range(apps)),
+            sources=tuple(sources),
+        )
+        super().__init__(settled(reading))
+        self.ticks = 0
+
+    def snapshot(self, fresh: bool = False) -> Snapshot:
+        self.ticks += 1
+        t = self.ticks
+        pipes = tuple(
+            replace(p, counts=Counts(*(c + t for c in p.counts.as_tuple()))) if p.on else p
+            for p in self.snap.pipelines
+        )
+        return replace(self.snap, pipelines=pipes)

@@ -259,3 +259,41 @@ def test_an_external_broker_restarted_on_its_port_is_recovered_from_by_itself(tm
     if proc.returncode == 5:
         assert f"after the broker's outage at {outage['since']}" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_terminal_closed_under_a_busy_screen_ends_it_within_seconds(tmp_path: Path) -> None:
+    """200 pipelines all moving (a fake monitor: no broker), the terminal goes away (its session
+    leader gets SIGHUP and every read or write fails): the screen's process ends, not spins."""
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 35, 120, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).parent / "busy_screen.py"), "200"],
+        cwd=tmp_path,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=dict(os.environ, TERM="xterm-256color"),
+        start_new_session=True,
+    )
+    os.close(slave)
+    output = b""
+    deadline = time.monotonic() + 20
+    while b"gen-0007" not in output and time.monotonic() < deadline:
+        output += os.read(master, 65536)
+    assert b"gen-0007" in output, "the screen came up"
+    time.sleep(2.0)
+    os.close(master)  # the terminal is gone
+    proc.send_signal(signal.SIGHUP)
+    started = time.monotonic()
+    try:
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert time.monotonic() - started < 5, "the screen's process outlived its terminal"
+    assert proc.returncode == 128 + signal.SIGHUP
+    assert list(tmp_path.iterdir()) == []

@@ -27,6 +27,7 @@ from genmon.tui.detail_screen import DetailScreen
 from genmon.tui.help import HelpScreen
 from genmon.tui.messages import SnapshotTaken
 from genmon.tui.table import PipelineTable
+from genmon.tui.terminal import driver_class
 from genmon.tui.too_small import TooSmallScreen, too_small
 from genmon.tui.workers import WorkersTable
 
@@ -88,7 +89,7 @@ class GenmonApp(App[None]):
     ) -> None:
         """``recover``: restarts genmon's own broker and the app (offered with ``b`` while that
         broker does not answer); None when the broker is not genmon's to restart."""
-        super().__init__()
+        super().__init__(driver_class=driver_class())
         self.recover = recover
         self._recovering = False
         self.host = host
