@@ -255,3 +255,23 @@ class BusyMonitor(FakeMonitor):
             for p in self.snap.pipelines
         )
         return replace(self.snap, pipelines=pipes)
+
+
+def broker_down_monitor() -> FakeMonitor:
+    """The demo's pipelines a while after genmon's embedded broker died with values on their way."""
+    from genmon.model import Outage
+
+    outage = Outage("down", 90.0, None, "17:40:03")
+    broker = BrokerInfo("kafka://127.0.0.1:41873", embedded=True, up=False, state="down", outages=(outage,))
+    reading = replace(
+        demo_reading(),
+        broker=broker,
+        sources=(
+            source("sync-pump", 212, topic="sync_topic", agent="sync_agent", kind=RowKind.SYNC, received=198),
+            replace(
+                source("async-pump", 80, topic="async_topic", agent="async_agent", received=61),
+                acked=ids(1, 61),
+            ),
+        ),
+    )
+    return FakeMonitor(settled(reading))

@@ -126,3 +126,18 @@ async def test_the_notice_comes_and_goes_with_the_terminal_size() -> None:
         await pilot.pause(0.2)
         await pilot.press("q")  # q still quits from the notice
     assert app.return_code == 0
+
+
+def test_a_dead_embedded_broker_is_named_and_b_offered(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    """Header ✗ DOWN, the status line says since when, rows whose values stopped with it are lost
+    with the broker (never the app's fix), and the footer offers b (restart the broker)."""
+    from fakes import broker_down_monitor
+
+    monitor = broker_down_monitor()
+    snap = monitor.snapshot()
+    assert [p.verdict.text for p in snap.pipelines] == [
+        "lost with the broker at received: 14 (broker down since 17:40:03)",
+        "lost with the broker at acked: 19 (broker down since 17:40:03)",
+    ]
+    app = GenmonApp(monitor, descriptions=DESCRIPTIONS, recover=lambda: "restarted")
+    assert snap_compare(app, terminal_size=(120, 35))
