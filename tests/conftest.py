@@ -129,16 +129,34 @@ def demo_host(broker: BrokerProcess, app_id: str) -> Iterator[Host]:
 
 
 EXIT_GRACE_SECONDS = 60.0
+EXIT_STATUS: list[int] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    EXIT_STATUS.append(int(exitstatus))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """The test process must end once the summary is printed: a thread the tests left blocked (an
-    executor job, a Faust service thread) would otherwise keep the interpreter waiting forever at exit
-    and a CI run would only end at its own time limit. Past a grace period every thread's stack is
-    printed (what was left behind) and the process ends with a failure status."""
+    """The test process must end once the summary is printed.
+
+    Tests run Faust apps in this process; an app whose stop hung is abandoned (as genmon's workers
+    abandon theirs, and then ``os._exit``), and Faust's consumer runs in a ``mode`` service thread
+    that is not a daemon: the interpreter would wait for it forever, and a CI run would only end at
+    its own time limit. So those threads are named and the process ends with pytest's status. Any
+    other hang at exit is caught by a watchdog: past a grace period every thread's stack is printed
+    and the process ends with a failure status."""
     import faulthandler
     import sys
     import threading
+
+    status = EXIT_STATUS[-1] if EXIT_STATUS else 1
+    left = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    faust = [t for t in left if type(t).__module__.startswith(("mode.", "faust."))]
+    if faust and len(faust) == len(left):
+        names = ", ".join(sorted({t.name for t in faust}))
+        print(f"\nconftest: {len(faust)} Faust service threads of abandoned apps left ({names})", flush=True)
+        sys.stderr.flush()
+        os._exit(status)
 
     def give_up() -> None:
         print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -212,13 +213,19 @@ def test_an_app_that_prints_never_spoils_json_and_its_prints_reach_the_log(
     broker: BrokerProcess, tmp_path: Path
 ) -> None:
     shop_app(tmp_path, "chattyapp", values=10, chatty=True)
-    done = check("-A", "chattyapp", *broker_args(broker), "--duration", "4", "--json", cwd=tmp_path)
+    done = check(
+        "-A", "chattyapp", *broker_args(broker), "--duration", "4", "--json", "--keep-log", cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     snap = json.loads(done.stdout)  # exactly one JSON document: nothing the app printed
     assert snap["pipelines"][0]["counts"]["processed"] == 10
-    assert "hello" not in done.stdout + done.stderr
-    worker_log = Path(snap["log"]).with_suffix(".w1.log").read_text()
-    assert "hello from the app" in worker_log and "got 9" in worker_log
+    assert "hello" not in done.stdout
+    assert done.stderr == f"genmon: log kept: {snap['log']}\n"
+    try:
+        output = Path(snap["log"]).with_suffix(".w1.out").read_text()  # the worker's stdout and stderr
+        assert "hello from the app" in output and "got 9" in output
+    finally:
+        shutil.rmtree(Path(snap["log"]).parent, ignore_errors=True)
 
 
 def test_a_topic_created_after_the_agents_subscribed(broker: BrokerProcess, tmp_path: Path) -> None:
