@@ -141,3 +141,100 @@ def test_a_dead_embedded_broker_is_named_and_b_offered(snap_compare) -> None:  #
     ]
     app = GenmonApp(monitor, descriptions=DESCRIPTIONS, recover=lambda: "restarted")
     assert snap_compare(app, terminal_size=(120, 35))
+
+
+def busy(rows: int, apps: int = 1):  # type: ignore[no-untyped-def]
+    from fakes import BusyMonitor
+
+    return FakeMonitor(BusyMonitor(rows, apps).snap)  # its first snapshot, standing still
+
+
+def test_200_rows_with_problems_sorted_first(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(GenmonApp(busy(200)), terminal_size=(120, 35))
+
+
+def test_the_screen_at_80x24(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    """Columns drop in the documented order: the flow first, then acked."""
+    assert snap_compare(GenmonApp(busy(200)), terminal_size=(80, 24))
+
+
+def test_rows_grouped_by_app(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(GenmonApp(busy(12, apps=3)), terminal_size=(120, 35))
+
+
+async def test_sort_filter_find_and_the_state_counts() -> None:
+    from genmon.tui.table import PipelineTable
+
+    app = GenmonApp(busy(200))
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause(0.3)
+        table = app.query_one(PipelineTable)
+        assert "200 pipelines: 4 lost · 3 paused · 193 ok" in app.sub_title
+        lost = [f"gen-{i:04d}" for i in range(200) if i % 50 == 7]
+        assert table._order[:4] == lost  # problems first
+        assert table.border_title == "pipelines (200) ─ sorted by problems"
+        await pilot.press("s")  # by name
+        assert table._order[:3] == ["gen-0000", "gen-0001", "gen-0002"]
+        assert table.border_title == "pipelines (200) ─ sorted by name"
+        await pilot.press("s")  # by loss
+        assert table._order[:4] == lost
+        await pilot.press("f")  # problems only
+        assert table._order == lost and table.row_count == 4
+        assert table.border_title == "pipelines (4 of 200) ─ sorted by loss · problems only"
+        await pilot.press("f")  # paused only
+        assert table._order == ["gen-0003", "gen-0073", "gen-0143"]
+        await pilot.press("f")  # all again
+        assert table.row_count == 200
+        await pilot.press("slash", *"topic-07")
+        assert set(table._order) == {f"gen-{i:04d}" for i in range(200) if i % 20 == 7}
+        assert 'matching "topic-07"' in str(table.border_title)
+        await pilot.press("escape")  # clears the search
+        assert table.row_count == 200 and table.has_focus
+        await pilot.press("s", "s")  # back to problems first (rate, then problems)
+        await pilot.press("q")
+
+
+async def test_the_highlighted_row_stays_highlighted_when_rows_resort() -> None:
+    from dataclasses import replace as copy
+
+    from genmon.model import Verdict, VerdictState
+    from genmon.tui.table import PipelineTable
+
+    monitor = busy(30)
+    app = GenmonApp(monitor)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause(0.3)
+        table = app.query_one(PipelineTable)
+        table.move_cursor(row=table._order.index("gen-0020"))
+        await pilot.pause(0.1)
+        assert table.highlighted_pipeline == "gen-0020"
+        before = table._order.index("gen-0020")
+        pipes = tuple(
+            copy(p, verdict=Verdict(VerdictState.LOST, "lost at received: 3", "received", lost=3))
+            if p.name == "gen-0020"
+            else p
+            for p in monitor.snap.pipelines
+        )
+        monitor.snap = copy(monitor.snap, pipelines=pipes)
+        await pilot.pause(0.6)  # a few refreshes
+        assert table._order.index("gen-0020") < before  # it moved up: a problem now
+        assert table.highlighted_pipeline == "gen-0020"
+        await pilot.press("q")
+
+
+async def test_enter_on_an_apps_header_row_collapses_and_opens_it() -> None:
+    from genmon.tui.table import GROUP, PipelineTable
+
+    app = GenmonApp(busy(12, apps=3))
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause(0.3)
+        table = app.query_one(PipelineTable)
+        headers = [key for key in table._order if key.startswith(GROUP)]
+        assert len(headers) == 3 and table.row_count == 15
+        table.move_cursor(row=table._order.index(headers[0]))
+        await pilot.press("enter")
+        assert table.row_count == 11  # its 4 rows folded under the header
+        assert table.highlighted_group == headers[0].removeprefix(GROUP)
+        await pilot.press("enter")
+        assert table.row_count == 15
+        await pilot.press("q")

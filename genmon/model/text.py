@@ -122,10 +122,9 @@ def header_line(snap: Snapshot) -> str:
         alive = sum(1 for w in snap.workers if w.alive)
         gone = len(snap.workers) - alive
         fleet = f" ─ workers {alive} alive" + (f", {gone} gone" if gone else "")
-    return (
-        f"broker {snap.broker.url} ({where}) {up} ─ app {snap.app_id}{fleet} ─ "
-        f"{plural(len(snap.pipelines), 'pipeline')}"
-    )
+    from genmon.model.view import rows_line  # view builds on this module's words
+
+    return f"{snap.broker.url} ({where}) {up} ─ {snap.app_id}{fleet} ─ {rows_line(snap.pipelines)}"
 
 
 def megabytes(n: int) -> str:

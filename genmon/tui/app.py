@@ -12,16 +12,18 @@ import contextlib
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, RichLog, Static
+from textual.widgets import DataTable, Footer, Header, Input, RichLog, Static
 from textual.worker import get_current_worker
 
 from genmon.model import Monitor, Refused, Snapshot, header_line, one_line
 from genmon.model.control import LogSource
 from genmon.model.text import megabytes
+from genmon.model.view import FILTERS, SORTS, SortBy, following
 from genmon.tui.detail import DetailPanel, RateHistory
 from genmon.tui.detail_screen import DetailScreen
 from genmon.tui.help import HelpScreen
@@ -54,9 +56,35 @@ class GenmonApp(App[None]):
             id="detail",
             tooltip="details of the highlighted pipeline (enter too): missing ids, latency, diagnosis",
         ),
-        Binding("a", "all_on", "all on", id="all-on", tooltip="all generators on"),
-        Binding("n", "all_off", "all off", id="all-off", tooltip="all generators off"),
-        Binding("r", "reset", "reset", id="reset", tooltip="reset every count to zero"),
+        Binding(
+            "s",
+            "sort",
+            "sort",
+            id="sort",
+            tooltip="sort rows: problems first (lost, crashed, stalled, in flight, ok) / name / loss / rate",
+        ),
+        Binding(
+            "f",
+            "filter",
+            "filter",
+            id="filter",
+            tooltip="show rows: all / problems only / paused only",
+        ),
+        Binding(
+            "slash",
+            "search",
+            "find",
+            key_display="/",
+            id="search",
+            tooltip="show only rows whose name, topic or agent contains what you type (escape clears)",
+        ),
+        Binding("a", "all_on", "all on", id="all-on", show=False, tooltip="all generators on"),
+        Binding("n", "all_off", "all off", id="all-off", show=False, tooltip="all generators off"),
+        Binding("r", "reset", "reset", id="reset", show=False, tooltip="reset every count to zero"),
+        Binding("question_mark", "help", "help", key_display="?", id="help", tooltip="this help"),
+        Binding(
+            "q", "quit", "quit", id="quit", tooltip="quit (ctrl+c too): stops Faust and the embedded broker"
+        ),
         Binding("l", "toggle_log", "log", id="log", tooltip="show or hide Faust's log lines"),
         Binding(
             "w",
@@ -71,10 +99,6 @@ class GenmonApp(App[None]):
             "restart broker",
             id="restart-broker",
             tooltip="the embedded broker is down: restart it (empty) and the app, keeping the counts",
-        ),
-        Binding("question_mark", "help", "help", key_display="?", id="help", tooltip="this help"),
-        Binding(
-            "q", "quit", "quit", id="quit", tooltip="quit (ctrl+c too): stops Faust and the embedded broker"
         ),
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),
     ]
@@ -92,6 +116,7 @@ class GenmonApp(App[None]):
         super().__init__(driver_class=driver_class())
         self.recover = recover
         self._recovering = False
+        self._status_text = ""
         self.host = host
         self.descriptions = descriptions or {}
         self.log_ring = log_ring
@@ -104,6 +129,9 @@ class GenmonApp(App[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="status")
+        yield Input(
+            id="search", placeholder="find rows by name, topic or agent (enter keeps it, escape clears)"
+        )
         table = PipelineTable(id="pipelines")
         table.border_title = "pipelines"
         yield table
@@ -175,36 +203,16 @@ class GenmonApp(App[None]):
             return  # the table is hidden under the modal: skip its repaint
         if isinstance(self.screen, (HelpScreen, TooSmallScreen)):
             return
-        self.sub_title = header_line(snap)
-        status = self.query_one("#status", Static)
-        if snap.app_state == "crashed":
-            status.update(f"[b red]app crashed:[/] {snap.error or '?'} ─ log {snap.log_path}")
-        elif snap.stalls.ongoing:
-            status.update(f"[b red]Faust's event loop is stalled: {snap.stalls.ongoing:.1f}s so far[/]")
-        elif not snap.broker.up:
-            since = snap.broker.outages[-1].window() if snap.broker.outages else ""
-            status.update(
-                f"[b red]broker {snap.broker.url} is {snap.broker.condition} {since}[/] ─ values waiting for "
-                f"it are put on the broker ─ log {snap.log_path}"
-            )
-        elif snap.broker.memory_high:
-            status.update(
-                f"[b yellow]the embedded broker holds {megabytes(snap.broker.memory_bytes or 0)}: it keeps "
-                "every record in memory; for long runs use a real Kafka (--broker)[/] ─ ? for help"
-            )
-        else:
-            stalled = (
-                f"[b yellow]loop stalls: {snap.stalls.count}, longest {snap.stalls.longest:.2f}s "
-                f"at {snap.stalls.longest_at}[/] ─ "
-                if snap.stalls.count
-                else ""
-            )
-            status.update(
-                f"{stalled}app {snap.app_state} ─ settle {snap.settle_seconds:g}s ─ ? for help ─ "
-                f"log {snap.log_path}"
-            )
+        header = header_line(snap)
+        if header != self.sub_title:
+            self.sub_title = header
+        text = status_line(snap)
+        if text != self._status_text:  # Static.update lays the screen out again: only on a change
+            self._status_text = text
+            self.query_one("#status", Static).update(text)
         table = self.query_one(PipelineTable)
-        table.show(snap)
+        table.show(snap, self.history.current() if table.view.sort == SortBy.RATE else None)
+        self._title_table(table, len(snap.pipelines))
         workers = self.query_one(WorkersTable)
         if snap.fleet and not self._workers_chosen:
             workers.add_class("shown")
@@ -215,7 +223,12 @@ class GenmonApp(App[None]):
     def _show_detail(self) -> None:
         if self.snapshot is None:
             return
-        name = self.query_one(PipelineTable).highlighted_pipeline
+        table = self.query_one(PipelineTable)
+        group = table.groups.get(table.highlighted_group or "")
+        if group is not None:
+            self.query_one(DetailPanel).show_group(group.app_id, len(group.rows), group.total, group.counts)
+            return
+        name = table.highlighted_pipeline
         pipe = next((p for p in self.snapshot.pipelines if p.name == name), None)
         self.query_one(DetailPanel).show(pipe, self.history, self.snapshot)
 
@@ -237,8 +250,61 @@ class GenmonApp(App[None]):
     def _on_select(self, _: DataTable.RowSelected) -> None:
         self.action_detail()
 
+    def _title_table(self, table: PipelineTable, total: int) -> None:
+        shown = f"{table.matching} of {total}" if table.matching != total else f"{total}"
+        title = f"pipelines ({shown}) ─ {table.view.describe()}"
+        if title != table.border_title:
+            table.border_title = title
+
+    def _view(self, **changes: object) -> None:
+        """Apply a change of order, filter or search at once (not at the next refresh)."""
+        table = self.query_one(PipelineTable)
+        table.view = replace(table.view, **changes)  # type: ignore[arg-type]
+        if self.snapshot is not None:
+            table.show(self.snapshot, self.history.current() if table.view.sort == SortBy.RATE else None)
+            self._title_table(table, len(self.snapshot.pipelines))
+            self._show_detail()
+
+    def action_sort(self) -> None:
+        view = self.query_one(PipelineTable).view
+        self._view(sort=following(SORTS, view.sort))
+
+    def action_filter(self) -> None:
+        view = self.query_one(PipelineTable).view
+        self._view(only=following(FILTERS, view.only))
+
+    def action_search(self) -> None:
+        search = self.query_one("#search", Input)
+        search.add_class("shown")
+        search.focus()
+
+    @on(Input.Changed, "#search")
+    def _on_search(self, event: Input.Changed) -> None:
+        self._view(text=event.value.strip())
+
+    @on(Input.Submitted, "#search")
+    def _on_search_done(self, _: Input.Submitted) -> None:
+        search = self.query_one("#search", Input)
+        if not search.value.strip():
+            search.remove_class("shown")
+        self.query_one(PipelineTable).focus()
+
+    def on_key(self, event: events.Key) -> None:
+        search = self.query_one("#search", Input)
+        if event.key == "escape" and search.has_focus:
+            search.value = ""
+            search.remove_class("shown")
+            self.query_one(PipelineTable).focus()
+            event.stop()
+
     def action_detail(self) -> None:
-        name = self.query_one(PipelineTable).highlighted_pipeline
+        table = self.query_one(PipelineTable)
+        group = table.highlighted_group
+        if group is not None:  # enter on an app's header row: collapse or open its rows
+            collapsed = table.view.collapsed
+            self._view(collapsed=collapsed - {group} if group in collapsed else collapsed | {group})
+            return
+        name = table.highlighted_pipeline
         if name is None or self.snapshot is None or isinstance(self.screen, DetailScreen):
             return
         screen = DetailScreen(name)
@@ -313,6 +379,34 @@ class GenmonApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen) and self.snapshot is not None:
-            keys = [(b.key_display or b.key, b.tooltip) for b in self.BINDINGS if b.show]  # type: ignore[union-attr]
+            keys = [(b.key_display or b.key, b.tooltip) for b in self.BINDINGS if b.tooltip]  # type: ignore[union-attr]
             snap = self.snapshot
             self.push_screen(HelpScreen(keys, self.descriptions, snap.settle_seconds, snap.log_path))
+
+
+def status_line(snap: Snapshot) -> str:
+    """The line under the header: what is wrong now (crash, stall, broker, memory), else the basics."""
+    if snap.app_state == "crashed":
+        return f"[b red]app crashed:[/] {snap.error or '?'} ─ log {snap.log_path}"
+    if snap.stalls.ongoing:
+        return f"[b red]Faust's event loop is stalled: {snap.stalls.ongoing:.1f}s so far[/]"
+    if not snap.broker.up:
+        since = snap.broker.outages[-1].window() if snap.broker.outages else ""
+        return (
+            f"[b red]broker {snap.broker.url} is {snap.broker.condition} {since}[/] ─ values waiting for "
+            f"it are put on the broker ─ log {snap.log_path}"
+        )
+    if snap.broker.memory_high:
+        return (
+            f"[b yellow]the embedded broker holds {megabytes(snap.broker.memory_bytes or 0)}: it keeps "
+            "every record in memory; for long runs use a real Kafka (--broker)[/] ─ ? for help"
+        )
+    stalled = (
+        f"[b yellow]loop stalls: {snap.stalls.count}, longest {snap.stalls.longest:.2f}s "
+        f"at {snap.stalls.longest_at}[/] ─ "
+        if snap.stalls.count
+        else ""
+    )
+    return (
+        f"{stalled}app {snap.app_state} ─ settle {snap.settle_seconds:g}s ─ ? for help ─ log {snap.log_path}"
+    )

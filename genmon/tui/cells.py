@@ -17,6 +17,12 @@ COLUMNS: tuple[tuple[str, str], ...] = (
 )
 
 
+FLOW_MIN = 16
+"""Narrower than this, the flow column is dropped rather than cut to nothing."""
+DROP_ORDER: tuple[str, ...] = ("flow", "acked")
+"""When the terminal is too narrow for every column (80 columns), these go first, in this order: the
+flow is repeated in the detail panel's title, and acked is nearly always equal to sent."""
+
 NAME_WIDTH = (8, 28)
 """The pipeline column: as wide as the longest name, within these bounds (a longer name is cut)."""
 

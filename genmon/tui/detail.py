@@ -21,6 +21,8 @@ class RateHistory:
     def __init__(self) -> None:
         self._last: dict[str, tuple[float, tuple[int, ...]]] = {}
         self.rates: dict[str, dict[str, deque[float]]] = {}
+        self.samples: dict[str, int] = {}
+        """pipeline -> how many samples it has had (the sparklines repaint only on a new one)"""
 
     def add(self, pipe: PipelineSnapshot, now: float) -> None:
         counts = pipe.counts.as_tuple()
@@ -37,6 +39,11 @@ class RateHistory:
         for stage, before, after in zip(STAGES, last[1], counts, strict=True):
             series[stage].append(max(after - before, 0) / elapsed)
         self._last[pipe.name] = (now, counts)
+        self.samples[pipe.name] = self.samples.get(pipe.name, 0) + 1
+
+    def current(self, stage: str = "yielded") -> dict[str, float]:
+        """Pipeline -> its latest values/s at ``stage`` (the rate sort)."""
+        return {name: series[stage][-1] for name, series in self.rates.items()}
 
 
 def missing_text(pipe: PipelineSnapshot) -> Text:
@@ -72,10 +79,16 @@ class Rates(Vertical):
                 yield Sparkline([0.0], classes=f"rate-spark spark-{stage}")
                 yield Label("0", classes=f"rate-value rate-{stage}")
 
+    _drawn: tuple[str, int] | None = None
+
     def show(self, pipe: PipelineSnapshot, history: RateHistory) -> None:
         series = history.rates.get(pipe.name)
         if not series:
             return
+        drawn = (pipe.name, history.samples.get(pipe.name, 0))
+        if drawn == self._drawn:
+            return  # nothing new since the last repaint (a sample comes once a second)
+        self._drawn = drawn
         for stage in STAGES:
             data = list(series[stage])  # a new list: Sparkline repaints only on a new object
             self.query_one(f".spark-{stage}", Sparkline).data = data
@@ -90,16 +103,30 @@ class Explanation(VerticalScroll):
         yield Static(classes="missing-text")
         yield Static(classes="fix-text")
 
+    _shown: tuple[object, ...] | None = None
+
     def show(self, pipe: PipelineSnapshot, snapshot: Snapshot) -> None:
         diagnosis = snapshot.diagnose(pipe)
+        missing = missing_text(pipe)
+        shown = (diagnosis, missing.plain, tuple(missing.spans))
+        if shown == self._shown:
+            return  # the same words: no re-render (the fix's syntax highlighting is not cheap)
+        self._shown = shown
         self.query_one(".why-text", Static).update(Text.assemble(("why: ", "bold"), diagnosis.why))
-        self.query_one(".missing-text", Static).update(missing_text(pipe))
+        self.query_one(".missing-text", Static).update(missing)
         fix = self.query_one(".fix-text", Static)
         if diagnosis.fix:
             fix.update(Syntax(diagnosis.fix, "python", theme="ansi_dark", background_color="default"))
             fix.display = True
         else:
             fix.display = False
+
+    def show_text(self, text: str) -> None:
+        """Plain words instead of a pipeline's explanation (a header row is highlighted)."""
+        self._shown = None
+        self.query_one(".why-text", Static).update(text)
+        self.query_one(".missing-text", Static).update("")
+        self.query_one(".fix-text", Static).display = False
 
 
 class DetailPanel(Horizontal):
@@ -109,9 +136,21 @@ class DetailPanel(Horizontal):
         yield Rates(id="rates")
         yield Explanation(id="why")
 
+    def show_group(self, app_id: str, rows: int, total: int, counts: str) -> None:
+        """The highlighted row is an app's header row: what it holds, and what enter does."""
+        self.border_title = (
+            f"{app_id}: {rows} of {total} rows" if rows != total else f"{app_id}: {total} rows"
+        )
+        self.query_one(Explanation).show_text(
+            f"app {app_id}: {counts}. Enter folds or unfolds its rows; the rows of every app are "
+            "sorted and filtered alike (s, f, /)."
+        )
+
     def show(self, pipe: PipelineSnapshot | None, history: RateHistory, snapshot: Snapshot) -> None:
         if pipe is None:
             return
         self.border_title = f"{pipe.name}: {flow(pipe)}"
-        self.query_one(Rates).show(pipe, history)
+        rates = self.query_one(Rates)
+        rates.display = True
+        rates.show(pipe, history)
         self.query_one(Explanation).show(pipe, snapshot)

@@ -1,15 +1,25 @@
-"""The pipelines table: one row per pipeline, cells redrawn only when they changed.
+"""The pipelines table: rows in the view's order, and per refresh only the visible rows redrawn.
 
-Column widths are set when the rows change (a pipeline appears), never measured per update: the
-cost of a refresh is the cells that changed, not every cell of every row."""
+Per refresh the work is proportional to what is on screen, never to all rows: column widths are
+set when rows appear (never measured per update); a row that is scrolled out of view only records
+its newest pipeline and is drawn when it scrolls in; a re-sort moves rows (``DataTable.sort``)
+instead of rebuilding them. With several apps, each app's rows sit under a header row that
+``enter`` collapses and opens. Which rows, in which order: :mod:`genmon.model.view`.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from rich.text import Text
 from textual.widgets import DataTable
 
-from genmon.model import Snapshot
-from genmon.tui.cells import COLUMNS, row_cells, widths
+from genmon.model import PipelineSnapshot, Snapshot
+from genmon.model.view import Group, View, arrange
+from genmon.tui.cells import COLUMNS, DROP_ORDER, FLOW_MIN, row_cells, widths
+
+GROUP = "\x00group:"
+"""Row keys of group header rows (no pipeline name starts with a NUL)."""
 
 
 def _same(a: object, b: object) -> bool:
@@ -19,67 +29,191 @@ def _same(a: object, b: object) -> bool:
     return a == b
 
 
+def _group_cells(group: Group, columns: list[str]) -> dict[str, object]:
+    arrow = "▸" if group.collapsed else "▾"
+    shown = f"{len(group.rows)} of {group.total}" if len(group.rows) != group.total else f"{group.total}"
+    cells: dict[str, object] = {key: "" for key in columns}
+    cells["pipeline"] = Text(f"{arrow} {group.app_id}", style="bold")
+    cells["verdict"] = Text(f"{shown} rows: {group.counts}", style="bold")
+    return cells
+
+
 class PipelineTable(DataTable):
-    """A DataTable that knows how to apply a Snapshot with the fewest repaints."""
+    """A DataTable that applies a Snapshot in the view's order with the fewest repaints."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
         self._shown: dict[str, dict[str, object]] = {}
+        """row key -> the cells on screen"""
+        self._latest: dict[str, dict[str, object] | PipelineSnapshot | Group] = {}
+        """row key -> the newest pipeline (or group) for it, drawn when the row is visible"""
+        self._order: list[str] = []
         self._widths: dict[str, int] = {}
-        self._restore_cursor: int | None = None
+        self._columns_shown: list[str] = [key for key, _ in COLUMNS]
+        self._fitted: tuple[list[str], int] = (self._columns_shown, 0)
+        self._restore: str | None = None
+        self.view = View()
+        self.matching = 0
+        """Pipeline rows the view keeps (the border title says "12 of 200")."""
+        self.groups: dict[str, Group] = {}
 
     def on_mount(self) -> None:
         self._columns(widths([]))
 
+    # -- columns ------------------------------------------------------------------------------
+    def _fit(self, sizes: dict[str, int]) -> tuple[list[str], int]:
+        """The columns that fit the table's width and the flow's width there: the flow takes what is
+        left (cut at the end, whole in the detail panel's title); below ``FLOW_MIN`` it is dropped,
+        then acked (README, "The screen")."""
+        room = (self.size.width or self.app.size.width) - 4  # borders and the scrollbar
+        keep = [key for key, _ in COLUMNS]
+        for dropped in (None, *DROP_ORDER):
+            if dropped is not None:
+                keep.remove(dropped)
+            used = sum(sizes[k] + 2 for k in keep if k != "flow")  # each cell has one space a side
+            if "flow" in keep:
+                if room - used - 2 >= min(FLOW_MIN, sizes["flow"]):
+                    return keep, min(sizes["flow"], room - used - 2)
+            elif used <= room:
+                return keep, 0
+        return keep, 0
+
     def _columns(self, sizes: dict[str, int]) -> None:
         self._widths = sizes
-        for key, label in COLUMNS:
-            self.add_column(label, key=key, width=sizes[key])
+        self._columns_shown, flow = self._fit(sizes)
+        self._fitted = (self._columns_shown, flow)
+        labels = dict(COLUMNS)
+        for key in self._columns_shown:
+            self.add_column(labels[key], key=key, width=flow if key == "flow" else sizes[key])
 
+    def on_resize(self) -> None:
+        if self._widths and self._fit(self._widths) != self._fitted:
+            self._rebuild(self._widths)
+            self.app.call_after_refresh(self._redraw_all)
+
+    # -- what is highlighted ------------------------------------------------------------------
     @property
-    def highlighted_pipeline(self) -> str | None:
+    def highlighted_key(self) -> str | None:
         if not self.row_count:
             return None
         row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
         return row_key.value
 
-    def show(self, snapshot: Snapshot) -> None:
-        """Update only the cells whose content changed; rebuild when the rows themselves changed
-        (a source appeared, a listening topic got a sender), keeping the cursor on its pipeline."""
-        names = [pipe.name for pipe in snapshot.pipelines]
-        needed = widths(list(snapshot.pipelines))
-        with self.app.batch_update():
-            if names != list(self._shown):
-                self._rebuild(names, needed)
-            elif any(needed[key] > self._widths.get(key, 0) for key in needed):
-                # a value outgrew its column: widen (grow only, so the columns do not jitter)
-                self._rebuild(names, {key: max(needed[key], self._widths.get(key, 0)) for key in needed})
-            for pipe in snapshot.pipelines:
-                cells = row_cells(pipe)
-                shown = self._shown.get(pipe.name)
-                if shown is None:
-                    self.add_row(*(cells[key] for key, _ in COLUMNS), key=pipe.name)
-                    self._shown[pipe.name] = cells
-                    continue
-                for key, value in cells.items():
-                    if _same(shown.get(key), value):
-                        continue
-                    self.update_cell(pipe.name, key, value)  # fixed widths: nothing to measure
-                    shown[key] = value
-        self.after_show()
+    @property
+    def highlighted_pipeline(self) -> str | None:
+        key = self.highlighted_key
+        return None if key is None or key.startswith(GROUP) else key
 
-    def _rebuild(self, names: list[str], sizes: dict[str, int]) -> None:
-        keep = self.highlighted_pipeline
+    @property
+    def highlighted_group(self) -> str | None:
+        key = self.highlighted_key
+        return key.removeprefix(GROUP) if key is not None and key.startswith(GROUP) else None
+
+    # -- applying a snapshot --------------------------------------------------------------------
+    def show(self, snapshot: Snapshot, rates: Mapping[str, float] | None = None) -> None:
+        """Rows in the view's order; only visible rows' changed cells are redrawn."""
+        groups = arrange(snapshot.pipelines, self.view, rates)
+        headed = len(groups) > 1
+        order: list[str] = []
+        latest: dict[str, PipelineSnapshot | Group] = {}
+        for group in groups:
+            if headed:
+                key = GROUP + group.app_id
+                order.append(key)
+                latest[key] = group
+            if not group.collapsed or not headed:
+                for pipe in group.rows:
+                    order.append(pipe.name)
+                    latest[pipe.name] = pipe
+        self.matching = sum(len(g.rows) for g in groups)
+        self.groups = {g.app_id: g for g in groups}
+        with self.app.batch_update():
+            needed = widths(list(snapshot.pipelines))
+            if headed:  # a header row's summary sits in the verdict column
+                longest = max(len(_group_cells(g, ["verdict"])["verdict"].plain) for g in groups)  # type: ignore[union-attr]
+                needed["verdict"] = max(needed["verdict"], longest)
+            if set(order) != set(self._order) or any(
+                needed[key] > self._widths.get(key, 0) for key in needed
+            ):
+                # rows came or went (or a value outgrew its column: widen, never shrink)
+                self._rebuild({key: max(needed[key], self._widths.get(key, 0)) for key in needed})
+                self._latest = dict(latest)
+                for key in order:
+                    self._add(key)
+                self._order = order
+                self._after_rebuild()
+            else:
+                self._latest = dict(latest)
+                if order != self._order:
+                    self._reorder(order)
+                self._redraw_visible()
+
+    def _cells(self, key: str) -> dict[str, object]:
+        item = self._latest[key]
+        if isinstance(item, Group):
+            return _group_cells(item, self._columns_shown)
+        return row_cells(item)  # type: ignore[arg-type]
+
+    def _add(self, key: str) -> None:
+        cells = self._cells(key)
+        self.add_row(*(cells[k] for k in self._columns_shown), key=key)
+        self._shown[key] = cells
+
+    def _reorder(self, order: list[str]) -> None:
+        """Move rows to the view's order (no row is rebuilt); the highlighted row stays highlighted."""
+        keep = self.highlighted_key
+        place = {self._label(key): i for i, key in enumerate(order)}
+        self.sort("pipeline", key=lambda cell: place.get(cell.plain if isinstance(cell, Text) else cell, 0))
+        self._order = order
+        if keep is not None and keep in order:
+            self.move_cursor(row=order.index(keep), animate=False)
+
+    def _label(self, key: str) -> str:
+        """The plain text of a row's pipeline cell (what ``DataTable.sort`` sees of the row)."""
+        cell = self._shown[key]["pipeline"]
+        return cell.plain if isinstance(cell, Text) else str(cell)
+
+    def _visible(self) -> range:
+        top = int(self.scroll_y)
+        height = max(self.scrollable_content_region.height, 1)
+        return range(top, min(top + height + 1, len(self._order)))
+
+    def _redraw_visible(self) -> None:
+        for index in self._visible():
+            self._redraw(self._order[index])
+
+    def _redraw_all(self) -> None:
+        for key in self._order:
+            self._redraw(key)
+
+    def _redraw(self, key: str) -> None:
+        if key not in self._latest:
+            return
+        cells = self._cells(key)
+        shown = self._shown.get(key)
+        if shown is None:
+            return
+        for column, value in cells.items():
+            if column not in self._columns_shown or _same(shown.get(column), value):
+                continue
+            self.update_cell(key, column, value)  # fixed widths: nothing to measure
+            shown[column] = value
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if int(old) != int(new) and self._order:
+            self._redraw_visible()  # rows scrolled in show their newest values
+
+    def _rebuild(self, sizes: dict[str, int]) -> None:
+        self._restore = self.highlighted_key
         self.clear(columns=True)
         self._columns(sizes)
         self._shown = {}
-        if keep in names:
-            self._restore_cursor = names.index(keep)
-        else:
-            self._restore_cursor = 0
+        self._order = []
 
-    def after_show(self) -> None:
-        """Put the cursor back on the pipeline it was on before a rebuild."""
-        if self._restore_cursor is not None and self.row_count:
-            self.move_cursor(row=min(self._restore_cursor, self.row_count - 1))
-        self._restore_cursor = None
+    def _after_rebuild(self) -> None:
+        """Put the cursor back on the row it was on before a rebuild (else on the first)."""
+        if self.row_count:
+            row = self._order.index(self._restore) if self._restore in self._order else 0
+            self.move_cursor(row=row, animate=False)
+        self._restore = None
