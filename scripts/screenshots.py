@@ -8,6 +8,7 @@ Nothing here is drawn by hand: the counts are whatever the demo reached when the
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -20,6 +21,14 @@ from genmon.tui import GenmonApp
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
 
 
+def highlight(app: GenmonApp, name: str) -> None:
+    """Put the cursor on the row of ``name`` (rows are sorted: positions are not stable)."""
+    from genmon.tui.table import PipelineTable
+
+    table = app.query_one(PipelineTable)
+    table.move_cursor(row=table._order.index(name), animate=False)
+
+
 async def shoot(host: Host, ring) -> None:  # type: ignore[no-untyped-def]
     app = GenmonApp(host, descriptions=descriptions(select("all")), log_ring=ring)
     async with app.run_test(size=(120, 35)) as pilot:
@@ -29,11 +38,14 @@ async def shoot(host: Host, ring) -> None:  # type: ignore[no-untyped-def]
             if snap and snap.pipeline("unwired").verdict.state == "lost" and snap.uptime > 12:
                 break
             await pilot.pause(0.1)
-        await pilot.press("down", "down", "space")  # async-pump off, to show a paused row
-        await pilot.press("up", "up")
+        highlight(app, "async-pump")
+        await pilot.press("space")  # async-pump off, to show a paused row
+        await pilot.pause(0.5)
+        highlight(app, "unwired")
         await pilot.pause(1.0)
         app.save_screenshot(filename="genmon.svg", path=str(OUT))
-        await pilot.press("down", "l")
+        highlight(app, "sync-pump")
+        await pilot.press("l")
         await pilot.pause(1.0)
         app.save_screenshot(filename="genmon-log.svg", path=str(OUT))
         await pilot.press("l", "question_mark")
@@ -49,10 +61,10 @@ async def shoot_catalogue(host: Host, ring) -> None:  # type: ignore[no-untyped-
             if snap and snap.uptime > 14 and snap.pipeline("late-consumer").counts.received:
                 break
             await pilot.pause(0.1)
-        await pilot.press("down", "down", "down", "down", "down")  # bad-payload
+        highlight(app, "bad-payload")
         await pilot.pause(1.0)
         app.save_screenshot(filename="genmon-catalogue.svg", path=str(OUT))
-        await pilot.press("down")  # crashing-agent
+        highlight(app, "crashing-agent")
         await pilot.press("enter")
         await pilot.pause(2.5)  # a broker-offsets poll lands
         app.save_screenshot(filename="genmon-detail.svg", path=str(OUT))
@@ -95,7 +107,7 @@ async def shoot_user_app(host: Host, ring) -> None:  # type: ignore[no-untyped-d
         app.save_screenshot(filename="genmon-shop.svg", path=str(OUT))
 
 
-def run_user_app(folder: Path, spec: str) -> None:
+def run_user_app(folder: Path, spec: str, shooter=None) -> None:  # type: ignore[no-untyped-def]
     """``genmon -A spec --embedded`` from ``folder``, as a user runs it."""
     from genmon.host.loader import load_app, prepare_app
     from genmon.probe import Probe
@@ -119,9 +131,21 @@ def run_user_app(folder: Path, spec: str) -> None:
             create_topics=True,  # what genmon -A --embedded does
         ).start()
         try:
-            asyncio.run(shoot_user_app(host, ring))
+            asyncio.run((shooter or shoot_user_app)(host, ring))
         finally:
             host.stop()
+
+
+async def shoot_many(host: Host, ring) -> None:  # type: ignore[no-untyped-def]
+    app = GenmonApp(host, log_ring=ring)
+    async with app.run_test(size=(120, 35)) as pilot:
+        for _ in range(400):
+            snap = app.snapshot
+            if snap and snap.uptime > 20 and sum(p.verdict.state == "lost" for p in snap.pipelines) >= 4:
+                break
+            await pilot.pause(0.1)
+        await pilot.pause(1.0)
+        app.save_screenshot(filename="genmon-200.svg", path=str(OUT))
 
 
 def main() -> int:
@@ -129,6 +153,8 @@ def main() -> int:
     run("unwired,sync-pump,async-pump", shoot)
     run("all", shoot_catalogue)
     run_user_app(OUT.parent / "examples" / "shop", "shop.app")
+    os.environ.update(BENCH_PIPELINES="200", BENCH_RATE="5", BENCH_BROKEN="50")
+    run_user_app(OUT.parent, "bench.many_app", shoot_many)
     for svg in sorted(OUT.glob("*.svg")):
         print(svg)
     return 0

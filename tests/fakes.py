@@ -246,15 +246,22 @@ class BusyMonitor(FakeMonitor):
         )
         super().__init__(settled(reading))
         self.ticks = 0
+        self._frames = [self._frame(t) for t in range(1, self.FRAMES + 1)]
 
-    def snapshot(self, fresh: bool = False) -> Snapshot:
-        self.ticks += 1
-        t = self.ticks
+    FRAMES = 25
+    """Snapshots made in advance and served in turn (counts up one per refresh, for 5 s, then
+    again from the start): the fake costs next to nothing per refresh."""
+
+    def _frame(self, t: int) -> Snapshot:
         pipes = tuple(
             replace(p, counts=Counts(*(c + t for c in p.counts.as_tuple()))) if p.on else p
             for p in self.snap.pipelines
         )
         return replace(self.snap, pipelines=pipes)
+
+    def snapshot(self, fresh: bool = False) -> Snapshot:
+        self.ticks += 1
+        return self._frames[self.ticks % self.FRAMES]
 
 
 def broker_down_monitor() -> FakeMonitor:

@@ -27,7 +27,7 @@ NAME_WIDTH = (8, 28)
 """The pipeline column: as wide as the longest name, within these bounds (a longer name is cut)."""
 
 
-def widths(pipes: list[PipelineSnapshot]) -> dict[str, int]:
+def widths(pipes: list[PipelineSnapshot], flows: dict[str, int] | None = None) -> dict[str, int]:
     """Every column's width for these rows, from string lengths only (cheap: no cell is measured).
 
     The table sets them when its rows change and widens a column when a value outgrows it, never per
@@ -38,7 +38,9 @@ def widths(pipes: list[PipelineSnapshot]) -> dict[str, int]:
         "on": 2,
         "pipeline": min(max(longest, NAME_WIDTH[0]), NAME_WIDTH[1]),
         "verdict": max((len(pipe.verdict.text) for pipe in pipes), default=7),
-        "flow": max((len(flow(pipe)) for pipe in pipes), default=4),
+        "flow": max(flows.values(), default=4)
+        if flows is not None
+        else max((len(flow(pipe)) for pipe in pipes), default=4),
     }
     for stage in STAGES:
         sizes[stage] = len(f"{max((pipe.counts[stage] for pipe in pipes), default=0):,}")

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from rich.text import Text
 from textual.widgets import DataTable
 
-from genmon.model import PipelineSnapshot, Snapshot
+from genmon.model import PipelineSnapshot, Snapshot, flow
 from genmon.model.view import Group, View, arrange
 from genmon.tui.cells import COLUMNS, DROP_ORDER, FLOW_MIN, row_cells, widths
 
@@ -39,10 +39,21 @@ def _group_cells(group: Group, columns: list[str]) -> dict[str, object]:
 
 
 class PipelineTable(DataTable):
-    """A DataTable that applies a Snapshot in the view's order with the fewest repaints."""
+    """A DataTable that applies a Snapshot in the view's order with the fewest repaints.
+
+    DataTable caches a rendered cell under a key that includes a table-wide update counter, so one
+    changed cell makes every visible cell render again through Rich. Here each cell has a version of
+    its own (bumped when genmon changes that cell), put in that counter's place while a cell is
+    rendered: a refresh renders only the cells that changed (the lines are still assembled anew)."""
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+        self._versions: dict[tuple[str, str], int] = {}
+        self._row_versions: dict[str, int] = {}
+        self._next_version = 0
+        self._structure = 0
+        self._flows: dict[str, int] | None = None
+        """pipeline -> the length of its flow (computed when rows change, not per refresh)"""
         self._shown: dict[str, dict[str, object]] = {}
         """row key -> the cells on screen"""
         self._latest: dict[str, dict[str, object] | PipelineSnapshot | Group] = {}
@@ -128,7 +139,10 @@ class PipelineTable(DataTable):
         self.matching = sum(len(g.rows) for g in groups)
         self.groups = {g.app_id: g for g in groups}
         with self.app.batch_update():
-            needed = widths(list(snapshot.pipelines))
+            pipes = list(snapshot.pipelines)
+            if set(order) != set(self._order) or self._flows is None:
+                self._flows = {pipe.name: len(flow(pipe)) for pipe in pipes}  # only when rows change
+            needed = widths(pipes, self._flows)
             if headed:  # a header row's summary sits in the verdict column
                 longest = max(len(_group_cells(g, ["verdict"])["verdict"].plain) for g in groups)  # type: ignore[union-attr]
                 needed["verdict"] = max(needed["verdict"], longest)
@@ -154,10 +168,38 @@ class PipelineTable(DataTable):
             return _group_cells(item, self._columns_shown)
         return row_cells(item)  # type: ignore[arg-type]
 
+    def _version(self) -> int:
+        self._next_version += 1
+        return self._next_version
+
     def _add(self, key: str) -> None:
         cells = self._cells(key)
+        self._row_versions[key] = self._version()
         self.add_row(*(cells[k] for k in self._columns_shown), key=key)
         self._shown[key] = cells
+
+    def _render_cell(  # type: ignore[override]
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: object,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> object:
+        if row_index < 0 or column_index < 0:
+            version: object = ("header", self._structure)
+        else:
+            row_key = self._row_locations.get_key(row_index)
+            column_key = self._column_locations.get_key(column_index)
+            cell = self._versions.get((row_key, column_key))  # type: ignore[call-overload]
+            version = (self._structure, cell if cell is not None else self._row_versions.get(row_key, 0))  # type: ignore[call-overload]
+        real = self._update_count
+        self._update_count = version  # type: ignore[assignment]
+        try:
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)  # type: ignore[arg-type]
+        finally:
+            self._update_count = real
 
     def _reorder(self, order: list[str]) -> None:
         """Move rows to the view's order (no row is rebuilt); the highlighted row stays highlighted."""
@@ -197,6 +239,7 @@ class PipelineTable(DataTable):
             if column not in self._columns_shown or _same(shown.get(column), value):
                 continue
             self.update_cell(key, column, value)  # fixed widths: nothing to measure
+            self._versions[(key, column)] = self._version()
             shown[column] = value
 
     def watch_scroll_y(self, old: float, new: float) -> None:
@@ -206,6 +249,8 @@ class PipelineTable(DataTable):
 
     def _rebuild(self, sizes: dict[str, int]) -> None:
         self._restore = self.highlighted_key
+        self._structure += 1
+        self._versions, self._row_versions = {}, {}
         self.clear(columns=True)
         self._columns(sizes)
         self._shown = {}
