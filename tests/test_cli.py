@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from procs import alive, children_of
 
+from genmon.host.logs import logs_root
+
 GENMON = [sys.executable, "-m", "genmon"]
 
 
@@ -67,9 +69,17 @@ def test_version_and_help(tmp_path: Path) -> None:
     assert helped.returncode == 0 and "--headless" in helped.stdout and "--broker" in helped.stdout
 
 
-def test_headless_json_reports_the_three_pipelines(tmp_path: Path) -> None:
-    done = run(["--headless", "--duration", "8", "--json"], tmp_path, timeout=90)
-    assert done.returncode == 0, done.stderr
+def test_headless_json_reports_the_three_pipelines_and_keeps_its_log_when_asked(tmp_path: Path) -> None:
+    pid, done = _run_with_pid(["--headless", "--duration", "8", "--json", "--keep-log"], tmp_path)
+    folder = logs_root() / f"run-{pid}"
+    try:
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == f"genmon: log kept: {folder / 'genmon.log'}\n"
+        names = sorted(path.name for path in folder.iterdir())
+        assert names == ["genmon.broker.log", "genmon.log", "genmon.w1.log", "genmon.w1.out"], names
+        assert "genmon worker: stopping" in (folder / "genmon.w1.log").read_text()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     snap = json.loads(done.stdout)
     pipes = {p["name"]: p for p in snap["pipelines"]}
     assert set(pipes) == {"unwired", "sync-pump", "async-pump"}
@@ -83,7 +93,6 @@ def test_headless_json_reports_the_three_pipelines(tmp_path: Path) -> None:
     assert unwired["verdict"]["state"] == "lost" and unwired["verdict"]["stage"] == "sent"
     assert unwired["verdict"]["lost"] == unwired["counts"]["yielded"]
     assert list(tmp_path.iterdir()) == [], "nothing is left in the working directory"
-    assert done.stderr == ""
 
 
 def _run_with_pid(args: list[str], cwd: Path) -> tuple[int, subprocess.CompletedProcess[str]]:
@@ -99,24 +108,12 @@ def _run_with_pid(args: list[str], cwd: Path) -> tuple[int, subprocess.Completed
     return proc.pid, subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-def test_headless_table_without_json_and_logs_removed_unless_kept(tmp_path: Path) -> None:
-    from genmon.host.logs import logs_root
-
+def test_headless_table_without_json_and_logs_removed(tmp_path: Path) -> None:
     pid, done = _run_with_pid(["--headless", "--duration", "3"], tmp_path)
     assert done.returncode == 0, done.stderr
     assert "lost at sent" in done.stdout and "sync-pump" in done.stdout
     assert not (logs_root() / f"run-{pid}").exists(), "a run that went well leaves no log behind"
     assert done.stderr == ""
-
-    pid, kept = _run_with_pid(["--headless", "--duration", "1", "--keep-log"], tmp_path)
-    folder = logs_root() / f"run-{pid}"
-    try:
-        assert kept.returncode == 0 and kept.stderr == f"genmon: log kept: {folder / 'genmon.log'}\n"
-        names = sorted(path.name for path in folder.iterdir())
-        assert names == ["genmon.broker.log", "genmon.log", "genmon.w1.log", "genmon.w1.out"], names
-        assert "genmon worker: stopping" in (folder / "genmon.w1.log").read_text()
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 # -- the screen in a real pseudo-terminal ---------------------------------------------------

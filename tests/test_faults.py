@@ -22,6 +22,8 @@ from genmon.cli import BROKER_FAULT
 from genmon.host.logs import logs_root
 
 GENMON = [sys.executable, "-m", "genmon"]
+ROOT = Path(__file__).resolve().parents[1]
+STEADY_RUN = ["--create-topics", "--headless", "--json", "--duration", "9"]
 SYNC_PUMP = ["--scenarios", "sync-pump"]
 EXIT_BOUND_SECONDS = 25.0
 """From the end of the run to genmon's exit with a dead broker: the apps' stop is abandoned after
@@ -144,27 +146,18 @@ def test_q_on_the_screen_after_the_broker_died_exits_within_its_bound(tmp_path: 
 
 @pytest.mark.brokers("embedded")
 def test_two_runs_sharing_a_consumer_group_never_call_the_other_ones_share_lost(
-    broker: BrokerProcess, tmp_path: Path, app_id: str
+    broker: BrokerProcess, app_id: str
 ) -> None:
     """Same app id on one broker: one consumer group, each run's agent gets about half the
     partitions. Neither run may call the values the other consumer took lost."""
-    command = [
-        *GENMON,
-        "--headless",
-        "--json",
-        "--broker",
-        broker.url,
-        "--app-id",
-        app_id,
-        "--scenarios",
-        "sync-pump",
-        "--duration",
-        "6",
-    ]
+    command = [*GENMON, "-A", "tests.apps.steady", "--broker", broker.url, "--create-topics"]
+    command += ["--headless", "--json", "--duration", "5", "--settle", "2"]
+    env = dict(os.environ, STEADY_APP_ID=app_id)
     runs = [
         subprocess.Popen(
             command,
-            cwd=tmp_path,
+            cwd=ROOT,
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -175,14 +168,16 @@ def test_two_runs_sharing_a_consumer_group_never_call_the_other_ones_share_lost(
     results = [run.communicate(timeout=150) for run in runs]
     for run, (out, err) in zip(runs, results, strict=True):
         assert run.returncode == 0, err[-2000:]
-        (pipe,) = json.loads(out)["pipelines"]
+        (pipe,) = [p for p in json.loads(out)["pipelines"] if p["name"] == "steady"]
         counts, verdict = pipe["counts"], pipe["verdict"]
         assert counts["yielded"] == counts["sent"] == counts["acked"] > 0
         assert verdict["lost"] == 0 and verdict["state"] != "lost", verdict
         if counts["received"] < counts["acked"]:  # the other run's consumer had partitions of it
             assert verdict["state"] == "unverifiable"
             assert f"1 other consumer in group {app_id} takes a share of these partitions" in verdict["text"]
-    shares = [json.loads(out)["pipelines"][0]["counts"] for out, _ in results]
+    shares = [
+        next(p for p in json.loads(out)["pipelines"] if p["name"] == "steady")["counts"] for out, _ in results
+    ]
     assert any(c["received"] < c["acked"] for c in shares), f"the group was not shared: {shares}"
 
 
@@ -226,22 +221,23 @@ def test_b_restarts_a_dead_embedded_broker_and_the_app_keeping_the_counts(tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
-def test_an_external_broker_restarted_on_its_port_is_recovered_from_by_itself(tmp_path: Path) -> None:
+def test_an_external_broker_restarted_on_its_port_is_recovered_from_by_itself(app_id: str) -> None:
     """A broker genmon does not run comes back (empty: Tansu keeps nothing): genmon keeps watching,
     its readers reconnect, the app's values flow again, and nothing is blamed on the app."""
     from genmon.broker import EmbeddedBroker
 
     with EmbeddedBroker() as external:
         proc = subprocess.Popen(
-            [*GENMON, "--headless", "--json", "--broker", external.url, *SYNC_PUMP, "--duration", "14"],
-            cwd=tmp_path,
+            [*GENMON, "-A", "tests.apps.steady", "--broker", external.url, *STEADY_RUN],
+            cwd=ROOT,
+            env=dict(os.environ, STEADY_APP_ID=app_id),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         try:
-            time.sleep(7.0)
+            time.sleep(6.0)
             external.restart()
             out, err = proc.communicate(timeout=120)
         finally:
@@ -252,13 +248,12 @@ def test_an_external_broker_restarted_on_its_port_is_recovered_from_by_itself(tm
     snap = json.loads(out)
     (outage,) = snap["broker"]["outages"]
     assert outage["until"] is not None and snap["broker"]["up"] is True
-    (pipe,) = snap["pipelines"]
+    (pipe,) = [p for p in snap["pipelines"] if p["name"] == "steady"]
     counts, verdict = pipe["counts"], pipe["verdict"]
     assert counts["yielded"] == counts["sent"] == counts["acked"] > 0, counts
     assert verdict["state"] != "lost" or verdict["cause"] == "broker", verdict
     if proc.returncode == 5:
         assert f"after the broker's outage at {outage['since']}" in err
-    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_terminal_closed_under_a_busy_screen_ends_it_within_seconds(tmp_path: Path) -> None:
