@@ -142,3 +142,30 @@ def test_long_names_in_the_flow_lose_their_middle_except_in_full() -> None:
     )
     assert flow(pipe) == "double() → f-reply-2c3d…9dc2acf82aac → replies"
     assert flow(pipe, full=True) == f"double() → {reply} → replies"
+
+
+def test_the_view_sorts_problems_first_filters_and_groups_only_when_it_helps() -> None:
+    from dataclasses import replace as copy
+
+    from fakes import BusyMonitor, demo_monitor
+
+    from genmon.model.view import Only, SortBy, View, arrange, grouped, ordered, rows_line
+
+    snap = BusyMonitor(12, apps=3).snap
+    groups = arrange(snap.pipelines, View())
+    assert grouped(groups) and groups[0].app_id == "shop-1"  # the app with the lost row
+    assert rows_line(list(snap.pipelines)) == "12 pipelines: 1 lost · 1 paused · 10 ok"
+    catalogue = tuple(copy(p, app_id=f"app-{i}") for i, p in enumerate(demo_monitor().snap.pipelines))
+    one_app_each = arrange(catalogue, View())
+    assert not grouped(one_app_each)  # one row per app: headers would only add noise
+    assert [p.name for p in ordered(one_app_each, View())] == ["unwired", "async-pump", "sync-pump"]
+    assert [p.name for p in ordered(one_app_each, View(sort=SortBy.NAME))] == [
+        "async-pump",
+        "sync-pump",
+        "unwired",
+    ]
+    assert [p.name for p in ordered(arrange(catalogue, View(only=Only.PAUSED)), View())] == ["async-pump"]
+    assert [p.name for p in ordered(arrange(catalogue, View(text="UNWIR")), View())] == ["unwired"]
+    by_rate = View(sort=SortBy.RATE)
+    fastest = ordered(arrange(catalogue, by_rate), by_rate, {"sync-pump": 9.0})[0]
+    assert fastest.name == "sync-pump"

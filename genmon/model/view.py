@@ -153,6 +153,20 @@ def arrange(
     return tuple(groups)
 
 
+def grouped(groups: tuple[Group, ...]) -> bool:
+    """Header rows only when they help: several apps, some with several rows, and fewer groups
+    than half the rows (the demo's catalogue runs one app per bug: no headers there)."""
+    rows = sum(g.total for g in groups)
+    return len(groups) > 1 and any(g.total > 1 for g in groups) and len(groups) * 2 <= rows
+
+
+def ordered(
+    groups: tuple[Group, ...], view: View, rates: Mapping[str, float] | None = None
+) -> list[PipelineSnapshot]:
+    """Every kept row in the view's order, across apps (when no header rows are shown)."""
+    return sorted((p for g in groups for p in g.rows), key=_key(view, rates or {}))
+
+
 def state_counts(pipes: Iterable[PipelineSnapshot]) -> str:
     """``3 lost · 1 crashed · 196 ok``: rows per state, worst first."""
     counts = Counter(row_state(p) for p in pipes)

@@ -15,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from textual import events, on, work
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, ScreenStackError
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, Header, Input, RichLog, Static
 from textual.worker import get_current_worker
 
@@ -187,7 +188,10 @@ class GenmonApp(App[None]):
 
     @on(SnapshotTaken)
     def _on_snapshot(self, message: SnapshotTaken) -> None:
-        self._apply(message.snapshot)
+        try:
+            self._apply(message.snapshot)
+        except (NoMatches, ScreenStackError):
+            return  # a snapshot that arrived while the screen was being torn down
 
     def _apply(self, snap: Snapshot) -> None:
         was_up = self.snapshot.broker.up if self.snapshot is not None else True

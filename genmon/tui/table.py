@@ -15,7 +15,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from genmon.model import PipelineSnapshot, Snapshot, flow
-from genmon.model.view import Group, View, arrange
+from genmon.model.view import Group, View, arrange, grouped, ordered
 from genmon.tui.cells import COLUMNS, DROP_ORDER, FLOW_MIN, row_cells, widths
 
 GROUP = "\x00group:"
@@ -34,7 +34,8 @@ def _group_cells(group: Group, columns: list[str]) -> dict[str, object]:
     shown = f"{len(group.rows)} of {group.total}" if len(group.rows) != group.total else f"{group.total}"
     cells: dict[str, object] = {key: "" for key in columns}
     cells["pipeline"] = Text(f"{arrow} {group.app_id}", style="bold")
-    cells["verdict"] = Text(f"{shown} rows: {group.counts}", style="bold")
+    word = "row" if group.total == 1 else "rows"
+    cells["verdict"] = Text(f"{shown} {word}: {group.counts}", style="bold")
     return cells
 
 
@@ -124,18 +125,22 @@ class PipelineTable(DataTable):
     def show(self, snapshot: Snapshot, rates: Mapping[str, float] | None = None) -> None:
         """Rows in the view's order; only visible rows' changed cells are redrawn."""
         groups = arrange(snapshot.pipelines, self.view, rates)
-        headed = len(groups) > 1
+        headed = grouped(groups)
         order: list[str] = []
         latest: dict[str, PipelineSnapshot | Group] = {}
-        for group in groups:
-            if headed:
+        if headed:
+            for group in groups:
                 key = GROUP + group.app_id
                 order.append(key)
                 latest[key] = group
-            if not group.collapsed or not headed:
-                for pipe in group.rows:
-                    order.append(pipe.name)
-                    latest[pipe.name] = pipe
+                if not group.collapsed:
+                    for pipe in group.rows:
+                        order.append(pipe.name)
+                        latest[pipe.name] = pipe
+        else:
+            for pipe in ordered(groups, self.view, rates):
+                order.append(pipe.name)
+                latest[pipe.name] = pipe
         self.matching = sum(len(g.rows) for g in groups)
         self.groups = {g.app_id: g for g in groups}
         with self.app.batch_update():
@@ -229,7 +234,7 @@ class PipelineTable(DataTable):
             self._redraw(key)
 
     def _redraw(self, key: str) -> None:
-        if key not in self._latest:
+        if key not in self._latest or key not in self._shown:
             return
         cells = self._cells(key)
         shown = self._shown.get(key)
@@ -251,10 +256,9 @@ class PipelineTable(DataTable):
         self._restore = self.highlighted_key
         self._structure += 1
         self._versions, self._row_versions = {}, {}
+        self._shown, self._order = {}, []  # before clear(): its scroll reset redraws visible rows
         self.clear(columns=True)
         self._columns(sizes)
-        self._shown = {}
-        self._order = []
 
     def _after_rebuild(self) -> None:
         """Put the cursor back on the row it was on before a rebuild (else on the first)."""
