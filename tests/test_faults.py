@@ -61,11 +61,11 @@ def _none_left(pids: list[int]) -> bool:
 
 
 def test_a_killed_broker_is_blamed_with_exact_counts_and_genmon_exits(tmp_path: Path) -> None:
-    duration = 10.0
+    duration = 8.0
     proc = _headless(tmp_path, duration)
     try:
         brokers, workers = _broker_and_workers(proc.pid)
-        time.sleep(5.0)  # values flow
+        time.sleep(4.0)  # values flow
         os.kill(brokers[0], signal.SIGKILL)
         killed = time.monotonic()
         out, err = proc.communicate(timeout=90)
@@ -96,12 +96,12 @@ def test_a_killed_broker_is_blamed_with_exact_counts_and_genmon_exits(tmp_path: 
 
 
 def test_a_paused_broker_is_not_answering_and_nothing_is_lost_once_it_resumes(tmp_path: Path) -> None:
-    proc = _headless(tmp_path, 14.0)
+    proc = _headless(tmp_path, 11.0)
     try:
         brokers, workers = _broker_and_workers(proc.pid)
-        time.sleep(4.0)
+        time.sleep(3.0)
         os.kill(brokers[0], signal.SIGSTOP)  # alive, accepting connections, answering nothing
-        time.sleep(6.0)
+        time.sleep(5.0)
         os.kill(brokers[0], signal.SIGCONT)
         out, err = proc.communicate(timeout=120)
     finally:

@@ -165,7 +165,7 @@ def test_rows_grouped_by_app(snap_compare) -> None:  # type: ignore[no-untyped-d
 async def test_sort_filter_find_and_the_state_counts() -> None:
     from genmon.tui.table import PipelineTable
 
-    app = GenmonApp(busy(200))
+    app = GenmonApp(busy(200))  # standing still: each key press shows its effect at once
     async with app.run_test(size=(120, 35)) as pilot:
         await pilot.pause(0.3)
         table = app.query_one(PipelineTable)

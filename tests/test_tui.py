@@ -38,10 +38,12 @@ async def test_rows_toggle_reset_help_log_and_quit(demo_host: Host) -> None:
     async with app.run_test(size=(140, 40)) as pilot:
         table = app.query_one(PipelineTable)
         await _until(pilot, lambda: table.row_count == 3)
-        assert [str(table.get_row_at(i)[1]) for i in range(3)] == ["unwired", "sync-pump", "async-pump"]
+        await pilot.press("s")  # sorted by name: rows stay put while their states change
+        assert [str(table.get_row_at(i)[1]) for i in range(3)] == ["async-pump", "sync-pump", "unwired"]
         await _until(pilot, lambda: app.snapshot.pipeline("sync-pump").counts.processed > 0)
 
-        # space on the highlighted row (the first) switches its generator off: yields stop.
+        # space on the highlighted row switches its generator off: yields stop.
+        await pilot.press("down", "down")
         assert table.highlighted_pipeline == "unwired"
         await pilot.press("space")
         assert demo_host.snapshot().pipeline("unwired").on is False
@@ -49,10 +51,10 @@ async def test_rows_toggle_reset_help_log_and_quit(demo_host: Host) -> None:
         stopped = demo_host.snapshot().pipeline("unwired").counts.yielded
         await pilot.pause(1.2)
         assert demo_host.snapshot().pipeline("unwired").counts.yielded == stopped
-        assert str(table.get_row_at(0)[0]) == "○"
+        assert str(table.get_row_at(2)[0]) == "○"
 
         # space on another row toggles it too; `a` switches everything back on.
-        await pilot.press("down", "space")
+        await pilot.press("up", "space")
         assert demo_host.snapshot().pipeline("sync-pump").on is False
         await pilot.press("a")
         assert all(p.on for p in demo_host.snapshot().pipelines)
@@ -64,7 +66,7 @@ async def test_rows_toggle_reset_help_log_and_quit(demo_host: Host) -> None:
         await _until(pilot, lambda: all(str(table.get_row_at(i)[2]) == "0" for i in range(3)))
 
         # the detail panel explains the highlighted row; the log panel and help open and close.
-        await pilot.press("up")
+        await pilot.press("down")
         await _until(pilot, lambda: str(app.query_one("#detail").border_title).startswith("unwired: numbers"))
 
         # enter opens the detail screen: the missing ids and the diagnosis with its fix.

@@ -196,6 +196,7 @@ def test_check_passes_a_lossless_app(broker: BrokerProcess, tmp_path: Path) -> N
     assert {p.name for p in tmp_path.iterdir()} - {"__pycache__"} == {"shopapp.py"}
 
 
+@pytest.mark.brokers("embedded")  # the forms are parsed and resolved by genmon, whatever the broker
 def test_every_broker_form_faust_takes_is_taken(broker: BrokerProcess, tmp_path: Path) -> None:
     """The app's own ``broker=``: a list whose first server is down, the second named with Faust's
     ``aiokafka://`` alias — Faust's URL handling, and reachable when any server answers."""

@@ -207,14 +207,6 @@ def diagnose(
             "broker acked them; received and processed do not apply. `genmon check --sink TOPIC` "
             "declares it; `--fail-on unread` fails on undeclared ones.",
         )
-    if pipe.stalls or pipe.loop_stalls:
-        return Diagnosis(
-            f"the generator held Faust's event loop for up to {pipe.longest_stall:.2f}s "
-            f"({pipe.stalls} times): every agent and send of the app waited with it.",
-            "await asyncio.sleep(...) / await loop.run_in_executor(None, blocking_call)",
-        )
-    if v.state == VerdictState.PAUSED:
-        return Diagnosis(f"the generator is switched off after {c.yielded} values; space resumes it.")
     if v.state == VerdictState.IN_FLIGHT and REPLIES_WAIT in v.text:
         return Diagnosis(
             f"{v.in_flight} replies are on {topic}, which Faust's reply consumer reads only after it "
@@ -222,6 +214,14 @@ def diagnose(
             "before it resubscribes). Until then the caller's ask waits.",
             "app = faust.App(..., reply_create_topic=True)  # the reply consumer reads it from the start",
         )
+    if pipe.stalls or pipe.loop_stalls:  # after replies: a busy machine stalls loops too
+        return Diagnosis(
+            f"the generator held Faust's event loop for up to {pipe.longest_stall:.2f}s "
+            f"({pipe.stalls} times): every agent and send of the app waited with it.",
+            "await asyncio.sleep(...) / await loop.run_in_executor(None, blocking_call)",
+        )
+    if v.state == VerdictState.PAUSED:
+        return Diagnosis(f"the generator is switched off after {c.yielded} values; space resumes it.")
     if v.state == VerdictState.IN_FLIGHT:
         return Diagnosis(
             f"{v.in_flight} values are between yielded and processed and still moving; a shortfall "
