@@ -407,6 +407,7 @@ def test_tracked_generator_adds_a_header_only_under_genmon(broker: BrokerProcess
     assert all("genmon-id" not in headers for _, headers in plain)
 
 
+@pytest.mark.brokers("kafka")  # an embedded broker dies with its session: only Kafka keeps the switches
 def test_a_new_session_starts_its_generators_on_whatever_the_last_one_left(broker: BrokerProcess) -> None:
     """check ends by switching the generators off; on a broker that outlives sessions (Kafka) that
     state stays on genmon-control, and the next check of the same app must not start paused."""
