@@ -165,6 +165,9 @@ def test_the_view_sorts_problems_first_filters_and_groups_only_when_it_helps() -
         "unwired",
     ]
     assert [p.name for p in ordered(arrange(catalogue, View(only=Only.PAUSED)), View())] == ["async-pump"]
+    for sort in SortBy:  # a filter that empties some apps' groups, under every order
+        only_problems = View(sort=sort, only=Only.PROBLEMS)
+        assert [p.name for p in ordered(arrange(catalogue, only_problems), only_problems)] == ["unwired"]
     assert [p.name for p in ordered(arrange(catalogue, View(text="UNWIR")), View())] == ["unwired"]
     by_rate = View(sort=SortBy.RATE)
     fastest = ordered(arrange(catalogue, by_rate), by_rate, {"sync-pump": 9.0})[0]

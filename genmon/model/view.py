@@ -148,8 +148,8 @@ def arrange(
         groups.append(
             Group(app_id, tuple(kept), len(members), state_counts(members), app_id in view.collapsed)
         )
-    if len(groups) > 1:
-        groups.sort(key=lambda g: (key(g.rows[0]) if g.rows else (99,), g.app_id))
+    if len(groups) > 1:  # groups the filter emptied go last (never compared with a row's key)
+        groups.sort(key=lambda g: (0, key(g.rows[0]), g.app_id) if g.rows else (1, (), g.app_id))
     return tuple(groups)
 
 
