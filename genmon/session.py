@@ -201,8 +201,13 @@ def _plan(opts: Options, embedded: EmbeddedBroker | None, scratch: str) -> dict[
     return plan
 
 
+def _status_path(scratch: str, number: int) -> str:
+    """Where worker ``number`` says how its start went (its final report goes next to it)."""
+    return os.path.join(scratch, f"status.w{number}")
+
+
 def _status(scratch: str, number: int) -> dict[str, Any] | None:
-    path = os.path.join(scratch, f"status.w{number}")
+    path = _status_path(scratch, number)
     with contextlib.suppress(OSError, ValueError), open(path, encoding="utf-8") as f:
         return dict(json.load(f))
     return None
@@ -231,7 +236,7 @@ def _finals(scratch: str, count: int) -> list[Any]:
     for number in range(1, count + 1):
         with (
             contextlib.suppress(OSError, WireError),
-            open(final_path(os.path.join(scratch, f"status.w{number}")), "rb") as f,
+            open(final_path(_status_path(scratch, number)), "rb") as f,
         ):
             reports.append(decode(f.read()))
     return reports
@@ -257,7 +262,7 @@ def _forget_statuses(scratch: str, count: int) -> None:
     from genmon.fleet.worker import final_path
 
     for number in range(1, count + 1):
-        path = os.path.join(scratch, f"status.w{number}")
+        path = _status_path(scratch, number)
         for stale in (path, final_path(path)):
             with contextlib.suppress(OSError):
                 os.unlink(stale)

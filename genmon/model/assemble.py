@@ -217,8 +217,8 @@ def _pipeline(
                 text = f"ok · {verdict.in_flight} {REPLIES_WAIT}"
                 verdict = replace(verdict, text=text)
         outage = _broker_outage(verdict, clocks, src.name, reading)
+        window = f"broker {outage.state} {outage.window()}" if outage is not None else ""
         if outage is not None and verdict.state == VerdictState.LOST:
-            window = f"broker {outage.state} {outage.window()}"
             verdict = replace(
                 verdict,
                 text=f"lost with the broker at {verdict.stage}: {verdict.lost} ({window})",
@@ -226,7 +226,6 @@ def _pipeline(
                 error=window,
             )
         elif outage is not None:  # still in flight: waiting for a broker that does not answer now
-            window = f"broker {outage.state} {outage.window()}"
             verdict = replace(verdict, text=f"{verdict.text} · waiting for the broker ({window})")
         elif (shared := _shared_group(verdict, app, reading)) is not None:
             # Consumers genmon does not follow read some partitions: what they took is not lost.

@@ -171,10 +171,8 @@ class GenmonSensor(Sensor):
             src, seq, yielded_at = found
             if seq in src.damaged[CRASHED].ids:
                 return  # the agent raised on it: this hook fires anyway, from a ``finally``
-            processed = src.processed_by(topic, self._agent_name(stream, topic))
-            again = seq in processed.ids
-            processed.add(seq)
-            if not again:  # a redelivered or copied value: its latency was measured the first time
+            if src.processed_by(topic, self._agent_name(stream, topic)).add(seq):
+                # a redelivered or copied value is not new: its latency was measured the first time
                 latency = time.time_ns() // 1000 - yielded_at
                 src.latency.record_value(min(max(latency, 1), LATENCY_MAX_US))
         except Exception:

@@ -28,13 +28,15 @@ class StageIds:
         self.ids = BitMap()
         self.duplicates = 0
 
-    def add(self, seq: int) -> None:
-        """Record one sighting of ``seq``; a second sighting is a duplicate, not a new value."""
+    def add(self, seq: int) -> bool:
+        """Record one sighting of ``seq``; a second sighting is a duplicate, not a new value.
+        True when it was new (one membership test per value: a hook runs this per value)."""
         ids = self.ids
         if seq in ids:
             self.duplicates += 1
-        else:
-            ids.add(seq)
+            return False
+        ids.add(seq)
+        return True
 
     def __len__(self) -> int:
         return len(self.ids)
