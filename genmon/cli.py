@@ -18,6 +18,7 @@ import click
 from genmon.broker import BrokerError, check_reachable, parse_broker_url
 from genmon.host import HostError
 from genmon.host.loader import AppLoadError
+from genmon.listen import ListenError, check_port
 from genmon.model import DEFAULT_FAIL_ON, PROBLEMS, Cause, RowKind, Snapshot, parse_fail_on, plural, problems
 from genmon.options import (
     UsageProblem,
@@ -25,14 +26,18 @@ from genmon.options import (
     broker_option,
     create_topics_option,
     embedded_option,
+    fleet_app_option,
+    fleet_broker_option,
     json_option,
     keep_log_option,
     loglevel_option,
+    prometheus_option,
     rate_type,
     seconds,
     settle_option,
     workers_option,
 )
+from genmon.serve import DEFAULT_PORT as SERVE_PORT
 from genmon.session import Options, Running, WatchOptions, running, settle_and_read, signalled, watching
 from genmon.version import __version__
 
@@ -94,6 +99,7 @@ def _broker_choice(broker: str | None, embedded: bool) -> None:
 )
 @click.option("--app-id", default="genmon-demo", show_default=True, help="Demo: the Faust app id.")
 @workers_option
+@prometheus_option
 @loglevel_option
 @keep_log_option
 @click.option(
@@ -119,6 +125,7 @@ def cli(
     scenarios: str | None,
     app_id: str,
     workers: int,
+    prometheus: tuple[str, int] | None,
     loglevel: str,
     show_version: bool,
 ) -> None:
@@ -129,8 +136,9 @@ def cli(
     it shows, per pipeline, how many values were yielded, sent, acked, received and processed.
 
     `genmon check -A MODULE` is the headless gate for CI; `genmon watch` watches a fleet of workers
-    that report to a broker; `genmon worker -A MODULE` runs `faust worker` with genmon attached;
-    `genmon kafka` runs a real Apache Kafka on this machine (each: --help).
+    that report to a broker, `genmon serve` shows that in a browser; `genmon worker -A MODULE` runs
+    `faust worker` with genmon attached; `genmon kafka` runs a real Apache Kafka on this machine
+    (each: --help).
     """
     if show_version:  # not click's version_option: that one exits 0 whatever else was typed
         if ctx.invoked_subcommand is not None:
@@ -158,10 +166,21 @@ def cli(
     if duration is not None and not headless:
         raise UsageProblem("--duration goes with --headless")
     _broker_choice(broker, embedded)
+    _listen(prometheus)
     if not headless:
         _check_terminal()
     opts = Options(
-        broker, embedded, app_spec, rate, settle, chosen, app_id, _level(loglevel), create_topics, workers
+        broker,
+        embedded,
+        app_spec,
+        rate,
+        settle,
+        chosen,
+        app_id,
+        _level(loglevel),
+        create_topics,
+        workers,
+        prometheus,
     )
     snapshot, screen_status, seen = None, 0, None
     with running(opts) as run:
@@ -353,14 +372,8 @@ def check(
 
 
 @cli.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option(
-    "-b",
-    "--broker",
-    metavar="URL",
-    envvar="GENMON_BROKER",
-    help="The broker the workers report to (kafka://HOST:PORT).  [default: $GENMON_BROKER]",
-)
-@click.option("--app-id", metavar="ID", default=None, help="Only this app's workers.  [default: every app]")
+@fleet_broker_option
+@fleet_app_option
 @settle_option
 @click.option("--headless", is_flag=True, help="No screen: watch --duration seconds, print the result.")
 @click.option(
@@ -372,6 +385,7 @@ def check(
     help="With --headless: then switch the fleet's tracked generators off and judge it settled, like check.",
 )
 @json_option
+@prometheus_option
 @loglevel_option
 @keep_log_option
 def watch(
@@ -382,6 +396,7 @@ def watch(
     duration: float,
     pause: bool,
     json_output: bool,
+    prometheus: tuple[str, int] | None,
     loglevel: str,
 ) -> None:
     """Watch a fleet: every worker that reports to the broker (faust workers started with
@@ -390,16 +405,15 @@ def watch(
     A value sent in one worker and processed in another is one value. Keys switch generators in
     every worker (and in workers that start later).
     """
-    if not broker or broker == "app":
-        raise UsageProblem("genmon watch needs --broker URL (or GENMON_BROKER set to a URL)")
+    _fleet_broker("watch", broker)
     if json_output and not headless:
         raise UsageProblem("--json goes with --headless")
     if pause and not headless:
         raise UsageProblem("--pause goes with --headless")
-    check_reachable(parse_broker_url(broker))
+    _listen(prometheus)
     if not headless:
-        _check_terminal()
-    opts = WatchOptions(broker, app_id, settle, _level(loglevel))
+        _check_terminal(allow_served=True)
+    opts = WatchOptions(broker, app_id, settle, _level(loglevel), prometheus=prometheus)
     status = 0
     with watching(opts) as run:
         if headless:
@@ -420,6 +434,66 @@ def watch(
             screen.run()
             status = screen.return_code or 0  # 128 + N when a signal ended the screen
     sys.exit(signalled() or status)
+
+
+def _listen(prometheus: tuple[str, int] | None) -> None:
+    """A --prometheus address that cannot be listened on fails before anything starts."""
+    if prometheus is not None:
+        check_port(*prometheus, "--prometheus")
+
+
+def _fleet_broker(command: str, broker: str | None) -> None:
+    if not broker or broker == "app":
+        raise UsageProblem(f"genmon {command} needs --broker URL (or GENMON_BROKER set to a URL)")
+    check_reachable(parse_broker_url(broker))
+
+
+@cli.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@fleet_broker_option
+@fleet_app_option
+@settle_option
+@click.option(
+    "--host",
+    metavar="ADDRESS",
+    default="127.0.0.1",
+    show_default=True,
+    help="The address to listen on. There is no authentication: anything but this machine is warned of.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=SERVE_PORT,
+    show_default=True,
+    metavar="PORT",
+    help="The port to listen on.",
+)
+@loglevel_option
+@keep_log_option
+def serve(broker: str | None, app_id: str | None, settle: float, host: str, port: int, loglevel: str) -> None:
+    """Serve the watcher's screen in a browser: every tab watches the workers that report to the
+    broker (as `genmon watch` does) and its keys switch their generators.
+
+    A tab never starts an app or a broker: run your workers (or `genmon --broker URL`) beside it.
+    Ctrl+C stops the server and every tab's screen.
+    """
+    from genmon.host.logs import default_log_path, route_logging
+    from genmon.listen import loopback
+    from genmon.serve import serve as serve_screen
+
+    _fleet_broker("serve", broker)
+    assert broker is not None
+    args = ["--broker", broker, "--settle", f"{settle:g}", "--loglevel", loglevel]
+    if app_id is not None:
+        args += ["--app-id", app_id]
+    if not loopback(host):
+        click.echo(
+            f"genmon: warning: serving on {host} with no authentication: anyone who reaches port {port} "
+            "sees the screen and can switch your generators (an SSH tunnel to 127.0.0.1 is safer)",
+            err=True,
+        )
+    route_logging(default_log_path(), _level(loglevel))
+    serve_screen(args, host, port, title=f"genmon watch {app_id or broker}")
+    sys.exit(signalled() or 0)
 
 
 @cli.command(
@@ -488,8 +562,13 @@ def _level(name: str) -> int:
     return getattr(logging, name.upper())
 
 
-def _check_terminal() -> None:
-    # Textual draws on stderr and reads stdin: both must be the terminal.
+def _check_terminal(allow_served: bool = False) -> None:
+    """Textual draws on stderr and reads stdin: both must be the terminal — except for the watcher's
+    screen that ``genmon serve`` starts for a browser tab (pipes to the server, sized by the tab)."""
+    from genmon.tui.served import served
+
+    if allow_served and served():
+        return
     if not (sys.stderr.isatty() and sys.stdin.isatty()):
         raise UsageProblem("the screen needs a terminal; use --headless (with --json) in scripts")
     from genmon.tui.too_small import MIN_COLUMNS, MIN_LINES, too_small  # the screen's own limit
@@ -530,7 +609,7 @@ def _status_of(argv: list[str] | None) -> int:
         return exc.exit_code
     except click.ClickException as exc:
         return _fail(exc.format_message())
-    except (BrokerError, HostError, AppLoadError) as exc:
+    except (BrokerError, HostError, AppLoadError, ListenError) as exc:
         return _fail(str(exc))
     except (KeyboardInterrupt, click.exceptions.Abort):
         return 130

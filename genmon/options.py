@@ -101,3 +101,43 @@ keep_log_option = click.option(
     help="Keep this run's log files after exit (kept anyway, and their path printed, when the run "
     "ends with a problem: exit status 1, 3, 4, 5 or 6).",
 )
+
+fleet_broker_option = click.option(
+    "-b",
+    "--broker",
+    metavar="URL",
+    envvar="GENMON_BROKER",
+    help="The broker the workers report to (kafka://HOST:PORT).  [default: $GENMON_BROKER]",
+)
+fleet_app_option = click.option(
+    "--app-id", metavar="ID", default=None, help="Only this app's workers.  [default: every app]"
+)
+
+
+class ListenAddress(click.ParamType):
+    """``HOST:PORT``, ``:PORT`` or ``PORT`` (host 127.0.0.1), ``[::1]:PORT``: where an endpoint listens."""
+
+    name = "HOST:PORT"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str, int]:
+        if isinstance(value, tuple):
+            return value  # type: ignore[return-value]
+        text = str(value).strip()
+        host, sep, port = text.rpartition(":")
+        if not sep:
+            host, port = "", text
+        host = host.strip("[]") or "127.0.0.1"
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            self.fail(f"{text!r} is not HOST:PORT (a port from 1 to 65535)", param, ctx)
+        return host, int(port)
+
+
+prometheus_option = click.option(
+    "--prometheus",
+    type=ListenAddress(),
+    default=None,
+    metavar="HOST:PORT",
+    help="Serve Prometheus metrics of every pipeline on http://HOST:PORT/metrics (PORT alone: on 127.0.0.1).",
+)

@@ -47,6 +47,8 @@ class Options:
     loglevel: int = logging.INFO
     create_topics: bool = False
     workers: int = 1
+    prometheus: tuple[str, int] | None = None
+    """Where to serve Prometheus metrics (host, port), if asked."""
 
 
 @dataclass
@@ -135,6 +137,7 @@ def running(opts: Options) -> Iterator[Running]:
         )
         stack.callback(watcher.stop)
         watcher.start()
+        _export(stack, watcher, opts.prometheus)
         _wait_started(watcher, workers, scratch)
         descriptions = _descriptions(opts) if opts.app_spec is None else {}
         running_now = Running(watcher, ring, descriptions, workers, hung, finals)
@@ -338,6 +341,7 @@ class WatchOptions:
     settle: float = 5.0
     loglevel: int = logging.INFO
     history: float = WATCH_HISTORY_SECONDS
+    prometheus: tuple[str, int] | None = None
 
 
 @contextlib.contextmanager
@@ -361,11 +365,21 @@ def watching(opts: WatchOptions) -> Iterator[Running]:
         log_path=str(log_path),
         listening_rows=True,
     )
-    try:
+    with contextlib.ExitStack() as stack:
+        stack.callback(watcher.stop)
         watcher.start()
+        _export(stack, watcher, opts.prometheus)
         yield Running(watcher, ring, {})
-    finally:
-        watcher.stop()
+
+
+def _export(stack: contextlib.ExitStack, watcher: Watcher, where: tuple[str, int] | None) -> None:
+    """Serve the watcher's snapshots as Prometheus metrics (stopped before the watcher is)."""
+    if where is None:
+        return
+    from genmon.metrics import export
+
+    exporter = export(watcher.snapshot, *where)
+    stack.callback(exporter.stop)
 
 
 def settle_and_read(host: Watcher, duration: float, settle: float) -> Snapshot:

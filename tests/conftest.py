@@ -52,7 +52,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         only = metafunc.definition.get_closest_marker("brokers")
         if only is not None:  # a probe-side claim: proven on the brokers it names
             kinds = [kind for kind in kinds if kind in only.args]
-        metafunc.parametrize("broker", kinds, indirect=True, scope="session")
+        # Under pytest-xdist (``-n 2 --dist loadgroup``) the Kafka tests go to one worker as one group,
+        # so each worker starts at most one Apache Kafka, and only one worker starts any.
+        params = [
+            pytest.param(kind, marks=pytest.mark.xdist_group(kind)) if kind == "kafka" else kind
+            for kind in kinds
+        ]
+        metafunc.parametrize("broker", params, indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")
@@ -129,6 +135,7 @@ def demo_host(broker: BrokerProcess, app_id: str) -> Iterator[Host]:
 
 
 EXIT_GRACE_SECONDS = 60.0
+WORKER_GRACE_SECONDS = 5.0
 EXIT_STATUS: list[int] = []
 
 
@@ -150,6 +157,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     import threading
 
     status = EXIT_STATUS[-1] if EXIT_STATUS else 1
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # An xdist worker still has to hand its last report to the controller after this hook, so
+        # it is not cut short here: a daemon timer ends it if abandoned Faust threads hold it.
+        timer = threading.Timer(WORKER_GRACE_SECONDS, lambda: os._exit(status))
+        timer.daemon = True
+        timer.start()
+        return
     left = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
     faust = [t for t in left if type(t).__module__.startswith(("mode.", "faust."))]
     if faust and len(faust) == len(left):

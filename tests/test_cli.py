@@ -19,6 +19,7 @@ import pytest
 from procs import alive, children_of
 
 from genmon.host.logs import logs_root
+from genmon.tui.served import WEB_DRIVER
 
 GENMON = [sys.executable, "-m", "genmon"]
 
@@ -49,6 +50,12 @@ def run(args: list[str], cwd: Path, timeout: float = 60) -> subprocess.Completed
         (["--version", "check"], "--version takes no command"),
         (["check", "-A", "x", "--duration", "inf"], "must be a number greater than 0"),
         (["watch", "--broker", "kafka://127.0.0.1:1", "--duration", "1e10"], "more than the maximum"),
+        (["serve"], "genmon serve needs --broker URL"),
+        (["serve", "--broker", "kafka://127.0.0.1:1"], "unreachable"),
+        (["serve", "--broker", "kafka://127.0.0.1:1", "--port", "0"], "--port"),
+        (["--prometheus", "abc"], "'abc' is not HOST:PORT"),
+        (["--headless", "--prometheus", "127.0.0.1:70000"], "is not HOST:PORT"),
+        (["watch", "--broker", "kafka://127.0.0.1:1", "--prometheus", "x:"], "is not HOST:PORT"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], says: str, tmp_path: Path) -> None:
@@ -61,6 +68,37 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], says: str, tmp_path: 
     assert lines[0].startswith("genmon: error: ") and says in lines[0]
     assert "Traceback" not in done.stderr and done.stdout == ""
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_taken_port_is_one_line_and_exit_2_before_anything_starts(tmp_path: Path) -> None:
+    import socket
+
+    from genmon.broker import EmbeddedBroker
+
+    with socket.socket() as taken, EmbeddedBroker() as broker:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for args, says in (
+            (["--headless", "--prometheus", f"127.0.0.1:{port}"], "--prometheus: cannot listen on"),
+            (["watch", "-b", broker.url, "--headless", "--prometheus", str(port)], "--prometheus: cannot"),
+            (["serve", "-b", broker.url, "--port", str(port)], "--host/--port: cannot listen on"),
+        ):
+            done = run(args, tmp_path, timeout=20)
+            assert done.returncode == 2 and done.stderr.count("\n") == 1, done
+            assert done.stderr.startswith("genmon: error: ") and says in done.stderr, done.stderr
+            assert list(tmp_path.iterdir()) == []
+        # only the watcher's screen started by genmon serve goes without a terminal
+        served = {**os.environ, "GENMON_SERVED": "1", "TEXTUAL_DRIVER": WEB_DRIVER}
+        for args, env in (
+            (["--broker", broker.url], served),  # the demo's screen would start an app: never served
+            (["watch", "-b", broker.url], {**served, "TEXTUAL_DRIVER": ""}),  # not textual-serve's
+            (["watch", "-b", broker.url], os.environ),
+        ):
+            done = subprocess.run(
+                [*GENMON, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=20
+            )
+            assert done.returncode == 2 and "the screen needs a terminal" in done.stderr, done
 
 
 def test_version_and_help(tmp_path: Path) -> None:

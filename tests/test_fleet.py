@@ -30,8 +30,10 @@ HEADLESS = ("--headless", "--json", "--duration", "3")
 class Fleet:
     """``faust worker`` processes of ``tests/apps/fleet.py``, each in a session of its own."""
 
-    def __init__(self, broker: BrokerProcess, app_id: str, folder: Path) -> None:
-        self.broker, self.app_id, self.folder = broker, app_id, folder
+    def __init__(
+        self, broker: BrokerProcess, app_id: str, folder: Path, module: str = "tests.apps.fleet"
+    ) -> None:
+        self.broker, self.app_id, self.folder, self.module = broker, app_id, folder, module
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> subprocess.Popen[bytes]:
@@ -46,7 +48,7 @@ class Fleet:
         }
         with open(self.folder / f"w{number}.log", "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "faust", "-A", "tests.apps.fleet", "worker", "--without-web"],
+                [sys.executable, "-m", "faust", "-A", self.module, "worker", "--without-web"],
                 cwd=ROOT,
                 env=env,
                 stdout=log,

@@ -54,7 +54,11 @@ class Forgiving:
 
 def driver_class() -> type | None:
     """Textual's driver for this platform, writing through :class:`Forgiving` (None: Textual's own)."""
-    if sys.platform == "win32" or os.environ.get("TEXTUAL_DRIVER"):  # a served screen has its own
+    from genmon.tui.served import ServedDriver, served
+
+    if served():  # a browser tab's screen (genmon serve): pipes, not a terminal
+        return ServedDriver
+    if sys.platform == "win32" or os.environ.get("TEXTUAL_DRIVER"):  # another driver asked for
         return None
     from textual.drivers.linux_driver import LinuxDriver
 
