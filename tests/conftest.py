@@ -3,6 +3,7 @@
 ``--brokers embedded,kafka`` (or ``GENMON_TEST_BROKERS``) runs every test that takes the ``broker``
 fixture once per broker: the embedded Tansu broker, and a real single-node Apache Kafka 4 started
 from Maven Central's jars (needs Java 17+ and Maven). The default is the embedded broker only.
+With ``-n 2`` (pytest-xdist) each worker has brokers of its own.
 """
 
 from __future__ import annotations

@@ -164,7 +164,7 @@ def test_sender_rows_are_named_after_the_timer_and_task_not_their_helpers(broker
 def test_an_output_topic_is_a_sink_and_a_near_miss_is_a_wrong_topic(broker: BrokerProcess) -> None:
     from tests.apps import sinks
 
-    with user_app(broker, "tests.apps.sinks") as host:
+    with user_app(broker, "tests.apps.sinks", topics=("sinks-enriched", "sinks-payment")) as host:
         snap = settled(
             host, reached(("enrich()", "acked", sinks.VALUES), ("payments", "acked", sinks.VALUES))
         )
@@ -212,7 +212,7 @@ def test_fan_out_is_two_deliveries_never_a_duplicate(broker: BrokerProcess) -> N
     from tests.apps import fanout
 
     n = fanout.VALUES
-    with user_app(broker, "tests.apps.fanout") as host:
+    with user_app(broker, "tests.apps.fanout", topics=("fanout-billings",)) as host:
         snap = settled(host, reached(("orders", "processed", n), ("refunds", "acked", n)))
     orders = snap.pipeline("orders")
     assert orders.counts.as_tuple() == (n,) * 5 and not any(orders.duplicates.values())

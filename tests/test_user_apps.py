@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import broker_args, owned
+from test_fleet import create_topic
 
 from genmon.broker import BrokerProcess
 from genmon.host import Host, wait_for, wait_settled
@@ -25,9 +26,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
-def user_app(broker: BrokerProcess, spec: str, stop_seconds: float = 15.0) -> Iterator[Host]:
-    """What ``genmon -A spec --embedded`` (or ``--broker URL``) does, on the session's broker."""
+def user_app(
+    broker: BrokerProcess, spec: str, stop_seconds: float = 15.0, topics: tuple[str, ...] = ()
+) -> Iterator[Host]:
+    """What ``genmon -A spec --embedded`` (or ``--broker URL``) does, on the session's broker.
+
+    ``topics``: topics the app only writes, created first as a deployment has them. A send to a topic
+    that does not exist waits for the broker to create it (or, where it does not, retries until its
+    timeout) and holds the producer's other batches meanwhile: an idiom's test must not hinge on that."""
     assert broker.address is not None
+    for topic in topics:
+        create_topic(broker.url.removeprefix("kafka://"), topic)
     probe = Probe()
     probe.install()
     module = spec.partition(":")[0]
