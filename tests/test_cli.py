@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import signal
 import struct
@@ -13,6 +14,7 @@ import sys
 import termios
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -108,7 +110,33 @@ def test_version_and_help(tmp_path: Path) -> None:
 
 
 def test_headless_json_reports_the_three_pipelines_and_keeps_its_log_when_asked(tmp_path: Path) -> None:
-    pid, done = _run_with_pid(["--headless", "--duration", "8", "--json", "--keep-log"], tmp_path)
+    port = _free_port()
+    scraped: list[str] = []
+
+    def scrape() -> None:  # the demo's numbers on its Prometheus endpoint while it runs
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not scraped:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as answer:
+                    text = answer.read().decode()
+            except OSError:
+                time.sleep(0.2)
+                continue
+            if re.search(
+                r'genmon_values_total\{app="genmon-demo",pipeline="sync-pump",stage="processed"\} [1-9]', text
+            ):
+                scraped.append(text)
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=scrape, daemon=True)
+    watcher.start()
+    pid, done = _run_with_pid(
+        ["--headless", "--duration", "8", "--json", "--keep-log", "--prometheus", f"127.0.0.1:{port}"],
+        tmp_path,
+    )
+    watcher.join(5)
+    assert scraped, "genmon --prometheus served the demo's counts while it ran"
+    assert 'genmon_generator_on{app="genmon-demo",pipeline="unwired"} 1.0' in scraped[0]
     folder = logs_root() / f"run-{pid}"
     try:
         assert done.returncode == 0, done.stderr
@@ -131,6 +159,14 @@ def test_headless_json_reports_the_three_pipelines_and_keeps_its_log_when_asked(
     assert unwired["verdict"]["state"] == "lost" and unwired["verdict"]["stage"] == "sent"
     assert unwired["verdict"]["lost"] == unwired["counts"]["yielded"]
     assert list(tmp_path.iterdir()) == [], "nothing is left in the working directory"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _run_with_pid(args: list[str], cwd: Path) -> tuple[int, subprocess.CompletedProcess[str]]:

@@ -20,7 +20,7 @@ import pytest
 from genmon.broker import BrokerProcess
 from genmon.fleet.watcher import Watcher
 from genmon.host import wait_for, wait_settled
-from genmon.model import Snapshot, Stage, VerdictState
+from genmon.model import PipelineSnapshot, Snapshot, Stage, VerdictState
 
 ROOT = Path(__file__).resolve().parents[1]
 TOPIC_PARTITIONS = 4
@@ -111,6 +111,24 @@ def own_reports(watcher: Watcher) -> dict[int, tuple[bool, int]]:
     }
 
 
+def dropped_by_faust(pipe: PipelineSnapshot) -> int:
+    """Values the broker took and the app's group committed past, that no agent ever received.
+
+    Seen on Kafka with workers joining under load (2 runs of 5 with the suite on two xdist workers):
+    one value acked, the group's committed offsets at the end of the topic (lag 0), and no worker's
+    probe saw an agent receive it. The likely path, read in Faust's code: a stream skips a message
+    fetched before a rebalance ("Skipping message … generation_id"), and the consumer later commits
+    past the hole (a gap in read offsets counts as acked). The broker's own offsets say the group
+    consumed it, so genmon must call it lost at received and name its id — never pass it as
+    delivered. 0 when the row does not show exactly that."""
+    short = pipe.counts.acked - pipe.counts.received
+    caught_up = bool(pipe.offsets) and all(o.lag == 0 for o in pipe.offsets)
+    named = pipe.missing.get(Stage.RECEIVED)
+    if short > 0 and caught_up and pipe.verdict.lost_at == Stage.RECEIVED and named and named.count == short:
+        return short
+    return 0
+
+
 def test_a_fleet_of_three_faust_workers_counted_once_switched_together_and_survives_a_kill(
     broker: BrokerProcess, app_id: str, fleet: Fleet, tmp_path: Path
 ) -> None:
@@ -146,8 +164,11 @@ def test_a_fleet_of_three_faust_workers_counted_once_switched_together_and_survi
         snap = watcher.snapshot(fresh=True)
         pipe = snap.pipeline("numbers")
         c = pipe.counts
-        assert c.yielded == c.sent == c.acked == c.received == c.processed > 300, pipe.to_dict()
-        assert pipe.missing == {} and pipe.verdict.state == VerdictState.PAUSED
+        assert c.yielded == c.sent == c.acked > 300 and c.received == c.processed, pipe.to_dict()
+        if c.received < c.acked:  # a value Faust itself dropped during a rebalance: named, exactly
+            assert dropped_by_faust(pipe) == c.acked - c.received, pipe.to_dict()
+        else:
+            assert pipe.missing == {} and pipe.verdict.state == VerdictState.PAUSED
         # Workers joining one by one rebalance the group: a value read but not yet committed when its
         # partition moved is read again by another worker — a redelivery, shown, never a loss.
         shares = [w.shares.get(Stage.RECEIVED, 0) for w in snap.workers]
@@ -174,7 +195,9 @@ def test_a_fleet_of_three_faust_workers_counted_once_switched_together_and_survi
         time.sleep(8)  # the group rebalances: the killed worker's partitions are read again
         final = watcher.snapshot(fresh=True)
         verdict = final.pipeline("numbers").verdict
-        assert verdict.state in (VerdictState.PAUSED, VerdictState.UNVERIFIABLE), verdict
+        assert verdict.state in (VerdictState.PAUSED, VerdictState.UNVERIFIABLE) or dropped_by_faust(
+            final.pipeline("numbers")
+        ), verdict
 
         # A watcher started late sees the same counts, from the workers' newest reports.
         late_watch = subprocess.run(
