@@ -467,9 +467,24 @@ def _fleet_broker(command: str, broker: str | None) -> None:
     metavar="PORT",
     help="The port to listen on.",
 )
+@click.option(
+    "--public-url",
+    metavar="URL",
+    default=None,
+    help="The address browsers reach this server at (behind a proxy or a tunnel).  "
+    "[default: http://HOST:PORT; with --host 0.0.0.0, this machine's name]",
+)
 @loglevel_option
 @keep_log_option
-def serve(broker: str | None, app_id: str | None, settle: float, host: str, port: int, loglevel: str) -> None:
+def serve(
+    broker: str | None,
+    app_id: str | None,
+    settle: float,
+    host: str,
+    port: int,
+    public_url: str | None,
+    loglevel: str,
+) -> None:
     """Serve the watcher's screen in a browser: every tab watches the workers that report to the
     broker (as `genmon watch` does) and its keys switch their generators.
 
@@ -480,6 +495,8 @@ def serve(broker: str | None, app_id: str | None, settle: float, host: str, port
     from genmon.listen import loopback
     from genmon.serve import serve as serve_screen
 
+    if public_url is not None and not public_url.startswith(("http://", "https://")):
+        raise UsageProblem(f"--public-url {public_url!r}: give an http:// or https:// URL")
     _fleet_broker("serve", broker)
     assert broker is not None
     args = ["--broker", broker, "--settle", f"{settle:g}", "--loglevel", loglevel]
@@ -492,7 +509,7 @@ def serve(broker: str | None, app_id: str | None, settle: float, host: str, port
             err=True,
         )
     route_logging(default_log_path(), _level(loglevel))
-    serve_screen(args, host, port, title=f"genmon watch {app_id or broker}")
+    serve_screen(args, host, port, title=f"genmon watch {app_id or broker}", public=public_url)
     sys.exit(signalled() or 0)
 
 

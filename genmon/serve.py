@@ -38,7 +38,18 @@ def watch_command(watch_args: Sequence[str]) -> str:
     return shlex.join(["exec", sys.executable, "-m", "genmon", "watch", *watch_args])
 
 
-def serve(watch_args: Sequence[str], host: str, port: int, title: str) -> None:
+def public_url(host: str, port: int) -> str:
+    """The address browsers are given for the page's websocket: ``http://host:port``, except that a
+    wildcard address (0.0.0.0, ::) is not one a browser elsewhere can connect to — this machine's
+    name is used instead (``--public-url`` overrides both)."""
+    if host in ("0.0.0.0", "::", ""):
+        import socket
+
+        host = socket.getfqdn()
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def serve(watch_args: Sequence[str], host: str, port: int, title: str, public: str | None = None) -> None:
     """Serve the watcher's screen on ``http://host:port`` until SIGINT/SIGTERM."""
     from textual_serve.server import Server
 
@@ -47,7 +58,7 @@ def serve(watch_args: Sequence[str], host: str, port: int, title: str) -> None:
 
     check_port(host, port, "--host/--port")
     os.environ[SERVED_ENV] = "1"  # inherited by every tab's screen (textual-serve copies os.environ)
-    url = f"http://{host}:{port}"
+    url = (public or public_url(host, port)).rstrip("/")
     tabs: set[asyncio.Task[Any]] = set()
 
     class GenmonServer(Server):  # type: ignore[misc]
@@ -83,6 +94,6 @@ def serve(watch_args: Sequence[str], host: str, port: int, title: str) -> None:
             SIGNALLED.append(sig)
             self.request_exit()
 
-    server = GenmonServer(watch_command(watch_args), host=host, port=port, title=title)
+    server = GenmonServer(watch_command(watch_args), host=host, port=port, title=title, public_url=url)
     log.info("serving %s at %s: each tab runs %s", title, url, server.command)
     server.serve()

@@ -55,6 +55,7 @@ def run(args: list[str], cwd: Path, timeout: float = 60) -> subprocess.Completed
         (["serve"], "genmon serve needs --broker URL"),
         (["serve", "--broker", "kafka://127.0.0.1:1"], "unreachable"),
         (["serve", "--broker", "kafka://127.0.0.1:1", "--port", "0"], "--port"),
+        (["serve", "--broker", "kafka://127.0.0.1:1", "--public-url", "host:1"], "give an http:// or"),
         (["--prometheus", "abc"], "'abc' is not HOST:PORT"),
         (["--headless", "--prometheus", "127.0.0.1:70000"], "is not HOST:PORT"),
         (["watch", "--broker", "kafka://127.0.0.1:1", "--prometheus", "x:"], "is not HOST:PORT"),
