@@ -92,8 +92,7 @@ def metrics_of(snap: Snapshot) -> list[Metric]:
         key = [pipe.app_id, pipe.name]
         for stage in STAGES:
             values.add_metric([*key, str(stage)], pipe.counts[stage])
-            if pipe.duplicates.get(stage):
-                duplicates.add_metric([*key, str(stage)], pipe.duplicates[stage])
+            duplicates.add_metric([*key, str(stage)], pipe.duplicates.get(stage, 0))  # 0s too: rate() works
         lost.add_metric(key, pipe.verdict.lost)
         if pipe.verdict.lost and pipe.verdict.stage is not None:
             lost_at.add_metric([*key, str(pipe.verdict.stage)], pipe.verdict.lost)

@@ -1,0 +1,80 @@
+"""The Prometheus view of a snapshot, from hand-built fleets (no broker): every series the README
+lists, with the snapshot's own numbers (the live endpoint is tested in tests/test_served.py)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from fakes import fleet_monitor, lost_monitor
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from genmon.metrics import SnapshotCollector
+from genmon.model import STAGES, Snapshot, Stage
+
+
+def exposed(snap: Snapshot) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The text a scrape gets, parsed back: (name, sorted labels) -> value."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(lambda: snap))  # type: ignore[arg-type]
+    text = generate_latest(registry).decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_every_pipeline_and_worker_series_carries_the_snapshots_numbers() -> None:
+    fleet = fleet_monitor().snapshot()
+    (merged,) = [p for p in fleet.pipelines if p.name == "numbers"]
+    pipe = replace(  # what a busier fleet shows besides: redeliveries, reorders, latency
+        merged,
+        duplicates={Stage.RECEIVED: 3, Stage.PROCESSED: 2},
+        reorders=5,
+        latency_ms={"count": 120.0, "p50": 12.5, "p95": 40.0, "p99": 80.0, "max": 95.0},
+    )
+    snap = replace(fleet, pipelines=(pipe,))
+    metrics = exposed(snap)
+    row = (("app", pipe.app_id), ("pipeline", "numbers"))
+    for stage in STAGES:
+        assert metrics[("genmon_values_total", (*row, ("stage", str(stage))))] == pipe.counts[stage]
+    for quantile, key in (("0.5", "p50"), ("0.95", "p95"), ("0.99", "p99"), ("1", "max")):
+        latency = metrics[("genmon_latency_seconds", (*row, ("quantile", quantile)))]
+        assert latency == pipe.latency_ms[key] / 1000
+    assert metrics[("genmon_latency_observations_total", row)] == 120
+    for stage in STAGES:
+        dups = metrics[("genmon_duplicates_total", (*row, ("stage", str(stage))))]
+        assert dups == pipe.duplicates.get(stage, 0)
+    assert metrics[("genmon_values_lost", row)] == pipe.verdict.lost
+    assert metrics[("genmon_values_in_flight", row)] == pipe.verdict.in_flight
+    assert metrics[("genmon_reorders_total", row)] == pipe.reorders
+    assert metrics[("genmon_generator_on", row)] == (1.0 if pipe.on else 0.0)
+    states = {
+        labels[-1][1]: value for (name, labels), value in metrics.items() if name == "genmon_pipeline_state"
+    }
+    assert states[str(pipe.verdict.state)] == 1.0 and sum(states.values()) == 1.0
+    alive = sum(1 for w in snap.workers if w.alive)
+    assert metrics[("genmon_workers", (("state", "alive"),))] == alive == 2
+    assert metrics[("genmon_workers", (("state", "gone"),))] == len(snap.workers) - alive == 1
+    for w in snap.workers:
+        labels = (("name", w.name), ("worker", w.label))
+        assert metrics[("genmon_worker_up", labels)] == (1.0 if w.alive else 0.0)
+        assert metrics[("genmon_worker_report_age_seconds", labels)] == w.age
+        assert metrics[("genmon_loop_stalls_total", labels)] == w.stalls.count
+    assert metrics[("genmon_broker_up", (("broker", snap.broker.url),))] == 1.0
+    assert ("genmon_info", (("version", "0.1.0"),)) in metrics
+
+
+def test_a_loss_is_exported_at_its_stage_with_its_count() -> None:
+    snap = lost_monitor().snapshot()
+    metrics = exposed(snap)
+    lost = [p for p in snap.pipelines if p.verdict.lost]
+    assert lost, "the fake has a losing row"
+    for pipe in lost:
+        row = (("app", pipe.app_id), ("pipeline", pipe.name))
+        assert metrics[("genmon_values_lost", row)] == pipe.verdict.lost
+        stage = (*row, ("stage", str(pipe.verdict.stage)))
+        assert metrics[("genmon_values_lost_at", stage)] == pipe.verdict.lost
+    kept = {labels for name, labels in metrics if name == "genmon_values_lost_at"}
+    assert len(kept) == len(lost), "only losing rows have a lost-at series"
