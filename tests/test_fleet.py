@@ -114,12 +114,12 @@ def own_reports(watcher: Watcher) -> dict[int, tuple[bool, int]]:
 def dropped_by_faust(pipe: PipelineSnapshot) -> int:
     """Values the broker took and the app's group committed past, that no agent ever received.
 
-    Seen on Kafka with workers joining under load (2 runs of 5 with the suite on two xdist workers):
-    one value acked, the group's committed offsets at the end of the topic (lag 0), and no worker's
-    probe saw an agent receive it. The likely path, read in Faust's code: a stream skips a message
-    fetched before a rebalance ("Skipping message … generation_id"), and the consumer later commits
-    past the hole (a gap in read offsets counts as acked). The broker's own offsets say the group
-    consumed it, so genmon must call it lost at received and name its id — never pass it as
+    Seen on Kafka with workers joining under load (2 runs of 5 with the suite on two xdist workers;
+    6 of 22 runs of this scenario with a CPU hog beside it): a value acked, the group's committed
+    offsets at the end of the topic (lag 0), and no agent ever got it. Checked with an agent that
+    printed every event it got (with its genmon id header), in every worker: the id genmon named was
+    the only one no agent received (others were received twice: redeliveries). So it is Faust's loss
+    in a rebalance, and genmon must call it lost at received and name its id — never pass it as
     delivered. 0 when the row does not show exactly that."""
     short = pipe.counts.acked - pipe.counts.received
     caught_up = bool(pipe.offsets) and all(o.lag == 0 for o in pipe.offsets)
