@@ -510,6 +510,7 @@ def serve(
         )
     route_logging(default_log_path(), _level(loglevel))
     serve_screen(args, host, port, title=f"genmon watch {app_id or broker}", public=public_url)
+    click.echo("genmon: stopped serving", err=True)
     sys.exit(signalled() or 0)
 
 
