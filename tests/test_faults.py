@@ -19,7 +19,10 @@ from test_cli import Terminal
 
 from genmon.broker import BrokerProcess
 from genmon.cli import BROKER_FAULT
+from genmon.fleet.watcher import Watcher
+from genmon.host import wait_for
 from genmon.host.logs import logs_root
+from genmon.model import Snapshot
 
 GENMON = [sys.executable, "-m", "genmon"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -221,6 +224,10 @@ def test_b_restarts_a_dead_embedded_broker_and_the_app_keeping_the_counts(tmp_pa
     assert list(tmp_path.iterdir()) == []
 
 
+def _acked(snap: Snapshot, name: str) -> int:
+    return next((p.counts.acked for p in snap.pipelines if p.name == name), 0)
+
+
 def test_an_external_broker_restarted_on_its_port_is_recovered_from_by_itself(app_id: str) -> None:
     """A broker genmon does not run comes back (empty: Tansu keeps nothing): genmon keeps watching,
     its readers reconnect, the app's values flow again, and nothing is blamed on the app."""
@@ -237,7 +244,16 @@ def test_an_external_broker_restarted_on_its_port_is_recovered_from_by_itself(ap
             text=True,
         )
         try:
-            time.sleep(6.0)
+            # Restart it late in the run, once 4 s of values have flowed (not at a fixed time after
+            # launch: a slow start would move the outage to the run's beginning, and the values lost
+            # with it are put on the broker when the pipeline stops within a settle timeout of it).
+            watcher = Watcher(external.address, accept=lambda r: any(a.app_id == app_id for a in r.apps))
+            watcher.start()
+            try:
+                flowing = wait_for(watcher, lambda s: _acked(s, "steady") >= 80, 60)
+            finally:
+                watcher.stop()
+            assert _acked(flowing, "steady") >= 80, "the steady pipeline flowed"
             external.restart()
             out, err = proc.communicate(timeout=120)
         finally:
