@@ -19,6 +19,11 @@ def loopback(host: str) -> bool:
         return False
 
 
+def http_url(host: str, port: int, path: str = "") -> str:
+    """``http://host:port/path`` as a browser or a scraper types it (an IPv6 host in brackets)."""
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}{path}"
+
+
 def check_port(host: str, port: int, option: str) -> None:
     """Fail (:class:`ListenError`, naming ``option``) when ``host:port`` cannot be listened on now."""
     try:

@@ -25,7 +25,7 @@ from prometheus_client.core import (
     Metric,
 )
 
-from genmon.listen import ListenError
+from genmon.listen import ListenError, http_url
 from genmon.model import STAGES, Snapshot, VerdictState
 
 log = logging.getLogger("genmon")
@@ -181,6 +181,6 @@ def export(snapshot: Callable[[], Snapshot], host: str, port: int) -> Exporter:
     except OSError as exc:
         raise ListenError(f"--prometheus: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     bound = server.server_address[1]
-    url = f"http://{host if ':' not in host else f'[{host}]'}:{bound}/metrics"
+    url = http_url(host, bound, "/metrics")
     log.info("Prometheus metrics at %s", url)
     return Exporter(server, thread, url)

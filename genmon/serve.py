@@ -22,7 +22,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from genmon.listen import check_port
+from genmon.listen import check_port, http_url
 
 log = logging.getLogger("genmon")
 
@@ -46,7 +46,7 @@ def public_url(host: str, port: int) -> str:
         import socket
 
         host = socket.getfqdn()
-    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+    return http_url(host, port)
 
 
 def serve(watch_args: Sequence[str], host: str, port: int, title: str, public: str | None = None) -> None:

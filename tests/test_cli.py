@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from procs import alive, children_of
 
+from genmon.broker.process import free_port
 from genmon.host.logs import logs_root
 from genmon.tui.served import WEB_DRIVER
 
@@ -111,7 +112,7 @@ def test_version_and_help(tmp_path: Path) -> None:
 
 
 def test_headless_json_reports_the_three_pipelines_and_keeps_its_log_when_asked(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     scraped: list[str] = []
 
     def scrape() -> None:  # the demo's numbers on its Prometheus endpoint while it runs
@@ -160,14 +161,6 @@ def test_headless_json_reports_the_three_pipelines_and_keeps_its_log_when_asked(
     assert unwired["verdict"]["state"] == "lost" and unwired["verdict"]["stage"] == "sent"
     assert unwired["verdict"]["lost"] == unwired["counts"]["yielded"]
     assert list(tmp_path.iterdir()) == [], "nothing is left in the working directory"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _run_with_pid(args: list[str], cwd: Path) -> tuple[int, subprocess.CompletedProcess[str]]:

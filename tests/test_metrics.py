@@ -13,16 +13,20 @@ from genmon.metrics import SnapshotCollector
 from genmon.model import STAGES, Snapshot, Stage
 
 
-def exposed(snap: Snapshot) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """The text a scrape gets, parsed back: (name, sorted labels) -> value."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(lambda: snap))  # type: ignore[arg-type]
-    text = generate_latest(registry).decode()
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Prometheus' text format parsed back: (name, sorted labels) -> value."""
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
         for family in text_string_to_metric_families(text)
         for sample in family.samples
     }
+
+
+def exposed(snap: Snapshot) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """What a scrape gets for ``snap``, parsed back."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(lambda: snap))  # type: ignore[arg-type]
+    return samples(generate_latest(registry).decode())
 
 
 def test_every_pipeline_and_worker_series_carries_the_snapshots_numbers() -> None:

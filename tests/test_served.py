@@ -11,7 +11,6 @@ import asyncio
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,10 +22,11 @@ from pathlib import Path
 import pytest
 from browser import Chromium
 from procs import alive, children_of
-from prometheus_client.parser import text_string_to_metric_families
 from test_fleet import Fleet, create_topic
+from test_metrics import samples
 
 from genmon.broker import BrokerProcess
+from genmon.broker.process import free_port
 from genmon.fleet.watcher import Watcher
 from genmon.host import wait_for, wait_settled
 from genmon.metrics import export
@@ -39,12 +39,6 @@ GONE_WITHIN = 6.0
 is 5 s after the fact)."""
 
 pytestmark = pytest.mark.brokers("embedded")  # a watcher-side claim: no broker behaviour in it
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -78,12 +72,7 @@ def rows_flowing(snap: Snapshot) -> bool:
 def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample of the endpoint: (name, sorted labels) -> value."""
     with urllib.request.urlopen(url, timeout=5) as answer:
-        text = answer.read().decode()
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
+        return samples(answer.read().decode())
 
 
 def test_prometheus_metrics_are_the_numbers_the_json_shows(broker: BrokerProcess, fleet_app: str) -> None:

@@ -15,6 +15,7 @@ ends with ``os._exit``: a served screen holds no Faust app and no broker, nothin
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -84,8 +85,6 @@ class ServedDriver(WebDriver):  # type: ignore[misc]
         if self._gone.is_set():
             return
         self._gone.set()
-        import logging
-
         logging.getLogger("genmon").warning("served screen: %s; exiting", why)
         self._hard_exit(128 + signal.SIGHUP)
         os.kill(os.getpid(), signal.SIGHUP)
