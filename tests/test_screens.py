@@ -6,7 +6,9 @@ and look at the report pytest-textual-snapshot writes for the ones that changed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 
 from fakes import (
     LOG_PATH,
@@ -17,9 +19,11 @@ from fakes import (
     fleet_monitor,
     lost_monitor,
 )
+from textual.pilot import Pilot
 
 from genmon.host.logs import LogRing
 from genmon.tui import GenmonApp
+from genmon.tui.table import PipelineTable
 
 DESCRIPTIONS = {
     "unwired": "a generator is iterated, but nothing sends its values to the agent's topic",
@@ -162,13 +166,19 @@ def test_rows_grouped_by_app(snap_compare) -> None:  # type: ignore[no-untyped-d
     assert snap_compare(GenmonApp(busy(12, apps=3)), terminal_size=(120, 35))
 
 
-async def test_sort_filter_find_and_the_state_counts() -> None:
-    from genmon.tui.table import PipelineTable
-
-    app = GenmonApp(busy(200))  # standing still: each key press shows its effect at once
+@contextlib.asynccontextmanager
+async def on_screen(monitor: FakeMonitor) -> AsyncIterator[tuple[GenmonApp, Pilot, PipelineTable]]:
+    """The screen at 120x35 on ``monitor``, its first snapshot shown; ``q`` at the end."""
+    app = GenmonApp(monitor)
     async with app.run_test(size=(120, 35)) as pilot:
         await pilot.pause(0.3)
-        table = app.query_one(PipelineTable)
+        yield app, pilot, app.query_one(PipelineTable)
+        await pilot.press("q")
+
+
+async def test_sort_filter_find_and_the_state_counts() -> None:
+    # standing still: each key press shows its effect at once
+    async with on_screen(busy(200)) as (app, pilot, table):
         assert "200 pipelines: 4 lost · 3 paused · 193 ok" in app.sub_title
         lost = [f"gen-{i:04d}" for i in range(200) if i % 50 == 7]
         assert table._order[:4] == lost  # problems first
@@ -191,20 +201,15 @@ async def test_sort_filter_find_and_the_state_counts() -> None:
         await pilot.press("escape")  # clears the search
         assert table.row_count == 200 and table.has_focus
         await pilot.press("s", "s")  # back to problems first (rate, then problems)
-        await pilot.press("q")
 
 
 async def test_the_highlighted_row_stays_highlighted_when_rows_resort() -> None:
     from dataclasses import replace as copy
 
     from genmon.model import Verdict, VerdictState
-    from genmon.tui.table import PipelineTable
 
     monitor = busy(30)
-    app = GenmonApp(monitor)
-    async with app.run_test(size=(120, 35)) as pilot:
-        await pilot.pause(0.3)
-        table = app.query_one(PipelineTable)
+    async with on_screen(monitor) as (_app, pilot, table):
         table.move_cursor(row=table._order.index("gen-0020"))
         await pilot.pause(0.1)
         assert table.highlighted_pipeline == "gen-0020"
@@ -219,16 +224,12 @@ async def test_the_highlighted_row_stays_highlighted_when_rows_resort() -> None:
         await pilot.pause(0.6)  # a few refreshes
         assert table._order.index("gen-0020") < before  # it moved up: a problem now
         assert table.highlighted_pipeline == "gen-0020"
-        await pilot.press("q")
 
 
 async def test_enter_on_an_apps_header_row_collapses_and_opens_it() -> None:
-    from genmon.tui.table import GROUP, PipelineTable
+    from genmon.tui.table import GROUP
 
-    app = GenmonApp(busy(12, apps=3))
-    async with app.run_test(size=(120, 35)) as pilot:
-        await pilot.pause(0.3)
-        table = app.query_one(PipelineTable)
+    async with on_screen(busy(12, apps=3)) as (_app, pilot, table):
         headers = [key for key in table._order if key.startswith(GROUP)]
         assert len(headers) == 3 and table.row_count == 15
         table.move_cursor(row=table._order.index(headers[0]))
@@ -237,4 +238,58 @@ async def test_enter_on_an_apps_header_row_collapses_and_opens_it() -> None:
         assert table.highlighted_group == headers[0].removeprefix(GROUP)
         await pilot.press("enter")
         assert table.row_count == 15
-        await pilot.press("q")
+
+
+async def test_page_home_end_keys_move_the_highlight_and_keep_it_in_view() -> None:
+    async with on_screen(busy(200)) as (_app, pilot, table):
+        rows = table.scrollable_content_region.height - 1  # under the column labels
+        await pilot.press("pagedown")
+        assert table.cursor_row == rows - 1 and table.scroll_y == 0  # the last row on the page
+        await pilot.press("pagedown")
+        assert table.cursor_row == 2 * (rows - 1) and table.scroll_y > 0
+        first = int(table.scroll_y)
+        assert first <= table.cursor_row < first + rows  # in view
+        await pilot.press("end")
+        assert table.highlighted_key == table._order[-1] and int(table.scroll_y) == 200 - rows
+        await pilot.press("home")
+        assert table.cursor_row == 0 and table.scroll_y == 0
+        await pilot.press("up")  # at the top: stays
+        assert table.cursor_row == 0
+
+
+async def test_a_click_highlights_a_row_and_a_second_click_opens_it() -> None:
+    from genmon.tui.detail_screen import DetailScreen
+
+    async with on_screen(busy(20)) as (app, pilot, table):
+        third = table._order[2]
+        await pilot.click(PipelineTable, offset=(10, 1 + 3))  # the border, the labels, rows 0, 1, 2
+        assert table.highlighted_pipeline == third
+        assert str(app.query_one("#detail").border_title).startswith(f"{third}:")
+        assert not isinstance(app.screen, DetailScreen)
+        await pilot.click(PipelineTable, offset=(10, 1 + 3))
+        assert isinstance(app.screen, DetailScreen)
+        await pilot.press("escape")
+
+
+async def test_a_refresh_draws_only_the_rows_that_changed() -> None:
+    """Per refresh the table's work follows what changed on screen, not how many rows there are."""
+    from dataclasses import replace as copy
+
+    from genmon.model import Counts
+
+    monitor = busy(200)
+    async with on_screen(monitor) as (_app, pilot, table):
+        drawn: list[int] = []
+        line = table._line
+        table._line = lambda cells, kind: (drawn.append(1), line(cells, kind))[1]  # type: ignore[method-assign]
+        await pilot.pause(0.6)  # three refreshes of the same snapshot: nothing to draw
+        assert drawn == []
+        name = table._order[5]
+        pipes = tuple(
+            copy(p, counts=Counts(*(c + 1 for c in p.counts.as_tuple()))) if p.name == name else p
+            for p in monitor.snap.pipelines
+        )
+        monitor.snap = copy(monitor.snap, pipelines=pipes)
+        await pilot.pause(0.6)
+        assert len(drawn) == 1  # that row's line, once; the 199 others and the labels were not drawn
+        assert str(table.get_row_at(5)[2]) == str(pipes[[p.name for p in pipes].index(name)].counts.yielded)

@@ -18,7 +18,7 @@ from textual import events, on, work
 from textual.app import App, ComposeResult, ScreenStackError
 from textual.binding import Binding
 from textual.css.query import NoMatches
-from textual.widgets import DataTable, Footer, Header, Input, RichLog, Static
+from textual.widgets import Footer, Header, Input, RichLog, Static
 from textual.worker import get_current_worker
 
 from genmon.model import Monitor, Refused, Snapshot, header_line, one_line
@@ -28,7 +28,7 @@ from genmon.model.view import FILTERS, SORTS, SortBy, following
 from genmon.tui.detail import DetailPanel, RateHistory
 from genmon.tui.detail_screen import DetailScreen
 from genmon.tui.help import HelpScreen
-from genmon.tui.messages import SnapshotTaken
+from genmon.tui.messages import RowChosen, RowHighlighted, SnapshotTaken
 from genmon.tui.table import PipelineTable
 from genmon.tui.terminal import driver_class
 from genmon.tui.too_small import TooSmallScreen, too_small
@@ -246,12 +246,12 @@ class GenmonApp(App[None]):
                 log.write(line)
 
     # -- events and actions -------------------------------------------------------------
-    @on(DataTable.RowHighlighted)
-    def _on_highlight(self, _: DataTable.RowHighlighted) -> None:
+    @on(RowHighlighted)
+    def _on_highlight(self, _: RowHighlighted) -> None:
         self._show_detail()
 
-    @on(DataTable.RowSelected)
-    def _on_select(self, _: DataTable.RowSelected) -> None:
+    @on(RowChosen)
+    def _on_choose(self, _: RowChosen) -> None:
         self.action_detail()
 
     def _title_table(self, table: PipelineTable, total: int) -> None:

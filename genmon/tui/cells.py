@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
-from rich.text import Text
+from dataclasses import dataclass
 
 from genmon.model import STAGES, PipelineSnapshot, count_text, flow, switch_symbol
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One cell as shown: its words, a Rich style string and which side it sits on.
+
+    Plain values (compared with ``==``, hashed) rather than Rich renderables: the table turns a row
+    of them into one line of segments itself, and redraws a row only when a cell differs."""
+
+    text: str
+    style: str = ""
+    right: bool = False
+
+    def __str__(self) -> str:
+        return self.text
+
 
 # The flow comes last: at 120 columns the counts and the verdict must always be visible,
 # a long flow may be cut (the detail panel's title repeats it).
@@ -27,7 +43,7 @@ NAME_WIDTH = (8, 28)
 """The pipeline column: as wide as the longest name, within these bounds (a longer name is cut)."""
 
 
-def widths(pipes: list[PipelineSnapshot], flows: dict[str, int] | None = None) -> dict[str, int]:
+def widths(pipes: list[PipelineSnapshot], flow_width: int | None = None) -> dict[str, int]:
     """Every column's width for these rows, from string lengths only (cheap: no cell is measured).
 
     The table sets them when its rows change and widens a column when a value outgrows it, never per
@@ -38,30 +54,28 @@ def widths(pipes: list[PipelineSnapshot], flows: dict[str, int] | None = None) -
         "on": 2,
         "pipeline": min(max(longest, NAME_WIDTH[0]), NAME_WIDTH[1]),
         "verdict": max((len(pipe.verdict.text) for pipe in pipes), default=7),
-        "flow": max(flows.values(), default=4)
-        if flows is not None
-        else max((len(flow(pipe)) for pipe in pipes), default=4),
+        "flow": flow_width if flow_width is not None else max((len(flow(pipe)) for pipe in pipes), default=4),
     }
     for stage in STAGES:
         sizes[stage] = len(f"{max((pipe.counts[stage] for pipe in pipes), default=0):,}")
     return {key: max(sizes[key], len(label)) for key, label in COLUMNS}
 
 
-def _switch(pipe: PipelineSnapshot) -> Text:
+def _switch(pipe: PipelineSnapshot) -> Cell:
     symbol = switch_symbol(pipe)
-    return Text(symbol, style="bold green" if symbol == "●" else "dim")
+    return Cell(symbol, "bold green" if symbol == "●" else "dim")
 
 
-def row_cells(pipe: PipelineSnapshot) -> dict[str, object]:
-    """Column key -> renderable for one row."""
+def row_cells(pipe: PipelineSnapshot) -> dict[str, Cell]:
+    """Column key -> cell for one row."""
     lost_stage = pipe.verdict.lost_at
-    cells: dict[str, object] = {
+    cells: dict[str, Cell] = {
         "on": _switch(pipe),
-        "pipeline": pipe.name,
-        "flow": flow(pipe),
+        "pipeline": Cell(pipe.name),
+        "flow": Cell(flow(pipe)),
     }
     for stage in STAGES:
         style = "bold white on red" if stage == lost_stage else ""
-        cells[stage] = Text(count_text(pipe, stage), style=style, justify="right")
-    cells["verdict"] = Text(pipe.verdict.text, style=pipe.verdict.state.style)
+        cells[stage] = Cell(count_text(pipe, stage), style, right=True)
+    cells["verdict"] = Cell(pipe.verdict.text, str(pipe.verdict.state.style))
     return cells

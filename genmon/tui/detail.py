@@ -92,7 +92,7 @@ class Rates(Vertical):
         for stage in STAGES:
             data = list(series[stage])  # a new list: Sparkline repaints only on a new object
             self.query_one(f".spark-{stage}", Sparkline).data = data
-            self.query_one(f".rate-{stage}", Label).update(f"{data[-1]:.1f}")
+            self.query_one(f".rate-{stage}", Label).update(f"{data[-1]:.1f}", layout=False)  # fixed width
 
 
 class Explanation(VerticalScroll):
@@ -103,30 +103,45 @@ class Explanation(VerticalScroll):
         yield Static(classes="missing-text")
         yield Static(classes="fix-text")
 
-    _shown: tuple[object, ...] | None = None
+    _shown: dict[str, object] = {}
+
+    def _put(self, part: str, text: Text | str) -> None:
+        """Update one part only when its words changed, and lay the screen out again only when its
+        shape did (a count that moves from 19 to 20 wraps the same): a layout repaints everything
+        on screen, and the counts in these words move on every refresh."""
+        key = (text.plain, tuple(text.spans)) if isinstance(text, Text) else text
+        before = self._shown.get(part)
+        if key == before:
+            return
+        self._shown = {**self._shown, part: key}
+        plain = text.plain if isinstance(text, Text) else text
+        layout = _shape(plain) != self._shown.get(part + ":shape")
+        self._shown[part + ":shape"] = _shape(plain)
+        self.query_one(f".{part}", Static).update(text, layout=layout)
 
     def show(self, pipe: PipelineSnapshot, snapshot: Snapshot) -> None:
         diagnosis = snapshot.diagnose(pipe)
-        missing = missing_text(pipe)
-        shown = (diagnosis, missing.plain, tuple(missing.spans))
-        if shown == self._shown:
-            return  # the same words: no re-render (the fix's syntax highlighting is not cheap)
-        self._shown = shown
-        self.query_one(".why-text", Static).update(Text.assemble(("why: ", "bold"), diagnosis.why))
-        self.query_one(".missing-text", Static).update(missing)
+        self._put("why-text", Text.assemble(("why: ", "bold"), diagnosis.why))
+        self._put("missing-text", missing_text(pipe))
         fix = self.query_one(".fix-text", Static)
         if diagnosis.fix:
-            fix.update(Syntax(diagnosis.fix, "python", theme="ansi_dark", background_color="default"))
+            if self._shown.get("fix-text") != diagnosis.fix:  # syntax highlighting is not cheap
+                self._shown = {**self._shown, "fix-text": diagnosis.fix}
+                fix.update(Syntax(diagnosis.fix, "python", theme="ansi_dark", background_color="default"))
             fix.display = True
         else:
             fix.display = False
 
     def show_text(self, text: str) -> None:
         """Plain words instead of a pipeline's explanation (a header row is highlighted)."""
-        self._shown = None
-        self.query_one(".why-text", Static).update(text)
-        self.query_one(".missing-text", Static).update("")
+        self._put("why-text", text)
+        self._put("missing-text", "")
         self.query_one(".fix-text", Static).display = False
+
+
+def _shape(text: str) -> tuple[tuple[int, ...], ...]:
+    """The lengths of a text's words, line by line: the same shape wraps to the same height."""
+    return tuple(tuple(len(word) for word in line.split(" ")) for line in text.split("\n"))
 
 
 class DetailPanel(Horizontal):
@@ -141,6 +156,7 @@ class DetailPanel(Horizontal):
         self.border_title = (
             f"{app_id}: {rows} of {total} rows" if rows != total else f"{app_id}: {total} rows"
         )
+        self.query_one(Rates).display = False  # an app has no one rate: its rows have theirs
         self.query_one(Explanation).show_text(
             f"app {app_id}: {counts}. Enter folds or unfolds its rows; the rows of every app are "
             "sorted and filtered alike (s, f, /)."
@@ -149,7 +165,9 @@ class DetailPanel(Horizontal):
     def show(self, pipe: PipelineSnapshot | None, history: RateHistory, snapshot: Snapshot) -> None:
         if pipe is None:
             return
-        self.border_title = f"{pipe.name}: {flow(pipe)}"
+        title = f"{pipe.name}: {flow(pipe)}"
+        if title != self.border_title:  # setting it repaints the panel, even to the same words
+            self.border_title = title
         rates = self.query_one(Rates)
         rates.display = True
         rates.show(pipe, history)

@@ -1,83 +1,251 @@
-"""The pipelines table: rows in the view's order, and per refresh only the visible rows redrawn.
+"""The pipelines table: a line-API widget that draws only the rows on screen, each from a cache.
 
-Per refresh the work is proportional to what is on screen, never to all rows: column widths are
-set when rows appear (never measured per update); a row that is scrolled out of view only records
-its newest pipeline and is drawn when it scrolls in; a re-sort moves rows (``DataTable.sort``)
-instead of rebuilding them. With several apps, each app's rows sit under a header row that
-``enter`` collapses and opens. Which rows, in which order: :mod:`genmon.model.view`.
+Why not Textual's ``DataTable``: it renders every visible cell through Rich whenever any cell
+changes, and on a screen whose counts all move five times a second that was most of the screen's
+CPU (docs/ARCHITECTURE.md, "The screen's work follows what is visible"). Here a row is a dict
+of plain :class:`~genmon.tui.cells.Cell` values; a visible row becomes one :class:`Strip` of
+segments when its cells change and is served from a cache otherwise; a refresh repaints only the
+lines whose rows changed; a row out of view costs nothing until it scrolls in. Column widths are
+set when rows come or go, widened when a value outgrows them, never measured per update. With
+several apps, each app's rows sit under a header row that ``enter`` folds and opens. Which rows,
+in which order: :mod:`genmon.model.view`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from rich.text import Text
-from textual.widgets import DataTable
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
-from genmon.model import PipelineSnapshot, Snapshot, flow
+from genmon.model import PipelineSnapshot, Snapshot
 from genmon.model.view import Group, View, arrange, grouped, ordered
-from genmon.tui.cells import COLUMNS, DROP_ORDER, FLOW_MIN, row_cells, widths
+from genmon.tui.cells import COLUMNS, DROP_ORDER, FLOW_MIN, Cell, row_cells, widths
+from genmon.tui.messages import RowChosen, RowHighlighted
 
 GROUP = "\x00group:"
 """Row keys of group header rows (no pipeline name starts with a NUL)."""
 
+RIGHT_LABELS = frozenset(key for key, _ in COLUMNS[2:-2])
+"""Columns of counts: their labels sit right, over the numbers."""
 
-def _same(a: object, b: object) -> bool:
-    """Equality that also sees style (``rich.text.Text.__eq__`` compares only text and spans)."""
-    if isinstance(a, Text) and isinstance(b, Text):
-        return a.plain == b.plain and a.style == b.style and a.spans == b.spans
-    return a == b
+_LABELS = dict(COLUMNS)
+BLANK = Cell("")
 
 
-def _group_cells(group: Group, columns: list[str]) -> dict[str, object]:
+def _group_cells(group: Group) -> dict[str, Cell]:
     arrow = "▸" if group.collapsed else "▾"
     shown = f"{len(group.rows)} of {group.total}" if len(group.rows) != group.total else f"{group.total}"
-    cells: dict[str, object] = {key: "" for key in columns}
-    cells["pipeline"] = Text(f"{arrow} {group.app_id}", style="bold")
     word = "row" if group.total == 1 else "rows"
-    cells["verdict"] = Text(f"{shown} {word}: {group.counts}", style="bold")
-    return cells
+    return {
+        "pipeline": Cell(f"{arrow} {group.app_id}", "bold"),
+        "verdict": Cell(f"{shown} {word}: {group.counts}", "bold"),
+    }
 
 
-class PipelineTable(DataTable):
-    """A DataTable that applies a Snapshot in the view's order with the fewest repaints.
+def fit(text: str, width: int, right: bool = False) -> str:
+    """``text`` in exactly ``width`` cells: padded on the side away from ``right``, cut with ``…``."""
+    length = cell_len(text)
+    if length > width:
+        return set_cell_size(text, width - 1) + "…" if width > 1 else set_cell_size(text, width)
+    pad = " " * (width - length)
+    return pad + text if right else text + pad
 
-    DataTable caches a rendered cell under a key that includes a table-wide update counter, so one
-    changed cell makes every visible cell render again through Rich. Here each cell has a version of
-    its own (bumped when genmon changes that cell), put in that counter's place while a cell is
-    rendered: a refresh renders only the cells that changed (the lines are still assembled anew)."""
+
+class PipelineTable(ScrollView, can_focus=True):
+    """Rows of pipelines (and app header rows) with a row cursor; the column labels stay on top."""
+
+    COMPONENT_CLASSES = {
+        "pipeline-table--header",
+        "pipeline-table--cursor",
+        "pipeline-table--even-row",
+    }
+    BINDINGS = [
+        Binding("enter", "choose", "details", show=False),
+        Binding("up", "cursor_up", "up", show=False),
+        Binding("down", "cursor_down", "down", show=False),
+        Binding("pageup", "page_up", "page up", show=False),
+        Binding("pagedown", "page_down", "page down", show=False),
+        Binding("home,ctrl+home", "first", "first row", show=False),
+        Binding("end,ctrl+end", "last", "last row", show=False),
+    ]
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
-        self._versions: dict[tuple[str, str], int] = {}
-        self._row_versions: dict[str, int] = {}
-        self._next_version = 0
-        self._structure = 0
-        self._flows: dict[str, int] | None = None
-        """pipeline -> the length of its flow (computed when rows change, not per refresh)"""
-        self._shown: dict[str, dict[str, object]] = {}
-        """row key -> the cells on screen"""
-        self._latest: dict[str, dict[str, object] | PipelineSnapshot | Group] = {}
-        """row key -> the newest pipeline (or group) for it, drawn when the row is visible"""
-        self._order: list[str] = []
-        self._widths: dict[str, int] = {}
-        self._columns_shown: list[str] = [key for key, _ in COLUMNS]
-        self._fitted: tuple[list[str], int] = (self._columns_shown, 0)
-        self._restore: str | None = None
+        super().__init__(**kwargs)  # type: ignore[arg-type]
         self.view = View()
         self.matching = 0
         """Pipeline rows the view keeps (the border title says "12 of 200")."""
         self.groups: dict[str, Group] = {}
+        self._order: list[str] = []
+        self._latest: dict[str, PipelineSnapshot | Group] = {}
+        """row key -> the newest pipeline (or group) for it; its cells are made when it is drawn"""
+        self._made: dict[str, tuple[PipelineSnapshot | Group, dict[str, Cell]]] = {}
+        """row key -> the item its cells were last made from, and those cells"""
+        self._strips: dict[str, tuple[object, Strip]] = {}
+        """row key -> (what it was drawn from, the line): a row is drawn again only when that changes"""
+        self._cursor = 0
+        self._widths: dict[str, int] = {}
+        self._shown: list[str] = [key for key, _ in COLUMNS]
+        self._spans: list[int] = []
+        """the width of each shown column (the flow's cut to what is left)"""
+        self._layout = 0
+        """bumped when the columns change: every cached line is stale"""
+        self._styles: dict[tuple[object, ...], Style] = {}
+        self._longest_flow = 0
+        """the longest flow of a row drawn (a flow grows when a topic or agent becomes known)"""
 
-    def on_mount(self) -> None:
-        self._columns(widths([]))
+    # -- what is highlighted ------------------------------------------------------------------
+    @property
+    def row_count(self) -> int:
+        return len(self._order)
 
-    # -- columns ------------------------------------------------------------------------------
+    @property
+    def cursor_row(self) -> int:
+        return self._cursor
+
+    @property
+    def highlighted_key(self) -> str | None:
+        return self._order[self._cursor] if self._order else None
+
+    @property
+    def highlighted_pipeline(self) -> str | None:
+        key = self.highlighted_key
+        return None if key is None or key.startswith(GROUP) else key
+
+    @property
+    def highlighted_group(self) -> str | None:
+        key = self.highlighted_key
+        return key.removeprefix(GROUP) if key is not None and key.startswith(GROUP) else None
+
+    def get_row_at(self, index: int) -> list[Cell]:
+        """The cells of the row at ``index``, in the order of the columns shown."""
+        cells = self._cells(self._order[index])
+        return [cells.get(key, BLANK) for key in self._shown]
+
+    # -- the cursor -----------------------------------------------------------------------------
+    def move_cursor(self, *, row: int, animate: bool = False) -> None:
+        """Highlight row ``row`` (clamped) and scroll it into view."""
+        if not self._order:
+            return
+        row = max(0, min(row, len(self._order) - 1))
+        before = self._cursor
+        self._cursor = row
+        self._scroll_to_cursor(animate)
+        if row != before:
+            self._refresh_rows(before, row)
+            self.post_message(RowHighlighted(self.highlighted_key))
+
+    def _scroll_to_cursor(self, animate: bool = False) -> None:
+        rows = max(self.scrollable_content_region.height - 1, 1)  # under the column labels
+        top = int(self.scroll_y)
+        if self._cursor < top:
+            self.scroll_to(y=self._cursor, animate=animate, immediate=not animate)
+        elif self._cursor >= top + rows:
+            self.scroll_to(y=self._cursor - rows + 1, animate=animate, immediate=not animate)
+
+    def _page(self) -> int:
+        return max(self.scrollable_content_region.height - 2, 1)
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(row=self._cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(row=self._cursor + 1)
+
+    def action_page_up(self) -> None:
+        self.move_cursor(row=self._cursor - self._page())
+
+    def action_page_down(self) -> None:
+        self.move_cursor(row=self._cursor + self._page())
+
+    def action_first(self) -> None:
+        self.move_cursor(row=0)
+
+    def action_last(self) -> None:
+        self.move_cursor(row=len(self._order) - 1)
+
+    def action_choose(self) -> None:
+        key = self.highlighted_key
+        if key is not None:
+            self.post_message(RowChosen(key))
+
+    def on_click(self, event: events.Click) -> None:
+        """A click highlights a row; a click on the highlighted row chooses it (as enter does)."""
+        offset = event.get_content_offset(self)
+        if offset is None or offset.y < 1:
+            return  # the column labels
+        index = int(self.scroll_y) + offset.y - 1
+        if index >= len(self._order):
+            return
+        event.stop()
+        if index == self._cursor:
+            self.action_choose()
+        else:
+            self.move_cursor(row=index)
+
+    # -- applying a snapshot --------------------------------------------------------------------
+    def show(self, snapshot: Snapshot, rates: Mapping[str, float] | None = None) -> None:
+        """Rows in the view's order; of the visible rows only those whose cells changed are redrawn."""
+        groups = arrange(snapshot.pipelines, self.view, rates)
+        order: list[str] = []
+        latest: dict[str, PipelineSnapshot | Group] = {}
+        if grouped(groups):
+            for group in groups:
+                order.append(GROUP + group.app_id)
+                latest[order[-1]] = group
+                if not group.collapsed:
+                    for pipe in group.rows:
+                        order.append(pipe.name)
+                        latest[pipe.name] = pipe
+        else:
+            for pipe in ordered(groups, self.view, rates):
+                order.append(pipe.name)
+                latest[pipe.name] = pipe
+        self.matching = sum(len(g.rows) for g in groups)
+        self.groups = {g.app_id: g for g in groups}
+        came_or_went = set(order) != set(self._order)
+        self._latest = latest
+        self._size_columns(list(snapshot.pipelines), groups, came_or_went)
+        if order != self._order:
+            self._rearrange(order, came_or_went)
+        else:
+            self._refresh_changed()
+        if self._longest_flow > self._widths["flow"]:  # a drawn row's flow grew (a topic became known)
+            self._set_columns({**self._widths, "flow": self._longest_flow})
+
+    def _size_columns(self, pipes: list[PipelineSnapshot], groups: list[Group], came_or_went: bool) -> None:
+        """Widen a column when a value outgrew it (never narrow one while rows stay the same)."""
+        # every flow is measured when rows come or go; between, the rows drawn widen it (``_cells``)
+        flow_width = None if came_or_went or not self._widths else self._widths["flow"]
+        needed = widths(pipes, flow_width)
+        if grouped(groups):  # a header row's summary sits in the verdict column
+            summaries = (len(_group_cells(g)["verdict"].text) for g in groups)
+            needed["verdict"] = max(needed["verdict"], *summaries)
+        # fitted again on every refresh (a scrollbar that came or went changes the room): no-op mostly
+        self._set_columns({key: max(needed[key], self._widths.get(key, 0)) for key in needed})
+
+    def _set_columns(self, sizes: dict[str, int]) -> None:
+        self._widths = sizes
+        shown, flow_width = self._fit(sizes)
+        spans = [flow_width if key == "flow" else sizes[key] for key in shown]
+        if (shown, spans) == (self._shown, self._spans):
+            return
+        self._shown, self._spans = shown, spans
+        self._layout += 1
+        self.virtual_size = Size(sum(span + 2 for span in spans), len(self._order) + 1)
+        self.refresh()
+
     def _fit(self, sizes: dict[str, int]) -> tuple[list[str], int]:
         """The columns that fit the table's width and the flow's width there: the flow takes what is
         left (cut at the end, whole in the detail panel's title); below ``FLOW_MIN`` it is dropped,
         then acked (README, "The screen")."""
-        room = (self.size.width or self.app.size.width) - 4  # borders and the scrollbar
+        room = self.scrollable_content_region.width or self.app.size.width - 4  # 4: borders, scrollbar
         keep = [key for key, _ in COLUMNS]
         for dropped in (None, *DROP_ORDER):
             if dropped is not None:
@@ -90,179 +258,109 @@ class PipelineTable(DataTable):
                 return keep, 0
         return keep, 0
 
-    def _columns(self, sizes: dict[str, int]) -> None:
-        self._widths = sizes
-        self._columns_shown, flow = self._fit(sizes)
-        self._fitted = (self._columns_shown, flow)
-        labels = dict(COLUMNS)
-        for key in self._columns_shown:
-            self.add_column(labels[key], key=key, width=flow if key == "flow" else sizes[key])
-
     def on_resize(self) -> None:
-        if self._widths and self._fit(self._widths) != self._fitted:
-            self._rebuild(self._widths)
-            self.app.call_after_refresh(self._redraw_all)
+        if self._widths:
+            self._set_columns(self._widths)
 
-    # -- what is highlighted ------------------------------------------------------------------
-    @property
-    def highlighted_key(self) -> str | None:
-        if not self.row_count:
-            return None
-        row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
-        return row_key.value
-
-    @property
-    def highlighted_pipeline(self) -> str | None:
-        key = self.highlighted_key
-        return None if key is None or key.startswith(GROUP) else key
-
-    @property
-    def highlighted_group(self) -> str | None:
-        key = self.highlighted_key
-        return key.removeprefix(GROUP) if key is not None and key.startswith(GROUP) else None
-
-    # -- applying a snapshot --------------------------------------------------------------------
-    def show(self, snapshot: Snapshot, rates: Mapping[str, float] | None = None) -> None:
-        """Rows in the view's order; only visible rows' changed cells are redrawn."""
-        groups = arrange(snapshot.pipelines, self.view, rates)
-        headed = grouped(groups)
-        order: list[str] = []
-        latest: dict[str, PipelineSnapshot | Group] = {}
-        if headed:
-            for group in groups:
-                key = GROUP + group.app_id
-                order.append(key)
-                latest[key] = group
-                if not group.collapsed:
-                    for pipe in group.rows:
-                        order.append(pipe.name)
-                        latest[pipe.name] = pipe
-        else:
-            for pipe in ordered(groups, self.view, rates):
-                order.append(pipe.name)
-                latest[pipe.name] = pipe
-        self.matching = sum(len(g.rows) for g in groups)
-        self.groups = {g.app_id: g for g in groups}
-        with self.app.batch_update():
-            pipes = list(snapshot.pipelines)
-            if set(order) != set(self._order) or self._flows is None:
-                self._flows = {pipe.name: len(flow(pipe)) for pipe in pipes}  # only when rows change
-            needed = widths(pipes, self._flows)
-            if headed:  # a header row's summary sits in the verdict column
-                longest = max(len(_group_cells(g, ["verdict"])["verdict"].plain) for g in groups)  # type: ignore[union-attr]
-                needed["verdict"] = max(needed["verdict"], longest)
-            if set(order) != set(self._order) or any(
-                needed[key] > self._widths.get(key, 0) for key in needed
-            ):
-                # rows came or went (or a value outgrew its column: widen, never shrink)
-                self._rebuild({key: max(needed[key], self._widths.get(key, 0)) for key in needed})
-                self._latest = dict(latest)
-                for key in order:
-                    self._add(key)
-                self._order = order
-                self._after_rebuild()
-            else:
-                self._latest = dict(latest)
-                if order != self._order:
-                    self._reorder(order)
-                self._redraw_visible()
-
-    def _cells(self, key: str) -> dict[str, object]:
-        item = self._latest[key]
-        if isinstance(item, Group):
-            return _group_cells(item, self._columns_shown)
-        return row_cells(item)  # type: ignore[arg-type]
-
-    def _version(self) -> int:
-        self._next_version += 1
-        return self._next_version
-
-    def _add(self, key: str) -> None:
-        cells = self._cells(key)
-        self._row_versions[key] = self._version()
-        self.add_row(*(cells[k] for k in self._columns_shown), key=key)
-        self._shown[key] = cells
-
-    def _render_cell(  # type: ignore[override]
-        self,
-        row_index: int,
-        column_index: int,
-        base_style: object,
-        width: int,
-        cursor: bool = False,
-        hover: bool = False,
-    ) -> object:
-        if row_index < 0 or column_index < 0:
-            version: object = ("header", self._structure)
-        else:
-            row_key = self._row_locations.get_key(row_index)
-            column_key = self._column_locations.get_key(column_index)
-            cell = self._versions.get((row_key, column_key))  # type: ignore[call-overload]
-            version = (self._structure, cell if cell is not None else self._row_versions.get(row_key, 0))  # type: ignore[call-overload]
-        real = self._update_count
-        self._update_count = version  # type: ignore[assignment]
-        try:
-            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)  # type: ignore[arg-type]
-        finally:
-            self._update_count = real
-
-    def _reorder(self, order: list[str]) -> None:
-        """Move rows to the view's order (no row is rebuilt); the highlighted row stays highlighted."""
+    def _rearrange(self, order: list[str], came_or_went: bool) -> None:
+        """New rows or a new order: the highlighted row stays highlighted wherever it went (when
+        it went away, the first row is)."""
         keep = self.highlighted_key
-        place = {self._label(key): i for i, key in enumerate(order)}
-        self.sort("pipeline", key=lambda cell: place.get(cell.plain if isinstance(cell, Text) else cell, 0))
         self._order = order
-        if keep is not None and keep in order:
-            self.move_cursor(row=order.index(keep), animate=False)
-
-    def _label(self, key: str) -> str:
-        """The plain text of a row's pipeline cell (what ``DataTable.sort`` sees of the row)."""
-        cell = self._shown[key]["pipeline"]
-        return cell.plain if isinstance(cell, Text) else str(cell)
+        for cache in (self._strips, self._made):
+            for key in [key for key in cache if key not in self._latest]:
+                del cache[key]
+        if came_or_went:
+            self.virtual_size = Size(self.virtual_size.width, len(order) + 1)
+            self.refresh(layout=True)
+        self._cursor = order.index(keep) if keep in self._latest else 0
+        self._scroll_to_cursor()
+        self.refresh()
+        if self.highlighted_key != keep:
+            self.post_message(RowHighlighted(self.highlighted_key))
 
     def _visible(self) -> range:
         top = int(self.scroll_y)
-        height = max(self.scrollable_content_region.height, 1)
-        return range(top, min(top + height + 1, len(self._order)))
+        rows = max(self.scrollable_content_region.height - 1, 1)
+        return range(top, min(top + rows, len(self._order)))
 
-    def _redraw_visible(self) -> None:
+    def _refresh_changed(self) -> None:
+        """Repaint the lines of visible rows whose cells changed (the others keep their lines)."""
         for index in self._visible():
-            self._redraw(self._order[index])
-
-    def _redraw_all(self) -> None:
-        for key in self._order:
-            self._redraw(key)
-
-    def _redraw(self, key: str) -> None:
-        if key not in self._latest or key not in self._shown:
-            return
-        cells = self._cells(key)
-        shown = self._shown.get(key)
-        if shown is None:
-            return
-        for column, value in cells.items():
-            if column not in self._columns_shown or _same(shown.get(column), value):
+            key = self._order[index]
+            drawn = self._made.get(key)
+            if drawn is not None and drawn[0] is self._latest[key]:
                 continue
-            self.update_cell(key, column, value)  # fixed widths: nothing to measure
-            self._versions[(key, column)] = self._version()
-            shown[column] = value
+            if drawn is None or self._cells(key) != drawn[1]:
+                self._refresh_rows(index)
 
-    def watch_scroll_y(self, old: float, new: float) -> None:
-        super().watch_scroll_y(old, new)
-        if int(old) != int(new) and self._order:
-            self._redraw_visible()  # rows scrolled in show their newest values
+    def _refresh_rows(self, *indexes: int) -> None:
+        for index in indexes:
+            self.refresh_line(index + 1)  # row i is drawn on line i + 1: the labels are on top
 
-    def _rebuild(self, sizes: dict[str, int]) -> None:
-        self._restore = self.highlighted_key
-        self._structure += 1
-        self._versions, self._row_versions = {}, {}
-        self._shown, self._order = {}, []  # before clear(): its scroll reset redraws visible rows
-        self.clear(columns=True)
-        self._columns(sizes)
+    # -- drawing --------------------------------------------------------------------------------
+    def _cells(self, key: str) -> dict[str, Cell]:
+        item = self._latest[key]
+        made = self._made.get(key)
+        if made is not None and made[0] is item:
+            return made[1]
+        cells = _group_cells(item) if isinstance(item, Group) else row_cells(item)
+        if "flow" in cells:
+            self._longest_flow = max(self._longest_flow, len(cells["flow"].text))
+        if made is not None and made[1] == cells:
+            cells = made[1]  # the same cells: keep the object the cached line was drawn from
+        self._made[key] = (item, cells)
+        return cells
 
-    def _after_rebuild(self) -> None:
-        """Put the cursor back on the row it was on before a rebuild (else on the first)."""
-        if self.row_count:
-            row = self._order.index(self._restore) if self._restore in self._order else 0
-            self.move_cursor(row=row, animate=False)
-        self._restore = None
+    def _style(self, kind: str, cell_style: str) -> Style:
+        """A cell's Rich style on a row of ``kind`` (cached: a handful of combinations in all)."""
+        base = self.rich_style
+        key = (base, self.has_focus, kind, cell_style)
+        style = self._styles.get(key)
+        if style is None:
+            if len(self._styles) > 256:
+                self._styles.clear()
+            row = Style()
+            if kind != "odd":
+                row = self.get_component_styles(f"pipeline-table--{kind}").rich_style
+            style = base + row + Style.parse(cell_style) if cell_style else base + row
+            if kind == "cursor" and row.color is not None:  # the cursor's text colour wins; a
+                style += Style(color=row.color)  # cell's background stays: a lost stage stays red
+            self._styles[key] = style
+        return style
+
+    def _line(self, cells: Mapping[str, Cell], kind: str) -> Strip:
+        segments = []
+        pad = Segment(" ", self._style(kind, ""))
+        for key, span in zip(self._shown, self._spans, strict=True):
+            cell = cells.get(key, BLANK)
+            segments += (pad, Segment(fit(cell.text, span, cell.right), self._style(kind, cell.style)), pad)
+        return Strip(segments, sum(span + 2 for span in self._spans))
+
+    def _header(self) -> Strip:
+        labels = {key: Cell(_LABELS[key], right=key in RIGHT_LABELS) for key in self._shown}
+        return self._line(labels, "header")
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        if y == 0:
+            line, kind = self._header(), "header"
+        else:
+            index = scroll_y + y - 1
+            if index >= len(self._order):
+                return Strip.blank(width, self.rich_style)
+            kind = "cursor" if index == self._cursor else "even-row" if index % 2 == 0 else "odd"
+            line = self._row_line(index, kind)
+        return line.crop_extend(scroll_x, scroll_x + width, self._style(kind, ""))  # to the border
+
+    def _row_line(self, index: int, kind: str) -> Strip:
+        key = self._order[index]
+        cells = self._cells(key)
+        stamp = (cells, kind, self._layout, self.rich_style, self.has_focus)
+        cached = self._strips.get(key)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        line = self._line(cells, kind)
+        self._strips[key] = (stamp, line)
+        return line
