@@ -33,6 +33,7 @@ def per_value_cost() -> tuple[float, float]:
     sensor = GenmonSensor(probe)
     tracked = track(plain, name="bench")
     tp = SimpleNamespace(topic="bench", partition=0)
+    stream = SimpleNamespace(app=SimpleNamespace(conf=SimpleNamespace(reply_to="replies")), channel=None)
 
     # The same loop, the same message objects, no wrapper and no hooks: what is left is the probe.
     start = time.perf_counter()
@@ -49,7 +50,7 @@ def per_value_cost() -> tuple[float, float]:
         sensor.on_send_completed(None, state, None)
         incoming = SimpleNamespace(headers=tuple(message.headers.items()))
         sensor.on_message_in(tp, 0, incoming)
-        sensor.on_stream_event_out(tp, 0, None, SimpleNamespace(headers=message.headers), None)
+        sensor.on_stream_event_out(tp, 0, stream, SimpleNamespace(headers=message.headers), None)
     probed = time.perf_counter() - start
     src = probe.sources["bench"].read()
     (done,) = src.processed.values()

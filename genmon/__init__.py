@@ -17,7 +17,7 @@ __all__ = ["__version__", "track"]
 
 def __getattr__(name: str) -> Any:
     if name == "track":
-        from genmon.probe.track import track
+        from genmon.probe.tracking import track
 
         return track
     raise AttributeError(f"module 'genmon' has no attribute {name!r}")

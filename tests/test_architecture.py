@@ -73,3 +73,14 @@ def test_track_wraps_an_existing_async_iterable() -> None:
         assert probe.sources["feed"].read().yielded == 5
     finally:
         probe.uninstall()
+
+
+def test_the_public_track_is_the_decorator_whatever_was_imported_before() -> None:
+    import importlib
+
+    import genmon
+
+    importlib.import_module("genmon.probe.tracking")  # the module that holds it, imported first
+    from genmon.probe import track
+
+    assert callable(track) and track is genmon.track

@@ -70,7 +70,7 @@ class Watcher(OwnLoop):
         self.control_since = control_since
         """Switches stamped before this (ns) belong to an earlier session: not shown as wanted."""
         self.fleet = Fleet()
-        self.sampler = Sampler(self.read, settle_seconds)
+        self.sampler = Sampler(self.read, settle_seconds, changed=self._reading_token)
         self.offsets = OffsetWatcher(broker.bootstrap, self._topics_to_watch)
         self.received_messages = 0
         self.received_bytes = 0
@@ -265,6 +265,11 @@ class Watcher(OwnLoop):
         return list(dict.fromkeys(app.app_id for h in self.fleet.heard.values() for app in h.report.apps))
 
     # -- reading (genmon.model.Monitor) ----------------------------------------------------------
+    def _reading_token(self) -> object:
+        """What a reading depends on besides the time: it changes when a report is merged, the
+        broker's state changes or the offsets are polled (each poll replaces their dicts)."""
+        return (self.fleet.version, self.health.info(self.broker.url), id(self.offsets.offsets))
+
     def read(self) -> Reading:
         now = time.monotonic()
         return self.fleet.reading(

@@ -109,6 +109,7 @@ class Fleet:
         """Drop workers whose last word came before ``started`` (seconds since the epoch): a snapshot
         topic on a long-lived broker still holds the final reports of last week's workers."""
         self.heard = {w: h for w, h in self.heard.items() if h.report.at >= started}
+        self.version += 1
 
     def reset(self) -> None:
         """Count from now: every origin's ids so far go below its floor."""

@@ -20,7 +20,7 @@ def __getattr__(name: str) -> Any:
 
         return GenmonSensor
     if name == "track":
-        from genmon.probe.track import track
+        from genmon.probe.tracking import track
 
         return track
     raise AttributeError(f"module 'genmon.probe' has no attribute {name!r}")

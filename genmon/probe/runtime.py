@@ -29,6 +29,9 @@ from genmon.probe.source import Source
 HEADER = "genmon-id"
 PAUSE_POLL_SECONDS = 0.05
 STALL_SECONDS = 0.25
+PARSED_LIMIT = 8192
+"""Decoded headers kept (received, not yet processed: a consumer's buffers hold far fewer)."""
+MISSING = object()
 """A loop that runs this late, or a sync generator that takes this long for one value, has stalled."""
 
 CURRENT: contextvars.ContextVar[tuple[Source, int, int] | None] = contextvars.ContextVar(
@@ -68,6 +71,8 @@ class Probe:
     def __init__(self) -> None:
         self.sources: dict[str, Source] = {}
         self._by_header: dict[bytes, Source] = {}
+        self._parsed: dict[bytes, tuple[Source, int, int] | None] = {}
+        """a header's bytes -> what ``by_header`` made of them (see ``from_headers``)"""
         self._lock = threading.Lock()
         self.token = secrets.token_hex(4)
         self.started_us = time.time_ns() // 1000
@@ -130,6 +135,7 @@ class Probe:
                 src = Source(name=name, function=function, kind=kind, token=self.token, owner=OWNER.get())
                 self.sources[name] = src
                 self._by_header[src.header_key] = src
+                self._parsed = {}  # a header decoded before its source was known is decoded again
                 if self.on_declare is not None and src.owner is not None:
                     with contextlib.suppress(Exception):
                         self.on_declare(src)
@@ -181,11 +187,21 @@ class Probe:
             return src
 
     def from_headers(self, headers: Any) -> tuple[Source, int, int] | None:
-        """Our value in a message's headers (a dict, or pairs), if it belongs to this run."""
+        """Our value in a message's headers (a dict, or pairs), if it belongs to this run.
+
+        A message's header is looked up when it is received and again when it is processed (and
+        at each redelivery): the decoded header is kept, by its bytes, for the next look-up
+        (a bounded cache: at ``PARSED_LIMIT`` entries it starts afresh)."""
         raw = header_value(headers)
         if raw is None:
             return None
-        found = self.by_header(raw)
+        parsed = self._parsed
+        found = parsed.get(raw, MISSING)
+        if found is MISSING:
+            found = self.by_header(raw)
+            if len(parsed) >= PARSED_LIMIT:
+                parsed.clear()
+            parsed[raw] = found
         if found is None or found[1] <= found[0].floor:
             return None
         src, seq, yielded_at = found

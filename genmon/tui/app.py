@@ -18,7 +18,7 @@ from textual import events, on, work
 from textual.app import App, ComposeResult, ScreenStackError
 from textual.binding import Binding
 from textual.css.query import NoMatches
-from textual.widgets import Footer, Header, Input, RichLog, Static
+from textual.widgets import Footer, Input, RichLog, Static
 from textual.worker import get_current_worker
 
 from genmon.model import Monitor, Refused, Snapshot, header_line, one_line
@@ -27,9 +27,10 @@ from genmon.model.text import megabytes
 from genmon.model.view import FILTERS, SORTS, SortBy, following
 from genmon.tui.detail import DetailPanel, RateHistory
 from genmon.tui.detail_screen import DetailScreen
+from genmon.tui.header import SteadyHeader
 from genmon.tui.help import HelpScreen
 from genmon.tui.messages import RowChosen, RowHighlighted, SnapshotTaken
-from genmon.tui.table import PipelineTable
+from genmon.tui.table import NAVIGATION, PipelineTable
 from genmon.tui.terminal import driver_class
 from genmon.tui.too_small import TooSmallScreen, too_small
 from genmon.tui.workers import WorkersTable
@@ -128,7 +129,7 @@ class GenmonApp(App[None]):
         """The user showed or hid the workers panel: no longer shown by itself for a fleet."""
 
     def compose(self) -> ComposeResult:
-        yield Header()
+        yield SteadyHeader()
         yield Static(id="status")
         yield Input(
             id="search", placeholder="find rows by name, topic or agent (enter keeps it, escape clears)"
@@ -188,6 +189,8 @@ class GenmonApp(App[None]):
 
     @on(SnapshotTaken)
     def _on_snapshot(self, message: SnapshotTaken) -> None:
+        if message.snapshot is self.snapshot:
+            return  # the sampler's same snapshot again (a watcher's between reports): nothing moved
         try:
             self._apply(message.snapshot)
         except (NoMatches, ScreenStackError):
@@ -211,9 +214,9 @@ class GenmonApp(App[None]):
         if header != self.sub_title:
             self.sub_title = header
         text = status_line(snap)
-        if text != self._status_text:  # Static.update lays the screen out again: only on a change
+        if text != self._status_text:  # only on a change; one line high: no layout
             self._status_text = text
-            self.query_one("#status", Static).update(text)
+            self.query_one("#status", Static).update(text, layout=False)
         table = self.query_one(PipelineTable)
         table.show(snap, self.history.current() if table.view.sort == SortBy.RATE else None)
         self._title_table(table, len(snap.pipelines))
@@ -383,7 +386,7 @@ class GenmonApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen) and self.snapshot is not None:
-            keys = [(b.key_display or b.key, b.tooltip) for b in self.BINDINGS if b.tooltip]  # type: ignore[union-attr]
+            keys = [NAVIGATION] + [(b.key_display or b.key, b.tooltip) for b in self.BINDINGS if b.tooltip]  # type: ignore[union-attr]
             snap = self.snapshot
             self.push_screen(HelpScreen(keys, self.descriptions, snap.settle_seconds, snap.log_path))
 

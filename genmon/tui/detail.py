@@ -106,18 +106,18 @@ class Explanation(VerticalScroll):
     _shown: dict[str, object] = {}
 
     def _put(self, part: str, text: Text | str) -> None:
-        """Update one part only when its words changed, and lay the screen out again only when its
-        shape did (a count that moves from 19 to 20 wraps the same): a layout repaints everything
-        on screen, and the counts in these words move on every refresh."""
+        """Update one part only when its words changed, and lay the screen out again only when
+        they need another height: a layout repaints everything on screen, and the counts in these
+        words move on most refreshes."""
         key = (text.plain, tuple(text.spans)) if isinstance(text, Text) else text
-        before = self._shown.get(part)
-        if key == before:
+        if key == self._shown.get(part):
             return
         self._shown = {**self._shown, part: key}
-        plain = text.plain if isinstance(text, Text) else text
-        layout = _shape(plain) != self._shown.get(part + ":shape")
-        self._shown[part + ":shape"] = _shape(plain)
-        self.query_one(f".{part}", Static).update(text, layout=layout)
+        widget = self.query_one(f".{part}", Static)
+        widget.update(text, layout=False)
+        size = widget.size
+        if not size.width or widget.get_content_height(size, size, size.width) != size.height:
+            widget.refresh(layout=True)
 
     def show(self, pipe: PipelineSnapshot, snapshot: Snapshot) -> None:
         diagnosis = snapshot.diagnose(pipe)
@@ -137,11 +137,6 @@ class Explanation(VerticalScroll):
         self._put("why-text", text)
         self._put("missing-text", "")
         self.query_one(".fix-text", Static).display = False
-
-
-def _shape(text: str) -> tuple[tuple[int, ...], ...]:
-    """The lengths of a text's words, line by line: the same shape wraps to the same height."""
-    return tuple(tuple(len(word) for word in line.split(" ")) for line in text.split("\n"))
 
 
 class DetailPanel(Horizontal):

@@ -58,6 +58,13 @@ def fit(text: str, width: int, right: bool = False) -> str:
     return pad + text if right else text + pad
 
 
+NAVIGATION = (
+    "↑ ↓ pgup pgdn home end",
+    "move the highlight (the table scrolls with it); a click highlights a row, a second click opens it",
+)
+"""The table's own keys, as the help screen lists them."""
+
+
 class PipelineTable(ScrollView, can_focus=True):
     """Rows of pipelines (and app header rows) with a row cursor; the column labels stay on top."""
 

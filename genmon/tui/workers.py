@@ -42,25 +42,45 @@ def _duration(seconds: float) -> str:
 
 
 class WorkersTable(DataTable[object]):
-    """Rows rebuilt per snapshot: a fleet has a handful of workers, not hundreds."""
+    """One row per worker. Cells are updated in place (the report ages change on every refresh);
+    the rows are rebuilt only when workers come or go: rebuilding lays the whole screen out again."""
 
     def on_mount(self) -> None:
         self.cursor_type = "none"
         self.zebra_stripes = True
+        self._shown: dict[str, tuple[object, ...]] = {}
         for name in COLUMNS:
             self.add_column(name, key=name)
 
     def show(self, snap: Snapshot) -> None:
-        self.border_title = f"workers ({sum(1 for w in snap.workers if w.alive)} alive)"
-        self.clear()
-        for w in snap.workers:
-            self.add_row(
-                w.label,
-                w.name,
-                _state(w),
-                _duration(w.uptime),
-                f"{w.age:.1f}s",
-                *(Text(str(w.shares.get(stage, 0)), justify="right") for stage in SHARES),
-                f"{w.stalls.count}" + (f" (longest {w.stalls.longest:.2f}s)" if w.stalls.count else ""),
-                key=w.label,
-            )
+        title = f"workers ({sum(1 for w in snap.workers if w.alive)} alive)"
+        if title != self.border_title:
+            self.border_title = title
+        rows = {w.label: _cells(w) for w in snap.workers}
+        if list(rows) != list(self._shown):
+            self.clear()
+            for key, cells in rows.items():
+                self.add_row(*cells, key=key)
+        else:
+            for key, cells in rows.items():
+                for column, old, new in zip(COLUMNS, self._shown[key], cells, strict=True):
+                    if str(old) != str(new) or _style(old) != _style(new):
+                        # a wider value widens its column (a report age past 9.9 s); else no layout
+                        self.update_cell(key, column, new, update_width=len(str(new)) > len(str(old)))
+        self._shown = rows
+
+
+def _style(cell: object) -> object:
+    return cell.style if isinstance(cell, Text) else None
+
+
+def _cells(w: WorkerStatus) -> tuple[object, ...]:
+    return (
+        w.label,
+        w.name,
+        _state(w),
+        _duration(w.uptime),
+        f"{w.age:.1f}s",
+        *(Text(str(w.shares.get(stage, 0)), justify="right") for stage in SHARES),
+        f"{w.stalls.count}" + (f" (longest {w.stalls.longest:.2f}s)" if w.stalls.count else ""),
+    )
