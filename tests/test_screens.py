@@ -281,7 +281,7 @@ async def test_a_refresh_draws_only_the_rows_that_changed() -> None:
     async with on_screen(monitor) as (_app, pilot, table):
         drawn: list[int] = []
         line = table._line
-        table._line = lambda cells, kind: (drawn.append(1), line(cells, kind))[1]  # type: ignore[method-assign]
+        table._line = lambda cells, palette: (drawn.append(1), line(cells, palette))[1]  # type: ignore[method-assign]
         await pilot.pause(0.6)  # three refreshes of the same snapshot: nothing to draw
         assert drawn == []
         name = table._order[5]

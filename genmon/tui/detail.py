@@ -25,17 +25,19 @@ class RateHistory:
         """pipeline -> how many samples it has had (the sparklines repaint only on a new one)"""
 
     def add(self, pipe: PipelineSnapshot, now: float) -> None:
-        counts = pipe.counts.as_tuple()
         last = self._last.get(pipe.name)
-        series = self.rates.setdefault(
-            pipe.name, {stage: deque([0.0] * HISTORY_SECONDS, maxlen=HISTORY_SECONDS) for stage in STAGES}
-        )
+        if last is not None and now - last[0] < 1.0:
+            return  # a sample a second: most refreshes stop here, before any other work
+        counts = pipe.counts.as_tuple()
+        series = self.rates.get(pipe.name)
+        if series is None:
+            series = self.rates[pipe.name] = {
+                stage: deque([0.0] * HISTORY_SECONDS, maxlen=HISTORY_SECONDS) for stage in STAGES
+            }
         if last is None:
             self._last[pipe.name] = (now, counts)
             return
         elapsed = now - last[0]
-        if elapsed < 1.0:
-            return
         for stage, before, after in zip(STAGES, last[1], counts, strict=True):
             series[stage].append(max(after - before, 0) / elapsed)
         self._last[pipe.name] = (now, counts)

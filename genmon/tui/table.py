@@ -103,7 +103,7 @@ class PipelineTable(ScrollView, can_focus=True):
         """the width of each shown column (the flow's cut to what is left)"""
         self._layout = 0
         """bumped when the columns change: every cached line is stale"""
-        self._styles: dict[tuple[object, ...], Style] = {}
+        self._palettes: dict[tuple[object, ...], _Palette] = {}
         self._longest_flow = 0
         """the longest flow of a row drawn (a flow grows when a topic or agent becomes known)"""
 
@@ -319,55 +319,70 @@ class PipelineTable(ScrollView, can_focus=True):
         self._made[key] = (item, cells)
         return cells
 
-    def _style(self, kind: str, cell_style: str) -> Style:
-        """A cell's Rich style on a row of ``kind`` (cached: a handful of combinations in all)."""
-        base = self.rich_style
-        key = (base, self.has_focus, kind, cell_style)
-        style = self._styles.get(key)
-        if style is None:
-            if len(self._styles) > 256:
-                self._styles.clear()
-            row = Style()
-            if kind != "odd":
-                row = self.get_component_styles(f"pipeline-table--{kind}").rich_style
-            style = base + row + Style.parse(cell_style) if cell_style else base + row
-            if kind == "cursor" and row.color is not None:  # the cursor's text colour wins; a
-                style += Style(color=row.color)  # cell's background stays: a lost stage stays red
-            self._styles[key] = style
-        return style
+    def _palette(self, kind: str) -> _Palette:
+        """The styles of a row of ``kind`` with the widget's style and focus as they are now."""
+        base, focus = self.rich_style, self.has_focus
+        key = (base, focus, kind)
+        palette = self._palettes.get(key)
+        if palette is None:
+            if len(self._palettes) > 64:
+                self._palettes.clear()
+            row = (
+                Style() if kind == "odd" else self.get_component_styles(f"pipeline-table--{kind}").rich_style
+            )
+            palette = self._palettes[key] = _Palette(base, row, cursor=kind == "cursor")
+        return palette
 
-    def _line(self, cells: Mapping[str, Cell], kind: str) -> Strip:
+    def _line(self, cells: Mapping[str, Cell], palette: _Palette) -> Strip:
+        pad = Segment(" ", palette[""])
         segments = []
-        pad = Segment(" ", self._style(kind, ""))
         for key, span in zip(self._shown, self._spans, strict=True):
             cell = cells.get(key, BLANK)
-            segments += (pad, Segment(fit(cell.text, span, cell.right), self._style(kind, cell.style)), pad)
+            segments += (pad, Segment(fit(cell.text, span, cell.right), palette[cell.style]), pad)
         return Strip(segments, sum(span + 2 for span in self._spans))
 
     def _header(self) -> Strip:
         labels = {key: Cell(_LABELS[key], right=key in RIGHT_LABELS) for key in self._shown}
-        return self._line(labels, "header")
+        return self._line(labels, self._palette("header"))
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         width = self.scrollable_content_region.width
         if y == 0:
-            line, kind = self._header(), "header"
+            palette = self._palette("header")
+            line = self._header()
         else:
             index = scroll_y + y - 1
             if index >= len(self._order):
                 return Strip.blank(width, self.rich_style)
-            kind = "cursor" if index == self._cursor else "even-row" if index % 2 == 0 else "odd"
-            line = self._row_line(index, kind)
-        return line.crop_extend(scroll_x, scroll_x + width, self._style(kind, ""))  # to the border
+            palette = self._palette(
+                "cursor" if index == self._cursor else "even-row" if index % 2 == 0 else "odd"
+            )
+            line = self._row_line(index, palette)
+        return line.crop_extend(scroll_x, scroll_x + width, palette[""])  # the row's colour to the border
 
-    def _row_line(self, index: int, kind: str) -> Strip:
+    def _row_line(self, index: int, palette: _Palette) -> Strip:
         key = self._order[index]
         cells = self._cells(key)
-        stamp = (cells, kind, self._layout, self.rich_style, self.has_focus)
+        stamp = (cells, palette, self._layout)
         cached = self._strips.get(key)
         if cached is not None and cached[0] == stamp:
             return cached[1]
-        line = self._line(cells, kind)
+        line = self._line(cells, palette)
         self._strips[key] = (stamp, line)
         return line
+
+
+class _Palette(dict[str, Style]):
+    """Cell style strings -> the Rich styles they get on one kind of row (a handful in all)."""
+
+    def __init__(self, base: Style, row: Style, cursor: bool) -> None:
+        super().__init__()
+        self.base, self.row, self.cursor = base, row, cursor
+
+    def __missing__(self, cell_style: str) -> Style:
+        style = self.base + self.row + Style.parse(cell_style) if cell_style else self.base + self.row
+        if self.cursor and self.row.color is not None:  # the cursor's text colour wins; a cell's
+            style += Style(color=self.row.color)  # background stays: a lost stage stays red there
+        self[cell_style] = style
+        return style
