@@ -84,6 +84,7 @@ class Fleet:
         """Bumped by every change of the reports or the floors: merges are reused until it moves."""
         self._merged: tuple[int, tuple[SourceState, ...], dict[str, dict[Stage, int]]] | None = None
         self._latency: dict[str, tuple[float, str, dict[str, float]]] = {}
+        self._with_summary: dict[str, tuple[SourceState, dict[str, float], SourceState]] = {}
         self.missed = 0
         """Deltas that could not be folded (no checkpoint before them): the next checkpoint mends it."""
         self.switches: dict[tuple[str, str], Switch] = {}
@@ -207,7 +208,12 @@ class Fleet:
         else:
             summary = latency_summary(src.latency_hist)
             self._latency[src.name] = (now, src.latency_hist, summary)
-        return replace(src, latency_ms=summary)
+        made = self._with_summary.get(src.name)
+        if made is not None and made[0] is src and made[1] is summary:
+            return made[2]  # the same merged row and summary as the last reading: no copy
+        out = replace(src, latency_ms=summary)
+        self._with_summary[src.name] = (src, summary, out)
+        return out
 
     def consumed(self) -> set[str]:
         return {topic for h in self.heard.values() for topic in h.report.consumed}
@@ -226,11 +232,11 @@ class Fleet:
         shares: dict[str, dict[Stage, int]] = {}
         for origin, (h, sender) in senders.items():
             floor = max(sender.floor, self.floors.get(origin, 0))
-            src = _merge_origin(sender, receivers.get(origin, []), floor, shares)
             owner = owners.get((h.report.worker, sender.owner or ""), None)
             if owner is None and h.report.apps:
                 owner = h.report.apps[0].app_id
-            merged.setdefault(src.name, []).append((h.number, replace(src, owner=owner), h))
+            src = _merge_origin(sender, receivers.get(origin, []), floor, shares, owner)
+            merged.setdefault(src.name, []).append((h.number, src, h))
         out = []
         for name, parts in merged.items():
             if len(parts) == 1:
@@ -302,6 +308,7 @@ def _merge_origin(
     parts: list[tuple[Heard, SourceState]],
     floor: int,
     shares: dict[str, dict[Stage, int]],
+    owner: str | None = None,
 ) -> SourceState:
     received, folded_r = _union([_above(s.received, floor) for _, s in parts])
     received_by: dict[str, FrozenBitMap] = {}
@@ -360,6 +367,7 @@ def _merge_origin(
         agents=tuple(dict.fromkeys(a for _, s in parts for a in s.agents)),
         latency_hist=JOIN.join(s.latency_hist for _, s in parts if s.latency_hist),
         foreign=False,
+        owner=owner,
     )
 
 
