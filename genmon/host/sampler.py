@@ -17,11 +17,11 @@ from genmon.model import Clocks, Reading, Snapshot, build
 
 SAMPLE_SECONDS = 0.2
 QUIET_SAMPLE_SECONDS = 1.0
+"""With a ``changed`` token that did not change, a sample is still taken this often: the settle
+clocks and the ages on screen move with time alone."""
 SAMPLE_BUDGET = 0.1
 """The share of one core the sampler may take: a snapshot that took 50 ms to build (hundreds of
 busy rows from a fleet) is followed by a 0.45 s pause rather than 0.2 s; small apps never reach it."""
-"""With a ``changed`` token that did not change, a sample is still taken this often: the settle
-clocks and the ages on screen move with time alone."""
 
 
 class Sampler:

@@ -83,8 +83,9 @@ class Fleet:
         self.version = 0
         """Bumped by every change of the reports or the floors: merges are reused until it moves."""
         self._merged: tuple[int, tuple[SourceState, ...], dict[str, dict[Stage, int]]] | None = None
-        self._latency: dict[str, tuple[float, str, dict[str, float]]] = {}
-        self._with_summary: dict[str, tuple[SourceState, dict[str, float], SourceState]] = {}
+        self._latency: dict[str, tuple[float, str, SourceState, SourceState]] = {}
+        """row -> when its percentiles were computed, from which histograms, and the last merged row
+        they were put on (and the copy that carries them)"""
         self.missed = 0
         """Deltas that could not be folded (no checkpoint before them): the next checkpoint mends it."""
         self.switches: dict[tuple[str, str], Switch] = {}
@@ -201,18 +202,14 @@ class Fleet:
         if not src.latency_hist:
             return src
         cached = self._latency.get(src.name)
-        if cached is not None and (
-            cached[1] == src.latency_hist or now - cached[0] < LATENCY_REFRESH_SECONDS
-        ):
-            summary = cached[2]
+        if cached is None or (cached[1] != src.latency_hist and now - cached[0] >= LATENCY_REFRESH_SECONDS):
+            out = replace(src, latency_ms=latency_summary(src.latency_hist))
+            self._latency[src.name] = (now, src.latency_hist, src, out)
+        elif cached[2] is src:
+            out = cached[3]  # the same merged row as the last reading: no copy
         else:
-            summary = latency_summary(src.latency_hist)
-            self._latency[src.name] = (now, src.latency_hist, summary)
-        made = self._with_summary.get(src.name)
-        if made is not None and made[0] is src and made[1] is summary:
-            return made[2]  # the same merged row and summary as the last reading: no copy
-        out = replace(src, latency_ms=summary)
-        self._with_summary[src.name] = (src, summary, out)
+            out = replace(src, latency_ms=cached[3].latency_ms)
+            self._latency[src.name] = (cached[0], cached[1], src, out)
         return out
 
     def consumed(self) -> set[str]:

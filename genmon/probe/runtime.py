@@ -29,10 +29,10 @@ from genmon.probe.source import Source
 HEADER = "genmon-id"
 PAUSE_POLL_SECONDS = 0.05
 STALL_SECONDS = 0.25
+"""A loop that runs this late, or a sync generator that takes this long for one value, has stalled."""
 PARSED_LIMIT = 8192
 """Decoded headers kept (received, not yet processed: a consumer's buffers hold far fewer)."""
 MISSING = object()
-"""A loop that runs this late, or a sync generator that takes this long for one value, has stalled."""
 
 CURRENT: contextvars.ContextVar[tuple[Source, int, int] | None] = contextvars.ContextVar(
     "genmon_current_value", default=None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from typing import Any
 
 from rich.syntax import Syntax
 from rich.text import Text
@@ -105,7 +106,10 @@ class Explanation(VerticalScroll):
         yield Static(classes="missing-text")
         yield Static(classes="fix-text")
 
-    _shown: dict[str, object] = {}
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._shown: dict[str, object] = {}
+        """part -> the words it shows now"""
 
     def _put(self, part: str, text: Text | str) -> None:
         """Update one part only when its words changed, and lay the screen out again only when
@@ -114,7 +118,7 @@ class Explanation(VerticalScroll):
         key = (text.plain, tuple(text.spans)) if isinstance(text, Text) else text
         if key == self._shown.get(part):
             return
-        self._shown = {**self._shown, part: key}
+        self._shown[part] = key
         widget = self.query_one(f".{part}", Static)
         widget.update(text, layout=False)
         size = widget.size
@@ -128,7 +132,7 @@ class Explanation(VerticalScroll):
         fix = self.query_one(".fix-text", Static)
         if diagnosis.fix:
             if self._shown.get("fix-text") != diagnosis.fix:  # syntax highlighting is not cheap
-                self._shown = {**self._shown, "fix-text": diagnosis.fix}
+                self._shown["fix-text"] = diagnosis.fix
                 fix.update(Syntax(diagnosis.fix, "python", theme="ansi_dark", background_color="default"))
             fix.display = True
         else:

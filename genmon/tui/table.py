@@ -202,7 +202,8 @@ class PipelineTable(ScrollView, can_focus=True):
         groups = arrange(snapshot.pipelines, self.view, rates)
         order: list[str] = []
         latest: dict[str, PipelineSnapshot | Group] = {}
-        if grouped(groups):
+        headed = grouped(groups)
+        if headed:
             for group in groups:
                 order.append(GROUP + group.app_id)
                 latest[order[-1]] = group
@@ -218,7 +219,7 @@ class PipelineTable(ScrollView, can_focus=True):
         self.groups = {g.app_id: g for g in groups}
         came_or_went = set(order) != set(self._order)
         self._latest = latest
-        self._size_columns(list(snapshot.pipelines), groups, came_or_went)
+        self._size_columns(list(snapshot.pipelines), groups if headed else [], came_or_went)
         if order != self._order:
             self._rearrange(order, came_or_went)
         else:
@@ -226,13 +227,14 @@ class PipelineTable(ScrollView, can_focus=True):
         if self._longest_flow > self._widths["flow"]:  # a drawn row's flow grew (a topic became known)
             self._set_columns({**self._widths, "flow": self._longest_flow})
 
-    def _size_columns(self, pipes: list[PipelineSnapshot], groups: list[Group], came_or_went: bool) -> None:
-        """Widen a column when a value outgrew it (never narrow one while rows stay the same)."""
+    def _size_columns(self, pipes: list[PipelineSnapshot], headers: list[Group], came_or_went: bool) -> None:
+        """Widen a column when a value outgrew it (never narrow one while rows stay the same);
+        ``headers``: the groups that have header rows (none when rows are not grouped)."""
         # every flow is measured when rows come or go; between, the rows drawn widen it (``_cells``)
         flow_width = None if came_or_went or not self._widths else self._widths["flow"]
         needed = widths(pipes, flow_width)
-        if grouped(groups):  # a header row's summary sits in the verdict column
-            summaries = (len(_group_cells(g)["verdict"].text) for g in groups)
+        if headers:  # a header row's summary sits in the verdict column
+            summaries = (len(_group_cells(g)["verdict"].text) for g in headers)
             needed["verdict"] = max(needed["verdict"], *summaries)
         # fitted again on every refresh (a scrollbar that came or went changes the room): no-op mostly
         self._set_columns({key: max(needed[key], self._widths.get(key, 0)) for key in needed})
@@ -294,11 +296,8 @@ class PipelineTable(ScrollView, can_focus=True):
     def _refresh_changed(self) -> None:
         """Repaint the lines of visible rows whose cells changed (the others keep their lines)."""
         for index in self._visible():
-            key = self._order[index]
-            drawn = self._made.get(key)
-            if drawn is not None and drawn[0] is self._latest[key]:
-                continue
-            if drawn is None or self._cells(key) != drawn[1]:
+            before = self._made.get(key := self._order[index])
+            if before is None or self._cells(key) is not before[1]:  # equal cells keep their object
                 self._refresh_rows(index)
 
     def _refresh_rows(self, *indexes: int) -> None:
