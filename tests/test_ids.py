@@ -158,3 +158,34 @@ def test_a_lossless_run_of_50000_values_counts_exactly(broker: BrokerProcess, ap
     assert pipe.missing == {} and pipe.damaged == {}
     assert set(pipe.duplicates.values()) == {0} and pipe.reorders == 0
     assert pipe.verdict.state == "ok" and pipe.verdict.lost == 0
+
+
+def test_latencies_counted_by_bucket_give_the_histogram_recording_each_would() -> None:
+    """The probe counts a value's latency in a dict (cheap, on Faust's loop) and fills the histogram
+    when the source is read: the histogram must come out as if every value had been recorded."""
+    import random
+
+    from hdrh.histogram import HdrHistogram
+
+    from genmon.probe.source import LATENCY_MAX_US, Source
+
+    rng = random.Random(7)
+    src = Source(name="p", token="t")
+    direct = HdrHistogram(1, LATENCY_MAX_US, 2)
+    assert src.read().latency_hist == ""  # nothing measured: nothing sent
+    for batch in range(3):  # read between batches: the histogram grows by what came since
+        for _ in range(5_000):
+            micros = int(rng.lognormvariate(10, 2)) - 5  # a wide spread, some below 1 µs
+            src.note_latency(micros)
+            direct.record_value(min(max(micros, 1), LATENCY_MAX_US))
+        got = HdrHistogram.decode(src.read().latency_hist)
+        assert got.get_total_count() == direct.get_total_count() == 5_000 * (batch + 1)
+        for q in (1, 10, 50, 90, 99, 99.9, 100):
+            assert got.get_value_at_percentile(q) == direct.get_value_at_percentile(q), q
+        assert got.get_min_value() == direct.get_min_value()
+    encoded = src.read().latency_hist
+    assert src.read().latency_hist is encoded  # nothing new: the encoding is reused
+    src.reset()
+    assert src.read().latency_hist == ""  # a reset starts a histogram afresh
+    src.note_latency(LATENCY_MAX_US * 10)  # clamped, not dropped
+    assert HdrHistogram.decode(src.read().latency_hist).get_max_value() >= LATENCY_MAX_US * 0.99

@@ -18,7 +18,7 @@ from faust.sensors import Sensor
 from genmon.model import Cause
 from genmon.model.vocabulary import REPLIES
 from genmon.probe.runtime import CURRENT, HEADER, Probe
-from genmon.probe.source import LATENCY_MAX_US, Source, StageIds
+from genmon.probe.source import Source, StageIds
 from genmon.probe.touchpoints import channel_name, sender_frame, stamp_header
 
 _names: dict[Any, tuple[str, str]] = {}
@@ -173,8 +173,7 @@ class GenmonSensor(Sensor):
                 return  # the agent raised on it: this hook fires anyway, from a ``finally``
             if src.processed_by(topic, self._agent_name(stream, topic)).add(seq):
                 # a redelivered or copied value is not new: its latency was measured the first time
-                latency = time.time_ns() // 1000 - yielded_at
-                src.latency.record_value(min(max(latency, 1), LATENCY_MAX_US))
+                src.note_latency(time.time_ns() // 1000 - yielded_at)
         except Exception:
             pass
 

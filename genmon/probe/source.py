@@ -9,6 +9,7 @@ an earlier one because of the read.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 from hdrh.histogram import HdrHistogram
@@ -58,6 +59,11 @@ def _histogram() -> HdrHistogram:
     return HdrHistogram(1, LATENCY_MAX_US, 2)
 
 
+LATENCY_BITS = _histogram().sub_bucket_count.bit_length() - 1
+"""The histogram tells apart latencies in their top ``LATENCY_BITS`` bits only (256 sub-buckets for
+two significant digits): a latency rounded down to those bits lands in the very slot it would have."""
+
+
 def _damaged() -> dict[Cause, StageIds]:
     return {cause: StageIds() for cause in CAUSES}
 
@@ -94,12 +100,19 @@ class Source:
     agents: dict[str, None] = field(default_factory=dict)
     reorders: int = 0
     last_by_partition: dict[tuple[str, int], int] = field(default_factory=dict)
-    latency: HdrHistogram = field(default_factory=_histogram)
+    latency: dict[int, int] = field(default_factory=dict)
+    """Latency in µs, rounded to what the histogram tells apart -> values: counted on the loop's
+    thread per value (a dict entry costs a tenth of ``HdrHistogram.record_value``, which is pure
+    Python), put into the histogram only when the source is read (see :meth:`_latency_encoded`)."""
     stalls: int = 0
     longest_stall: float = 0.0
     foreign: bool = False
     """Another process's source: only what this process received and processed of it."""
-    _encoded: tuple[HdrHistogram, int, str] | None = field(default=None, repr=False, compare=False)
+    _synced: tuple[dict[int, int], HdrHistogram, dict[int, int], str] | None = field(
+        default=None, repr=False, compare=False
+    )
+    """(the counts it was filled from, the histogram, the counts recorded in it, its encoding)"""
+    _reading: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.header_value_prefix = self.header_key + b":"
@@ -152,6 +165,18 @@ class Source:
         else:
             self.last_by_partition[key] = seq
 
+    def note_latency(self, micros: int) -> None:
+        """One value took ``micros`` from yield to processed (clamped to the histogram's range)."""
+        if micros < 1:
+            micros = 1
+        elif micros > LATENCY_MAX_US:
+            micros = LATENCY_MAX_US
+        shift = micros.bit_length() - LATENCY_BITS
+        if shift > 0:
+            micros = micros >> shift << shift
+        counts = self.latency
+        counts[micros] = counts.get(micros, 0) + 1
+
     def note_stall(self, seconds: float) -> None:
         """The generator itself held the thread for ``seconds`` while making one value."""
         self.stalls += 1
@@ -164,14 +189,14 @@ class Source:
         ones); everything else starts from nothing."""
         if self.foreign:
             self.stalls, self.reorders, self.last_by_partition = 0, 0, {}
-            self.latency = _histogram()
+            self.latency = {}
             for ids in (*self.received_by.values(), *self.processed.values()):
                 ids.duplicates = 0
             return
         self.floor = self.seq
         self.stalls, self.longest_stall, self.reorders = 0, 0.0, 0
         self.last_by_partition = {}
-        self.latency = _histogram()
+        self.latency = {}
         self.sent_by, self.acked_by, self.received_by = {}, {}, {}
         self.processed = {key: StageIds() for key in self.processed}
         self.damaged = _damaged()
@@ -222,13 +247,24 @@ class Source:
         )
 
     def _latency_encoded(self) -> str:
-        """The histogram, encoded — again only when a value was recorded since (encoding compresses:
-        done for every source on every report it was most of a busy worker's reporting cost)."""
-        latency = self.latency
-        total = latency.get_total_count()
-        cached = self._encoded
-        if cached is not None and cached[0] is latency and cached[1] == total:
-            return cached[2]
-        text = latency.encode().decode() if total else ""
-        self._encoded = (latency, total, text)
-        return text
+        """The histogram, brought up to date with the counts and encoded — again only when a value
+        was counted since (encoding compresses: done for every source on every report it was most
+        of a busy worker's reporting cost). Readers on several threads take turns; the loop's thread
+        only ever adds to the counts, or swaps them for new ones at a reset."""
+        with self._reading:
+            counts = self.latency
+            synced = self._synced
+            if synced is None or synced[0] is not counts:
+                synced = (counts, _histogram(), {}, "")
+            _, histogram, recorded, text = synced
+            grown = False
+            for micros, n in list(counts.items()):  # one C call: a consistent copy
+                more = n - recorded.get(micros, 0)
+                if more:
+                    histogram.record_value(micros, more)
+                    recorded[micros] = n
+                    grown = True
+            if grown or synced is not self._synced:
+                text = histogram.encode().decode() if histogram.get_total_count() else ""
+            self._synced = (counts, histogram, recorded, text)
+            return text
