@@ -38,11 +38,12 @@ processed = 0
 @genmon.track(name="numbers")
 async def produce():
     n = 0
+    start = time.monotonic()
     while True:
         n += 1
         yield n
-        if RATE:
-            await asyncio.sleep(1.0 / RATE)
+        if RATE:  # on a schedule: a sleep of 1/RATE after each send fell short of the rate asked
+            await asyncio.sleep(max(0.0, start + n / RATE - time.monotonic()))
         elif n % 50 == 0:
             await asyncio.sleep(0)
 

@@ -288,3 +288,29 @@ def test_a_delta_without_histograms_keeps_the_last_ones() -> None:
     assert light.sources[0].latency_hist == ""
     assert fold(first, light).sources[0].latency_hist == "HIST1"
     assert fold(first, delta_of(first, later, number=2)).sources[0].latency_hist == "HIST2"
+
+
+def test_a_delta_leaves_out_the_sources_with_nothing_new() -> None:
+    from hdrh.histogram import HdrHistogram
+
+    from genmon.model.wire import delta_of
+
+    def hist(ms: int) -> str:
+        histogram = HdrHistogram(1, 3_600_000_000, 2)
+        histogram.record_value(ms * 1000)
+        return histogram.encode().decode()
+
+    HQ, HQ2 = hist(5), hist(9)
+    quiet, busy = sender("q", 50, received=ids(1, 50)), sender("b", 10, received=ids(1, 10))
+    first = report("1", replace(quiet, latency_hist=HQ), busy)
+    later = report("1", replace(quiet, latency_hist=HQ2), sender("b", 30, received=ids(1, 30)), number=2)
+    light = delta_of(first, later, number=2, latency=False)
+    assert [s.token for s in light.sources] == ["b"]  # q's only news is a histogram this delta omits
+    assert [s.token for s in delta_of(first, later, number=2).sources] == ["q", "b"]
+    whole, folded = Fleet(), Fleet()
+    whole.add(replace(later, sources=(replace(quiet, latency_hist=HQ), later.sources[1])), 0.0)
+    folded.add(decode(encode(first)), 0.0)
+    folded.add(decode(encode(light)), 0.0)
+    assert folded.reading(1.0, broker=BROKER).sources == whole.reading(1.0, broker=BROKER).sources
+    switched = report("1", replace(quiet, latency_hist=HQ, on=False), busy, number=2)
+    assert [s.token for s in delta_of(first, switched, number=2).sources] == ["q"]  # a switch is news

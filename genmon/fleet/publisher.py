@@ -7,9 +7,10 @@ coming and say so), and a stop never waits on the app. What it sends:
 * a *checkpoint* (the worker's whole state) first, then *deltas* (only the ids added since the last
   report; counters as they are now) every ``every`` seconds when anything changed, else every
   ``heartbeat`` seconds (the watcher calls a worker silent for three heartbeats gone);
-* another checkpoint once the deltas since the last one add up to its size (checkpoints then cost at
-  most what the deltas cost: the traffic grows with the values, not with the values squared, which
-  matters on a broker that never compacts) and at least every ``CHECKPOINT_MAX_SECONDS``;
+* another checkpoint once the deltas since the last one add up to ``CHECKPOINT_SPACING`` times its
+  size (checkpoints then cost at most a third of what the deltas cost: the traffic grows with the
+  values, not with the values squared, which matters on a broker that never compacts) and at least
+  every ``CHECKPOINT_MAX_SECONDS``;
 * a final checkpoint at stop (``final=True``): the watcher then knows the worker stopped, not died.
 
 A checkpoint is keyed by the worker, so compaction keeps its newest; deltas have keys of their own
@@ -38,6 +39,10 @@ HEARTBEAT_SECONDS = 1.0
 LATENCY_EVERY_SECONDS = 5.0
 """Deltas carry the latency histograms at most this often (a watcher refreshes percentiles as often)."""
 CHECKPOINT_MIN_BYTES = 16 * 1024
+CHECKPOINT_SPACING = 3
+"""Deltas worth this many checkpoints go out between two checkpoints: checkpoints add a third to the
+deltas' bytes (at 1 they doubled them), and a watcher started late folds at most three checkpoints'
+worth of deltas."""
 CHECKPOINT_MAX_SECONDS = 600.0
 """A watcher started late folds at most this long a chain of deltas onto a worker's checkpoint."""
 CONTROL_POLL_MS = 50
@@ -186,11 +191,12 @@ class Publisher(OwnLoop):
             self._final_sent.set()
 
     def _checkpoint_due(self, now: float) -> bool:
-        """A whole report first, then when the deltas since the last one add up to its size (so
-        checkpoints cost at most what the deltas cost), and at least every CHECKPOINT_MAX_SECONDS."""
+        """A whole report first, then when the deltas since the last one add up to CHECKPOINT_SPACING
+        times its size, and at least every CHECKPOINT_MAX_SECONDS."""
+        spacing = CHECKPOINT_SPACING * max(self._checkpoint_bytes, CHECKPOINT_MIN_BYTES)
         return (
             self._base is None
-            or self._since_checkpoint >= max(self._checkpoint_bytes, CHECKPOINT_MIN_BYTES)
+            or self._since_checkpoint >= spacing
             or now - self._checkpoint_at >= CHECKPOINT_MAX_SECONDS
         )
 

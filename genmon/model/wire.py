@@ -132,17 +132,30 @@ def _by_origin(sources: tuple[SourceState, ...]) -> dict[tuple[str, bool], Sourc
 
 
 def delta_of(base: WorkerReport, current: WorkerReport, number: int, latency: bool = True) -> WorkerReport:
-    """``current`` as a delta on ``base``: per source only the ids added since. ``latency=False``:
-    without the latency histograms (the watcher keeps the last ones it got: they are the biggest
-    part of a delta, and the screen refreshes percentiles every few seconds anyway)."""
+    """``current`` as a delta on ``base``: per source only the ids added since, and no source at all
+    that has nothing new (folding keeps what the watcher has: with hundreds of sources most are
+    quiet in any half second). ``latency=False``: without the latency histograms (the watcher keeps
+    the last ones it got: they are the biggest part of a delta, and the screen refreshes
+    percentiles every few seconds anyway)."""
     before = _by_origin(base.sources)
     sources = tuple(
         _shrunk(before[key], src) if key in before else src
         for key, src in _by_origin(current.sources).items()
+        if not _same(before.get(key), src, latency)
     )
     if not latency:
         sources = tuple(replace(src, latency_hist="") if src.latency_hist else src for src in sources)
     return replace(current, sources=sources, delta=True, number=number)
+
+
+def _same(old: SourceState | None, new: SourceState, latency: bool) -> bool:
+    """Nothing of ``new`` a delta would carry differs from ``old`` (its histogram counts only when
+    the delta carries histograms)."""
+    if old is None:
+        return False
+    if not latency and new.latency_hist != old.latency_hist:
+        new = replace(new, latency_hist=old.latency_hist)
+    return new == old
 
 
 def fold(base: WorkerReport, delta: WorkerReport) -> WorkerReport:
