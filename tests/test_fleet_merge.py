@@ -314,3 +314,66 @@ def test_a_delta_leaves_out_the_sources_with_nothing_new() -> None:
     assert folded.reading(1.0, broker=BROKER).sources == whole.reading(1.0, broker=BROKER).sources
     switched = report("1", replace(quiet, latency_hist=HQ, on=False), busy, number=2)
     assert [s.token for s in delta_of(first, switched, number=2).sources] == ["q"]  # a switch is news
+
+
+def test_latency_figures_of_many_busy_rows_are_recomputed_a_few_rows_per_reading() -> None:
+    from hdrh.histogram import HdrHistogram
+
+    from genmon.model.fleet import LATENCY_REFRESH_SECONDS, LATENCY_ROWS_PER_READING
+
+    def hist(ms: int) -> str:
+        histogram = HdrHistogram(1, 3_600_000_000, 2)
+        histogram.record_value(ms * 1000)
+        return histogram.encode().decode()
+
+    rows = 2 * LATENCY_ROWS_PER_READING + 5
+
+    def fleet_report(ms: int, number: int) -> WorkerReport:
+        return report(
+            "1",
+            *(replace(sender(f"t{i}", 10), name=f"g{i}", latency_hist=hist(ms + i)) for i in range(rows)),
+            number=number,
+        )
+
+    def p50s(fleet: Fleet, now: float) -> list[float]:
+        return [src.latency_ms["p50"] for src in fleet.reading(now, broker=BROKER).sources]
+
+    fleet = Fleet()
+    fleet.add(fleet_report(100, 1), 0.0)
+    assert p50s(fleet, 0.0) == pytest.approx([100 + i for i in range(rows)], rel=0.01)  # all at once
+    fleet.add(fleet_report(500, 2), 0.0)  # every row's histogram changed
+    assert p50s(fleet, 1.0) == p50s(fleet, 0.0)  # not before LATENCY_REFRESH_SECONDS
+    now, turns = LATENCY_REFRESH_SECONDS, 0
+    while True:
+        figures = p50s(fleet, now)
+        new = sum(1 for i, p50 in enumerate(figures) if p50 == pytest.approx(500 + i, rel=0.01))
+        assert new <= (turns + 1) * LATENCY_ROWS_PER_READING  # a few rows per reading, never all
+        turns += 1
+        if new == rows:
+            break
+        now += 0.5
+    assert turns == -(-rows // LATENCY_ROWS_PER_READING)  # and every row got its turn
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_percentiles_are_hdrhistograms_own(seed: int) -> None:
+    """genmon's percentile walk (in C) gives what HdrHistogram's own (in Python) gives, for one
+    histogram and for the sum of a fleet's decoded ones."""
+    import random
+
+    from hdrh.histogram import HdrHistogram
+
+    from genmon.model.fleet import percentiles
+
+    rng = random.Random(seed)
+    parts = []
+    for _ in range(1 + seed % 3):
+        histogram = HdrHistogram(1, 3_600_000_000, 2)
+        for _ in range(rng.randrange(1, 3000)):
+            histogram.record_value(max(1, int(rng.lognormvariate(rng.uniform(5, 15), 1.5))))
+        parts.append(HdrHistogram.decode(histogram.encode()))
+    total = parts[0]
+    for more in parts[1:]:
+        total.add(more)
+    wanted = [0, 1, 50, 90, 95, 99, 99.9, 100]
+    assert percentiles(total, wanted) == total.get_percentile_to_value_dict(wanted)

@@ -178,13 +178,23 @@ def _missing(src: SourceState, stages: _Stages) -> dict[Stage, MissingIds]:
     """Which ids reached each stage's predecessor but not the stage: the *which* behind a count."""
     expected = src.expected if src.expected is not None else id_range(src.floor + 1, src.seq)
     done = stages.done
-    pairs = {
-        Stage.SENT: expected - stages.sent,
-        Stage.ACKED: stages.sent - stages.acked,
-        Stage.RECEIVED: stages.acked - stages.received,
-        Stage.PROCESSED: stages.received - done if done is not None else stages.received,
-    }
-    return {stage: MissingIds.of(ids) for stage, ids in pairs.items() if ids}
+    pairs = (
+        (Stage.SENT, expected, stages.sent),
+        (Stage.ACKED, stages.sent, stages.acked),
+        (Stage.RECEIVED, stages.acked, stages.received),
+        (Stage.PROCESSED, stages.received, done),
+    )
+    missing = {}
+    for stage, before, reached in pairs:
+        if reached is None:
+            ids = before
+        elif len(reached) == len(before) and reached == before:
+            continue  # nothing missing, found without building an empty difference (most stages)
+        else:
+            ids = before - reached
+        if ids:
+            missing[stage] = MissingIds.of(ids)
+    return missing
 
 
 def _pipeline(

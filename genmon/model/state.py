@@ -76,6 +76,23 @@ class SourceState:
     def origin(self) -> str:
         return f"{self.name}@{self.token}"
 
+    def evolve(self, **changes: object) -> SourceState:
+        """``dataclasses.replace`` without running ``__init__`` again (which sets each of the ~30
+        fields through ``object.__setattr__``: 12 µs a copy, and merging a fleet copies every row
+        on every report). Valid because the class has no ``__post_init__`` to run."""
+        unknown = changes.keys() - _SOURCE_FIELDS
+        if unknown:
+            raise TypeError(f"SourceState has no field {', '.join(sorted(unknown))}")
+        new = object.__new__(SourceState)
+        fields = new.__dict__
+        fields.update(self.__dict__)
+        fields.update(changes)
+        return new
+
+
+_SOURCE_FIELDS = frozenset(SourceState.__dataclass_fields__)
+assert not hasattr(SourceState, "__post_init__"), "SourceState.evolve skips __init__"
+
 
 @dataclass(frozen=True)
 class InboundState:

@@ -94,8 +94,7 @@ def _grown(old: SourceState, new: SourceState) -> SourceState:
     def joined(a: Mapping[Any, Any], b: Mapping[Any, Any]) -> dict[Any, Any]:
         return {k: (a[k] | b[k]) if k in a and k in b else a.get(k, b.get(k)) for k in {*a, *b}}
 
-    return replace(
-        new,
+    return new.evolve(
         latency_hist=new.latency_hist or old.latency_hist,
         sent=old.sent | new.sent,
         acked=old.acked | new.acked,
@@ -114,8 +113,7 @@ def _shrunk(old: SourceState, new: SourceState) -> SourceState:
     def minus(a: Mapping[Any, Any], b: Mapping[Any, Any]) -> dict[Any, Any]:
         return {k: ids - b[k] if k in b else ids for k, ids in a.items()}
 
-    return replace(
-        new,
+    return new.evolve(
         sent=new.sent - old.sent,
         acked=new.acked - old.acked,
         received=new.received - old.received,
@@ -144,7 +142,7 @@ def delta_of(base: WorkerReport, current: WorkerReport, number: int, latency: bo
         if not _same(before.get(key), src, latency)
     )
     if not latency:
-        sources = tuple(replace(src, latency_hist="") if src.latency_hist else src for src in sources)
+        sources = tuple(src.evolve(latency_hist="") if src.latency_hist else src for src in sources)
     return replace(current, sources=sources, delta=True, number=number)
 
 
@@ -154,7 +152,7 @@ def _same(old: SourceState | None, new: SourceState, latency: bool) -> bool:
     if old is None:
         return False
     if not latency and new.latency_hist != old.latency_hist:
-        new = replace(new, latency_hist=old.latency_hist)
+        new = new.evolve(latency_hist=old.latency_hist)
     return new == old
 
 

@@ -18,6 +18,7 @@ from textual import events, on, work
 from textual.app import App, ComposeResult, ScreenStackError
 from textual.binding import Binding
 from textual.css.query import NoMatches
+from textual.reactive import var
 from textual.widgets import Footer, Input, RichLog, Static
 from textual.worker import get_current_worker
 
@@ -43,6 +44,10 @@ class GenmonApp(App[None]):
 
     CSS_PATH = "genmon.tcss"
     TITLE = "genmon"
+    sub_title: var[str] = var("")
+    """The rows' state counts, shown by the header. Textual's own ``App.sub_title`` repaints the
+    whole screen on every change (and the counts change on most refreshes of a busy app); the
+    header's title, which watches it, repaints only itself (see ``tui/header.py``)."""
     BINDINGS = [
         Binding(
             "space",
