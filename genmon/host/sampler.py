@@ -19,10 +19,11 @@ SAMPLE_SECONDS = 0.2
 QUIET_SAMPLE_SECONDS = 1.0
 """With a ``changed`` token that did not change, a sample is still taken this often: the settle
 clocks and the ages on screen move with time alone."""
-SAMPLE_BUDGET = 0.05
-"""The share of one core the sampler may take: a snapshot that took 40 ms to build (200 busy rows
-from a fleet) is followed by a 0.76 s pause rather than 0.2 s; apps of a few dozen rows (a few ms a
-snapshot) never reach it. The screen's whole process is meant to stay within 15 % of a core."""
+SAMPLE_BUDGET = 0.04
+"""The share of one core the sampler may take: a snapshot that took 35 ms to build (200 busy rows
+from a fleet) is followed by a 0.84 s pause rather than 0.2 s; apps of a few dozen rows (a few ms a
+snapshot) never reach it. The screen's whole process is meant to stay within 15 % of a core, and
+every snapshot also costs the screen's thread its redraw."""
 
 
 class Sampler:

@@ -91,14 +91,20 @@ class WorkerReport:
 def _grown(old: SourceState, new: SourceState) -> SourceState:
     """``new``'s fields with the ids of both (a delta folded into what came before)."""
 
-    def joined(a: Mapping[Any, Any], b: Mapping[Any, Any]) -> dict[Any, Any]:
-        return {k: (a[k] | b[k]) if k in a and k in b else a.get(k, b.get(k)) for k in {*a, *b}}
+    def either(a: Any, b: Any) -> Any:
+        """``a | b``, or the one that is not empty as it is (id sets here are frozen: shared safely)."""
+        return a if not b else b if not a else a | b
+
+    def joined(a: Mapping[Any, Any], b: Mapping[Any, Any]) -> Mapping[Any, Any]:
+        if not b or not a:
+            return a or b  # most stages of a delta have nothing for most sources
+        return {k: either(a[k], b[k]) if k in a and k in b else a.get(k, b.get(k)) for k in {*a, *b}}
 
     return new.evolve(
         latency_hist=new.latency_hist or old.latency_hist,
-        sent=old.sent | new.sent,
-        acked=old.acked | new.acked,
-        received=old.received | new.received,
+        sent=either(old.sent, new.sent),
+        acked=either(old.acked, new.acked),
+        received=either(old.received, new.received),
         sent_by=joined(old.sent_by, new.sent_by),
         acked_by=joined(old.acked_by, new.acked_by),
         received_by=joined(old.received_by, new.received_by),
