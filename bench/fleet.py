@@ -33,6 +33,36 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 WARMUP_SECONDS = 12.0
+STEADY_SECONDS = 4.0
+"""After the warm-up, measuring starts once every worker has been processing for this long: a
+rebalance still under way (workers with genmon attached take longer to join) is startup, not the
+cost of the probe, and it had made single rounds swing by a quarter."""
+
+
+def all_processing(out: Path, workers: int, window: float = 1.0) -> bool:
+    """Every worker's agent count grew within the last ``window`` seconds."""
+    now = time.time()
+    growing = 0
+    for path in out.parent.glob(out.name + ".*"):
+        lines = path.read_text().splitlines()
+        recent = [line.split() for line in lines[-4:]]
+        counts = [int(count) for stamp, count in recent if now - float(stamp) <= window + 0.6]
+        if len(counts) >= 2 and counts[-1] > counts[0]:
+            growing += 1
+    return growing >= workers
+
+
+def wait_steady(out: Path, workers: int, timeout: float = 40.0) -> None:
+    """Until every worker has kept processing for ``STEADY_SECONDS`` (or ``timeout``)."""
+    deadline, since = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        if all_processing(out, workers):
+            since = since or time.monotonic()
+            if time.monotonic() - since >= STEADY_SECONDS:
+                return
+        else:
+            since = None
+        time.sleep(0.25)
 
 
 def create_topic(bootstrap: str, name: str, partitions: int) -> None:
@@ -113,6 +143,7 @@ def run_fleet(
     result: dict[str, float] = {}
     try:
         time.sleep(WARMUP_SECONDS)
+        wait_steady(out, workers)
         t0 = time.time()
         bytes0 = watcher.received_bytes if watcher else 0
         msgs0 = watcher.received_messages if watcher else 0

@@ -7,8 +7,10 @@ reader of the old one would misread the new one.
 
 Bytes: a JSON document compressed with zlib. Id sets travel as pyroaring's portable serialization,
 ``run_optimize``\\ d first (runs of consecutive ids cost a few bytes however long they are) and base64
-encoded in the JSON. A report larger than ``MAX_REPORT_BYTES`` keeps its counts but drops the id sets
-of its largest stages and says so (``truncated``): a default Kafka refuses messages over 1 MB.
+encoded in the JSON — or, when that is smaller, as a bit per id from the set's first to its last (a
+delta's few hundred ids scattered over a worker's partitions: roaring spends 16 bits on each). A
+report larger than ``MAX_REPORT_BYTES`` keeps its counts but drops the id sets of its largest stages
+and says so (``truncated``): a default Kafka refuses messages over 1 MB.
 """
 
 from __future__ import annotations
@@ -26,7 +28,12 @@ from genmon.model.snapshot import LoopStalls
 from genmon.model.state import AppReading, InboundState, SourceState
 from genmon.model.vocabulary import AppState, Cause, RowKind, Stage
 
-FORMAT = 1
+FORMAT = 2
+"""Reports: 2 since id sets may travel as bits (a reader of 1 would refuse them)."""
+CONTROL_FORMAT = 1
+"""Control records (unchanged since the first)."""
+BITS_SPAN_MAX = 8192
+"""An id set is sent as bits only when its first and last id are at most this far apart."""
 MAX_REPORT_BYTES = 900_000
 """Below a default Kafka's 1 MB message limit, with room for the record's own overhead."""
 
@@ -37,7 +44,7 @@ ZDICT = (
     b'"processed":[["","",{"minus":"OjAAAAAAAAA="}]],"damaged":{},"duplicates":{},"reorders":0,'
     b'"topics":[],"agents":[],"stalls":0,"longest_stall":0.0,"latency":""},{"name":"","function":"?",'
     b'"state":"running","error":null,"readers":{},"assigned":[],"stalls":[0,0.0,null,0.0]}],'
-    b'{"format":1,"worker":"","host":"","pid":0,"started":0,"at":0,"number":0,"final":false,'
+    b'{"format":2,"worker":"","host":"","pid":0,"started":0,"at":0,"number":0,"final":false,'
     b'"interval":1.0,"control":0,"apps":[{"label":"app0","app_id":"","sources":[{"name":"",'
     b'"inbound":[],"consumed":[],"truncated":[],"delta":true}'
 )
@@ -174,14 +181,33 @@ def fold(base: WorkerReport, delta: WorkerReport) -> WorkerReport:
 NONE = FrozenBitMap()
 
 
-def _ids(bitmap: Any) -> str:
+def _ids(bitmap: Any) -> str | list[Any]:
+    """An id set: roaring's bytes in base64, or ``[first id, bits in base64]`` when that is
+    smaller (bit ``i`` of the bytes, little-endian, is id ``first + i``)."""
     copy = BitMap(bitmap)
     copy.run_optimize()
-    return base64.b64encode(copy.serialize()).decode()
+    packed = copy.serialize()
+    if copy and len(copy) <= BITS_SPAN_MAX:
+        low = copy.min()
+        span = copy.max() - low + 1
+        if span <= BITS_SPAN_MAX and (span + 7) // 8 + 8 < len(packed):
+            bits = bytearray((span + 7) // 8)
+            for value in copy:
+                at = value - low
+                bits[at >> 3] |= 1 << (at & 7)
+            return [low, base64.b64encode(bytes(bits)).decode()]
+    return base64.b64encode(packed).decode()
 
 
-def _bitmap(text: str) -> FrozenBitMap:
-    return FrozenBitMap.deserialize(base64.b64decode(text))
+def _bitmap(value: str | list[Any]) -> FrozenBitMap:
+    if isinstance(value, list):
+        low, text = value
+        raw = base64.b64decode(text)
+        if len(raw) * 8 > BITS_SPAN_MAX + 7 or not isinstance(low, int) or low < 0:
+            raise ValueError("an id set's bits out of range")
+        flags = bin(int.from_bytes(raw, "little"))[:1:-1]  # bit 0 first
+        return FrozenBitMap(low + at for at, flag in enumerate(flags) if flag == "1")
+    return FrozenBitMap.deserialize(base64.b64decode(value))
 
 
 def _within(ids: Any, base: Any) -> Any:
@@ -405,14 +431,14 @@ class ControlRecord:
         return f"{self.app_id}/{self.name}".encode()
 
     def encode(self) -> bytes:
-        return json.dumps({"format": FORMAT, "on": self.on, "stamp": self.stamp}).encode()
+        return json.dumps({"format": CONTROL_FORMAT, "on": self.on, "stamp": self.stamp}).encode()
 
     @classmethod
     def decode(cls, key: bytes | None, value: bytes | None) -> ControlRecord:
         try:
             app_id, _, name = (key or b"").decode().rpartition("/")
             doc = json.loads(value or b"")
-            if not app_id or not name or doc.get("format") != FORMAT:
+            if not app_id or not name or doc.get("format") != CONTROL_FORMAT:
                 raise ValueError("not genmon's control record")
             return cls(app_id, name, bool(doc["on"]), int(doc["stamp"]))
         except (ValueError, KeyError, TypeError, UnicodeDecodeError, AttributeError) as exc:
