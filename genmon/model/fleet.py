@@ -45,9 +45,9 @@ LATENCY_REFRESH_SECONDS = 5.0
 worker's histogram for every row on every snapshot was most of a watcher's work); once they stop
 flowing the figures are exact."""
 LATENCY_ROWS_PER_READING = 20
-"""At most this many rows' percentiles are recomputed per reading (decoding and summing a row's
-histograms takes ~1 ms: with hundreds of busy rows, every histogram a worker sends every few
-seconds was a fifth of a snapshot's cost); the others keep theirs until their turn, the rows
+"""At most this many rows' percentiles are recomputed per reading (decoding, summing and walking a
+row's histograms took ~1 ms: with 200 busy rows, recomputing every histogram a worker sends every
+few seconds was a fifth of a snapshot's cost); the others keep theirs until their turn, the rows
 waiting longest first. A row seen for the first time always gets its figures."""
 GONE_AFTER_INTERVALS = 3
 """A worker silent for this many report intervals (plus a second of slack) is gone."""
@@ -468,9 +468,9 @@ def latency_summary(encoded: str) -> dict[str, float]:
 
 def percentiles(histogram: HdrHistogram, wanted: Iterable[float]) -> dict[float, int]:
     """``HdrHistogram.get_percentile_to_value_dict``, the same values, in C where it counts: hdrh
-    walks its ~3,300 counters in Python (a millisecond per row: with hundreds of busy rows a third
-    of a snapshot's cost); here they are summed by ``itertools.accumulate`` and searched by
-    ``bisect``, and only the indexes found are turned into values in Python."""
+    walks its ~3,300 counters in Python (twice the time of this, which with hundreds of busy rows
+    was most of a snapshot's latency work); here they are summed by ``itertools.accumulate`` and
+    searched by ``bisect``, and only the indexes found become values in Python."""
     size = min(histogram.counts_len, histogram.encoder.payload.counts_len)
     cumulative = list(itertools.accumulate(histogram.counts[:size]))
     found: dict[float, int] = {}
