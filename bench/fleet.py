@@ -42,14 +42,8 @@ cost of the probe, and it had made single rounds swing by a quarter."""
 def all_processing(out: Path, workers: int, window: float = 1.0) -> bool:
     """Every worker's agent count grew within the last ``window`` seconds."""
     now = time.time()
-    growing = 0
-    for path in out.parent.glob(out.name + ".*"):
-        lines = path.read_text().splitlines()
-        recent = [line.split() for line in lines[-4:]]
-        counts = [int(count) for stamp, count in recent if now - float(stamp) <= window + 0.6]
-        if len(counts) >= 2 and counts[-1] > counts[0]:
-            growing += 1
-    return growing >= workers
+    series = worker_counts(out)
+    return len(series) >= workers and all(count_at(s, now) > count_at(s, now - window) for s in series)
 
 
 def wait_steady(out: Path, workers: int, timeout: float = 40.0) -> None:
@@ -79,17 +73,28 @@ def create_topic(bootstrap: str, name: str, partitions: int) -> None:
     asyncio.run(create())
 
 
-def processed_at(out: Path, when: float) -> int:
-    """The fleet's processed count at ``when`` (each worker's last line at or before it)."""
-    total = 0
+def worker_counts(out: Path) -> list[list[tuple[float, int]]]:
+    """Each worker's ``(time, agent count)`` lines from ``BENCH_OUT.<pid>`` (a line being written is
+    skipped)."""
+    series = []
     for path in out.parent.glob(out.name + ".*"):
-        last = 0
-        for line in path.read_text().splitlines():
-            stamp, count = line.split()
-            if float(stamp) <= when:
-                last = int(count)
-        total += last
-    return total
+        fields = (line.split() for line in path.read_text().splitlines())
+        series.append([(float(f[0]), int(f[1])) for f in fields if len(f) == 2])
+    return series
+
+
+def count_at(series: list[tuple[float, int]], when: float) -> int:
+    """One worker's count at ``when``: its last line at or before it."""
+    last = 0
+    for stamp, count in series:
+        if stamp <= when:
+            last = count
+    return last
+
+
+def processed_at(out: Path, when: float) -> int:
+    """The fleet's processed count at ``when``."""
+    return sum(count_at(series, when) for series in worker_counts(out))
 
 
 def run_fleet(
