@@ -363,7 +363,7 @@ def test_percentiles_are_hdrhistograms_own(seed: int) -> None:
 
     from hdrh.histogram import HdrHistogram
 
-    from genmon.model.fleet import percentiles
+    from genmon.model.latency import percentiles
 
     rng = random.Random(seed)
     parts = []

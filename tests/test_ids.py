@@ -167,7 +167,8 @@ def test_latencies_counted_by_bucket_give_the_histogram_recording_each_would() -
 
     from hdrh.histogram import HdrHistogram
 
-    from genmon.probe.source import LATENCY_MAX_US, Source
+    from genmon.model.latency import LATENCY_MAX_US
+    from genmon.probe.source import Source
 
     rng = random.Random(7)
     src = Source(name="p", token="t")

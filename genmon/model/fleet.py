@@ -21,25 +21,20 @@ time, and hand the reading to :func:`genmon.model.build`.
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
-from hdrh.histogram import HdrHistogram
 from pyroaring import BitMap, FrozenBitMap, FrozenBitMap64
 
 from genmon.model.assemble import combined
 from genmon.model.ids import Ids, finished_by_all, id_range
+from genmon.model.latency import JOIN, latency_summary
 from genmon.model.snapshot import BrokerInfo, LoopStalls, TopicOffsets
 from genmon.model.state import AppReading, InboundState, Reading, SourceState, WorkerStatus
 from genmon.model.vocabulary import AppState, Cause, Stage
 from genmon.model.wire import WorkerReport, fold
 
-LATENCY_MAX_US = 3_600_000_000
-JOIN = "\n"
-"""Between the encoded histograms of a merged source's parts (base64 never holds a newline)."""
 LATENCY_REFRESH_SECONDS = 5.0
 """While values flow a row's latency percentiles are recomputed at most this often (decoding every
 worker's histogram for every row on every snapshot was most of a watcher's work); once they stop
@@ -442,51 +437,6 @@ def _lift_all(name: str, parts: list[tuple[int, SourceState, Heard]]) -> SourceS
         on=all(src.on for _, src, _ in parts),
         token="",
     )
-
-
-def latency_summary(encoded: str) -> dict[str, float]:
-    """p50/p95/p99/max in ms of the sum of the HdrHistograms in ``encoded`` (each worker's own,
-    joined by ``JOIN``)."""
-    total: HdrHistogram | None = None
-    for text in encoded.split(JOIN):
-        if not text:
-            continue
-        hist = HdrHistogram.decode(text.encode())
-        if total is None:
-            total = hist
-        else:
-            total.add(hist)
-    if total is None or not total.get_total_count():
-        return {}
-    values = percentiles(total, (50, 95, 99))
-    return {
-        "count": float(total.get_total_count()),
-        **{f"p{p}": values[p] / 1000.0 for p in (50, 95, 99)},
-        "max": total.get_max_value() / 1000.0,
-    }
-
-
-def percentiles(histogram: HdrHistogram, wanted: Iterable[float]) -> dict[float, int]:
-    """``HdrHistogram.get_percentile_to_value_dict``, the same values, in C where it counts: hdrh
-    walks its ~3,300 counters in Python (twice the time of this, which with hundreds of busy rows
-    was most of a snapshot's latency work); here they are summed by ``itertools.accumulate`` and
-    searched by ``bisect``, and only the indexes found become values in Python."""
-    size = min(histogram.counts_len, histogram.encoder.payload.counts_len)
-    cumulative = list(itertools.accumulate(histogram.counts[:size]))
-    found: dict[float, int] = {}
-    for percentile in sorted(set(wanted)):
-        if percentile > 100:
-            break
-        index = bisect.bisect_left(cumulative, histogram.get_target_count_at_percentile(percentile))
-        if index >= len(cumulative):
-            break
-        value = histogram.get_value_from_index(index)
-        found[percentile] = (
-            histogram.get_highest_equivalent_value(value)
-            if percentile
-            else histogram.get_lowest_equivalent_value(value)
-        )
-    return found
 
 
 def _merge_apps(heard: list[Heard], now: float, broker_up: bool = True) -> tuple[AppReading, ...]:

@@ -16,8 +16,7 @@ from hdrh.histogram import HdrHistogram
 from pyroaring import BitMap, FrozenBitMap
 
 from genmon.model import CAUSES, Cause, RowKind, SourceState, Stage
-
-LATENCY_MAX_US = 3_600_000_000  # one hour: anything slower is clamped, not dropped
+from genmon.model.latency import LATENCY_MAX_US, histogram
 
 
 class StageIds:
@@ -55,11 +54,7 @@ def _copied(by_topic: dict[str, StageIds]) -> tuple[dict[str, FrozenBitMap], Fro
     return copies, union, duplicates
 
 
-def _histogram() -> HdrHistogram:
-    return HdrHistogram(1, LATENCY_MAX_US, 2)
-
-
-LATENCY_BITS = _histogram().sub_bucket_count.bit_length() - 1
+LATENCY_BITS = histogram().sub_bucket_count.bit_length() - 1
 """The histogram tells apart latencies in their top ``LATENCY_BITS`` bits only (256 sub-buckets for
 two significant digits): a latency rounded down to those bits lands in the very slot it would have."""
 
@@ -255,16 +250,16 @@ class Source:
             counts = self.latency
             synced = self._synced
             if synced is None or synced[0] is not counts:
-                synced = (counts, _histogram(), {}, "")
-            _, histogram, recorded, text = synced
+                synced = (counts, histogram(), {}, "")
+            _, filled, recorded, text = synced
             grown = False
             for micros, n in list(counts.items()):  # one C call: a consistent copy
                 more = n - recorded.get(micros, 0)
                 if more:
-                    histogram.record_value(micros, more)
+                    filled.record_value(micros, more)
                     recorded[micros] = n
                     grown = True
             if grown or synced is not self._synced:
-                text = histogram.encode().decode() if histogram.get_total_count() else ""
-            self._synced = (counts, histogram, recorded, text)
+                text = filled.encode().decode() if filled.get_total_count() else ""
+            self._synced = (counts, filled, recorded, text)
             return text
