@@ -65,6 +65,13 @@ def test_faust_context_helpers_exist() -> None:
     from faust.streams import current_event
 
     assert current_agent() is None and current_event() is None  # outside any agent
+    # the sensor reads current_agent()'s variable itself: it must be the one agents set
+    variable = touchpoints.current_agent_var()
+    token = variable.set("agent")
+    try:
+        assert current_agent() == "agent"
+    finally:
+        variable.reset(token)
 
 
 def test_install_patches_and_uninstall_restores_every_original() -> None:

@@ -24,6 +24,7 @@ from typing import Any
 from genmon.model import Cause, InboundState, RowKind, SourceState
 from genmon.model.text import root_error
 from genmon.probe import touchpoints
+from genmon.probe.ledger import Ledger
 from genmon.probe.source import Source
 
 HEADER = "genmon-id"
@@ -95,6 +96,8 @@ class Probe:
         self.foreign: dict[bytes, Source] = {}
         """``name@token`` -> what this process received and processed of another process's source
         (a fleet: sent in one worker, received in another). Merged by the watcher."""
+        self.ledger = Ledger()
+        """What the hooks saw and nobody counted yet (see :mod:`genmon.probe.ledger`)."""
 
     # -- lifecycle -------------------------------------------------------------------------
     def install(self) -> None:
@@ -133,6 +136,7 @@ class Probe:
             src = self.sources.get(name)
             if src is None:
                 src = Source(name=name, function=function, kind=kind, token=self.token, owner=OWNER.get())
+                self._keep(src)
                 self.sources[name] = src
                 self._by_header[src.header_key] = src
                 self._parsed = {}  # a header decoded before its source was known is decoded again
@@ -142,6 +146,15 @@ class Probe:
             else:
                 src.function, src.kind = function, kind
             return src
+
+    def _keep(self, src: Source) -> Source:
+        """A new source, counted by this probe's ledger: read and reset it under its lock."""
+        src.settle, src.guard = self.drain, self.ledger.lock
+        return src
+
+    def drain(self) -> None:
+        """Count what the hooks queued (any thread; see :mod:`genmon.probe.ledger`)."""
+        self.ledger.count(self)
 
     def sender(self, name: str, function: str) -> Source:
         """The source for sends made by code that is not a tracked generator (a task, a timer,
@@ -162,7 +175,7 @@ class Probe:
             found = self.inbound[topic] = Inbound(topic)
         return found
 
-    def by_header(self, value: bytes) -> tuple[Source, int, int] | None:
+    def by_header(self, value: bytes, owner: Any = MISSING) -> tuple[Source, int, int] | None:
         """Decode a ``genmon-id`` header (``name@token:seq:yield_us``) into source, id, yield time.
 
         None when it is not ours: another run's token, or not genmon's format at all.
@@ -170,23 +183,26 @@ class Probe:
         parts = value.rsplit(b":", 2)
         if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
             return None
-        src = self._by_header.get(parts[0]) or self.foreign.get(parts[0]) or self._foreign(parts[0])
+        src = self._by_header.get(parts[0]) or self.foreign.get(parts[0]) or self._foreign(parts[0], owner)
         if src is None:
             return None
         return src, int(parts[1]), int(parts[2])
 
-    def _foreign(self, key: bytes) -> Source | None:
-        """The record of another process's source, created on its first value here."""
+    def _foreign(self, key: bytes, owner: Any = MISSING) -> Source | None:
+        """The record of another process's source, created on its first value here (``owner``: the
+        app run that received it; default: the one whose loop runs this)."""
         name, at, token = key.decode(errors="replace").rpartition("@")
         if not at or not name or not token:
             return None
         with self._lock:
             src = self.foreign.get(key)
             if src is None:
-                src = self.foreign[key] = Source(name=name, token=token, foreign=True, owner=OWNER.get())
+                if owner is MISSING:
+                    owner = OWNER.get()
+                src = self.foreign[key] = self._keep(Source(name, token=token, foreign=True, owner=owner))
             return src
 
-    def from_headers(self, headers: Any) -> tuple[Source, int, int] | None:
+    def from_headers(self, headers: Any, owner: Any = MISSING) -> tuple[Source, int, int] | None:
         """Our value in a message's headers (a dict, or pairs), if it belongs to this run.
 
         A message's header is looked up when it is received and again when it is processed (and
@@ -198,7 +214,7 @@ class Probe:
         parsed = self._parsed
         found = parsed.get(raw, MISSING)
         if found is MISSING:
-            found = self.by_header(raw)
+            found = self.by_header(raw, owner)
             if len(parsed) >= PARSED_LIMIT:
                 parsed.clear()
             parsed[raw] = found
@@ -214,8 +230,10 @@ class Probe:
 
     def record(self, cause: Cause, headers: Any, note: str = "") -> None:
         """Count a loss genmon saw happen (a decode failure, a crash) against the value's id;
-        ``note`` says what happened (``agent count raised KeyError('x')``), newest kept."""
-        with contextlib.suppress(Exception):
+        ``note`` says what happened (``agent count raised KeyError('x')``), newest kept. What the
+        hooks queued is counted first: whether the value was processed already depends on it."""
+        with contextlib.suppress(Exception), self.ledger.lock:
+            self.drain()
             found = self.from_headers(headers)
             if found is not None:
                 if found[0].was_processed(found[1]):
@@ -236,17 +254,21 @@ class Probe:
 
     def _unawaited(self, captured: tuple[Source, int, int] | None) -> None:
         """A send was dropped unawaited: it belonged to the value current when it was created."""
-        if captured is not None and captured[1] > captured[0].floor:
-            captured[0].damaged[Cause.UNAWAITED].add(captured[1])
+        if captured is not None:
+            self.damage(captured[0], captured[1], Cause.UNAWAITED)
+
+    def damage(self, src: Source, seq: int, cause: Cause) -> None:
+        """Count a loss of ``seq`` that no header names (the value is known from the hook's state)."""
+        with self.ledger.lock:
+            if seq > src.floor:
+                src.damaged[cause].add(seq)
 
     def _channel_send(self, channel: Any, message: Any) -> tuple[Source, int, str] | None:
         return self._send_to_channel(self, channel, message)
 
     def _channel_put(self, state: tuple[Source, int, str]) -> None:
         """The channel's queues took the value: for a channel, that is its "acked"."""
-        src, seq, channel = state
-        if seq > src.floor:
-            src.stage_on(src.acked_by, channel).add(seq)
+        self.ledger.acked.append(state)
 
     def _buffered(self, message: Any, captured: tuple[Source, int, int] | None) -> None:
         """``send_soon`` buffered ``message``: remember whose value it is for the send hook, which
@@ -268,10 +290,12 @@ class Probe:
     # -- reading (any thread) ------------------------------------------------------------------
     def read_sources(self) -> tuple[SourceState, ...]:
         """Every source of this process, then what it saw of other processes' sources."""
+        self.drain()
         own = [src.read() for src in list(self.sources.values())]
         return (*own, *(src.read() for src in list(self.foreign.values())))
 
     def read_inbound(self) -> dict[str, InboundState]:
+        self.drain()
         return {topic: inbound.read() for topic, inbound in list(self.inbound.items())}
 
     # -- commands ------------------------------------------------------------------------------

@@ -1,15 +1,17 @@
 """Everything the probe knows about one source: its switch, and its ids at every stage.
 
-A *source* is the head of a pipeline: a tracked generator, or code that sends. Its stages are
-filled from several places (the generator wrapper, the send hooks, the consumer hooks), all on the
-Faust loop's thread; genmon reads them from another thread, so :meth:`Source.read` copies later
-stages first: a stage copied later can only have grown, and no later stage is ever shown ahead of
-an earlier one because of the read.
+A *source* is the head of a pipeline: a tracked generator, or code that sends. The generator
+wrapper gives values their ids on the Faust loop's thread; the sensor's hooks queue what they see and
+the probe's ledger counts it into the id sets (:mod:`genmon.probe.ledger`), under the ledger's lock,
+on whichever thread reads. :meth:`Source.read` counts the queue, then copies later stages first: a
+stage copied later can only have grown, so no later stage is ever shown ahead of an earlier one
+because of the read.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hdrh.histogram import HdrHistogram
@@ -63,6 +65,10 @@ def _damaged() -> dict[Cause, StageIds]:
     return {cause: StageIds() for cause in CAUSES}
 
 
+def _nothing() -> None:
+    return None
+
+
 @dataclass
 class Source:
     """A source as the probe sees it, mutated only on the Faust loop's thread.
@@ -108,6 +114,11 @@ class Source:
     )
     """(the counts it was filled from, the histogram, the counts recorded in it, its encoding)"""
     _reading: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    settle: Callable[[], None] = field(default=_nothing, repr=False, compare=False)
+    """Counts what the probe's hooks queued for its sources (see :mod:`genmon.probe.ledger`):
+    called before a read."""
+    guard: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+    """Held by whatever changes the id sets (the probe's ledger lock, once the probe keeps it)."""
 
     def __post_init__(self) -> None:
         self.header_value_prefix = self.header_key + b":"
@@ -182,6 +193,10 @@ class Source:
 
         A foreign record keeps its ids (their origin's floor, known to the watcher, hides the old
         ones); everything else starts from nothing."""
+        with self.guard:
+            self._reset()
+
+    def _reset(self) -> None:
         if self.foreign:
             self.stalls, self.reorders, self.last_by_partition = 0, 0, {}
             self.latency = {}
@@ -199,6 +214,7 @@ class Source:
 
     def read(self) -> SourceState:
         """Copy every stage, latest stage first (see the module docstring), from any thread."""
+        self.settle()
         damaged = {cause: FrozenBitMap(ids.ids) for cause, ids in list(self.damaged.items()) if ids.ids}
         processed = {
             key: (FrozenBitMap(ids.ids), ids.duplicates) for key, ids in list(self.processed.items())

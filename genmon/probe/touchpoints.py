@@ -323,6 +323,15 @@ def _watch_unawaited_sends() -> None:
 
 
 # -- reading Faust's state ------------------------------------------------------------------------
+def current_agent_var() -> contextvars.ContextVar[Any]:
+    """``faust.agents.agent._current_agent``: the context variable ``current_agent()`` reads (an
+    agent's actor task sets it). Read directly by a hook that runs once per event: one C call
+    instead of a Python function's frame."""
+    from faust.agents import agent
+
+    return agent._current_agent  # type: ignore[no-any-return]
+
+
 def stamp_header(message: Any, key: str, value: bytes) -> None:
     """Set header ``key`` on a ``faust.types.tuples.PendingMessage`` in place, from
     ``Sensor.on_send_initiated``: the same ``message.headers`` object is then handed to the producer

@@ -22,6 +22,7 @@ import functools
 import inspect
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
+from time import time_ns
 from typing import Any, TypeVar, overload
 
 from genmon.model import RowKind
@@ -79,12 +80,16 @@ def track(fn: Any = None, *, name: str | None = None) -> Any:
 
 
 def _source(label: str):  # type: ignore[no-untyped-def]
-    probe = runtime.active_probe()
+    """The probe's source for ``label`` (declared on first use), None without a probe. Called per
+    value, in the app's hot path: one module attribute and one dict look-up when it exists."""
+    probe = runtime._active
     if probe is None:
         return None
-    function, kind = declared.get(label, (label, RowKind.ASYNC))
     src = probe.sources.get(label)
-    return src if src is not None else probe.declare(label, function, kind)
+    if src is not None:
+        return src
+    function, kind = declared.get(label, (label, RowKind.ASYNC))
+    return probe.declare(label, function, kind)
 
 
 def _async_wrapper(fn: Callable[..., Any], label: str) -> Callable[..., AsyncIterator[Any]]:
@@ -110,7 +115,7 @@ def _async_wrapper(fn: Callable[..., Any], label: str) -> Callable[..., AsyncIte
                 # A value made while the switch went off is held, not yielded, until it is on.
                 while not src.on:
                     await asyncio.sleep(PAUSE_POLL_SECONDS)
-                CURRENT.set((src, src.next_seq(), time.time_ns() // 1000))
+                CURRENT.set((src, src.next_seq(), time_ns() // 1000))
                 yield value
         finally:
             close = getattr(agen, "aclose", None)
@@ -143,7 +148,7 @@ def _sync_wrapper(fn: Callable[..., Any], label: str) -> Callable[..., Iterator[
                     took = time.perf_counter() - started
                     if took >= STALL_SECONDS:
                         src.note_stall(took)
-                    CURRENT.set((src, src.next_seq(), time.time_ns() // 1000))
+                    CURRENT.set((src, src.next_seq(), time_ns() // 1000))
                 yield value
         finally:
             gen.close()

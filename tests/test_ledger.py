@@ -1,0 +1,116 @@
+"""The probe's ledger: hooks queue, a reader counts — exactly, and never a later stage ahead of an
+earlier one, however the reads fall between the hooks (no broker: the hooks are called as Faust
+calls them, with messages shaped like Faust's)."""
+
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from genmon.model import Cause
+from genmon.probe import GenmonSensor, Probe, sensor, track
+
+
+def _numbers(n: int):  # type: ignore[no-untyped-def]
+    yield from range(n)
+
+
+@pytest.fixture
+def probe() -> Any:
+    probe = Probe()
+    probe.install()
+    yield probe
+    probe.uninstall()
+
+
+def _one_value(hooks: GenmonSensor, tp: Any, stream: Any) -> None:
+    """One value through the four hooks, in the order Faust fires them."""
+    message = SimpleNamespace(headers={})
+    state = hooks.on_send_initiated(None, tp.topic, message, 0, 0)
+    hooks.on_send_completed(None, state, None)
+    incoming = SimpleNamespace(headers=list(message.headers.items()))
+    hooks.on_message_in(tp, 0, incoming)
+    hooks.on_stream_event_out(tp, 0, stream, SimpleNamespace(headers=incoming.headers), None)
+
+
+def _faust_like() -> tuple[Any, Any]:
+    tp = SimpleNamespace(topic="ledger-values", partition=0)
+    stream = SimpleNamespace(app=SimpleNamespace(conf=SimpleNamespace(reply_to="replies")), channel=None)
+    return tp, stream
+
+
+def test_reads_between_hooks_never_show_a_later_stage_ahead_and_the_end_is_exact(probe: Probe) -> None:
+    hooks = GenmonSensor(probe)
+    tp, stream = _faust_like()
+    values = 20_000
+    stop = threading.Event()
+    seen: list[tuple[int, int, int, int, int]] = []
+    bad: list[Any] = []
+
+    def reader() -> None:
+        while not stop.is_set():
+            src = probe.sources.get("ledger")
+            if src is None:
+                continue
+            pipe = src.read()
+            (processed,) = pipe.processed.values() or (frozenset(),)
+            if not (set(processed) <= set(pipe.received) <= set(pipe.acked) <= set(pipe.sent)):
+                bad.append(pipe)
+            seen.append((pipe.yielded, len(pipe.sent), len(pipe.acked), len(pipe.received), len(processed)))
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for _ in track(_numbers, name="ledger")(values):
+            _one_value(hooks, tp, stream)
+    finally:
+        stop.set()
+        thread.join()
+    assert not bad, bad[0]
+    assert len(seen) > 10  # the reader did read while values moved (a check that can fail)
+    assert any(0 < counts[4] < values for counts in seen)
+    assert all(a >= b >= c >= d >= e for a, b, c, d, e in seen)
+    pipe = probe.sources["ledger"].read()
+    (processed,) = pipe.processed.values()
+    assert pipe.yielded == len(pipe.sent) == len(pipe.acked) == len(pipe.received) == len(processed) == values
+    assert len(probe.ledger) == 0
+
+
+def test_a_probe_nobody_reads_counts_its_own_backlog(probe: Probe, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sensor, "BACKLOG", 100)
+    hooks = GenmonSensor(probe)
+    tp, stream = _faust_like()
+    longest = 0
+    for _ in track(_numbers, name="unread")(1_000):
+        _one_value(hooks, tp, stream)
+        ledger = probe.ledger
+        longest = max(longest, len(ledger.sent), len(ledger.received), len(ledger.processed))
+    assert longest <= 101  # never more than the backlog waits
+    pipe = probe.sources["unread"].read()
+    assert pipe.yielded == len(pipe.received) == 1_000
+
+
+def test_a_crash_recorded_between_received_and_processed_keeps_the_value_out_of_processed(
+    probe: Probe,
+) -> None:
+    """Faust fires ``on_stream_event_out`` from a ``finally`` after the agent raised: the crash is
+    recorded first (counting what was queued before it), the processed hook's entry after — the
+    value is crashed, not processed."""
+    hooks = GenmonSensor(probe)
+    tp, stream = _faust_like()
+    for value in track(_numbers, name="crash")(3):
+        message = SimpleNamespace(headers={})
+        state = hooks.on_send_initiated(None, tp.topic, message, 0, 0)
+        hooks.on_send_completed(None, state, None)
+        incoming = SimpleNamespace(headers=list(message.headers.items()))
+        hooks.on_message_in(tp, 0, incoming)
+        if value == 1:
+            probe.record(Cause.CRASHED, incoming.headers, "agent sink raised KeyError('x')")
+        hooks.on_stream_event_out(tp, 0, stream, SimpleNamespace(headers=incoming.headers), None)
+    pipe = probe.sources["crash"].read()
+    (processed,) = pipe.processed.values()
+    assert sorted(processed) == [1, 3]
+    assert sorted(pipe.damaged[Cause.CRASHED]) == [2]
