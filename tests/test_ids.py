@@ -186,7 +186,12 @@ def test_latencies_counted_by_bucket_give_the_histogram_recording_each_would() -
         assert got.get_min_value() == direct.get_min_value()
     encoded = src.read().latency_hist
     assert src.read().latency_hist is encoded  # nothing new: the encoding is reused
+    src.note_latency(123_456)
+    # a reader that will not send the histogram gets the last encoding, not a new one
+    assert src.read(latency=False).latency_hist is encoded
+    assert HdrHistogram.decode(src.read().latency_hist).get_total_count() == 15_001
     src.reset()
+    assert src.read(latency=False).latency_hist == ""  # never the histogram of before a reset
     assert src.read().latency_hist == ""  # a reset starts a histogram afresh
     src.note_latency(LATENCY_MAX_US * 10)  # clamped, not dropped
     assert HdrHistogram.decode(src.read().latency_hist).get_max_value() >= LATENCY_MAX_US * 0.99

@@ -143,7 +143,7 @@ class Attached:
             return AppState.RUNNING, None
         return AppState.STARTING, None
 
-    def report(self, final: bool) -> Any:
+    def report(self, final: bool, latency: bool = True) -> Any:
         import asyncio
 
         from genmon.model import AppReading, AppState
@@ -170,7 +170,7 @@ class Attached:
             self.started_wall,
             self.count,
             apps=(app,),
-            sources=self.probe.read_sources(),
+            sources=self.probe.read_sources(latency),
             inbound=self.probe.read_inbound(),
             consumed=tuple(self.probe.consumed),
             final=final,

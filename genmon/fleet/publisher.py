@@ -60,7 +60,7 @@ class Publisher(OwnLoop):
     def __init__(
         self,
         bootstrap: str,
-        report: Callable[[bool], WorkerReport],
+        report: Callable[[bool, bool], WorkerReport],
         on_control: Callable[[ControlRecord], None],
         *,
         every: float = EVERY_SECONDS,
@@ -167,14 +167,15 @@ class Publisher(OwnLoop):
             if now < next_report:
                 continue
             next_report = now + self.every
-            report = self._report(False)
-            if self._checkpoint_due(now):
+            checkpoint = self._checkpoint_due(now)
+            with_latency = checkpoint or now - self._latency_at >= LATENCY_EVERY_SECONDS
+            report = self._report(False, with_latency)  # histograms encoded only when they go out
+            if checkpoint:
                 with contextlib.suppress(Exception):
                     await self._send(producer, report, now)
                     last_key, last_sent = b"", now
                 continue
             assert self._base is not None
-            with_latency = now - self._latency_at >= LATENCY_EVERY_SECONDS
             delta = delta_of(self._base, report, self._number + 1, latency=with_latency)
             key = encode(replace(delta, at=0.0, number=0))
             if key == last_key and now - last_sent < self.heartbeat:
@@ -187,7 +188,7 @@ class Publisher(OwnLoop):
                 if with_latency:
                     self._latency_at = now
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._send(producer, self._report(True), time.monotonic()), 2.0)
+            await asyncio.wait_for(self._send(producer, self._report(True, True), time.monotonic()), 2.0)
             self._final_sent.set()
 
     def _checkpoint_due(self, now: float) -> bool:

@@ -40,8 +40,8 @@ class Worker:
         self.host: Any = None
         self.stop = threading.Event()
 
-    def report(self, final: bool) -> WorkerReport:
-        return self.host.report(final)
+    def report(self, final: bool, latency: bool = True) -> WorkerReport:
+        return self.host.report(final, latency)
 
     def control(self, record: ControlRecord) -> None:
         self.host.apply_control(record)

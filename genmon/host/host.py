@@ -232,8 +232,9 @@ class Host:
     def broker_up(self) -> bool:
         return self.health.state == "up"
 
-    def report(self, final: bool = False) -> WorkerReport:
-        """What this process knows now, as it travels to a watcher (:mod:`genmon.model.wire`)."""
+    def report(self, final: bool = False, latency: bool = True) -> WorkerReport:
+        """What this process knows now, as it travels to a watcher (:mod:`genmon.model.wire`);
+        ``latency=False``: the latency histograms as last encoded (see ``Source.read``)."""
         now = time.monotonic()
         self._reports += 1
         return worker_report(
@@ -241,7 +242,7 @@ class Host:
             self._started_wall,
             self._reports,
             apps=tuple(run.reading(now) for run in self.runs),
-            sources=self.probe.read_sources(),
+            sources=self.probe.read_sources(latency),
             inbound=self.probe.read_inbound(),
             consumed=tuple(self.probe.consumed),
             final=final,

@@ -288,11 +288,12 @@ class Probe:
         return _wait_until(lambda: src.on or _active is not self)
 
     # -- reading (any thread) ------------------------------------------------------------------
-    def read_sources(self) -> tuple[SourceState, ...]:
-        """Every source of this process, then what it saw of other processes' sources."""
+    def read_sources(self, latency: bool = True) -> tuple[SourceState, ...]:
+        """Every source of this process, then what it saw of other processes' sources (``latency``:
+        see :meth:`Source.read`)."""
         self.drain()
-        own = [src.read() for src in list(self.sources.values())]
-        return (*own, *(src.read() for src in list(self.foreign.values())))
+        own = [src.read(latency) for src in list(self.sources.values())]
+        return (*own, *(src.read(latency) for src in list(self.foreign.values())))
 
     def read_inbound(self) -> dict[str, InboundState]:
         self.drain()

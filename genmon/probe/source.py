@@ -212,8 +212,11 @@ class Source:
         self.damaged = _damaged()
         self.notes = {}
 
-    def read(self) -> SourceState:
-        """Copy every stage, latest stage first (see the module docstring), from any thread."""
+    def read(self, latency: bool = True) -> SourceState:
+        """Copy every stage, latest stage first (see the module docstring), from any thread.
+
+        ``latency=False``: the latency histogram as last encoded (a reader that will not send it
+        saves the encoding: a quarter of a worker's reporting CPU when it ran on every report)."""
         self.settle()
         damaged = {cause: FrozenBitMap(ids.ids) for cause, ids in list(self.damaged.items()) if ids.ids}
         processed = {
@@ -254,8 +257,12 @@ class Source:
             latency_ms={},  # the merge computes it from latency_hist (one way, for one worker or many)
             token=self.token,
             foreign=self.foreign,
-            latency_hist=self._latency_encoded(),
+            latency_hist=self._latency_encoded() if latency else self._latency_text(),
         )
+
+    def _latency_text(self) -> str:
+        synced = self._synced
+        return synced[3] if synced is not None and synced[0] is self.latency else ""
 
     def _latency_encoded(self) -> str:
         """The histogram, brought up to date with the counts and encoded — again only when a value
