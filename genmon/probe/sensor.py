@@ -9,7 +9,6 @@ counted later, off Faust's hot path (:mod:`genmon.probe.ledger`).
 
 from __future__ import annotations
 
-import time
 import weakref
 from time import time_ns
 from typing import Any
@@ -39,7 +38,7 @@ def identify(
         if named is None or topic.endswith("-changelog"):
             return None
         src = probe.sender(*named)
-        return src, src.next_seq(), time.time_ns() // 1000
+        return src, src.next_seq(), time_ns() // 1000
     src, seq, _ = current
     if seq <= src.floor or probe.sources.get(src.name) is not src:
         return None
