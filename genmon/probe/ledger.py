@@ -104,13 +104,9 @@ def _count_sent(queue: deque[tuple[Any, int, str]], n: int) -> None:
     pop = queue.popleft
     for _ in range(n):
         src, seq, topic = pop()
-        if seq <= src.floor:
-            continue  # yielded before a reset
-        ids = src.sent_by.get(topic)
-        if ids is None:
-            ids = src.stage_on(src.sent_by, topic)
+        if seq > src.floor:  # else yielded before a reset
+            src.stage_on(src.sent_by, topic).add(seq)
             src.topics[topic] = None
-        ids.add(seq)
 
 
 def _count_acked(queue: deque[tuple[Any, int, str]], n: int) -> None:

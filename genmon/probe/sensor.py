@@ -98,7 +98,7 @@ class GenmonSensor(Sensor):
         self.owner = OWNER.get()
         """The app run this sensor's app belongs to (the sensor is added on its loop)."""
         ledger = probe.ledger
-        self._acked, self._received, self._processed = ledger.acked.append, ledger.received, ledger.processed
+        self._acked, self._received, self._processed = ledger.acked, ledger.received, ledger.processed
         self._acking: set[str] | None = None
         self._unacked_seen: weakref.WeakSet[Any] = weakref.WeakSet()
 
@@ -119,7 +119,7 @@ class GenmonSensor(Sensor):
     def on_send_completed(self, producer: Any, state: Any, metadata: Any) -> None:
         try:
             if state is not None:
-                self._acked(state)
+                self._acked.append(state)
         except Exception:
             pass
 

@@ -157,13 +157,8 @@ class Source:
     def note_received(self, seq: int, topic: str, partition: int) -> None:
         """A value came off a partition: count it, and count it as a reorder if an id later than
         it already came off the same partition (ids are yielded in order)."""
-        received = self.received_by.get(topic)
-        if received is None:
-            received = self.received_by[topic] = StageIds()
-        if seq in received.ids:
-            received.duplicates += 1
-            return
-        received.ids.add(seq)
+        if not self.stage_on(self.received_by, topic).add(seq):
+            return  # a duplicate: counted as such, never as a reorder
         key = (topic, partition)
         last = self.last_by_partition.get(key, 0)
         if seq < last:
