@@ -13,6 +13,10 @@ processed), so the lengths are taken later stages first: every entry counted in 
 queue had its earlier stages' entries queued before — and counted in the same pass. A reading never
 shows a later stage ahead of an earlier one because of the backlog.
 
+Runs. A backlog is mostly long runs of one source's ids on one topic (partition, agent), new and in
+order: a run goes to its source in one call, which adds it to the id set in one C call when every id
+is new and in order, and id by id otherwise (``Source.note_received``, ``Source.note_processed``).
+
 Everything that changes a source's id sets — the count, a recorded loss, a reset — holds ``lock``.
 """
 
@@ -20,9 +24,9 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from genmon.model import Cause
 from genmon.model.vocabulary import REPLIES
 from genmon.probe.touchpoints import channel_name
 
@@ -31,7 +35,6 @@ if TYPE_CHECKING:
 
 BACKLOG = 50_000
 """Entries one queue holds before a hook counts them itself (nobody read the probe for that long)."""
-CRASHED = Cause.CRASHED
 
 
 class Ledger:
@@ -62,9 +65,12 @@ class Ledger:
             processed, received = len(self.processed), len(self.received)
             acked, sent = len(self.acked), len(self.sent)
             if sent:
-                _count_sent(self.sent, sent)
+                for src, topic, seqs in _sends(self.sent, sent):
+                    src.stage_on(src.sent_by, topic).add_all(seqs)
+                    src.topics[topic] = None
             if acked:
-                _count_acked(self.acked, acked)
+                for src, topic, seqs in _sends(self.acked, acked):
+                    src.stage_on(src.acked_by, topic).add_all(seqs)
             if received:
                 _count_received(probe, self.received, received)
             if processed:
@@ -72,60 +78,82 @@ class Ledger:
 
     def _count_processed(self, probe: Probe, n: int) -> None:
         pop = self.processed.popleft
+        from_headers = probe.from_headers
+        names = self._agent_names
+        run: tuple[Any, str | None, str] | None = None  # (source, topic, agent) of the entries in seqs
+        seqs: list[int] = []
+        latencies: list[int] = []
         for _ in range(n):
             topic, stream, headers, agent, at_ns = pop()
             if topic is None:
                 topic = channel_name(stream.app, stream.channel)
-            name = self._agent_name(agent, stream, topic)
-            found = probe.from_headers(headers)
+            known = names.get(id(agent))
+            if known is not None and known[0] is agent:
+                name = known[1]
+            else:
+                name = self._agent_name(agent, stream, topic)
+            found = from_headers(headers)
             if found is None:
                 inbound = probe.inbound_for(topic)
                 inbound.processed[name] = inbound.processed.get(name, 0) + 1
                 continue
             src, seq, yielded_at = found
-            if seq in src.damaged[CRASHED].ids:
-                continue  # the agent raised on it: Faust fires this hook anyway, from a ``finally``
-            if src.processed_by(topic, name).add(seq):
-                # a redelivered or copied value is not new: its latency was measured the first time
-                src.note_latency(at_ns // 1000 - yielded_at)
+            if run is None or run[0] is not src or run[1] != topic or run[2] != name:
+                if seqs:
+                    run[0].note_processed(run[1], run[2], seqs, latencies)  # type: ignore[index]
+                run, seqs, latencies = (src, topic, name), [], []
+            seqs.append(seq)
+            latencies.append(at_ns // 1000 - yielded_at)
+        if seqs:
+            run[0].note_processed(run[1], run[2], seqs, latencies)  # type: ignore[index]
 
     def _agent_name(self, agent: Any, stream: Any, topic: str) -> str:
         if agent is None:
             # Faust's ReplyConsumer reads the app's reply topic (agent.ask/map/join): no agent,
             # but not unknown either.
             return REPLIES if topic == str(getattr(stream.app.conf, "reply_to", "")) else "?"
-        known = self._agent_names.get(id(agent))
-        if known is None or known[0] is not agent:
-            known = self._agent_names[id(agent)] = (agent, agent.name.rsplit(".", 1)[-1])
+        known = self._agent_names[id(agent)] = (agent, agent.name.rsplit(".", 1)[-1])
         return known[1]
 
 
-def _count_sent(queue: deque[tuple[Any, int, str]], n: int) -> None:
+def _sends(queue: deque[tuple[Any, int, str]], n: int) -> Iterator[tuple[Any, str, list[int]]]:
+    """The next ``n`` ``(source, id, topic)`` entries as runs of ids with one source and topic,
+    without the ids from before a source's reset."""
     pop = queue.popleft
+    src: Any = None
+    topic = ""
+    seqs: list[int] = []
     for _ in range(n):
-        src, seq, topic = pop()
-        if seq > src.floor:  # else yielded before a reset
-            src.stage_on(src.sent_by, topic).add(seq)
-            src.topics[topic] = None
-
-
-def _count_acked(queue: deque[tuple[Any, int, str]], n: int) -> None:
-    pop = queue.popleft
-    for _ in range(n):
-        src, seq, topic = pop()
-        if seq > src.floor:
-            src.stage_on(src.acked_by, topic).add(seq)
+        source, seq, to = pop()
+        if source is not src or to != topic:
+            if seqs:
+                yield src, topic, seqs
+            src, topic, seqs = source, to, []
+        if seq > source.floor:  # else yielded before a reset
+            seqs.append(seq)
+    if seqs:
+        yield src, topic, seqs
 
 
 def _count_received(probe: Probe, queue: deque[tuple[str, int, Any, str | None]], n: int) -> None:
     pop = queue.popleft
     consumed = probe.consumed
+    from_headers = probe.from_headers
+    run: tuple[Any, str, int] | None = None  # (source, topic, partition) of the entries in seqs
+    seqs: list[int] = []
     for _ in range(n):
         topic, partition, headers, owner = pop()
         if topic not in consumed:
             consumed[topic] = None
-        found = probe.from_headers(headers, owner)
-        if found is not None:
-            found[0].note_received(found[1], topic, partition)
-        else:
+        found = from_headers(headers, owner)
+        if found is None:
             probe.inbound_for(topic).received += 1
+            continue
+        src = found[0]
+        if run is None or run[0] is not src or run[1] != topic or run[2] != partition:
+            if seqs:
+                run[0].note_received(seqs, run[1], run[2])  # type: ignore[index]
+            run, seqs = (src, topic, partition), []
+        seqs.append(found[1])
+    if seqs:
+        run[0].note_received(seqs, run[1], run[2])  # type: ignore[index]

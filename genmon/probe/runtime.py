@@ -206,26 +206,46 @@ class Probe:
         """Our value in a message's headers (a dict, or pairs), if it belongs to this run.
 
         A message's header is looked up when it is received and again when it is processed (and
-        at each redelivery): the decoded header is kept, by its bytes, for the next look-up
-        (a bounded cache: at ``PARSED_LIMIT`` entries it starts afresh)."""
-        raw = header_value(headers)
+        at each redelivery): what it decodes to is kept, by its bytes, for the next look-up (a
+        bounded cache: at ``PARSED_LIMIT`` entries it starts afresh). Called by the count for
+        every message: the header is found here, not in a helper (one Python call less)."""
+        if not headers:
+            return None
+        if type(headers) is dict:
+            raw = headers.get(HEADER)
+        else:
+            raw = None
+            for key, value in headers:
+                if key == HEADER:
+                    raw = value
+                    break
         if raw is None:
             return None
-        parsed = self._parsed
-        found = parsed.get(raw, MISSING)
+        found = self._parsed.get(raw, MISSING)
         if found is MISSING:
-            found = self.by_header(raw, owner)
-            if len(parsed) >= PARSED_LIMIT:
-                parsed.clear()
-            parsed[raw] = found
+            found = self._decode(raw, owner)
         if found is None or found[1] <= found[0].floor:
             return None
-        src, seq, yielded_at = found
-        if not src.foreign and (seq > src.seq or yielded_at < self.started_us):
-            # Any producer can copy a header: an id this run never yielded (above the generator's
-            # last, or stamped before the run began) is not one of its values.
-            self.forged += 1
-            return None
+        return found
+
+    def _decode(self, raw: bytes | str, owner: Any) -> tuple[Source, int, int] | None:
+        """A header's value the cache did not hold: decoded, checked and kept."""
+        key = raw
+        if isinstance(raw, str):
+            raw = raw.encode()
+        found = self.by_header(raw, owner)
+        if found is not None:
+            src, seq, yielded_at = found
+            if not src.foreign and (seq > src.seq or yielded_at < self.started_us):
+                # Any producer can copy a header: an id this run never yielded (above the
+                # generator's last, or stamped before the run began) is not one of its values.
+                # Counted once per record: the verdict is kept with the header.
+                self.forged += 1
+                found = None
+        parsed = self._parsed
+        if len(parsed) >= PARSED_LIMIT:
+            parsed.clear()
+        parsed[key] = found
         return found
 
     def record(self, cause: Cause, headers: Any, note: str = "") -> None:
@@ -335,20 +355,3 @@ def in_event_loop() -> bool:
     except RuntimeError:
         return False
     return True
-
-
-def header_value(headers: Any) -> bytes | None:
-    """Our header's value from a message's headers (a dict, or a sequence of pairs)."""
-    if not headers:
-        return None
-    if isinstance(headers, dict):
-        value = headers.get(HEADER)
-    else:
-        value = None
-        for key, val in headers:
-            if key == HEADER:
-                value = val
-                break
-    if isinstance(value, str):
-        value = value.encode()
-    return value

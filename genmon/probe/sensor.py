@@ -61,7 +61,12 @@ def mark_sent(
     """Put the value's id into the message's headers and queue it as sent to ``topic``; the
     ``(source, id, topic)`` returned comes back with the ack."""
     src, seq, yielded_at = found
-    stamp_header(message, HEADER, src.header_value_prefix + b"%d:%d" % (seq, yielded_at))
+    value = src.header_value_prefix + b"%d:%d" % (seq, yielded_at)
+    headers = message.headers
+    if type(headers) is dict:  # Faust's own, or the sender's: set in place, no further call
+        headers[HEADER] = value
+    else:
+        stamp_header(message, HEADER, value)
     state = (src, seq, topic)
     sent = probe.ledger.sent
     sent.append(state)
@@ -106,12 +111,12 @@ class GenmonSensor(Sensor):
     def on_send_initiated(self, producer: Any, topic: str, message: Any, keysize: int, valsize: int) -> Any:
         try:
             probe = self.probe
-            soon = probe.soon
-            buffered = soon.pop(id(message), None) if soon else None
-            if buffered is not None and buffered[0] is message:
-                found = buffered[1]  # send_soon: identified when it was buffered
-            else:
-                found = identify(probe, topic, CURRENT.get())
+            if probe.soon:
+                buffered = probe.soon.pop(id(message), None)
+                if buffered is not None and buffered[0] is message:
+                    # send_soon: identified when it was buffered
+                    return None if buffered[1] is None else mark_sent(probe, buffered[1], topic, message)
+            found = identify(probe, topic, CURRENT.get())
             return None if found is None else mark_sent(probe, found, topic, message)
         except Exception:
             return None

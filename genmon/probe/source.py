@@ -40,6 +40,19 @@ class StageIds:
         ids.add(seq)
         return True
 
+    def add_all(self, seqs: list[int]) -> None:
+        """Record a sighting of each of ``seqs`` (what :meth:`add` does, in one C call)."""
+        ids = self.ids
+        before = len(ids)
+        ids.update(seqs)
+        self.duplicates += len(seqs) - (len(ids) - before)
+
+    def fresh(self, seqs: list[int]) -> BitMap | None:
+        """``seqs`` as a bitmap if none was seen before, nor twice among them: every one is new,
+        no per-id check needed. None otherwise."""
+        new = BitMap(seqs)
+        return new if len(new) == len(seqs) and self.ids.isdisjoint(new) else None
+
     def __len__(self) -> int:
         return len(self.ids)
 
@@ -154,29 +167,60 @@ class Source:
         """Some agent already finished this value (a later copy of it must not mark it damaged)."""
         return any(seq in ids.ids for ids in list(self.processed.values()))
 
-    def note_received(self, seq: int, topic: str, partition: int) -> None:
-        """A value came off a partition: count it, and count it as a reorder if an id later than
-        it already came off the same partition (ids are yielded in order)."""
-        if not self.stage_on(self.received_by, topic).add(seq):
-            return  # a duplicate: counted as such, never as a reorder
+    def note_received(self, seqs: list[int], topic: str, partition: int) -> None:
+        """Values came off a partition, in this order: count them, and count one as a reorder if
+        an id later than it already came off the same partition (ids are yielded in order)."""
+        ids = self.stage_on(self.received_by, topic)
         key = (topic, partition)
         last = self.last_by_partition.get(key, 0)
-        if seq < last:
-            self.reorders += 1
-        else:
-            self.last_by_partition[key] = seq
+        if seqs[0] > last and seqs == sorted(seqs):
+            new = ids.fresh(seqs)
+            if new is not None:  # the usual case: new ids, in order, after the last one
+                ids.ids |= new
+                self.last_by_partition[key] = seqs[-1]
+                return
+        for seq in seqs:
+            if not ids.add(seq):
+                continue  # a duplicate: counted as such, never as a reorder
+            if seq < last:
+                self.reorders += 1
+            else:
+                last = seq
+        self.last_by_partition[key] = last
+
+    def note_processed(self, topic: str, agent: str, seqs: list[int], latencies: list[int]) -> None:
+        """``agent`` finished these values from ``topic``, ``latencies[i]`` µs after ``seqs[i]``
+        was yielded. A value the agent raised on is not finished (Faust fires the hook anyway,
+        from a ``finally``); a redelivered or copied value is not new: its latency was measured
+        the first time."""
+        ids = self.processed_by(topic, agent)
+        crashed = self.damaged[Cause.CRASHED].ids
+        new = ids.fresh(seqs)
+        if new is not None and (not crashed or crashed.isdisjoint(new)):
+            ids.ids |= new
+            self.note_latencies(latencies)
+            return
+        for seq, micros in zip(seqs, latencies, strict=True):
+            if seq not in crashed and ids.add(seq):
+                self.note_latency(micros)
 
     def note_latency(self, micros: int) -> None:
-        """One value took ``micros`` from yield to processed (clamped to the histogram's range)."""
-        if micros < 1:
-            micros = 1
-        elif micros > LATENCY_MAX_US:
-            micros = LATENCY_MAX_US
-        shift = micros.bit_length() - LATENCY_BITS
-        if shift > 0:
-            micros = micros >> shift << shift
+        """One value took ``micros`` from yield to processed."""
+        self.note_latencies((micros,))
+
+    def note_latencies(self, latencies: list[int] | tuple[int, ...]) -> None:
+        """Values took these µs from yield to processed (clamped to the histogram's range)."""
         counts = self.latency
-        counts[micros] = counts.get(micros, 0) + 1
+        get = counts.get
+        for micros in latencies:
+            if micros < 1:
+                micros = 1
+            elif micros > LATENCY_MAX_US:
+                micros = LATENCY_MAX_US
+            shift = micros.bit_length() - LATENCY_BITS
+            if shift > 0:
+                micros = micros >> shift << shift
+            counts[micros] = get(micros, 0) + 1
 
     def note_stall(self, seconds: float) -> None:
         """The generator itself held the thread for ``seconds`` while making one value."""
