@@ -14,6 +14,13 @@ broker's growth hit them alike:
                  thread reading the probe every 0.5 s as a worker's publisher does (reading counts
                  what the hooks queued: that work is timed too, up to the last value's).
 
+The clock starts once the agent's consumer has its partition (a group join is not throughput).
+Each run also counts the records per produce request (aiokafka's batches, counted alike in every
+mode): Faust yields to the loop three times per ``topic.send`` (``maybe_start_producer`` is a mode
+``stampede``) and aiokafka keeps one produce request in flight per broker, so a batch holds what
+the app made during one round trip — per-value work anywhere in the process makes batches smaller
+and every value dearer (see README, Performance).
+
 Prints each run, the median per mode and the ratios to ``plain``.
 """
 
@@ -33,8 +40,9 @@ from pathlib import Path
 MODES = ("plain", "tracked", "probe")
 
 
-async def one_run(mode: str, kind: str, broker: str, values: int) -> float:
+async def one_run(mode: str, kind: str, broker: str, values: int) -> tuple[float, float]:
     import faust
+    from aiokafka.producer.message_accumulator import MessageAccumulator
 
     import genmon
     from genmon.broker import EmbeddedBroker, KafkaBroker
@@ -71,6 +79,10 @@ async def one_run(mode: str, kind: str, broker: str, values: int) -> float:
             app.sensors.add(GenmonSensor(probe))
         await create_missing_topics(app, broker.removeprefix("kafka://"))
         await app.start()
+        deadline = time.monotonic() + 60
+        while not app.consumer.assignment() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        batches = count_batches(MessageAccumulator)
         reading = threading.Event()
         if mode == "probe":  # what a worker's publisher does: read every source every 0.5 s
             threading.Thread(target=read_every, args=(probe, reading), daemon=True).start()
@@ -85,7 +97,23 @@ async def one_run(mode: str, kind: str, broker: str, values: int) -> float:
             assert [len(ids) for ids in pipe.processed.values()] == [values], pipe
         elapsed = time.perf_counter() - started
         await app.stop()
-    return values / elapsed
+    return values / elapsed, batches[1] / max(batches[0], 1)
+
+
+def count_batches(accumulator: type) -> list[int]:
+    """``[produce batches, records in them]`` from now on (aiokafka's accumulator hands each batch
+    to its sender through ``_pop_batch``)."""
+    counts = [0, 0]
+    pop = accumulator._pop_batch
+
+    def _pop_batch(self, tp):  # type: ignore[no-untyped-def]
+        batch = pop(self, tp)
+        counts[0] += 1
+        counts[1] += batch.record_count
+        return batch
+
+    accumulator._pop_batch = _pop_batch
+    return counts
 
 
 def read_every(probe, stop: threading.Event, seconds: float = 0.5) -> None:  # type: ignore[no-untyped-def]
@@ -105,12 +133,14 @@ def main() -> int:
     parser.add_argument("--url")
     args = parser.parse_args()
     if args.child:
-        print(asyncio.run(one_run(args.child, args.broker, args.url, args.values)))
+        rate, per_batch = asyncio.run(one_run(args.child, args.broker, args.url, args.values))
+        print(rate, per_batch)
         return 0
 
     from genmon.broker import EmbeddedBroker, KafkaBroker
 
     rates: dict[str, list[float]] = {mode: [] for mode in MODES}
+    batching: dict[str, list[float]] = {mode: [] for mode in MODES}
     kind = {"embedded": EmbeddedBroker, "kafka": KafkaBroker}[args.broker]
     with kind() as broker:
         print(f"broker: {broker.name} at {broker.url}", flush=True)
@@ -136,9 +166,14 @@ def main() -> int:
                     text=True,
                     check=True,
                 )
-                rate = float(out.stdout.strip().splitlines()[-1])
+                rate, per_batch = map(float, out.stdout.strip().splitlines()[-1].split())
                 rates[mode].append(rate)
-                print(f"round {round_}  {mode:8} {rate:9,.0f} values/s", flush=True)
+                batching[mode].append(per_batch)
+                print(
+                    f"round {round_}  {mode:8} {rate:9,.0f} values/s"
+                    f"  {per_batch:6.1f} records per produce request",
+                    flush=True,
+                )
     medians = {mode: statistics.median(r) for mode, r in rates.items()}
     print(f"\n{args.values:,} values per run, {args.rounds} rounds, median values/s end to end:")
     for mode in MODES:
@@ -148,6 +183,7 @@ def main() -> int:
         print(
             f"  {mode:8} {medians[mode]:9,.0f}   ratio to plain {medians[mode] / medians['plain']:.3f}"
             f"   median of the rounds' ratios {paired:.3f}"
+            f"   records per produce request {statistics.median(batching[mode]):.1f}"
         )
     return 0
 
