@@ -158,11 +158,15 @@ def _patch_topic_send() -> None:
         hooks = _hooks
         if hooks is None:
             return await original(topic, *args, **kwargs)
-        token = hooks.current.set(captured)
-        try:
+        current = hooks.current
+        if current.get() is captured:  # awaited where it was made (the usual case): nothing to set
             result = await original(topic, *args, **kwargs)
-        finally:
-            hooks.current.reset(token)
+        else:
+            token = current.set(captured)
+            try:
+                result = await original(topic, *args, **kwargs)
+            finally:
+                current.reset(token)
         waiting = hooks.after_send()
         if waiting is not None:
             await waiting
