@@ -159,10 +159,10 @@ def test_a_crash_recorded_between_received_and_processed_keeps_the_value_out_of_
 
 
 def test_a_batch_counts_what_one_entry_at_a_time_would(probe: Probe) -> None:
-    """The count takes a backlog in runs of one source and topic (partition, agent) and adds each
-    run's ids in one call when they are all new and in order; anything else — a duplicate, a
-    reorder, an id from before a reset, a value the agent raised on — takes the path of one id at
-    a time. Both give what counting each entry alone gives."""
+    """The count takes a backlog in runs of one source and topic (and agent) and adds each run's
+    ids in one call when they are all new; a run with a duplicate or a value the agent raised on
+    takes the path of one id at a time, ids from before a reset are left out, and reorders are
+    checked per partition either way. All of it gives what counting each entry alone gives."""
     a, b = probe.declare("a"), probe.declare("b")
     a.seq = b.seq = 20
     ledger = probe.ledger
@@ -185,6 +185,12 @@ def test_a_batch_counts_what_one_entry_at_a_time_would(probe: Probe) -> None:
     assert received.duplicates == 2  # 8 came on partition 1 first: twice more on the topic
     assert a.reorders == 2  # 3 and 2 after 7 on partition 0; a duplicate is never a reorder
     assert a.last_by_partition == {("t", 0): 7, ("t", 1): 8}
+    for seq, partition in [(9, 0), (10, 1), (12, 0), (11, 0)]:  # all new, partitions interleaved
+        ledger.received.append(("t", partition, header(a, seq), None))
+    probe.drain()
+    assert sorted(received.ids)[-4:] == [9, 10, 11, 12] and received.duplicates == 2
+    assert a.reorders == 3  # 11 after 12 on partition 0
+    assert a.last_by_partition == {("t", 0): 12, ("t", 1): 10}
 
     a.damaged[Cause.CRASHED].add(4)
     agent = SimpleNamespace(name="app.sink")

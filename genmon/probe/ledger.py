@@ -13,9 +13,11 @@ processed), so the lengths are taken later stages first: every entry counted in 
 queue had its earlier stages' entries queued before — and counted in the same pass. A reading never
 shows a later stage ahead of an earlier one because of the backlog.
 
-Runs. A backlog is mostly long runs of one source's ids on one topic (partition, agent), new and in
-order: a run goes to its source in one call, which adds it to the id set in one C call when every id
-is new and in order, and id by id otherwise (``Source.note_received``, ``Source.note_processed``).
+Runs. A backlog is mostly long runs of one source's ids on one topic (for processed: and one agent),
+all new: a run goes to its source in one call, which adds it to the id set in one C call when every
+id is new, and id by id otherwise (``Source.note_received``, ``Source.note_processed``). Received
+values of one topic come off its partitions interleaved: a run spans partitions, and the reorder
+check (per partition) still looks at each id.
 
 Everything that changes a source's id sets — the count, a recorded loss, a reset — holds ``lock``.
 """
@@ -139,8 +141,9 @@ def _count_received(probe: Probe, queue: deque[tuple[str, int, Any, str | None]]
     pop = queue.popleft
     consumed = probe.consumed
     from_headers = probe.from_headers
-    run: tuple[Any, str, int] | None = None  # (source, topic, partition) of the entries in seqs
+    run: tuple[Any, str] | None = None  # (source, topic) of the entries in seqs
     seqs: list[int] = []
+    partitions: list[int] = []
     for _ in range(n):
         topic, partition, headers, owner = pop()
         if topic not in consumed:
@@ -150,10 +153,11 @@ def _count_received(probe: Probe, queue: deque[tuple[str, int, Any, str | None]]
             probe.inbound_for(topic).received += 1
             continue
         src = found[0]
-        if run is None or run[0] is not src or run[1] != topic or run[2] != partition:
+        if run is None or run[0] is not src or run[1] != topic:
             if seqs:
-                run[0].note_received(seqs, run[1], run[2])  # type: ignore[index]
-            run, seqs = (src, topic, partition), []
+                run[0].note_received(run[1], seqs, partitions)  # type: ignore[index]
+            run, seqs, partitions = (src, topic), [], []
         seqs.append(found[1])
+        partitions.append(partition)
     if seqs:
-        run[0].note_received(seqs, run[1], run[2])  # type: ignore[index]
+        run[0].note_received(run[1], seqs, partitions)  # type: ignore[index]

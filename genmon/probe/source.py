@@ -167,26 +167,34 @@ class Source:
         """Some agent already finished this value (a later copy of it must not mark it damaged)."""
         return any(seq in ids.ids for ids in list(self.processed.values()))
 
-    def note_received(self, seqs: list[int], topic: str, partition: int) -> None:
-        """Values came off a partition, in this order: count them, and count one as a reorder if
-        an id later than it already came off the same partition (ids are yielded in order)."""
+    def note_received(self, topic: str, seqs: list[int], partitions: list[int]) -> None:
+        """Values came off ``topic``, ``seqs[i]`` off partition ``partitions[i]``, in this order:
+        count them, and count one as a reorder if an id later than it already came off the same
+        partition (ids are yielded in order). A duplicate is counted as such, never as a reorder.
+        When every id is new (the usual case) they are added in one call, and only the reorder
+        check goes value by value."""
         ids = self.stage_on(self.received_by, topic)
-        key = (topic, partition)
-        last = self.last_by_partition.get(key, 0)
-        if seqs[0] > last and seqs == sorted(seqs):
-            new = ids.fresh(seqs)
-            if new is not None:  # the usual case: new ids, in order, after the last one
-                ids.ids |= new
-                self.last_by_partition[key] = seqs[-1]
-                return
-        for seq in seqs:
-            if not ids.add(seq):
-                continue  # a duplicate: counted as such, never as a reorder
+        new = ids.fresh(seqs)
+        if new is not None:
+            ids.ids |= new
+        add = None if new is not None else ids.add
+        known = self.last_by_partition
+        lasts: dict[int, int] = {}
+        reorders = 0
+        for seq, partition in zip(seqs, partitions, strict=True):
+            if add is not None and not add(seq):
+                continue
+            last = lasts.get(partition)
+            if last is None:
+                last = known.get((topic, partition), 0)
             if seq < last:
-                self.reorders += 1
+                reorders += 1
             else:
                 last = seq
-        self.last_by_partition[key] = last
+            lasts[partition] = last
+        for partition, last in lasts.items():
+            known[(topic, partition)] = last
+        self.reorders += reorders
 
     def note_processed(self, topic: str, agent: str, seqs: list[int], latencies: list[int]) -> None:
         """``agent`` finished these values from ``topic``, ``latencies[i]`` µs after ``seqs[i]``
