@@ -21,7 +21,8 @@ mode): Faust yields to the loop three times per ``topic.send`` (``maybe_start_pr
 the app made during one round trip — per-value work anywhere in the process makes batches smaller
 and every value dearer (see README, Performance).
 
-Prints each run, the median per mode and the ratios to ``plain``.
+Prints each run, the median per mode and the ratios to ``plain``, and the Faust process's CPU time
+per value per mode (all its threads, not the broker's): steadier than the rate.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from pathlib import Path
 MODES = ("plain", "tracked", "probe")
 
 
-async def one_run(mode: str, kind: str, broker: str, values: int) -> tuple[float, float]:
+async def one_run(mode: str, kind: str, broker: str, values: int) -> tuple[float, float, float]:
     import faust
     from aiokafka.producer.message_accumulator import MessageAccumulator
 
@@ -86,7 +87,7 @@ async def one_run(mode: str, kind: str, broker: str, values: int) -> tuple[float
         reading = threading.Event()
         if mode == "probe":  # what a worker's publisher does: read every source every 0.5 s
             threading.Thread(target=read_every, args=(probe, reading), daemon=True).start()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         async for value in source():
             await topic.send(value=value)
         await asyncio.wait_for(done.wait(), 300)
@@ -95,9 +96,9 @@ async def one_run(mode: str, kind: str, broker: str, values: int) -> tuple[float
             pipe = probe.sources["bench"].read()
             assert pipe.yielded == len(pipe.sent) == len(pipe.acked) == len(pipe.received) == values, pipe
             assert [len(ids) for ids in pipe.processed.values()] == [values], pipe
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         await app.stop()
-    return values / elapsed, batches[1] / max(batches[0], 1)
+    return values / elapsed, batches[1] / max(batches[0], 1), cpu / values * 1e6
 
 
 def count_batches(accumulator: type) -> list[int]:
@@ -133,14 +134,15 @@ def main() -> int:
     parser.add_argument("--url")
     args = parser.parse_args()
     if args.child:
-        rate, per_batch = asyncio.run(one_run(args.child, args.broker, args.url, args.values))
-        print(rate, per_batch)
+        rate, per_batch, cpu = asyncio.run(one_run(args.child, args.broker, args.url, args.values))
+        print(rate, per_batch, cpu)
         return 0
 
     from genmon.broker import EmbeddedBroker, KafkaBroker
 
     rates: dict[str, list[float]] = {mode: [] for mode in MODES}
     batching: dict[str, list[float]] = {mode: [] for mode in MODES}
+    cpus: dict[str, list[float]] = {mode: [] for mode in MODES}
     kind = {"embedded": EmbeddedBroker, "kafka": KafkaBroker}[args.broker]
     with kind() as broker:
         print(f"broker: {broker.name} at {broker.url}", flush=True)
@@ -166,12 +168,13 @@ def main() -> int:
                     text=True,
                     check=True,
                 )
-                rate, per_batch = map(float, out.stdout.strip().splitlines()[-1].split())
+                rate, per_batch, cpu = map(float, out.stdout.strip().splitlines()[-1].split())
                 rates[mode].append(rate)
                 batching[mode].append(per_batch)
+                cpus[mode].append(cpu)
                 print(
                     f"round {round_}  {mode:8} {rate:9,.0f} values/s"
-                    f"  {per_batch:6.1f} records per produce request",
+                    f"  {per_batch:6.1f} records per produce request  {cpu:5.0f} µs CPU a value",
                     flush=True,
                 )
     medians = {mode: statistics.median(r) for mode, r in rates.items()}
@@ -185,6 +188,12 @@ def main() -> int:
             f"   median of the rounds' ratios {paired:.3f}"
             f"   records per produce request {statistics.median(batching[mode]):.1f}"
         )
+    # CPU per value of the Faust process (all its threads, the probe's reader included; not the
+    # broker's): steadier than the rate, which also moves with how the app's sends batch.
+    print("median CPU time per value in the Faust process:")
+    for mode in MODES:
+        cpu = statistics.median(cpus[mode])
+        print(f"  {mode:8} {cpu:6.0f} µs   {cpu / statistics.median(cpus['plain']):.3f} of plain")
     return 0
 
 
