@@ -207,3 +207,15 @@ def test_a_batch_counts_what_one_entry_at_a_time_would(probe: Probe) -> None:
     probe.drain()
     assert sorted(processed.ids) == [3, 5, 6, 7, 8] and sum(a.latency.values()) == 5
     assert set(a.latency) == {1000}
+
+
+def test_headers_in_a_dict_subclass_are_read_as_a_mapping(probe: Probe) -> None:
+    """A channel's event carries whatever headers its sender passed: a dict subclass is looked up
+    by key, never iterated as pairs."""
+    from collections import OrderedDict
+
+    src = probe.declare("mapped")
+    src.seq = 3
+    value = src.header_value_prefix + b"3:%d" % (probe.started_us + 1)
+    headers = OrderedDict([("ab", b"x"), (sensor.HEADER, value)])
+    assert probe.from_headers(headers) == (src, 3, probe.started_us + 1)

@@ -110,6 +110,8 @@ class Ledger:
             run[0].note_processed(run[1], run[2], seqs, latencies)  # type: ignore[index]
 
     def _agent_name(self, agent: Any, stream: Any, topic: str) -> str:
+        """The row name of an agent the count has not named yet (kept by ``id``, with the agent, for
+        the look-up in :meth:`_count_processed`), or of a reply topic's reader."""
         if agent is None:
             # Faust's ReplyConsumer reads the app's reply topic (agent.ask/map/join): no agent,
             # but not unknown either.

@@ -211,7 +211,7 @@ class Probe:
         every message: the header is found here, not in a helper (one Python call less)."""
         if not headers:
             return None
-        if type(headers) is dict:
+        if isinstance(headers, dict):  # a subclass too: iterating one would give its keys, not pairs
             raw = headers.get(HEADER)
         else:
             raw = None

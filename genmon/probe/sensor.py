@@ -61,12 +61,7 @@ def mark_sent(
     """Put the value's id into the message's headers and queue it as sent to ``topic``; the
     ``(source, id, topic)`` returned comes back with the ack."""
     src, seq, yielded_at = found
-    value = src.header_value_prefix + b"%d:%d" % (seq, yielded_at)
-    headers = message.headers
-    if type(headers) is dict:  # Faust's own, or the sender's: set in place, no further call
-        headers[HEADER] = value
-    else:
-        stamp_header(message, HEADER, value)
+    stamp_header(message, HEADER, src.header_value_prefix + b"%d:%d" % (seq, yielded_at))
     state = (src, seq, topic)
     sent = probe.ledger.sent
     sent.append(state)
