@@ -14,6 +14,13 @@ broker's growth hit them alike:
                  thread reading the probe every 0.5 s as a worker's publisher does (reading counts
                  what the hooks queued: that work is timed too, up to the last value's).
 
+With ``--in-place N`` it also makes N runs of a fourth mode, ``timed``: the probe as in ``probe``,
+with every sensor hook and every count timed where it runs by the CPU clock of its thread (a wrapped
+no-op, timed alike, is subtracted). It prints genmon's own CPU per value inside the worker, hook by
+hook — a number the end-to-end rate cannot resolve (runs of one mode spread ±15 %), steady enough to
+tell a change of 1 µs a value apart. The wrappers around the hooks cost time of their own, so the
+``timed`` runs stay out of the ratios.
+
 The clock starts once the agent's consumer has its partition (a group join is not throughput).
 Each run also counts the records per produce request (aiokafka's batches, counted alike in every
 mode): Faust yields to the loop three times per ``topic.send`` (``maybe_start_producer`` is a mode
@@ -39,6 +46,50 @@ import uuid
 from pathlib import Path
 
 MODES = ("plain", "tracked", "probe")
+TIMED_HOOKS = (
+    "on_send_initiated",
+    "on_send_completed",
+    "on_message_in",
+    "on_stream_event_in",
+    "on_stream_event_out",
+)
+
+
+class InPlace:
+    """CPU time (``time.thread_time_ns``, the calling thread's own) spent inside wrapped callables,
+    minus what the wrapper alone costs (measured on a no-op wrapped the same way)."""
+
+    def __init__(self) -> None:
+        self.spent: dict[str, list[int]] = {}
+        self.wrapper_ns = 0.0
+        probe_ = type("Noop", (), {})()
+        probe_.call = lambda *args: None
+        self.wrap(probe_, "call", "noop")
+        for _ in range(20_000):
+            probe_.call(1, 2, 3)
+        ns, calls = self.spent.pop("noop")
+        self.wrapper_ns = ns / calls
+
+    def wrap(self, owner: object, name: str, label: str | None = None) -> None:
+        original = getattr(owner, name)
+        spent = self.spent[label or name] = [0, 0]
+        clock = time.thread_time_ns
+
+        def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
+            started = clock()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                spent[0] += clock() - started
+                spent[1] += 1
+
+        setattr(owner, name, timed)
+
+    def per_value(self, values: int) -> dict[str, float]:
+        """µs per value of each wrapped callable, the wrapper's own cost taken out."""
+        return {
+            label: (ns - self.wrapper_ns * calls) / values / 1000 for label, (ns, calls) in self.spent.items()
+        }
 
 
 async def one_run(mode: str, kind: str, broker: str, values: int) -> tuple[float, float, float]:
@@ -53,7 +104,8 @@ async def one_run(mode: str, kind: str, broker: str, values: int) -> tuple[float
 
     settings = {"embedded": EmbeddedBroker, "kafka": KafkaBroker}[kind].faust_settings
     probe = Probe()
-    if mode == "probe":
+    probing = mode in ("probe", "timed")
+    if probing:
         probe.install()
     app_id = f"bench-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory() as datadir:
@@ -76,8 +128,17 @@ async def one_run(mode: str, kind: str, broker: str, values: int) -> tuple[float
                 yield i
 
         source = numbers if mode == "plain" else genmon.track(numbers, name="bench")
-        if mode == "probe":
-            app.sensors.add(GenmonSensor(probe))
+        in_place = None
+        if probing:
+            sensor = GenmonSensor(probe)
+            app.sensors.add(sensor)
+            if mode == "timed":
+                from genmon.probe.ledger import Ledger
+
+                in_place = InPlace()
+                for hook in TIMED_HOOKS:
+                    in_place.wrap(sensor, hook)
+                in_place.wrap(Ledger, "count")
         await create_missing_topics(app, broker.removeprefix("kafka://"))
         await app.start()
         deadline = time.monotonic() + 60
@@ -85,19 +146,21 @@ async def one_run(mode: str, kind: str, broker: str, values: int) -> tuple[float
             await asyncio.sleep(0.05)
         batches = count_batches(MessageAccumulator)
         reading = threading.Event()
-        if mode == "probe":  # what a worker's publisher does: read every source every 0.5 s
+        if probing:  # what a worker's publisher does: read every source every 0.5 s
             threading.Thread(target=read_every, args=(probe, reading), daemon=True).start()
         started, cpu_started = time.perf_counter(), time.process_time()
         async for value in source():
             await topic.send(value=value)
         await asyncio.wait_for(done.wait(), 300)
         reading.set()
-        if mode == "probe":
+        if probing:
             pipe = probe.sources["bench"].read()
             assert pipe.yielded == len(pipe.sent) == len(pipe.acked) == len(pipe.received) == values, pipe
             assert [len(ids) for ids in pipe.processed.values()] == [values], pipe
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         await app.stop()
+    if in_place is not None:
+        print("in-place", " ".join(f"{k}={v:.3f}" for k, v in in_place.per_value(values).items()))
     return values / elapsed, batches[1] / max(batches[0], 1), cpu / values * 1e6
 
 
@@ -130,7 +193,10 @@ def main() -> int:
     parser.add_argument("--values", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--broker", choices=("embedded", "kafka"), default="embedded")
-    parser.add_argument("--child", choices=MODES)
+    parser.add_argument(
+        "--in-place", type=int, default=0, metavar="N", help="N runs timing the probe in place"
+    )
+    parser.add_argument("--child", choices=(*MODES, "timed"))
     parser.add_argument("--url")
     args = parser.parse_args()
     if args.child:
@@ -143,32 +209,26 @@ def main() -> int:
     rates: dict[str, list[float]] = {mode: [] for mode in MODES}
     batching: dict[str, list[float]] = {mode: [] for mode in MODES}
     cpus: dict[str, list[float]] = {mode: [] for mode in MODES}
+    in_place: list[dict[str, float]] = []
     kind = {"embedded": EmbeddedBroker, "kafka": KafkaBroker}[args.broker]
     with kind() as broker:
         print(f"broker: {broker.name} at {broker.url}", flush=True)
+
+        def child(mode: str) -> list[str]:
+            command = [sys.executable, __file__, "--child", mode, "--broker", args.broker]
+            command += ["--url", broker.url, "--values", str(args.values)]
+            return (
+                subprocess.run(command, capture_output=True, text=True, check=True)
+                .stdout.strip()
+                .splitlines()
+            )
+
         for round_ in range(1, args.rounds + 1):
             # The embedded broker slows down as it fills: each round starts with another mode, so no
             # mode always runs last (the order had put the probe last in every round).
             first = (round_ - 1) % len(MODES)
             for mode in MODES[first:] + MODES[:first]:
-                out = subprocess.run(
-                    [
-                        sys.executable,
-                        __file__,
-                        "--child",
-                        mode,
-                        "--broker",
-                        args.broker,
-                        "--url",
-                        broker.url,
-                        "--values",
-                        str(args.values),
-                    ],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                )
-                rate, per_batch, cpu = map(float, out.stdout.strip().splitlines()[-1].split())
+                rate, per_batch, cpu = map(float, child(mode)[-1].split())
                 rates[mode].append(rate)
                 batching[mode].append(per_batch)
                 cpus[mode].append(cpu)
@@ -177,8 +237,33 @@ def main() -> int:
                     f"  {per_batch:6.1f} records per produce request  {cpu:5.0f} µs CPU a value",
                     flush=True,
                 )
+        for run in range(1, args.in_place + 1):
+            lines = child("timed")
+            spent = dict(item.split("=") for item in lines[-2].split()[1:])
+            in_place.append({hook: float(us) for hook, us in spent.items()})
+            print(
+                f"in place {run}  " + "  ".join(f"{k} {float(v):.2f}" for k, v in spent.items()), flush=True
+            )
+    if args.rounds:
+        summarize(args.values, args.rounds, rates, batching, cpus)
+    if in_place:
+        print(f"\ngenmon's own CPU per value in the worker, timed in place (median of {len(in_place)} runs):")
+        for hook in in_place[0]:
+            print(f"  {hook:20} {statistics.median(run[hook] for run in in_place):6.2f} µs")
+        total = statistics.median(sum(run.values()) for run in in_place)
+        print(f"  {'all of them':20} {total:6.2f} µs  (the wrappers around Faust's calls not included)")
+    return 0
+
+
+def summarize(
+    values: int,
+    rounds: int,
+    rates: dict[str, list[float]],
+    batching: dict[str, list[float]],
+    cpus: dict[str, list[float]],
+) -> None:
     medians = {mode: statistics.median(r) for mode, r in rates.items()}
-    print(f"\n{args.values:,} values per run, {args.rounds} rounds, median values/s end to end:")
+    print(f"\n{values:,} values per run, {rounds} rounds, median values/s end to end:")
     for mode in MODES:
         # the ratio of the medians, and the median of each round's own ratio (the drift of the
         # machine between rounds cancels in a round's ratio)
@@ -194,7 +279,6 @@ def main() -> int:
     for mode in MODES:
         cpu = statistics.median(cpus[mode])
         print(f"  {mode:8} {cpu:6.0f} µs   {cpu / statistics.median(cpus['plain']):.3f} of plain")
-    return 0
 
 
 if __name__ == "__main__":
