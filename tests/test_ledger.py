@@ -219,3 +219,23 @@ def test_headers_in_a_dict_subclass_are_read_as_a_mapping(probe: Probe) -> None:
     value = src.header_value_prefix + b"3:%d" % (probe.started_us + 1)
     headers = OrderedDict([("ab", b"x"), (sensor.HEADER, value)])
     assert probe.from_headers(headers) == (src, 3, probe.started_us + 1)
+
+
+def test_a_full_header_cache_keeps_its_newest_half(probe: Probe) -> None:
+    """Headers decoded at receipt are looked up again when processed: a full cache drops its
+    oldest half, not the values still in flight, and what it decodes stays the same."""
+    from genmon.probe.runtime import PARSED_LIMIT
+
+    src = probe.declare("many")
+    src.seq = PARSED_LIMIT + 10
+    headers = [
+        {sensor.HEADER: src.header_value_prefix + b"%d:%d" % (seq, probe.started_us + seq)}
+        for seq in range(1, PARSED_LIMIT + 11)
+    ]
+    assert [probe.from_headers(h) for h in headers] == [
+        (src, seq, probe.started_us + seq) for seq in range(1, PARSED_LIMIT + 11)
+    ]
+    newest = [h[sensor.HEADER] for h in headers[-PARSED_LIMIT // 2 :]]
+    assert all(raw in probe._parsed for raw in newest)
+    assert headers[0][sensor.HEADER] not in probe._parsed
+    assert probe.from_headers(headers[0]) == (src, 1, probe.started_us + 1)  # decoded again

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import itertools
 import secrets
 import threading
 import time
@@ -73,7 +74,7 @@ class Probe:
         self.sources: dict[str, Source] = {}
         self._by_header: dict[bytes, Source] = {}
         self._parsed: dict[bytes, tuple[Source, int, int] | None] = {}
-        """a header's bytes -> what ``by_header`` made of them (see ``from_headers``)"""
+        """a header's bytes -> what ``_decode`` made of them (see ``from_headers``)"""
         self._lock = threading.Lock()
         self.token = secrets.token_hex(4)
         self.started_us = time.time_ns() // 1000
@@ -139,7 +140,7 @@ class Probe:
                 self._keep(src)
                 self.sources[name] = src
                 self._by_header[src.header_key] = src
-                self._parsed = {}  # a header decoded before its source was known is decoded again
+                self._parsed.clear()  # a header decoded before its source was known is decoded again
                 if self.on_declare is not None and src.owner is not None:
                     with contextlib.suppress(Exception):
                         self.on_declare(src)
@@ -175,19 +176,6 @@ class Probe:
             found = self.inbound[topic] = Inbound(topic)
         return found
 
-    def by_header(self, value: bytes, owner: Any = MISSING) -> tuple[Source, int, int] | None:
-        """Decode a ``genmon-id`` header (``name@token:seq:yield_us``) into source, id, yield time.
-
-        None when it is not ours: another run's token, or not genmon's format at all.
-        """
-        parts = value.rsplit(b":", 2)
-        if len(parts) != 3 or not parts[1].isdigit() or not parts[2].isdigit():
-            return None
-        src = self._by_header.get(parts[0]) or self.foreign.get(parts[0]) or self._foreign(parts[0], owner)
-        if src is None:
-            return None
-        return src, int(parts[1]), int(parts[2])
-
     def _foreign(self, key: bytes, owner: Any = MISSING) -> Source | None:
         """The record of another process's source, created on its first value here (``owner``: the
         app run that received it; default: the one whose loop runs this)."""
@@ -207,7 +195,7 @@ class Probe:
 
         A message's header is looked up when it is received and again when it is processed (and
         at each redelivery): what it decodes to is kept, by its bytes, for the next look-up (a
-        bounded cache: at ``PARSED_LIMIT`` entries it starts afresh). Called by the count for
+        bounded cache: at ``PARSED_LIMIT`` entries its oldest half goes). Called by the count for
         every message: the header is found here, not in a helper (one Python call less)."""
         if not headers:
             return None
@@ -228,23 +216,32 @@ class Probe:
             return None
         return found
 
-    def _decode(self, raw: bytes | str, owner: Any) -> tuple[Source, int, int] | None:
-        """A header's value the cache did not hold: decoded, checked and kept."""
+    def _decode(self, raw: bytes | str, owner: Any = MISSING) -> tuple[Source, int, int] | None:
+        """A ``genmon-id`` header's value (``name@token:seq:yield_us``) the cache did not hold:
+        decoded into (source, id, yield time), checked, and kept by its bytes. None when it is not
+        ours: another run's token, not genmon's format, or an id this run never made."""
         key = raw
         if isinstance(raw, str):
             raw = raw.encode()
-        found = self.by_header(raw, owner)
-        if found is not None:
-            src, seq, yielded_at = found
-            if not src.foreign and (seq > src.seq or yielded_at < self.started_us):
-                # Any producer can copy a header: an id this run never yielded (above the
-                # generator's last, or stamped before the run began) is not one of its values.
-                # Counted once per record: the verdict is kept with the header.
-                self.forged += 1
-                found = None
+        found: tuple[Source, int, int] | None = None
+        parts = raw.rsplit(b":", 2)
+        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+            name = parts[0]
+            src = self._by_header.get(name) or self.foreign.get(name) or self._foreign(name, owner)
+            if src is not None:
+                seq, yielded_at = int(parts[1]), int(parts[2])
+                if not src.foreign and (seq > src.seq or yielded_at < self.started_us):
+                    # Any producer can copy a header: an id this run never yielded (above the
+                    # generator's last, or stamped before the run began) is not one of its values.
+                    # Counted once per record: the verdict is kept with the header.
+                    self.forged += 1
+                else:
+                    found = (src, seq, yielded_at)
         parsed = self._parsed
         if len(parsed) >= PARSED_LIMIT:
-            parsed.clear()
+            # the oldest half goes: the newest were received and are still to be processed
+            for old in list(itertools.islice(parsed, PARSED_LIMIT // 2)):
+                parsed.pop(old, None)
         parsed[key] = found
         return found
 
