@@ -29,13 +29,16 @@ the app made during one round trip — per-value work anywhere in the process ma
 and every value dearer (see README, Performance).
 
 Prints each run, the median per mode and the ratios to ``plain``, and the Faust process's CPU time
-per value per mode (all its threads, not the broker's): steadier than the rate.
+per value per mode (all its threads, not the broker's): steadier than the rate; and how much of it
+Python's garbage collector took (what the probe keeps alive for a while makes it collect more: see
+genmon/probe/ledger.py, "Flat queues").
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import statistics
 import subprocess
 import sys
@@ -92,7 +95,7 @@ class InPlace:
         }
 
 
-async def one_run(mode: str, kind: str, broker: str, values: int) -> tuple[float, float, float]:
+async def one_run(mode: str, kind: str, broker: str, values: int) -> tuple[float, float, float, float]:
     import faust
     from aiokafka.producer.message_accumulator import MessageAccumulator
 
@@ -148,6 +151,7 @@ async def one_run(mode: str, kind: str, broker: str, values: int) -> tuple[float
         reading = threading.Event()
         if probing:  # what a worker's publisher does: read every source every 0.5 s
             threading.Thread(target=read_every, args=(probe, reading), daemon=True).start()
+        collecting = collector_time()
         started, cpu_started = time.perf_counter(), time.process_time()
         async for value in source():
             await topic.send(value=value)
@@ -158,10 +162,32 @@ async def one_run(mode: str, kind: str, broker: str, values: int) -> tuple[float
             assert pipe.yielded == len(pipe.sent) == len(pipe.acked) == len(pipe.received) == values, pipe
             assert [len(ids) for ids in pipe.processed.values()] == [values], pipe
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        gc.callbacks.remove(collecting.callback)
         await app.stop()
     if in_place is not None:
         print("in-place", " ".join(f"{k}={v:.3f}" for k, v in in_place.per_value(values).items()))
-    return values / elapsed, batches[1] / max(batches[0], 1), cpu / values * 1e6
+    per_batch = batches[1] / max(batches[0], 1)
+    return values / elapsed, per_batch, cpu / values * 1e6, collecting.ns / values / 1000
+
+
+class Collecting:
+    """CPU time (of the collecting thread) Python's garbage collector spent, from now on."""
+
+    def __init__(self) -> None:
+        self.ns = 0
+        self._started = 0
+
+    def callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.thread_time_ns()
+        else:
+            self.ns += time.thread_time_ns() - self._started
+
+
+def collector_time() -> Collecting:
+    collecting = Collecting()
+    gc.callbacks.append(collecting.callback)
+    return collecting
 
 
 def count_batches(accumulator: type) -> list[int]:
@@ -200,8 +226,7 @@ def main() -> int:
     parser.add_argument("--url")
     args = parser.parse_args()
     if args.child:
-        rate, per_batch, cpu = asyncio.run(one_run(args.child, args.broker, args.url, args.values))
-        print(rate, per_batch, cpu)
+        print(*asyncio.run(one_run(args.child, args.broker, args.url, args.values)))
         return 0
 
     from genmon.broker import EmbeddedBroker, KafkaBroker
@@ -209,6 +234,7 @@ def main() -> int:
     rates: dict[str, list[float]] = {mode: [] for mode in MODES}
     batching: dict[str, list[float]] = {mode: [] for mode in MODES}
     cpus: dict[str, list[float]] = {mode: [] for mode in MODES}
+    collectors: dict[str, list[float]] = {mode: [] for mode in MODES}
     in_place: list[dict[str, float]] = []
     kind = {"embedded": EmbeddedBroker, "kafka": KafkaBroker}[args.broker]
     with kind() as broker:
@@ -228,13 +254,15 @@ def main() -> int:
             # mode always runs last (the order had put the probe last in every round).
             first = (round_ - 1) % len(MODES)
             for mode in MODES[first:] + MODES[:first]:
-                rate, per_batch, cpu = map(float, child(mode)[-1].split())
+                rate, per_batch, cpu, collector = map(float, child(mode)[-1].split())
                 rates[mode].append(rate)
                 batching[mode].append(per_batch)
                 cpus[mode].append(cpu)
+                collectors[mode].append(collector)
                 print(
                     f"round {round_}  {mode:8} {rate:9,.0f} values/s"
-                    f"  {per_batch:6.1f} records per produce request  {cpu:5.0f} µs CPU a value",
+                    f"  {per_batch:6.1f} records per produce request  {cpu:5.0f} µs CPU a value"
+                    f" ({collector:4.1f} of it collecting garbage)",
                     flush=True,
                 )
         for run in range(1, args.in_place + 1):
@@ -245,7 +273,7 @@ def main() -> int:
                 f"in place {run}  " + "  ".join(f"{k} {float(v):.2f}" for k, v in spent.items()), flush=True
             )
     if args.rounds:
-        summarize(args.values, args.rounds, rates, batching, cpus)
+        summarize(args.values, args.rounds, rates, batching, cpus, collectors)
     if in_place:
         print(f"\ngenmon's own CPU per value in the worker, timed in place (median of {len(in_place)} runs):")
         for hook in in_place[0]:
@@ -261,6 +289,7 @@ def summarize(
     rates: dict[str, list[float]],
     batching: dict[str, list[float]],
     cpus: dict[str, list[float]],
+    collectors: dict[str, list[float]],
 ) -> None:
     medians = {mode: statistics.median(r) for mode, r in rates.items()}
     print(f"\n{values:,} values per run, {rounds} rounds, median values/s end to end:")
@@ -278,7 +307,10 @@ def summarize(
     print("median CPU time per value in the Faust process:")
     for mode in MODES:
         cpu = statistics.median(cpus[mode])
-        print(f"  {mode:8} {cpu:6.0f} µs   {cpu / statistics.median(cpus['plain']):.3f} of plain")
+        print(
+            f"  {mode:8} {cpu:6.0f} µs   {cpu / statistics.median(cpus['plain']):.3f} of plain"
+            f"   collecting garbage {statistics.median(collectors[mode]):4.1f} µs"
+        )
 
 
 if __name__ == "__main__":

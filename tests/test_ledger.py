@@ -167,18 +167,18 @@ def test_a_batch_counts_what_one_entry_at_a_time_would(probe: Probe) -> None:
     a.seq = b.seq = 20
     ledger = probe.ledger
     for src, seq, topic in [(a, 1, "t"), (a, 2, "t"), (b, 1, "t"), (a, 3, "u"), (a, 3, "u"), (a, 4, "t")]:
-        ledger.sent.append((src, seq, topic))
+        ledger.sent.extend((src, seq, topic))
     a.floor = 1  # a's value 1 was yielded before a reset
     probe.drain()
     assert {topic: sorted(ids.ids) for topic, ids in a.sent_by.items()} == {"t": [2, 4], "u": [3]}
     assert a.sent_by["u"].duplicates == 1 and sorted(b.sent_by["t"].ids) == [1]
     assert list(a.topics) == ["t", "u"]
 
-    def header(src: Any, seq: int) -> list[tuple[str, bytes]]:
-        return [(sensor.HEADER, src.header_value_prefix + b"%d:%d" % (seq, probe.started_us + seq))]
+    def header(src: Any, seq: int) -> bytes:
+        return src.header_value_prefix + b"%d:%d" % (seq, probe.started_us + seq)
 
     for seq, partition in [(5, 0), (6, 0), (7, 0), (3, 0), (8, 1), (8, 0), (8, 0), (2, 0)]:
-        ledger.received.append(("t", partition, header(a, seq), None))
+        ledger.received.extend(("t", partition, header(a, seq), None))
     probe.drain()
     received = a.received_by["t"]
     assert sorted(received.ids) == [2, 3, 5, 6, 7, 8]
@@ -186,7 +186,7 @@ def test_a_batch_counts_what_one_entry_at_a_time_would(probe: Probe) -> None:
     assert a.reorders == 2  # 3 and 2 after 7 on partition 0; a duplicate is never a reorder
     assert a.last_by_partition == {("t", 0): 7, ("t", 1): 8}
     for seq, partition in [(9, 0), (10, 1), (12, 0), (11, 0)]:  # all new, partitions interleaved
-        ledger.received.append(("t", partition, header(a, seq), None))
+        ledger.received.extend(("t", partition, header(a, seq), None))
     probe.drain()
     assert sorted(received.ids)[-4:] == [9, 10, 11, 12] and received.duplicates == 2
     assert a.reorders == 3  # 11 after 12 on partition 0
@@ -196,14 +196,14 @@ def test_a_batch_counts_what_one_entry_at_a_time_would(probe: Probe) -> None:
     agent = SimpleNamespace(name="app.sink")
     stream = SimpleNamespace(app=None, channel=None)
     for seq in [3, 4, 5, 5, 6]:
-        ledger.processed.append(("t", stream, header(a, seq), agent, (probe.started_us + seq + 1000) * 1000))
+        ledger.processed.extend(("t", stream, header(a, seq), agent, (probe.started_us + seq + 1000) * 1000))
     probe.drain()
     processed = a.processed[("t", "sink")]
     assert sorted(processed.ids) == [3, 5, 6]  # 4: the agent raised on it
     assert processed.duplicates == 1
     assert sum(a.latency.values()) == 3  # a value's latency once, the first time it is processed
     for seq in [7, 8]:  # new values, in order: one call for the run
-        ledger.processed.append(("t", stream, header(a, seq), agent, (probe.started_us + seq + 1000) * 1000))
+        ledger.processed.extend(("t", stream, header(a, seq), agent, (probe.started_us + seq + 1000) * 1000))
     probe.drain()
     assert sorted(processed.ids) == [3, 5, 6, 7, 8] and sum(a.latency.values()) == 5
     assert set(a.latency) == {1000}

@@ -48,6 +48,20 @@ there belong to that app."""
 _active: Probe | None = None
 
 
+def header_of(headers: Any) -> bytes | str | None:
+    """The value of genmon's id header in a message's headers (a dict, or pairs), or None. The
+    hooks keep this, not the headers: a list kept for half a second until the count outlived the
+    garbage collector's young generations (see :mod:`genmon.probe.ledger`, "Flat queues")."""
+    if not headers:
+        return None
+    if isinstance(headers, dict):  # a subclass too: iterating one would give its keys, not pairs
+        return headers.get(HEADER)
+    for key, value in headers:
+        if key == HEADER:
+            return value  # type: ignore[no-any-return]
+    return None
+
+
 def active_probe() -> Probe | None:
     """The installed probe, or None when the app runs without genmon."""
     return _active
@@ -191,35 +205,40 @@ class Probe:
             return src
 
     def from_headers(self, headers: Any, owner: Any = MISSING) -> tuple[Source, int, int] | None:
-        """Our value in a message's headers (a dict, or pairs), if it belongs to this run.
+        """Our value in a message's headers (a dict, or pairs), if it belongs to this run."""
+        return self.from_header(header_of(headers), owner)
 
-        A message's header is looked up when it is received and again when it is processed (and
-        at each redelivery): what it decodes to is kept, by its bytes, for the next look-up (a
-        bounded cache: at ``PARSED_LIMIT`` entries its oldest half goes). Called by the count for
-        every message: the header is found here, not in a helper (one Python call less)."""
-        if not headers:
-            return None
-        if isinstance(headers, dict):  # a subclass too: iterating one would give its keys, not pairs
-            raw = headers.get(HEADER)
-        else:
-            raw = None
-            for key, value in headers:
-                if key == HEADER:
-                    raw = value
-                    break
+    def from_header(
+        self, raw: bytes | str | None, owner: Any = MISSING, last: bool = False
+    ) -> tuple[Source, int, int] | None:
+        """Our value in the value of a ``genmon-id`` header (see :func:`header_of`), if it belongs
+        to this run.
+
+        A message's header is looked up when it is received and again when it is processed:
+        what it decodes to is kept, by its bytes, from one to the other, and let go at the
+        processed stage (``last``) — kept longer (up to ``PARSED_LIMIT`` headers), each decoded
+        header outlived the garbage collector's young generations and set off full collections.
+        A redelivery, or a second agent reading the topic, decodes it again; a forged header's
+        verdict stays kept (it is counted once)."""
         if raw is None:
             return None
-        found = self._parsed.get(raw, MISSING)
+        parsed = self._parsed
+        found = parsed.get(raw, MISSING)
         if found is MISSING:
-            found = self._decode(raw, owner)
+            found = self._decode(raw, owner, keep=not last)
+        elif last and found is not None:
+            parsed.pop(raw, None)
         if found is None or found[1] <= found[0].floor:
             return None
         return found
 
-    def _decode(self, raw: bytes | str, owner: Any = MISSING) -> tuple[Source, int, int] | None:
+    def _decode(
+        self, raw: bytes | str, owner: Any = MISSING, keep: bool = True
+    ) -> tuple[Source, int, int] | None:
         """A ``genmon-id`` header's value (``name@token:seq:yield_us``) the cache did not hold:
-        decoded into (source, id, yield time), checked, and kept by its bytes. None when it is not
-        ours: another run's token, not genmon's format, or an id this run never made."""
+        decoded into (source, id, yield time), checked, and kept by its bytes (a forged one
+        always, ``keep`` says for the others). None when it is not ours: another run's token, not
+        genmon's format, or an id this run never made."""
         key = raw
         if isinstance(raw, str):
             raw = raw.encode()
@@ -237,9 +256,12 @@ class Probe:
                     self.forged += 1
                 else:
                     found = (src, seq, yielded_at)
+        if found is not None and not keep:
+            return found
         parsed = self._parsed
         if len(parsed) >= PARSED_LIMIT:
-            # the oldest half goes: the newest were received and are still to be processed
+            # the oldest half goes: the newest were received and are still to be processed (headers
+            # received and never processed: by no agent of this process, or lost in between)
             for old in list(itertools.islice(parsed, PARSED_LIMIT // 2)):
                 parsed.pop(old, None)
         parsed[key] = found
@@ -285,7 +307,7 @@ class Probe:
 
     def _channel_put(self, state: tuple[Source, int, str]) -> None:
         """The channel's queues took the value: for a channel, that is its "acked"."""
-        self.ledger.acked.append(state)
+        self.ledger.acked.extend(state)
 
     def _buffered(self, message: Any, captured: tuple[Source, int, int] | None) -> None:
         """``send_soon`` buffered ``message``: remember whose value it is for the send hook, which

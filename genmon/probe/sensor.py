@@ -18,7 +18,7 @@ from faust.sensors import Sensor
 
 from genmon.model import Cause
 from genmon.probe.ledger import BACKLOG
-from genmon.probe.runtime import CURRENT, HEADER, OWNER, Probe
+from genmon.probe.runtime import CURRENT, HEADER, OWNER, Probe, header_of
 from genmon.probe.source import Source
 from genmon.probe.touchpoints import channel_name, current_agent_var, sender_frame, stamp_header
 
@@ -64,7 +64,7 @@ def mark_sent(
     stamp_header(message, HEADER, src.header_value_prefix + b"%d:%d" % (seq, yielded_at))
     state = (src, seq, topic)
     sent = probe.ledger.sent
-    sent.append(state)
+    sent.extend(state)
     if len(sent) > BACKLOG:
         probe.drain()
     return state
@@ -129,7 +129,7 @@ class GenmonSensor(Sensor):
                 stamp_header(message, HEADER, value)
             state = (src, seq, topic)
             sent = self._sent
-            sent.append(state)
+            sent.extend(state)
             if len(sent) > BACKLOG:
                 probe.drain()
             return state
@@ -139,7 +139,7 @@ class GenmonSensor(Sensor):
     def on_send_completed(self, producer: Any, state: Any, metadata: Any) -> None:
         try:
             if state is not None:
-                self._acked.append(state)
+                self._acked.extend(state)
         except Exception:
             pass
 
@@ -154,7 +154,7 @@ class GenmonSensor(Sensor):
     def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
         try:
             received = self._received
-            received.append((tp.topic, tp.partition, message.headers, self.owner))
+            received.extend((tp.topic, tp.partition, header_of(message.headers), self.owner))
             if len(received) > BACKLOG:
                 self.probe.drain()
         except Exception:
@@ -178,7 +178,7 @@ class GenmonSensor(Sensor):
                 seen.add(message)
                 if topic is None:
                     topic = channel_name(stream.app, stream.channel)
-                self._received.append((topic, tp.partition or 0, message.headers, self.owner))
+                self._received.extend((topic, tp.partition or 0, header_of(message.headers), self.owner))
         except Exception:
             pass
         return None
@@ -186,7 +186,7 @@ class GenmonSensor(Sensor):
     def on_stream_event_out(self, tp: Any, offset: int, stream: Any, event: Any, state: Any = None) -> None:
         try:
             processed = self._processed
-            processed.append((tp.topic, stream, event.headers, CURRENT_AGENT.get(None), time_ns()))
+            processed.extend((tp.topic, stream, header_of(event.headers), CURRENT_AGENT.get(None), time_ns()))
             if len(processed) > BACKLOG:
                 self.probe.drain()
         except Exception:
