@@ -21,6 +21,9 @@ hook — a number the end-to-end rate cannot resolve (runs of one mode spread ±
 tell a change of 1 µs a value apart. The wrappers around the hooks cost time of their own, so the
 ``timed`` runs stay out of the ratios.
 
+``--work-us N`` makes the agent spend N µs of CPU on each value (a busy loop on Faust's loop): an app
+whose agents do something, where genmon's cost per value is a smaller share.
+
 The clock starts once the agent's consumer has its partition (a group join is not throughput).
 Each run also counts the records per produce request (aiokafka's batches, counted alike in every
 mode): Faust yields to the loop three times per ``topic.send`` (``maybe_start_producer`` is a mode
@@ -95,7 +98,9 @@ class InPlace:
         }
 
 
-async def one_run(mode: str, kind: str, broker: str, values: int) -> tuple[float, float, float, float]:
+async def one_run(
+    mode: str, kind: str, broker: str, values: int, work_us: float = 0.0
+) -> tuple[float, float, float, float]:
     import faust
     from aiokafka.producer.message_accumulator import MessageAccumulator
 
@@ -123,6 +128,10 @@ async def one_run(mode: str, kind: str, broker: str, values: int) -> tuple[float
             nonlocal received
             async for _ in stream:
                 received += 1
+                if work_us:  # an agent that does something with the value (CPU on the loop)
+                    until = time.perf_counter() + work_us / 1e6
+                    while time.perf_counter() < until:
+                        pass
                 if received == values:
                     done.set()
 
@@ -217,6 +226,13 @@ def read_every(probe, stop: threading.Event, seconds: float = 0.5) -> None:  # t
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--values", type=int, default=5000)
+    parser.add_argument(
+        "--work-us",
+        type=float,
+        default=0.0,
+        metavar="µS",
+        help="CPU the agent spends a value",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--broker", choices=("embedded", "kafka"), default="embedded")
     parser.add_argument(
@@ -226,7 +242,7 @@ def main() -> int:
     parser.add_argument("--url")
     args = parser.parse_args()
     if args.child:
-        print(*asyncio.run(one_run(args.child, args.broker, args.url, args.values)))
+        print(*asyncio.run(one_run(args.child, args.broker, args.url, args.values, args.work_us)))
         return 0
 
     from genmon.broker import EmbeddedBroker, KafkaBroker
@@ -239,10 +255,12 @@ def main() -> int:
     kind = {"embedded": EmbeddedBroker, "kafka": KafkaBroker}[args.broker]
     with kind() as broker:
         print(f"broker: {broker.name} at {broker.url}", flush=True)
+        if args.work_us:
+            print(f"the agent spends {args.work_us:g} µs of CPU on each value", flush=True)
 
         def child(mode: str) -> list[str]:
             command = [sys.executable, __file__, "--child", mode, "--broker", args.broker]
-            command += ["--url", broker.url, "--values", str(args.values)]
+            command += ["--url", broker.url, "--values", str(args.values), "--work-us", str(args.work_us)]
             return (
                 subprocess.run(command, capture_output=True, text=True, check=True)
                 .stdout.strip()

@@ -87,8 +87,9 @@ class Probe:
     def __init__(self) -> None:
         self.sources: dict[str, Source] = {}
         self._by_header: dict[bytes, Source] = {}
-        self._parsed: dict[bytes, tuple[Source, int, int] | None] = {}
-        """a header's bytes -> what ``_decode`` made of them (see ``from_headers``)"""
+        self._parsed: dict[bytes | str, tuple[bytes, int, int] | None] = {}
+        """a header's value -> what ``_decode`` made of it: (source's ``name@token``, id, yield
+        time), or None (see ``from_header``)"""
         self._lock = threading.Lock()
         self.token = secrets.token_hex(4)
         self.started_us = time.time_ns() // 1000
@@ -223,11 +224,19 @@ class Probe:
         if raw is None:
             return None
         parsed = self._parsed
-        found = parsed.get(raw, MISSING)
-        if found is MISSING:
+        kept = parsed.get(raw, MISSING)
+        if kept is MISSING:
             found = self._decode(raw, owner, keep=not last)
-        elif last and found is not None:
-            parsed.pop(raw, None)
+        elif kept is None:
+            return None  # forged, or not ours
+        else:
+            name, seq, yielded_at = kept
+            src = self._by_header.get(name) or self.foreign.get(name)
+            if src is None:
+                return None
+            found = (src, seq, yielded_at)
+            if last:
+                parsed.pop(raw, None)
         if found is None or found[1] <= found[0].floor:
             return None
         return found
@@ -264,7 +273,9 @@ class Probe:
             # received and never processed: by no agent of this process, or lost in between)
             for old in list(itertools.islice(parsed, PARSED_LIMIT // 2)):
                 parsed.pop(old, None)
-        parsed[key] = found
+        # kept as bytes and ints only: the collector stops following such a tuple at its first
+        # collection, however long its message waits in Faust's buffers to be processed
+        parsed[key] = None if found is None else (name, found[1], found[2])
         return found
 
     def record(self, cause: Cause, headers: Any, note: str = "") -> None:
