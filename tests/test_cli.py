@@ -299,12 +299,19 @@ def test_broker_dies_with_genmon_even_on_sigkill(tmp_path: Path) -> None:
     cwd.mkdir()
     term = Terminal(cwd, tmpdir=tmp_path / "tmp")
     brokers = term.wait_for_screen()
+    workers = children_of(term.proc.pid, b"genmon.fleet.worker")
+    assert workers, "the demo runs in a worker process"
     os.killpg(term.proc.pid, signal.SIGKILL)
     term.finish()
     deadline = time.monotonic() + 5
     while any(_alive(pid) for pid in brokers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in brokers)
+    # the workers too (a CI run once found one alive 16 minutes later, retrying the dead broker)
+    deadline = time.monotonic() + 40
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in workers)
     assert list(cwd.iterdir()) == [], "nothing is left in the working directory"
 
 

@@ -5,8 +5,11 @@ The plan comes as JSON in ``GENMON_WORKER_PLAN`` (written by :mod:`genmon.fleet.
 runs the apps with :class:`genmon.host.Host` (each app on its own loop and thread), publishes the
 host's reports with a :class:`~genmon.fleet.publisher.Publisher` and applies the control topic's
 switches. SIGTERM, SIGINT and SIGHUP stop it: the apps stop (bounded), the final report goes out,
-the process exits. A module that does not import is reported in the status file genmon reads while
-it waits (``status_path``); apps that all crash at start in a final report; the exit status is 2.
+the process exits. A worker whose genmon is gone (``kill -9``: the kernel's ``PR_SET_PDEATHSIG`` is
+the first line, a watch of the parent's pid the second) stops the same way, and one whose stop
+hangs anyway exits after ``EXIT_BOUND_SECONDS``: nothing of genmon outlives it. A module that does
+not import is reported in the status file genmon reads while it waits (``status_path``); apps
+that all crash at start in a final report; the exit status is 2.
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ PLAN_ENV = "GENMON_WORKER_PLAN"
 APP_STOP_SECONDS = 5.0
 """How long the worker lets its apps stop before it sends its final report anyway."""
 EXIT_FAILED = 2
+EXIT_BOUND_SECONDS = 30.0
+"""From a stop asked for to ``os._exit``, whatever hangs (the apps' stop, the final report, a
+start still waiting for a broker that died with genmon)."""
+PARENT_POLL_SECONDS = 0.5
 
 log = logging.getLogger("genmon.worker")
 
@@ -39,12 +46,34 @@ class Worker:
         self.plan = plan
         self.host: Any = None
         self.stop = threading.Event()
+        self.done = threading.Event()
+        """Set once the worker has finished stopping (the watchdog then has nothing to do)."""
 
     def report(self, final: bool, latency: bool = True) -> WorkerReport:
         return self.host.report(final, latency)
 
     def control(self, record: ControlRecord) -> None:
         self.host.apply_control(record)
+
+
+def watch_over(
+    worker: Worker,
+    parent: int | None,
+    bound: float = EXIT_BOUND_SECONDS,
+    exit: Any = os._exit,
+) -> None:
+    """The worker's watchdog (its own daemon thread): stops the worker once genmon's process
+    (``parent``) is no longer its parent — genmon was killed and the worker reparented — and ends
+    the process ``bound`` seconds after any stop was asked for, if it has not ended by then. Found
+    by a CI run: a worker outlived a ``kill -9`` of genmon and its broker by 16 minutes, retrying
+    the dead broker and filling its log."""
+    while not worker.stop.wait(PARENT_POLL_SECONDS):
+        if parent is not None and os.getppid() != parent:
+            log.warning("genmon worker: genmon (pid %d) is gone; stopping", parent)
+            worker.stop.set()
+    if not worker.done.wait(bound):
+        log.warning("genmon worker: still stopping after %.0fs; exiting", bound)
+        exit(EXIT_FAILED)
 
 
 def _build_host(plan: dict[str, Any], datadir: str) -> Any:
@@ -124,16 +153,27 @@ def _final_to_file(plan: dict[str, Any], host: Any) -> None:
 
 def run(plan: dict[str, Any]) -> int:
     """The worker's life; returns the exit status."""
-    import tempfile
-
-    from genmon.broker import parse_broker_url
-    from genmon.host import HostError, route_logging
-    from genmon.host.loader import AppLoadError
+    from genmon.host import route_logging
 
     route_logging(Path(plan["log_path"]), plan.get("loglevel", logging.INFO))
     worker = Worker(plan)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: worker.stop.set())
+    parent = plan.get("parent")
+    threading.Thread(target=watch_over, args=(worker, parent), name="genmon-watchdog", daemon=True).start()
+    try:
+        return _run(worker, plan)
+    finally:
+        worker.done.set()
+
+
+def _run(worker: Worker, plan: dict[str, Any]) -> int:
+    import tempfile
+
+    from genmon.broker import parse_broker_url
+    from genmon.host import HostError
+    from genmon.host.loader import AppLoadError
+
     with tempfile.TemporaryDirectory(prefix="genmon-faust-") as datadir:
         try:
             host = _build_host(plan, datadir)

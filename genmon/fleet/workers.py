@@ -56,6 +56,7 @@ class WorkerProcesses:
         env = {k: v for k, v in os.environ.items() if k != "GENMON_BROKER"}
         for number in range(1, self.count + 1):
             plan = {**self.plan, "log_path": str(self.log_of(number)), "number": number}
+            plan["parent"] = os.getpid()  # the worker stops once it is no longer genmon's child
             if plan.get("status_path"):
                 plan["status_path"] = f"{plan['status_path']}.w{number}"
             with open(self.output_of(number), "ab") as out:
