@@ -557,21 +557,22 @@ def kafka(port: int | None) -> None:
     Point genmon (or your app) at the URL it prints.
     """
     import signal
-    import threading
+    import time
 
     from genmon.broker import KafkaBroker
     from genmon.broker.kafka import jars_cached, kafka_version
 
     if not jars_cached():
         click.echo(f"genmon: fetching Apache Kafka {kafka_version()} from Maven Central (once)…", err=True)
-    stop = threading.Event()
+    stop: list[int] = []  # a signal handler must not take a lock (Event.set can deadlock the wait)
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, lambda number, _: stop.append(number))
     with KafkaBroker(port=port) as broker:
         click.echo(f"Apache Kafka {broker.version} at {broker.url} (single node; Ctrl+C stops it)")
         click.echo(f"  try: genmon --broker {broker.url}")
-        while not stop.wait(0.5):
-            if not broker.is_up():
+        while not stop:
+            time.sleep(0.5)  # a signal cuts the sleep short
+            if not stop and not broker.is_up():
                 raise BrokerError(f"the local Kafka at {broker.url} exited")
     click.echo("genmon: Kafka stopped; its data is deleted", err=True)
 

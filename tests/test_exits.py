@@ -87,7 +87,8 @@ def test_a_worker_whose_genmon_is_gone_stops_and_a_hung_stop_ends_the_process() 
     watchdog.start()
     time.sleep(1.2)  # two polls of a parent that is still there
     assert not ours.stop.is_set()
-    ours.stop.set()  # a SIGTERM
-    ours.done.set()  # that finished in time
+    ours.signalled = True  # a SIGTERM (the handler takes no lock: the watchdog sets stop)
+    assert ours.stop.wait(5)
+    ours.done.set()  # the stop finished in time
     watchdog.join(5)
     assert exits == [] and not watchdog.is_alive()

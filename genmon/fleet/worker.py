@@ -34,7 +34,8 @@ EXIT_FAILED = 2
 EXIT_BOUND_SECONDS = 30.0
 """From a stop asked for to ``os._exit``, whatever hangs (the apps' stop, the final report, a
 start still waiting for a broker that died with genmon)."""
-PARENT_POLL_SECONDS = 0.5
+POLL_SECONDS = 0.05
+"""How often the watchdog looks for a signal and for genmon's pid."""
 
 log = logging.getLogger("genmon.worker")
 
@@ -46,6 +47,9 @@ class Worker:
         self.plan = plan
         self.host: Any = None
         self.stop = threading.Event()
+        self.signalled = False
+        """Set by the signal handler, which must not take a lock: ``Event.set`` there deadlocked a
+        worker whose main thread was inside ``stop.wait()`` (the watchdog sets ``stop``)."""
         self.done = threading.Event()
         """Set once the worker has finished stopping (the watchdog then has nothing to do)."""
 
@@ -62,13 +66,16 @@ def watch_over(
     bound: float = EXIT_BOUND_SECONDS,
     exit: Any = os._exit,
 ) -> None:
-    """The worker's watchdog (its own daemon thread): stops the worker once genmon's process
-    (``parent``) is no longer its parent — genmon was killed and the worker reparented — and ends
-    the process ``bound`` seconds after any stop was asked for, if it has not ended by then. Found
-    by a CI run: a worker outlived a ``kill -9`` of genmon and its broker by 16 minutes, retrying
-    the dead broker and filling its log."""
-    while not worker.stop.wait(PARENT_POLL_SECONDS):
-        if parent is not None and os.getppid() != parent:
+    """The worker's watchdog (its own daemon thread): stops the worker when a signal asked for it
+    (the handler only sets ``signalled``) or once genmon's process (``parent``) is no longer its
+    parent — genmon was killed and the worker reparented — and ends the process ``bound`` seconds
+    after any stop was asked for, if it has not ended by then. Found by CI runs: a worker outlived a
+    ``kill -9`` of genmon and its broker by 16 minutes, retrying the dead broker and filling its log
+    — its SIGTERM handler had called ``Event.set`` and deadlocked on the event's lock."""
+    while not worker.stop.wait(POLL_SECONDS):
+        if worker.signalled:
+            worker.stop.set()
+        elif parent is not None and os.getppid() != parent:
             log.warning("genmon worker: genmon (pid %d) is gone; stopping", parent)
             worker.stop.set()
     if not worker.done.wait(bound):
@@ -158,7 +165,7 @@ def run(plan: dict[str, Any]) -> int:
     route_logging(Path(plan["log_path"]), plan.get("loglevel", logging.INFO))
     worker = Worker(plan)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda *_: worker.stop.set())
+        signal.signal(sig, lambda *_: setattr(worker, "signalled", True))  # no lock: see Worker
     parent = plan.get("parent")
     threading.Thread(target=watch_over, args=(worker, parent), name="genmon-watchdog", daemon=True).start()
     try:
