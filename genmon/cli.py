@@ -571,7 +571,7 @@ def kafka(port: int | None) -> None:
         click.echo(f"Apache Kafka {broker.version} at {broker.url} (single node; Ctrl+C stops it)")
         click.echo(f"  try: genmon --broker {broker.url}")
         while not stop:
-            time.sleep(0.5)  # a signal cuts the sleep short
+            time.sleep(0.5)  # the sleep resumes after a signal's handler (PEP 475): stops within 0.5 s
             if not stop and not broker.is_up():
                 raise BrokerError(f"the local Kafka at {broker.url} exited")
     click.echo("genmon: Kafka stopped; its data is deleted", err=True)
