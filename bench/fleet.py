@@ -257,7 +257,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from genmon.broker import EmbeddedBroker, KafkaBroker
-    from genmon.host import route_logging
+    from genmon.watch.logs import route_logging
 
     route_logging(Path(tempfile.gettempdir()) / f"genmon-bench-{os.getpid()}.log")
     kind = {"embedded": EmbeddedBroker, "kafka": KafkaBroker}[args.broker]

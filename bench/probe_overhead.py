@@ -106,9 +106,9 @@ async def one_run(
 
     import genmon
     from genmon.broker import EmbeddedBroker, KafkaBroker
-    from genmon.host import route_logging
     from genmon.host.topics import create_missing_topics
     from genmon.probe import GenmonSensor, Probe
+    from genmon.watch.logs import route_logging
 
     settings = {"embedded": EmbeddedBroker, "kafka": KafkaBroker}[kind].faust_settings
     probe = Probe()

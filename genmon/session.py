@@ -22,11 +22,12 @@ from typing import Any
 from pyroaring import FrozenBitMap
 
 from genmon.broker import FAST_JOIN, BrokerAddress, EmbeddedBroker, check_reachable, parse_broker_url
+from genmon.fleet.processes import WorkerProcesses
 from genmon.fleet.watcher import Watcher
-from genmon.fleet.workers import WorkerProcesses
-from genmon.host import HostError, LogRing, default_log_path, drain_limit, route_logging, wait_settled
-from genmon.host.logs import LogTail
+from genmon.host.errors import HostError
 from genmon.model import AppState, Snapshot
+from genmon.watch.logs import LogRing, LogTail, default_log_path, route_logging
+from genmon.watch.waiting import drain_limit, wait_settled
 
 START_SECONDS = 60.0
 WATCH_HISTORY_SECONDS = 3600.0
@@ -53,7 +54,7 @@ class Options:
 
 @dataclass
 class Running:
-    host: Watcher
+    watcher: Watcher
     ring: LogRing
     descriptions: dict[str, str]
     workers: WorkerProcesses | None = None
@@ -70,8 +71,8 @@ class Running:
         their files) taken in, every shortfall judged now (nothing can move any more)."""
         now = time.monotonic()
         for report in self.finals:
-            self.host.fleet.add(report, now)
-        return self.host.sampler.snapshot_over()
+            self.watcher.fleet.add(report, now)
+        return self.watcher.sampler.snapshot_over()
 
 
 SIGNALLED: list[int] = []
@@ -376,7 +377,7 @@ def _export(stack: contextlib.ExitStack, watcher: Watcher, where: tuple[str, int
     """Serve the watcher's snapshots as Prometheus metrics (stopped before the watcher is)."""
     if where is None:
         return
-    from genmon.metrics import export
+    from genmon.watch.metrics import export
 
     exporter = export(watcher.snapshot, *where)
     stack.callback(exporter.stop)

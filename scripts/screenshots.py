@@ -15,8 +15,9 @@ from pathlib import Path
 
 from genmon.broker import FAST_JOIN, EmbeddedBroker
 from genmon.demo import descriptions, plan, select
-from genmon.host import Host, default_log_path, route_logging
+from genmon.host.host import Host
 from genmon.tui import GenmonApp
+from genmon.watch.logs import default_log_path, route_logging
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
 

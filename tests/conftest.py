@@ -20,7 +20,8 @@ import pytest
 
 from genmon.broker import BrokerProcess, EmbeddedBroker, KafkaBroker
 from genmon.demo import create_app
-from genmon.host import Host, route_logging
+from genmon.host.host import Host
+from genmon.watch.logs import route_logging
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -169,7 +169,7 @@ def empty_monitor() -> FakeMonitor:
 
 def fleet_monitor() -> FakeMonitor:
     """Three workers of one app, built from real reports by the real merge; w3 fell silent."""
-    from genmon.model.fleet import Fleet
+    from genmon.model.merge import Fleet
     from genmon.model.wire import WorkerReport
 
     readers = {"numbers": ("consume",)}

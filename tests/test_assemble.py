@@ -9,7 +9,8 @@ import pytest
 from pyroaring import FrozenBitMap
 
 from genmon.broker import BrokerAddress
-from genmon.host import Host, HostError
+from genmon.host.errors import HostError
+from genmon.host.host import Host
 from genmon.model import (
     AppReading,
     AppState,

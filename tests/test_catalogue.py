@@ -17,10 +17,11 @@ from pyroaring import BitMap
 
 from genmon.broker import BrokerProcess
 from genmon.demo import plan, select
-from genmon.host import Host, wait_settled
+from genmon.host.host import Host
 from genmon.model import PipelineSnapshot, Snapshot
 from genmon.model.ids import MissingIds
 from genmon.model.vocabulary import Cause
+from genmon.watch.waiting import wait_settled
 
 
 @pytest.fixture(scope="module")

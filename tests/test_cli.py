@@ -21,8 +21,8 @@ import pytest
 from procs import alive, children_of
 
 from genmon.broker.process import free_port
-from genmon.host.logs import logs_root
 from genmon.tui.served import WEB_DRIVER
+from genmon.watch.logs import logs_root
 
 GENMON = [sys.executable, "-m", "genmon"]
 

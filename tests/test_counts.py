@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 import time
 
-from genmon.host import Host, wait_for, wait_settled
+from genmon.host.host import Host
+from genmon.watch.waiting import wait_for, wait_settled
 
 PUMPS = ("sync-pump", "async-pump")
 

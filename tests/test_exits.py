@@ -14,14 +14,14 @@ import pytest
 from procs import alive, children_of
 from test_user_apps import ROOT, check
 
-from genmon.cli import HUNG
+from genmon.cli.outcome import Exit
 
 
 def test_a_hung_stop_is_abandoned_named_and_exits_5(tmp_path: Path) -> None:
     started = time.monotonic()
     done = check("-A", "tests.apps.hangs", "--embedded", "--duration", "2", timeout=90)
     took = time.monotonic() - started
-    assert done.returncode == HUNG, done.stderr[-2000:]
+    assert done.returncode == Exit.HUNG, done.stderr[-2000:]
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert lines[0] == (
         "genmon: genmon-test-hangs did not stop within 5s (Faust's stop hung: an agent or task that never "

@@ -18,11 +18,11 @@ from procs import alive, children_of
 from test_cli import Terminal
 
 from genmon.broker import BrokerProcess
-from genmon.cli import BROKER_FAULT
+from genmon.cli.outcome import Exit
 from genmon.fleet.watcher import Watcher
-from genmon.host import wait_for
-from genmon.host.logs import logs_root
 from genmon.model import Snapshot
+from genmon.watch.logs import logs_root
+from genmon.watch.waiting import wait_for
 
 GENMON = [sys.executable, "-m", "genmon"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,7 +76,7 @@ def test_a_killed_broker_is_blamed_with_exact_counts_and_genmon_exits(tmp_path: 
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == BROKER_FAULT, (proc.returncode, err[-3000:])
+    assert proc.returncode == Exit.BROKER_FAULT, (proc.returncode, err[-3000:])
     assert took < duration + EXIT_BOUND_SECONDS
     assert "Traceback" not in err and "Logging error" not in err, err[-3000:]
     snap = json.loads(out)
@@ -140,7 +140,7 @@ def test_q_on_the_screen_after_the_broker_died_exits_within_its_bound(tmp_path: 
     started = time.monotonic()
     code, text = term.finish(timeout=60)
     assert time.monotonic() - started < EXIT_BOUND_SECONDS
-    assert code == BROKER_FAULT and "Traceback" not in text
+    assert code == Exit.BROKER_FAULT and "Traceback" not in text
     assert "genmon: the broker failed during the run (down since " in text
     assert "genmon: log kept: " in text  # the broker was down at quit: its log is what to read next
     assert _none_left([*brokers, *workers])
@@ -218,7 +218,7 @@ def test_b_restarts_a_dead_embedded_broker_and_the_app_keeping_the_counts(tmp_pa
     assert "Traceback" not in text
     # the values sent while the broker was dead are named at exit (the old worker's final report says
     # which): lost with the broker, never the app's
-    assert code == BROKER_FAULT, (code, text[-2000:])
+    assert code == Exit.BROKER_FAULT, (code, text[-2000:])
     assert "values lost with it" in text
     assert _none_left([*brokers, *new_brokers, *old_workers, *new_workers])
     assert list(tmp_path.iterdir()) == []
@@ -260,7 +260,7 @@ def test_an_external_broker_restarted_on_its_port_is_recovered_from_by_itself(ap
             if proc.poll() is None:
                 proc.kill()
     assert "Traceback" not in err
-    assert proc.returncode in (0, BROKER_FAULT, 5), (proc.returncode, err[-2000:])  # 5: Faust's stop hung
+    assert proc.returncode in (0, Exit.BROKER_FAULT, Exit.HUNG), (proc.returncode, err[-2000:])
     snap = json.loads(out)
     (outage,) = snap["broker"]["outages"]
     assert outage["until"] is not None and snap["broker"]["up"] is True

@@ -19,8 +19,8 @@ import pytest
 
 from genmon.broker import BrokerProcess
 from genmon.fleet.watcher import Watcher
-from genmon.host import wait_for, wait_settled
 from genmon.model import PipelineSnapshot, Snapshot, Stage, VerdictState
+from genmon.watch.waiting import wait_for, wait_settled
 
 ROOT = Path(__file__).resolve().parents[1]
 TOPIC_PARTITIONS = 4

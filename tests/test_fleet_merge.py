@@ -1,6 +1,6 @@
 """Merging workers' reports is pure: hand-built reports in, one reading out, no broker and no clock.
 
-The rules (genmon.model.fleet): per origin a union per stage; a later stage implies the earlier ones;
+The rules (genmon.model.merge): per origin a union per stage; a later stage implies the earlier ones;
 one generator in several workers is one row whose ids never collide; a reset is a floor per origin;
 a worker that falls silent is gone and its shortfall unverifiable, never lost.
 """
@@ -23,8 +23,8 @@ from genmon.model import (
     VerdictState,
     build,
 )
-from genmon.model.fleet import Fleet
 from genmon.model.ids import id_text
+from genmon.model.merge import Fleet
 from genmon.model.wire import MAX_REPORT_BYTES, ControlRecord, WireError, WorkerReport, decode, encode, fold
 
 BROKER = BrokerInfo("kafka://127.0.0.1:9092", embedded=False, up=True)
@@ -319,7 +319,7 @@ def test_a_delta_leaves_out_the_sources_with_nothing_new() -> None:
 def test_latency_figures_of_many_busy_rows_are_recomputed_a_few_rows_per_reading() -> None:
     from hdrh.histogram import HdrHistogram
 
-    from genmon.model.fleet import LATENCY_REFRESH_SECONDS, LATENCY_ROWS_PER_READING
+    from genmon.model.merge import LATENCY_REFRESH_SECONDS, LATENCY_ROWS_PER_READING
 
     def hist(ms: int) -> str:
         histogram = HdrHistogram(1, 3_600_000_000, 2)

@@ -15,8 +15,8 @@ from conftest import broker_args, owned
 from test_user_apps import check, counts, settled, user_app
 
 from genmon.broker import BrokerProcess
-from genmon.host import wait_for
 from genmon.model import DEFAULT_FAIL_ON, BrokerInfo, Problem, Snapshot, problems
+from genmon.watch.waiting import wait_for
 
 PROBE_SIDE = pytest.mark.brokers("embedded")
 """What the probe does inside Faust, the same whatever the broker: proven on the embedded broker.
@@ -142,7 +142,7 @@ class _Draining:
 
 
 def test_the_wait_for_draining_rows_is_bounded_and_names_them() -> None:
-    from genmon.host import drain_limit, wait_settled
+    from genmon.watch.waiting import drain_limit, wait_settled
 
     drained = wait_settled(_Draining(), limit=0.5)  # type: ignore[arg-type]
     assert not drained and drained.draining == ("jobs",) and 0.5 <= drained.waited < 1.5

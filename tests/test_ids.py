@@ -13,8 +13,9 @@ from pyroaring import BitMap
 
 import genmon
 from genmon.broker import BrokerProcess, EmbeddedBroker
-from genmon.host import Host, wait_for, wait_settled
+from genmon.host.host import Host
 from genmon.model.ids import id_ranges
+from genmon.watch.waiting import wait_for, wait_settled
 
 
 def test_id_ranges_are_exact_and_cheap_for_long_runs() -> None:

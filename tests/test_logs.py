@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from genmon.host.logs import LOG_LIMIT_BYTES, prune_runs, route_logging
+from genmon.watch.logs import LOG_LIMIT_BYTES, prune_runs, route_logging
 
 
 def _dead_pid() -> int:

@@ -9,8 +9,8 @@ from fakes import fleet_monitor, lost_monitor
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from genmon.metrics import SnapshotCollector
 from genmon.model import STAGES, Snapshot, Stage
+from genmon.watch.metrics import SnapshotCollector
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -7,9 +7,9 @@ import time
 import pytest
 from fakes import demo_reading
 
-from genmon.host import sampler as sampler_module
-from genmon.host.sampler import QUIET_SAMPLE_SECONDS, Sampler
 from genmon.model import Reading
+from genmon.watch import sampler as sampler_module
+from genmon.watch.sampler import QUIET_SAMPLE_SECONDS, Sampler
 
 
 def test_a_watchers_sampler_samples_about_once_a_second_while_nothing_changes() -> None:

@@ -21,9 +21,9 @@ from fakes import (
 )
 from textual.pilot import Pilot
 
-from genmon.host.logs import LogRing
 from genmon.tui import GenmonApp
 from genmon.tui.table import PipelineTable
+from genmon.watch.logs import LogRing
 
 DESCRIPTIONS = {
     "unwired": "a generator is iterated, but nothing sends its values to the agent's topic",

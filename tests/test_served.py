@@ -28,9 +28,9 @@ from test_metrics import samples
 from genmon.broker import BrokerProcess
 from genmon.broker.process import free_port
 from genmon.fleet.watcher import Watcher
-from genmon.host import wait_for, wait_settled
-from genmon.metrics import export
 from genmon.model import STAGES, Snapshot
+from genmon.watch.metrics import export
+from genmon.watch.waiting import wait_for, wait_settled
 
 GENMON = [sys.executable, "-m", "genmon"]
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,8 @@ from conftest import running_host
 
 import genmon
 from genmon.broker import BrokerProcess
-from genmon.host import Host, wait_for
+from genmon.host.host import Host
+from genmon.watch.waiting import wait_for
 
 
 def blocking_app(app_id: str, broker: BrokerProcess, datadir: str) -> faust.App:

@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 from textual.widgets import Static
 
-from genmon.host import Host
+from genmon.host.host import Host
 from genmon.tui import GenmonApp
 from genmon.tui.detail_screen import DetailScreen
 from genmon.tui.help import HelpScreen

@@ -17,10 +17,11 @@ from conftest import broker_args, owned
 from test_fleet import create_topic
 
 from genmon.broker import BrokerProcess
-from genmon.host import Host, wait_for, wait_settled
+from genmon.host.host import Host
 from genmon.host.loader import load_app, prepare_app
 from genmon.model import Refused, Snapshot
 from genmon.probe import Probe
+from genmon.watch.waiting import wait_for, wait_settled
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -2,9 +2,9 @@
 
 Implements :class:`genmon.model.Monitor`, so the screen, ``--headless`` and ``check`` run against a
 watcher exactly as they did against an in-process host — and the screen's process holds no Faust
-app. The reports are merged by :class:`genmon.model.fleet.Fleet`; the settle clocks are advanced by
-one :class:`~genmon.host.sampler.Sampler`; broker truth comes from an
-:class:`~genmon.host.offsets.OffsetWatcher`. Kafka clients run on a thread and loop of their own.
+app. The reports are merged by :class:`genmon.model.merge.Fleet`; the settle clocks are advanced by
+one :class:`~genmon.watch.sampler.Sampler`; broker truth comes from an
+:class:`~genmon.watch.offsets.OffsetWatcher`. Kafka clients run on a thread and loop of their own.
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ from genmon.broker import BrokerAddress
 from genmon.broker.health import BrokerHealth
 from genmon.fleet.channel import CONTROL, REPORTS, ensure_topics
 from genmon.fleet.loopthread import OwnLoop
-from genmon.host.offsets import OffsetWatcher
-from genmon.host.sampler import Sampler
-from genmon.model import AppState, Reading, RowKind, Snapshot, one_line
+from genmon.model import AppState, Reading, RowKind, one_line
 from genmon.model.control import NotSwitchable, UnknownPipeline
-from genmon.model.fleet import Fleet
+from genmon.model.merge import Fleet
 from genmon.model.wire import EVERY, RESET, ControlRecord, WireError, WorkerReport, decode
+from genmon.watch.offsets import OffsetWatcher
+from genmon.watch.readout import Readout
+from genmon.watch.sampler import Sampler
 
 log = logging.getLogger("genmon.fleet")
 
@@ -36,7 +37,7 @@ class WatcherError(Exception):
     """The watcher could not reach the broker; the message is one line."""
 
 
-class Watcher(OwnLoop):
+class Watcher(OwnLoop, Readout):
     """Any method is safe from any thread. ``accept`` picks the workers to watch (all by default)."""
 
     what = "genmon's report reader"
@@ -76,7 +77,7 @@ class Watcher(OwnLoop):
         self.received_bytes = 0
         self.freshness: list[float] = []
         """Seconds from a report being taken (worker's clock) to its merge here (same host: same clock)."""
-        self._started = time.monotonic()
+        self.started_at = time.monotonic()
         self._stopping = threading.Event()
         self._reread = threading.Event()
         """Set by :meth:`reconnect`: the reading loop ends, a new one starts on the same fleet."""
@@ -136,8 +137,9 @@ class Watcher(OwnLoop):
         for (app_id, name), switch in sorted(self.fleet.switches.items(), key=lambda kv: kv[1].stamp):
             self._post(ControlRecord(app_id, name, switch.on, time.time_ns()))
 
-    def broker_up(self) -> bool:
-        return self.health.state == "up"
+    @property
+    def broker_url(self) -> str:
+        return self.broker.url
 
     # -- the watcher's thread ------------------------------------------------------------------
     async def _main(self) -> None:
@@ -271,20 +273,7 @@ class Watcher(OwnLoop):
         return (self.fleet.version, self.health.info(self.broker.url), id(self.offsets.offsets))
 
     def read(self) -> Reading:
-        now = time.monotonic()
-        return self.fleet.reading(
-            now,
-            broker=self.health.info(self.broker.url),
-            offsets=self.offsets.offsets,
-            group_members=self.offsets.members,
-            settle_seconds=self.settle_seconds,
-            log_path=self.log_path,
-            uptime=now - self._started,
-            listening_rows=self.listening_rows,
-        )
-
-    def snapshot(self, fresh: bool = False) -> Snapshot:
-        return self.sampler.snapshot(fresh)
+        return self.merged()
 
     def _topics_to_watch(self) -> dict[str, str | None]:
         """Every topic a source sent to, with the group of the app whose agents read it (from the

@@ -1,7 +1,7 @@
 """The worker process genmon starts itself: ``genmon`` (the demo), ``genmon -A`` and ``genmon check``
 run their Faust apps here, never in the screen's process.
 
-The plan comes as JSON in ``GENMON_WORKER_PLAN`` (written by :mod:`genmon.fleet.workers`). The worker
+The plan comes as JSON in ``GENMON_WORKER_PLAN`` (written by :mod:`genmon.fleet.processes`). The worker
 runs the apps with :class:`genmon.host.Host` (each app on its own loop and thread), publishes the
 host's reports with a :class:`~genmon.fleet.publisher.Publisher` and applies the control topic's
 switches. SIGTERM, SIGINT and SIGHUP stop it: the apps stop (bounded), the final report goes out,
@@ -85,7 +85,7 @@ def watch_over(
 
 def _build_host(plan: dict[str, Any], datadir: str) -> Any:
     from genmon.broker import BrokerAddress, parse_broker_url
-    from genmon.host import Host
+    from genmon.host.host import Host
 
     url = plan.get("broker")
     if plan.get("app_spec"):
@@ -160,7 +160,7 @@ def _final_to_file(plan: dict[str, Any], host: Any) -> None:
 
 def run(plan: dict[str, Any]) -> int:
     """The worker's life; returns the exit status."""
-    from genmon.host import route_logging
+    from genmon.watch.logs import route_logging
 
     route_logging(Path(plan["log_path"]), plan.get("loglevel", logging.INFO))
     worker = Worker(plan)
@@ -178,7 +178,7 @@ def _run(worker: Worker, plan: dict[str, Any]) -> int:
     import tempfile
 
     from genmon.broker import parse_broker_url
-    from genmon.host import HostError
+    from genmon.host.errors import HostError
     from genmon.host.loader import AppLoadError
 
     with tempfile.TemporaryDirectory(prefix="genmon-faust-") as datadir:

@@ -3,7 +3,7 @@ the screen's commands to them.
 
 It does two things only: run apps (start, watch, stop) and carry commands (switch, reset). What the
 user sees is built elsewhere, by the pure :func:`genmon.model.build` from :meth:`Host.read`, with the
-:class:`~genmon.host.sampler.Sampler`'s clocks. The screen never shares a loop with Faust: a
+:class:`~genmon.watch.sampler.Sampler`'s clocks. The screen never shares a loop with Faust: a
 generator that blocks Faust's loop stalls that app, and the host still answers, because readings
 copy the probe's id sets directly (they only ever grow on the Faust threads; later stages are copied
 first). Commands that must not race a hook (reset) are posted to the apps' loops.
@@ -22,22 +22,23 @@ from genmon.broker import BrokerAddress
 from genmon.broker.health import BrokerHealth
 from genmon.host.apprun import AppFactory, AppRun
 from genmon.host.errors import HostError
-from genmon.host.offsets import OffsetWatcher
-from genmon.host.sampler import Sampler
 from genmon.host.topics import create_missing_topics
-from genmon.model import Reading, Snapshot
+from genmon.model import Reading
 from genmon.model.control import NotSwitchable, UnknownPipeline
-from genmon.model.fleet import Fleet
+from genmon.model.merge import Fleet
 from genmon.model.wire import RESET, ControlRecord, WorkerReport
 from genmon.probe import Probe
 from genmon.probe.identity import worker_report
 from genmon.probe.switches import Switchboard
 from genmon.probe.touchpoints import load_fixups
+from genmon.watch.offsets import OffsetWatcher
+from genmon.watch.readout import Readout
+from genmon.watch.sampler import Sampler
 
 __all__ = ["Host", "HostError"]
 
 
-class Host:
+class Host(Readout):
     """Owns the Faust threads; every public method is safe to call from any other thread.
 
     Implements :class:`genmon.model.Monitor`, the protocol the screen is written against.
@@ -90,7 +91,7 @@ class Host:
         self.settle_seconds = settle_seconds
         self.log_path = log_path
         self.start_timeout = start_timeout
-        self._started_at = time.monotonic()
+        self.started_at = time.monotonic()
         self._started_wall = time.time()
         self._reports = 0
         self.fleet = Fleet()
@@ -229,9 +230,6 @@ class Host:
         self.sampler.forget(set(names))
 
     # -- reading (genmon.model.Monitor) ------------------------------------------------------
-    def broker_up(self) -> bool:
-        return self.health.state == "up"
-
     def report(self, final: bool = False, latency: bool = True) -> WorkerReport:
         """What this process knows now, as it travels to a watcher (:mod:`genmon.model.wire`);
         ``latency=False``: the latency histograms as last encoded (see ``Source.read``)."""
@@ -253,20 +251,5 @@ class Host:
     def read(self) -> Reading:
         """What every app and the probe know now, merged as a fleet's would be (one worker):
         the input of :func:`genmon.model.build`."""
-        report = self.report()
-        now = time.monotonic()
-        self.fleet.add(report, now)
-        return self.fleet.reading(
-            now,
-            broker=self.health.info(self._broker.url),
-            offsets=self.offsets.offsets,
-            group_members=self.offsets.members,
-            settle_seconds=self.settle_seconds,
-            log_path=self.log_path,
-            uptime=now - self._started_at,
-            listening_rows=self.listening_rows,
-        )
-
-    def snapshot(self, fresh: bool = False) -> Snapshot:
-        """One reading of every pipeline (``fresh``: taken now, see :class:`Monitor`)."""
-        return self.sampler.snapshot(fresh)
+        self.fleet.add(self.report(), time.monotonic())
+        return self.merged()

@@ -19,7 +19,7 @@ RANGE_LIMIT = 20
 """How many runs of consecutive ids a MissingIds keeps (the count is always exact)."""
 ORIGIN_SHIFT = 32
 """A value id merged from several workers' generators of one name is ``worker << 32 | seq``
-(see :mod:`genmon.model.fleet`): the same generator in two workers numbers its values alike."""
+(see :mod:`genmon.model.merge`): the same generator in two workers numbers its values alike."""
 
 Ids = AbstractBitMap | AbstractBitMap64
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from genmon.model.snapshot import PipelineSnapshot
 from genmon.model.text import plural
-from genmon.model.vocabulary import VerdictState, Word
+from genmon.model.vocabulary import RowState, VerdictState, Word
 
 
 class SortBy(Word):
@@ -47,32 +47,19 @@ def following(choices: tuple[Word, ...], current: Word) -> Word:
     return choices[(choices.index(current) + 1) % len(choices)]
 
 
-def row_state(pipe: PipelineSnapshot) -> str:
-    """The word a row is counted under in the header: its verdict, or ``stalled`` when its generator
-    or its app's loop stalled and nothing worse is true."""
+def row_state(pipe: PipelineSnapshot) -> RowState:
+    """The state a row is counted under in the header: its verdict's, or ``stalled`` when its
+    generator or its app's loop stalled and nothing worse is true."""
     state = pipe.verdict.state
     if state in (VerdictState.LOST, VerdictState.CRASHED):
-        return str(state)
+        return RowState(state.value)
     if pipe.stalls or pipe.loop_stalls:
-        return "stalled"
-    return str(state)
-
-
-_RANK = {
-    "crashed": 0,
-    "lost": 1,
-    "stalled": 2,
-    "unverifiable": 3,
-    "in_flight": 4,
-    "paused": 5,
-    "ok": 6,
-    "idle": 7,
-}
-_WORDS = {"in_flight": "in flight"}
+        return RowState.STALLED
+    return RowState(state.value)
 
 
 def problem(pipe: PipelineSnapshot) -> bool:
-    return row_state(pipe) in ("crashed", "lost", "stalled", "unverifiable")
+    return row_state(pipe).problem
 
 
 @dataclass(frozen=True)
@@ -114,10 +101,10 @@ def _key(view: View, rates: Mapping[str, float]):  # type: ignore[no-untyped-def
     if view.sort == SortBy.NAME:
         return lambda p: (p.name,)
     if view.sort == SortBy.LOSS:
-        return lambda p: (-p.verdict.lost, -p.verdict.in_flight, _RANK.get(row_state(p), 9), p.name)
+        return lambda p: (-p.verdict.lost, -p.verdict.in_flight, row_state(p).rank, p.name)
     if view.sort == SortBy.RATE:
         return lambda p: (-rates.get(p.name, 0.0), p.name)
-    return lambda p: (_RANK.get(row_state(p), 9), -p.verdict.lost, p.name)
+    return lambda p: (row_state(p).rank, -p.verdict.lost, p.name)
 
 
 @dataclass(frozen=True)
@@ -170,10 +157,7 @@ def ordered(
 def state_counts(pipes: Iterable[PipelineSnapshot]) -> str:
     """``3 lost · 1 crashed · 196 ok``: rows per state, worst first."""
     counts = Counter(row_state(p) for p in pipes)
-    return " · ".join(
-        f"{counts[state]} {_WORDS.get(state, state)}"
-        for state in sorted(counts, key=lambda s: _RANK.get(s, 9))
-    )
+    return " · ".join(f"{counts[state]} {state.words}" for state in sorted(counts, key=lambda s: s.rank))
 
 
 def rows_line(pipes: list[PipelineSnapshot] | tuple[PipelineSnapshot, ...]) -> str:

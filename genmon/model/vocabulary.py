@@ -131,6 +131,39 @@ _VERDICT_STYLE = {
 }
 
 
+class RowState(Word):
+    """What a row is counted under in the header and sorted by: its verdict's state, or ``stalled``
+    when its generator or its app's loop stalled and nothing worse is true. Members are in the
+    order problems sort first."""
+
+    CRASHED = "crashed"
+    LOST = "lost"
+    STALLED = "stalled"
+    UNVERIFIABLE = "unverifiable"
+    IN_FLIGHT = "in_flight"
+    PAUSED = "paused"
+    OK = "ok"
+    IDLE = "idle"
+
+    @property
+    def rank(self) -> int:
+        """Where rows of this state sort with problems first (0: the worst)."""
+        return _ROW_STATES.index(self)
+
+    @property
+    def problem(self) -> bool:
+        """A row ``f`` keeps with "problems only", and the header counts as one."""
+        return self in (RowState.CRASHED, RowState.LOST, RowState.STALLED, RowState.UNVERIFIABLE)
+
+    @property
+    def words(self) -> str:
+        """How the header says it (``in flight``)."""
+        return self.value.replace("_", " ")
+
+
+_ROW_STATES: tuple[RowState, ...] = tuple(RowState)
+
+
 class AppState(Word):
     """The life of one Faust app under genmon."""
 

@@ -2,7 +2,7 @@
 
 A worker (a process running Faust apps with genmon's probe) reports what it knows: its apps, and
 per source the ids it saw at each stage. The watcher merges the reports of every worker
-(:mod:`genmon.model.fleet`). The format is documented in ``docs/FLEET.md``; ``FORMAT`` changes when a
+(:mod:`genmon.model.merge`). The format is documented in ``docs/FLEET.md``; ``FORMAT`` changes when a
 reader of the old one would misread the new one.
 
 Bytes: a JSON document compressed with zlib. Id sets travel as pyroaring's portable serialization,

@@ -22,11 +22,11 @@ from textual.reactive import var
 from textual.widgets import Footer, Input, RichLog, Static
 from textual.worker import get_current_worker
 
-from genmon.model import Monitor, Refused, Snapshot, header_line, one_line
+from genmon.model import AppState, Monitor, Refused, Snapshot, header_line, one_line
 from genmon.model.control import LogSource
 from genmon.model.text import megabytes
 from genmon.model.view import FILTERS, SORTS, SortBy, following
-from genmon.tui.detail import DetailPanel, RateHistory
+from genmon.tui.detail_panel import DetailPanel, RateHistory
 from genmon.tui.detail_screen import DetailScreen
 from genmon.tui.header import SteadyHeader
 from genmon.tui.help import HelpScreen
@@ -34,7 +34,7 @@ from genmon.tui.messages import RowChosen, RowHighlighted, SnapshotTaken
 from genmon.tui.table import NAVIGATION, PipelineTable
 from genmon.tui.terminal import driver_class
 from genmon.tui.too_small import TooSmallScreen, too_small
-from genmon.tui.workers import WorkersTable
+from genmon.tui.workers_panel import WorkersTable
 
 REFRESH_SECONDS = 0.2
 
@@ -112,7 +112,7 @@ class GenmonApp(App[None]):
 
     def __init__(
         self,
-        host: Monitor,
+        monitor: Monitor,
         *,
         descriptions: dict[str, str] | None = None,
         log_ring: LogSource | None = None,
@@ -124,7 +124,7 @@ class GenmonApp(App[None]):
         self.recover = recover
         self._recovering = False
         self._status_text = ""
-        self.host = host
+        self.monitor = monitor
         self.descriptions = descriptions or {}
         self.log_ring = log_ring
         self.snapshot: Snapshot | None = None
@@ -156,7 +156,7 @@ class GenmonApp(App[None]):
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                     # quit as q does; the exit status still says a signal ended it (128 + N)
                     loop.add_signal_handler(sig, self.exit, None, 128 + sig)
-        self._apply(self.host.snapshot())
+        self._apply(self.monitor.snapshot())
         self._poll()
 
     def _loop_or_none(self):  # type: ignore[no-untyped-def]
@@ -189,7 +189,7 @@ class GenmonApp(App[None]):
         """Take a snapshot, post it, wait, repeat: the next one starts when the last is done."""
         worker = get_current_worker()
         while not worker.is_cancelled:
-            self.post_message(SnapshotTaken(self.host.snapshot()))
+            self.post_message(SnapshotTaken(self.monitor.snapshot()))
             time.sleep(REFRESH_SECONDS)
 
     @on(SnapshotTaken)
@@ -329,23 +329,23 @@ class GenmonApp(App[None]):
             return
         on_now = next((p.on for p in self.snapshot.pipelines if p.name == name), True)
         try:
-            self.host.set_generator(name, not on_now)
+            self.monitor.set_generator(name, not on_now)
         except Refused as refusal:
             self.notify(str(refusal), severity="warning", timeout=4)
             return
         self.notify(f"{name}: generator {'off' if on_now else 'on'}", timeout=2)
-        self._apply(self.host.snapshot())
+        self._apply(self.monitor.snapshot())
 
     def action_all_on(self) -> None:
-        self.host.set_all(True)
-        self._apply(self.host.snapshot())
+        self.monitor.set_all(True)
+        self._apply(self.monitor.snapshot())
 
     def action_all_off(self) -> None:
-        self.host.set_all(False)
-        self._apply(self.host.snapshot())
+        self.monitor.set_all(False)
+        self._apply(self.monitor.snapshot())
 
     def action_reset(self) -> None:
-        self.host.reset()
+        self.monitor.reset()
         self.history = RateHistory()
         self.notify("counts reset", timeout=2)
 
@@ -398,7 +398,7 @@ class GenmonApp(App[None]):
 
 def status_line(snap: Snapshot) -> str:
     """The line under the header: what is wrong now (crash, stall, broker, memory), else the basics."""
-    if snap.app_state == "crashed":
+    if snap.app_state == AppState.CRASHED:
         return f"[b red]app crashed:[/] {snap.error or '?'} ─ log {snap.log_path}"
     if snap.stalls.ongoing:
         return f"[b red]Faust's event loop is stalled: {snap.stalls.ongoing:.1f}s so far[/]"

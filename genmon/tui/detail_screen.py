@@ -11,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from genmon.model import STAGES, PipelineSnapshot, Snapshot, Stage, flow
-from genmon.tui.detail import Explanation, RateHistory, Rates
+from genmon.tui.detail_panel import Explanation, RateHistory, Rates
 
 
 def stages_table(pipe: PipelineSnapshot) -> Table:

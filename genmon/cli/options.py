@@ -88,7 +88,7 @@ workers_option = click.option(
 
 def _keep_log(_ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
-        from genmon.host.logs import RunLogs
+        from genmon.watch.logs import RunLogs
 
         RunLogs.keep = True
 

@@ -1,0 +1,67 @@
+"""What every ``genmon`` command shares: its click settings and the checks made before anything
+starts (a broker given twice, an address taken, a terminal too small), each a one-line error."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+from typing import Any
+
+import click
+
+from genmon.broker import check_reachable, parse_broker_url
+from genmon.cli.options import UsageProblem
+from genmon.listen import check_port
+
+CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def given(ctx: click.Context, name: str) -> bool:
+    """Whether the user typed option ``name`` (not its default)."""
+    return ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+
+
+def broker_choice(broker: str | None, embedded: bool) -> None:
+    if broker is not None and embedded:
+        raise UsageProblem("--broker and --embedded exclude each other")
+    if broker is not None:  # a malformed or unreachable broker fails here, before anything starts
+        check_reachable(parse_broker_url(broker))
+
+
+def fleet_broker(command: str, broker: str | None) -> str:
+    """The broker a fleet reports to, reachable, or a one-line error."""
+    if not broker or broker == "app":
+        raise UsageProblem(f"genmon {command} needs --broker URL (or GENMON_BROKER set to a URL)")
+    check_reachable(parse_broker_url(broker))
+    return broker
+
+
+def listen(prometheus: tuple[str, int] | None) -> None:
+    """A --prometheus address that cannot be listened on fails before anything starts."""
+    if prometheus is not None:
+        check_port(*prometheus, "--prometheus")
+
+
+def level(name: str) -> int:
+    """A --loglevel name as logging's number."""
+    return int(getattr(logging, name.upper()))
+
+
+def check_terminal(allow_served: bool = False) -> None:
+    """Textual draws on stderr and reads stdin: both must be the terminal — except for the watcher's
+    screen that ``genmon serve`` starts for a browser tab (pipes to the server, sized by the tab)."""
+    from genmon.tui.served import served
+
+    if allow_served and served():
+        return
+    if not (sys.stderr.isatty() and sys.stdin.isatty()):
+        raise UsageProblem("the screen needs a terminal; use --headless (with --json) in scripts")
+    from genmon.tui.too_small import MIN_COLUMNS, MIN_LINES, too_small  # the screen's own limit
+
+    size = shutil.get_terminal_size((0, 0))
+    if too_small(size.columns, size.lines):
+        raise UsageProblem(
+            f"terminal too small ({size.columns}x{size.lines}); "
+            f"genmon needs at least {MIN_COLUMNS}x{MIN_LINES}"
+        )

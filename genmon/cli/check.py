@@ -1,0 +1,121 @@
+"""``genmon check``: the gate for CI — run the app headless, pause, settle, judge, exit with a status."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from genmon.cli import outcome
+from genmon.cli.base import CONTEXT_SETTINGS, broker_choice, level
+from genmon.cli.options import (
+    UsageProblem,
+    app_option,
+    broker_option,
+    create_topics_option,
+    embedded_option,
+    json_option,
+    keep_log_option,
+    loglevel_option,
+    seconds,
+    settle_option,
+    workers_option,
+)
+from genmon.cli.outcome import Exit
+from genmon.model import DEFAULT_FAIL_ON, PROBLEMS, RowKind, parse_fail_on, plural, problems
+from genmon.session import Options, running, settle_and_read
+
+
+@click.command(context_settings=CONTEXT_SETTINGS, epilog=outcome.statuses_help(*Exit))
+@app_option
+@broker_option
+@embedded_option
+@create_topics_option
+@click.option(
+    "--duration",
+    type=seconds,
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds the app runs before its tracked generators are paused.",
+)
+@settle_option
+@json_option
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="Pass even when no pipeline was seen (nothing sent to a topic during the run).",
+)
+@click.option(
+    "--fail-on",
+    default=",".join(DEFAULT_FAIL_ON),
+    show_default=True,
+    metavar="KINDS",
+    help=f"Problems that fail the check: a comma list of {', '.join(PROBLEMS)}.",
+)
+@click.option(
+    "--sink",
+    "sinks",
+    multiple=True,
+    metavar="TOPIC",
+    help="A topic the app writes for others to read (repeatable): never a problem, even with "
+    "--fail-on unread.",
+)
+@workers_option
+@loglevel_option
+@keep_log_option
+def check(
+    app_spec: str | None,
+    broker: str | None,
+    embedded: bool,
+    create_topics: bool,
+    duration: float,
+    settle: float,
+    json_output: bool,
+    allow_empty: bool,
+    fail_on: str,
+    sinks: tuple[str, ...],
+    workers: int,
+    loglevel: str,
+) -> None:
+    """Run your app headless, pause its tracked generators, let it settle, and judge it."""
+    if app_spec is None:
+        raise UsageProblem("genmon check needs -A MODULE[:APP]")
+    try:
+        kinds = parse_fail_on(fail_on)
+    except ValueError as exc:
+        raise UsageProblem(f"--fail-on: {exc}") from None
+    broker_choice(broker, embedded)
+    opts = Options(
+        broker,
+        embedded,
+        app_spec,
+        settle=settle,
+        loglevel=level(loglevel),
+        create_topics=create_topics,
+        workers=workers,
+    )
+    with running(opts) as run:
+        snapshot = settle_and_read(run.watcher, duration, settle)
+    from genmon.cli.report import print_report
+
+    snapshot = outcome.final_snapshot(run, snapshot)
+    found = problems(snapshot, kinds, declared_sinks=sinks)
+    print_report(snapshot, json_output)
+    if not json_output:
+        click.echo(
+            f"genmon check: {plural(len(found), 'problem')}" + "".join(f"\n  - {line}" for line in found)
+        )
+    if not found and not allow_empty and not any(p.kind != RowKind.TOPIC for p in snapshot.pipelines):
+        click.echo(
+            "genmon check: no pipeline seen: nothing sent to a topic during the run. Mark a generator with "
+            "@genmon.track, or check that the app's tasks and timers send; --allow-empty passes anyway.",
+            err=True,
+        )
+        sys.exit(Exit.EMPTY)
+    hung = outcome.hung(run)
+    faulted = outcome.broker_fault(run, snapshot)
+    sys.exit(
+        faulted
+        or (Exit.PROBLEM if found else Exit.DRAINING if snapshot.draining else Exit.HUNG if hung else Exit.OK)
+    )
