@@ -61,7 +61,7 @@ def serve(watch_args: Sequence[str], host: str, port: int, title: str, public: s
     url = (public or public_url(host, port)).rstrip("/")
     tabs: set[asyncio.Task[Any]] = set()
 
-    class GenmonServer(Server):  # type: ignore[misc]
+    class GenmonServer(Server):
         def initialize_logging(self) -> None:  # genmon's log file, not rich on the terminal
             logging.getLogger("textual-serve").setLevel(logging.INFO)
 

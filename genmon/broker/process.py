@@ -18,7 +18,7 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from genmon.broker.address import BrokerAddress, BrokerError, unreachable_because
 
@@ -36,6 +36,9 @@ def _own_session_and_die_with_parent() -> None:  # pragma: no cover - runs in th
 
         with contextlib.suppress(Exception):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+B = TypeVar("B", bound="BrokerProcess")
 
 
 class BrokerProcess:
@@ -91,7 +94,7 @@ class BrokerProcess:
     def is_up(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def start(self) -> BrokerProcess:
+    def start(self: B) -> B:
         port = self.port or free_port()
         self.address = BrokerAddress("127.0.0.1", port)
         if self.port and unreachable_because(self.address, timeout=0.5) is None:
@@ -119,7 +122,7 @@ class BrokerProcess:
             self.stop()
             raise BrokerError(f"{self.name} could not be started: {exc}") from None
         finally:
-            if out is not subprocess.DEVNULL:
+            if not isinstance(out, int):  # a log file, not DEVNULL
                 out.close()
         self._wait_ready()
         return self
@@ -163,7 +166,7 @@ class BrokerProcess:
             self._workdir.cleanup()
             self._workdir = None
 
-    def __enter__(self) -> BrokerProcess:
+    def __enter__(self: B) -> B:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -123,7 +123,7 @@ class ListenAddress(click.ParamType):
         self, value: object, param: click.Parameter | None, ctx: click.Context | None
     ) -> tuple[str, int]:
         if isinstance(value, tuple):
-            return value  # type: ignore[return-value]
+            return value
         text = str(value).strip()
         host, sep, port = text.rpartition(":")
         if not sep:

@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from genmon.fleet.channel import CONTROL, REPORTS, ensure_topics
 from genmon.fleet.loopthread import OwnLoop
@@ -136,14 +137,14 @@ class Publisher(OwnLoop):
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(producer.stop(), 1.0)
 
-    async def _drain_control(self, consumer, tp) -> None:  # type: ignore[no-untyped-def]
+    async def _drain_control(self, consumer: Any, tp: Any) -> None:
         """Apply every control record there is now: a worker that starts later obeys the switches."""
         end = (await consumer.end_offsets([tp])).get(tp, 0)
         deadline = time.monotonic() + 5.0
         while await consumer.position(tp) < end and time.monotonic() < deadline:
             self._apply(await consumer.getmany(tp, timeout_ms=200))
 
-    def _apply(self, batches: dict) -> None:  # type: ignore[type-arg]
+    def _apply(self, batches: dict) -> None:
         for records in batches.values():
             for record in records:
                 try:
@@ -156,7 +157,7 @@ class Publisher(OwnLoop):
                 except Exception as exc:
                     log.warning("a genmon switch could not be applied: %s", one_line(exc))
 
-    async def _publish(self, producer, consumer, tp) -> None:  # type: ignore[no-untyped-def]
+    async def _publish(self, producer: Any, consumer: Any, tp: Any) -> None:
         stop = self._stop
         assert stop is not None
         last_key, last_sent, next_report = b"", 0.0, 0.0
@@ -201,8 +202,8 @@ class Publisher(OwnLoop):
             or now - self._checkpoint_at >= CHECKPOINT_MAX_SECONDS
         )
 
-    async def _send(  # type: ignore[no-untyped-def]
-        self, producer, report: WorkerReport, now: float, base: WorkerReport | None = None
+    async def _send(
+        self, producer: Any, report: WorkerReport, now: float, base: WorkerReport | None = None
     ) -> None:
         """Send a checkpoint (``report``) or a delta (``report`` on top of the last; ``base``: the
         whole state it brings the watcher to)."""

@@ -14,7 +14,8 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from genmon.broker import BrokerAddress
 from genmon.broker.health import BrokerHealth
@@ -177,7 +178,7 @@ class Watcher(OwnLoop, Readout):
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(producer.stop(), 1.0)
 
-    def _take_reports(self, records, now: float) -> None:  # type: ignore[no-untyped-def]
+    def _take_reports(self, records: Iterable[Any], now: float) -> None:
         """Fold a batch of reports in order; what precedes a worker's newest checkpoint in the batch
         is skipped undecoded (the checkpoint has it all)."""
         records = list(records)
@@ -208,7 +209,7 @@ class Watcher(OwnLoop, Readout):
                 self.freshness.append(max(wall - report.at, 0.0))
                 del self.freshness[:-2000]
 
-    def _take_control(self, records) -> None:  # type: ignore[no-untyped-def]
+    def _take_control(self, records: Iterable[Any]) -> None:
         for record in records:
             try:
                 control = ControlRecord.decode(record.key, record.value)
@@ -217,7 +218,7 @@ class Watcher(OwnLoop, Readout):
             if control.name != RESET and control.stamp >= self.control_since:
                 self.fleet.switch(control.app_id, control.name, control.on, control.stamp)
 
-    async def _send_control(self, producer) -> None:  # type: ignore[no-untyped-def]
+    async def _send_control(self, producer: Any) -> None:
         assert self._outbox is not None
         while True:
             record = await self._outbox.get()

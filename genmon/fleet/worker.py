@@ -111,7 +111,7 @@ def _build_host(plan: dict[str, Any], datadir: str) -> Any:
         watching=False,
     )
     if plan.get("app_spec"):
-        return Host(lambda: app, probe=probe, listening_rows=True, **common)  # type: ignore[arg-type]
+        return Host(lambda: app, probe=probe, listening_rows=True, **common)
     from genmon.demo import plan as demo_plan
 
     plans = demo_plan(
@@ -122,7 +122,7 @@ def _build_host(plan: dict[str, Any], datadir: str) -> Any:
         datadir=datadir,
         broker_settings=plan.get("broker_settings") or {},
     )
-    return Host(factories=[(p.factory, p.delay) for p in plans], **common)  # type: ignore[arg-type]
+    return Host(factories=[(p.factory, p.delay) for p in plans], **common)
 
 
 def _status(plan: dict[str, Any], **fields: Any) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from pyroaring import FrozenBitMap
 
-from genmon.model.ids import Ids, MissingIds, finished_by_all, id_range
+from genmon.model.ids import Ids, MissingIds, both, either, finished_by_all, id_range, minus
 from genmon.model.settle import Clocks
 from genmon.model.snapshot import (
     AppStatus,
@@ -150,11 +150,11 @@ def _stages(src: SourceState, read: set[str] | None) -> _Stages:
     nothing = FrozenBitMap()
 
     def short(have: Mapping[str, Ids], of: Mapping[str, Ids], among: Iterable[str]) -> Ids:
-        gaps = [of[t] - have.get(t, nothing) for t in among if t in of]
+        gaps = [minus(of[t], have.get(t, nothing)) for t in among if t in of]
         return _union(gaps) if gaps else nothing
 
-    acked = src.acked - short(src.acked_by, src.sent_by, src.sent_by)
-    received = src.received - short(src.received_by, src.sent_by, needed)
+    acked = minus(src.acked, short(src.acked_by, src.sent_by, src.sent_by))
+    received = minus(src.received, short(src.received_by, src.sent_by, needed))
     done_by = {
         topic: finished_by_all((t, ids) for (t, _agent), ids in src.processed.items() if t == topic)
         for topic in per_topic
@@ -163,14 +163,16 @@ def _stages(src: SourceState, read: set[str] | None) -> _Stages:
     if not finished:
         return _Stages(src.sent, acked, received, None)
     received_by = {t: ids for t, ids in src.received_by.items() if t in needed}
-    done = (_union(list(finished.values())) & received) - short(finished, received_by, received_by)
-    return _Stages(src.sent, acked, received, done)
+    all_done = minus(
+        both(_union(list(finished.values())), received), short(finished, received_by, received_by)
+    )
+    return _Stages(src.sent, acked, received, all_done)
 
 
 def _union(sets: list[Ids]) -> Ids:
     out = sets[0]
     for more in sets[1:]:
-        out = out | more
+        out = either(out, more)
     return out
 
 
@@ -191,7 +193,7 @@ def _missing(src: SourceState, stages: _Stages) -> dict[Stage, MissingIds]:
         elif len(reached) == len(before) and reached == before:
             continue  # nothing missing, found without building an empty difference (most stages)
         else:
-            ids = before - reached
+            ids = minus(before, reached)
         if ids:
             missing[stage] = MissingIds.of(ids)
     return missing
@@ -263,8 +265,10 @@ def _pipeline(
         elif src.switching and verdict.state != VerdictState.LOST:
             verdict = replace(verdict, text=src.switching)
         elif misnamed is not None and verdict.lost_at == Stage.RECEIVED:
-            sent_to, read = misnamed
-            text = f"{verdict.text} (probably a wrong topic name: sent to {sent_to}, your agent reads {read})"
+            sent_to, reads = misnamed
+            text = (
+                f"{verdict.text} (probably a wrong topic name: sent to {sent_to}, your agent reads {reads})"
+            )
             verdict = replace(verdict, text=text)
         elif sinks and verdict.state in (VerdictState.OK, VerdictState.IN_FLIGHT):
             verdict = replace(verdict, text=f"{verdict.text} · to sink {', '.join(sinks)}")

@@ -96,11 +96,11 @@ def diagnose(
             "# genmon --app-id mine-2 (demo), or faust.App('mine-2', ...)",
         )
     if v.state == VerdictState.UNVERIFIABLE:
-        stage = v.stage or "a later stage"
+        where = v.stage or "a later stage"
         return Diagnosis(
-            f"{v.in_flight} values have not reached {stage}, and worker {v.error or '?'} without a "
+            f"{v.in_flight} values have not reached {where}, and worker {v.error or '?'} without a "
             "final report: it may have handled them after its last report, or died holding them. "
-            f"{_ids(pipe.missing.get(stage) if v.stage else None)} cannot be verified either way. Once the "
+            f"{_ids(pipe.missing.get(v.stage) if v.stage else None)} cannot be verified either way. Once the "
             "group has rebalanced, values its partitions still held are read again by the other workers.",
             "# why the worker died: its log, its pod's events (OOMKilled? evicted?)\n"
             "# values read again by the other workers arrive as duplicates, not losses",

@@ -9,7 +9,7 @@ workers) combine with a union.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,8 @@ ORIGIN_SHIFT = 32
 (see :mod:`genmon.model.merge`): the same generator in two workers numbers its values alike."""
 
 Ids = AbstractBitMap | AbstractBitMap64
+FrozenIds = FrozenBitMap | FrozenBitMap64
+"""The immutable id sets readings carry: 32-bit ids, or 64-bit ones merged from several workers."""
 
 
 def id_text(value: int) -> str:
@@ -34,6 +36,28 @@ def run_text(first: int, last: int) -> str:
     if first == last:
         return id_text(first)
     return f"{id_text(first)}-{last & ((1 << ORIGIN_SHIFT) - 1) if first >> ORIGIN_SHIFT else last}"
+
+
+def minus(a: Ids, b: Ids) -> Ids:
+    """``a - b``. The sets one computation combines are all of one width (32-bit ids of one worker,
+    or a fleet's 64-bit ids); pyroaring types its operators per width, so the mix is checked here
+    at run time, once, rather than at every use."""
+    return a - b  # type: ignore[operator]
+
+
+def both(a: Ids, b: Ids) -> Ids:
+    """``a & b`` (one width, see :func:`minus`)."""
+    return a & b  # type: ignore[operator]
+
+
+def either(a: Ids, b: Ids) -> Ids:
+    """``a | b`` (one width, see :func:`minus`)."""
+    return a | b  # type: ignore[operator]
+
+
+def union_all(sets: Sequence[Ids]) -> Ids:
+    """The union of one or more sets (one width, see :func:`minus`)."""
+    return sets[0].union(*sets[1:])  # type: ignore[arg-type]
 
 
 def mutable(ids: Ids) -> BitMap | BitMap64:

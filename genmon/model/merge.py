@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 from pyroaring import BitMap, FrozenBitMap, FrozenBitMap64
 
 from genmon.model.assemble import combined
-from genmon.model.ids import Ids, finished_by_all, id_range
+from genmon.model.ids import Ids, finished_by_all, id_range, union_all
 from genmon.model.latency import JOIN, latency_summary
 from genmon.model.snapshot import BrokerInfo, LoopStalls, TopicOffsets
 from genmon.model.state import AppReading, InboundState, Reading, SourceState, WorkerStatus
@@ -306,7 +306,7 @@ def _union(sets: list[Ids]) -> tuple[FrozenBitMap, int]:
         return FrozenBitMap(), 0
     if len(sets) == 1:
         return FrozenBitMap(sets[0]), 0
-    union = BitMap.union(*sets)
+    union = union_all(sets)
     return FrozenBitMap(union), sum(len(s) for s in sets) - len(union)
 
 
@@ -362,7 +362,7 @@ def _merge_origin(
         share[Stage.RECEIVED] = share.get(Stage.RECEIVED, 0) + len(_above(s.received, floor))
         if done is not None:
             mine = [_above(ids, floor) for ids in s.processed.values()]
-            share[Stage.PROCESSED] = share.get(Stage.PROCESSED, 0) + (len(BitMap.union(*mine)) if mine else 0)
+            share[Stage.PROCESSED] = share.get(Stage.PROCESSED, 0) + (len(union_all(mine)) if mine else 0)
     duplicates = dict(sender.duplicates)
     duplicates[Stage.RECEIVED] = sum(s.duplicates.get(Stage.RECEIVED, 0) for _, s in parts) + folded_r
     duplicates[Stage.PROCESSED] = sum(s.duplicates.get(Stage.PROCESSED, 0) for _, s in parts) + folded_p
@@ -468,7 +468,7 @@ def _merge_apps(heard: list[Heard], now: float, broker_up: bool = True) -> tuple
                 readers[topic] = tuple(dict.fromkeys((*readers.get(topic, ()), *agents)))
         assigned_sets = [a.assigned for _, a in alive]
         assigned = (
-            frozenset().union(*assigned_sets)
+            frozenset().union(*(s for s in assigned_sets if s is not None))
             if assigned_sets and all(s is not None for s in assigned_sets)
             else None
         )

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from pyroaring import FrozenBitMap, FrozenBitMap64
+from pyroaring import FrozenBitMap
 
+from genmon.model.ids import FrozenIds
 from genmon.model.snapshot import BrokerInfo, LoopStalls, TopicOffsets, WorkerStatus
 from genmon.model.vocabulary import AppState, Cause, RowKind, Stage
 
@@ -35,18 +36,18 @@ class SourceState:
     """The label of the app run whose code declared or fed this source."""
     seq: int = 0
     floor: int = 0
-    sent: FrozenBitMap = EMPTY
-    acked: FrozenBitMap = EMPTY
-    received: FrozenBitMap = EMPTY
-    sent_by: Mapping[str, FrozenBitMap] = field(default_factory=dict)
+    sent: FrozenIds = EMPTY
+    acked: FrozenIds = EMPTY
+    received: FrozenIds = EMPTY
+    sent_by: Mapping[str, FrozenIds] = field(default_factory=dict)
     """Per topic, when the source sent to several (fan-out) or is another process's (a receiver in
     a fleet): ``sent``/``acked``/``received`` are then the unions, and a value has reached a stage
     only once it reached it on every topic it was sent to. Empty for a single topic."""
-    acked_by: Mapping[str, FrozenBitMap] = field(default_factory=dict)
-    received_by: Mapping[str, FrozenBitMap] = field(default_factory=dict)
-    processed: Mapping[tuple[str, str], FrozenBitMap] = field(default_factory=dict)
+    acked_by: Mapping[str, FrozenIds] = field(default_factory=dict)
+    received_by: Mapping[str, FrozenIds] = field(default_factory=dict)
+    processed: Mapping[tuple[str, str], FrozenIds] = field(default_factory=dict)
     """(topic, agent) -> ids that agent finished from that topic"""
-    damaged: Mapping[Cause, FrozenBitMap] = field(default_factory=dict)
+    damaged: Mapping[Cause, FrozenIds] = field(default_factory=dict)
     notes: Mapping[Cause, str] = field(default_factory=dict)
     """cause -> what genmon saw happen (``agent count raised KeyError('x')``): named in the verdict."""
     duplicates: Mapping[Stage, int] = field(default_factory=dict)
@@ -63,7 +64,7 @@ class SourceState:
     sending stages are in the origin's own report."""
     latency_hist: str = ""
     """Yield → processed latencies, HdrHistogram-encoded, so a fleet's are added exactly."""
-    expected: FrozenBitMap | FrozenBitMap64 | None = None
+    expected: FrozenIds | None = None
     """The ids yielded, when they are not simply ``floor+1 … seq`` (merged from several origins)."""
     switching: str | None = None
     """Set while a switch has not reached every worker yet (``switching off: 2 of 3 workers``)."""

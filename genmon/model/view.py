@@ -9,8 +9,9 @@ draws what it returns.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from genmon.model.snapshot import PipelineSnapshot
 from genmon.model.text import plural
@@ -97,7 +98,7 @@ def _kept(pipe: PipelineSnapshot, view: View) -> bool:
     return True
 
 
-def _key(view: View, rates: Mapping[str, float]):  # type: ignore[no-untyped-def]
+def _key(view: View, rates: Mapping[str, float]) -> Callable[[PipelineSnapshot], tuple[Any, ...]]:
     if view.sort == SortBy.NAME:
         return lambda p: (p.name,)
     if view.sort == SortBy.LOSS:

@@ -24,6 +24,7 @@ from typing import Any
 
 from pyroaring import BitMap, FrozenBitMap
 
+from genmon.model.ids import minus
 from genmon.model.snapshot import LoopStalls
 from genmon.model.state import AppReading, InboundState, SourceState
 from genmon.model.vocabulary import AppState, Cause, RowKind, Stage
@@ -123,18 +124,18 @@ def _grown(old: SourceState, new: SourceState) -> SourceState:
 def _shrunk(old: SourceState, new: SourceState) -> SourceState:
     """``new`` with only the ids ``old`` did not have (the delta between two reports)."""
 
-    def minus(a: Mapping[Any, Any], b: Mapping[Any, Any]) -> dict[Any, Any]:
+    def minus_by(a: Mapping[Any, Any], b: Mapping[Any, Any]) -> dict[Any, Any]:
         return {k: ids - b[k] if k in b else ids for k, ids in a.items()}
 
     return new.evolve(
-        sent=new.sent - old.sent,
-        acked=new.acked - old.acked,
-        received=new.received - old.received,
-        sent_by=minus(new.sent_by, old.sent_by),
-        acked_by=minus(new.acked_by, old.acked_by),
-        received_by=minus(new.received_by, old.received_by),
-        processed=minus(new.processed, old.processed),
-        damaged=minus(new.damaged, old.damaged),
+        sent=minus(new.sent, old.sent),
+        acked=minus(new.acked, old.acked),
+        received=minus(new.received, old.received),
+        sent_by=minus_by(new.sent_by, old.sent_by),
+        acked_by=minus_by(new.acked_by, old.acked_by),
+        received_by=minus_by(new.received_by, old.received_by),
+        processed=minus_by(new.processed, old.processed),
+        damaged=minus_by(new.damaged, old.damaged),
     )
 
 
@@ -274,6 +275,7 @@ def _by_topic_from(
 def _source_from(d: Mapping[str, Any]) -> SourceState:
     sent, received = _bitmap(d["sent"]), _bitmap(d["received"])
     acked = _within_from(d["acked"], sent)
+    by_topic = _by_topic_from(d.get("by_topic", {}), sent, acked, received)
     return SourceState(
         name=d["name"],
         function=d["function"],
@@ -288,7 +290,9 @@ def _source_from(d: Mapping[str, Any]) -> SourceState:
         acked=acked,
         received=received,
         processed={(topic, agent): _within_from(ids, received) for topic, agent, ids in d["processed"]},
-        **_by_topic_from(d.get("by_topic", {}), sent, acked, received),
+        sent_by=by_topic["sent_by"],
+        acked_by=by_topic["acked_by"],
+        received_by=by_topic["received_by"],
         damaged={Cause(cause): _bitmap(ids) for cause, ids in d["damaged"].items()},
         notes={Cause(cause): text for cause, text in d.get("notes", {}).items()},
         duplicates={Stage(stage): n for stage, n in d["duplicates"].items()},

@@ -34,7 +34,7 @@ STALL_SECONDS = 0.25
 """A loop that runs this late, or a sync generator that takes this long for one value, has stalled."""
 PARSED_LIMIT = 8192
 """Decoded headers kept (received, not yet processed: a consumer's buffers hold far fewer)."""
-MISSING = object()
+MISSING: Any = object()
 
 CURRENT: contextvars.ContextVar[tuple[Source, int, int] | None] = contextvars.ContextVar(
     "genmon_current_value", default=None
@@ -58,7 +58,7 @@ def header_of(headers: Any) -> bytes | str | None:
         return headers.get(HEADER)
     for key, value in headers:
         if key == HEADER:
-            return value  # type: ignore[no-any-return]
+            return value
     return None
 
 

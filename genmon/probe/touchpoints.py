@@ -16,6 +16,7 @@ import sys
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 from genmon.model.vocabulary import CHANNEL, REPLIES
@@ -333,7 +334,7 @@ def current_agent_var() -> contextvars.ContextVar[Any]:
     instead of a Python function's frame."""
     from faust.agents import agent
 
-    return agent._current_agent  # type: ignore[no-any-return]
+    return agent._current_agent
 
 
 def stamp_header(message: Any, key: str, value: bytes) -> None:
@@ -355,8 +356,8 @@ def sender_frame(skip: int = 2) -> tuple[Any, str] | None:
     that led to the send, not a helper it called. Frames of Faust, mode, aiokafka, genmon's probe,
     the standard library and installed packages are never named. None when only library frames
     send (Faust's own changelog writes)."""
-    frame = sys._getframe(skip)
-    found = None
+    frame: FrameType | None = sys._getframe(skip)
+    found: FrameType | None = None
     while frame is not None:
         code = frame.f_code
         library = _library_code.get(code)

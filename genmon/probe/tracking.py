@@ -79,7 +79,7 @@ def track(fn: Any = None, *, name: str | None = None) -> Any:
     return wrapper
 
 
-def _source(label: str):  # type: ignore[no-untyped-def]
+def _source(label: str) -> Any:
     """The probe's source for ``label`` (declared on first use), None without a probe. Called per
     value, in the app's hot path: one module attribute and one dict look-up when it exists."""
     probe = runtime._active

@@ -8,6 +8,7 @@ stall shows as counts that stop moving.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import signal
 import time
@@ -51,7 +52,7 @@ class GenmonApp(App[None]):
     BINDINGS = [
         Binding(
             "space",
-            "toggle",
+            "switch",
             "on/off",
             id="toggle",
             tooltip="switch the highlighted pipeline's generator off or on",
@@ -159,9 +160,7 @@ class GenmonApp(App[None]):
         self._apply(self.monitor.snapshot())
         self._poll()
 
-    def _loop_or_none(self):  # type: ignore[no-untyped-def]
-        import asyncio
-
+    def _loop_or_none(self) -> asyncio.AbstractEventLoop | None:
         try:
             return asyncio.get_running_loop()
         except RuntimeError:
@@ -323,7 +322,7 @@ class GenmonApp(App[None]):
         self.push_screen(screen)
         self.call_after_refresh(screen.show, self.snapshot, self.history)
 
-    def action_toggle(self) -> None:
+    def action_switch(self) -> None:
         name = self.query_one(PipelineTable).highlighted_pipeline
         if name is None or self.snapshot is None:
             return

@@ -36,7 +36,7 @@ def served() -> bool:
     return bool(os.environ.get(SERVED_ENV)) and os.environ.get("TEXTUAL_DRIVER") == WEB_DRIVER
 
 
-class ServedDriver(WebDriver):  # type: ignore[misc]
+class ServedDriver(WebDriver):
     """Textual's web driver, ending the screen when its tab, server or parent is gone."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -55,7 +55,7 @@ class ServedDriver(WebDriver):  # type: ignore[misc]
                 self.hang_up("the server stopped reading the screen")
                 return len(data)
 
-        self._write = forgiving_write
+        self._write = forgiving_write  # type: ignore[assignment]  # Textual types it as the partial it made
 
     def start_application_mode(self) -> None:
         super().start_application_mode()

@@ -13,7 +13,7 @@ in which order: :mod:`genmon.model.view`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -227,7 +227,9 @@ class PipelineTable(ScrollView, can_focus=True):
         if self._longest_flow > self._widths["flow"]:  # a drawn row's flow grew (a topic became known)
             self._set_columns({**self._widths, "flow": self._longest_flow})
 
-    def _size_columns(self, pipes: list[PipelineSnapshot], headers: list[Group], came_or_went: bool) -> None:
+    def _size_columns(
+        self, pipes: list[PipelineSnapshot], headers: Sequence[Group], came_or_went: bool
+    ) -> None:
         """Widen a column when a value outgrew it (never narrow one while rows stay the same);
         ``headers``: the groups that have header rows (none when rows are not grouped)."""
         # every flow is measured when rows come or go; between, the rows drawn widen it (``_cells``)
@@ -334,7 +336,7 @@ class PipelineTable(ScrollView, can_focus=True):
 
     def _line(self, cells: Mapping[str, Cell], palette: _Palette) -> Strip:
         pad = Segment(" ", palette[""])
-        segments = []
+        segments: list[Segment] = []
         for key, span in zip(self._shown, self._spans, strict=True):
             cell = cells.get(key, BLANK)
             segments += (pad, Segment(fit(cell.text, span, cell.right), palette[cell.style]), pad)

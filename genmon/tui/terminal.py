@@ -62,9 +62,9 @@ def driver_class() -> type | None:
         return None
     from textual.drivers.linux_driver import LinuxDriver
 
-    class GenmonDriver(LinuxDriver):  # type: ignore[misc]
+    class GenmonDriver(LinuxDriver):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self._file = Forgiving(self._file)
+            self._file = Forgiving(self._file)  # type: ignore[assignment]  # a file in all but its type
 
     return GenmonDriver

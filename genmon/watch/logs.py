@@ -167,9 +167,7 @@ def _log_thread_error(args: threading.ExceptHookArgs) -> None:
     if args.exc_type is SystemExit:
         return
     name = args.thread.name if args.thread is not None else "?"
-    logging.getLogger("genmon").error(
-        "thread %s died", name, exc_info=(args.exc_type, args.exc_value, args.exc_traceback)
-    )
+    logging.getLogger("genmon").error("thread %s died", name, exc_info=args.exc_value or True)
 
 
 def _log_unraisable(unraisable: Any) -> None:

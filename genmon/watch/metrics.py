@@ -175,7 +175,7 @@ def export(snapshot: Callable[[], Snapshot], host: str, port: int) -> Exporter:
     from prometheus_client import start_http_server
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(SnapshotCollector(snapshot))  # type: ignore[arg-type]
+    registry.register(SnapshotCollector(snapshot))
     try:
         server, thread = start_http_server(port, addr=host, registry=registry)
     except OSError as exc:
