@@ -23,9 +23,11 @@ from genmon.model import (
     VerdictState,
     build,
 )
+from genmon.model.control_record import ControlRecord
+from genmon.model.delta import fold
 from genmon.model.ids import id_text
 from genmon.model.merge import Fleet
-from genmon.model.wire import MAX_REPORT_BYTES, ControlRecord, WireError, WorkerReport, decode, encode, fold
+from genmon.model.wire import MAX_REPORT_BYTES, WireError, WorkerReport, decode, encode
 
 BROKER = BrokerInfo("kafka://127.0.0.1:9092", embedded=False, up=True)
 TOPIC, AGENT = ("numbers", "consume")
@@ -246,7 +248,7 @@ def test_control_records_round_trip_and_refuse_garbage() -> None:
 
 
 def test_deltas_fold_back_into_the_whole_state_and_a_gap_waits_for_the_next_checkpoint() -> None:
-    from genmon.model.wire import delta_of
+    from genmon.model.delta import delta_of
 
     first = report("1", sender("a", 100, received=ids(1, 100, without=(5,))), receiver("z", ids(1, 9)))
     later = report(
@@ -280,7 +282,7 @@ def test_acked_and_processed_travel_as_the_gaps_in_sent_and_received() -> None:
 
 
 def test_a_delta_without_histograms_keeps_the_last_ones() -> None:
-    from genmon.model.wire import delta_of
+    from genmon.model.delta import delta_of
 
     first = report("1", replace(sender("a", 10, received=ids(1, 10)), latency_hist="HIST1"))
     later = report("1", replace(sender("a", 20, received=ids(1, 20)), latency_hist="HIST2"), number=2)
@@ -293,7 +295,7 @@ def test_a_delta_without_histograms_keeps_the_last_ones() -> None:
 def test_a_delta_leaves_out_the_sources_with_nothing_new() -> None:
     from hdrh.histogram import HdrHistogram
 
-    from genmon.model.wire import delta_of
+    from genmon.model.delta import delta_of
 
     def hist(ms: int) -> str:
         histogram = HdrHistogram(1, 3_600_000_000, 2)

@@ -109,7 +109,7 @@ class Attached:
         self.publisher.stop()
 
     def control(self, record: Any) -> None:
-        from genmon.model.wire import RESET
+        from genmon.model.control_record import RESET
 
         if record.app_id != self.app.conf.id:
             return

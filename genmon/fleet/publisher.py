@@ -31,7 +31,9 @@ from typing import Any
 from genmon.fleet.channel import CONTROL, REPORTS, ensure_topics
 from genmon.fleet.loopthread import OwnLoop
 from genmon.model import one_line
-from genmon.model.wire import ControlRecord, WireError, WorkerReport, delta_of, encode, fold
+from genmon.model.control_record import ControlRecord
+from genmon.model.delta import delta_of, fold
+from genmon.model.wire import WireError, WorkerReport, encode
 
 log = logging.getLogger("genmon.fleet")
 

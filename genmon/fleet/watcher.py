@@ -23,8 +23,9 @@ from genmon.fleet.channel import CONTROL, REPORTS, ensure_topics
 from genmon.fleet.loopthread import OwnLoop
 from genmon.model import AppState, Reading, RowKind, one_line
 from genmon.model.control import NotSwitchable, UnknownPipeline
+from genmon.model.control_record import EVERY, RESET, ControlRecord
 from genmon.model.merge import Fleet
-from genmon.model.wire import EVERY, RESET, ControlRecord, WireError, WorkerReport, decode
+from genmon.model.wire import WireError, WorkerReport, decode
 from genmon.watch.offsets import OffsetWatcher
 from genmon.watch.readout import Readout
 from genmon.watch.sampler import Sampler

@@ -25,7 +25,8 @@ from typing import Any
 
 from genmon.fleet.publisher import Publisher
 from genmon.model import one_line
-from genmon.model.wire import ControlRecord, WorkerReport
+from genmon.model.control_record import ControlRecord
+from genmon.model.wire import WorkerReport
 
 PLAN_ENV = "GENMON_WORKER_PLAN"
 APP_STOP_SECONDS = 5.0

@@ -25,8 +25,9 @@ from genmon.host.errors import HostError
 from genmon.host.topics import create_missing_topics
 from genmon.model import Reading
 from genmon.model.control import NotSwitchable, UnknownPipeline
+from genmon.model.control_record import RESET, ControlRecord
 from genmon.model.merge import Fleet
-from genmon.model.wire import RESET, ControlRecord, WorkerReport
+from genmon.model.wire import WorkerReport
 from genmon.probe import Probe
 from genmon.probe.identity import worker_report
 from genmon.probe.switches import Switchboard

@@ -9,7 +9,6 @@ from this one function, fed explicitly with the time of the reading.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
@@ -27,6 +26,14 @@ from genmon.model.snapshot import (
     Verdict,
 )
 from genmon.model.state import AppReading, Reading, SourceState
+from genmon.model.topics import (
+    REPLY_SUBSCRIBE_SECONDS,
+    agent_topics,
+    nearly_same,
+    read_topics,
+    replies_only,
+    sinks_of,
+)
 from genmon.model.vocabulary import (
     REPLIES,
     REPLIES_WAIT,
@@ -51,7 +58,7 @@ def build(reading: Reading, clocks: Clocks) -> tuple[Snapshot, Clocks]:
     sources = sorted(
         enumerate(reading.sources), key=lambda item: (order.get(item[1].owner or "", len(order)), item[0])
     )
-    read = _read_topics(reading)
+    read = read_topics(reading)
     measured = [(src, _stages(src, read)) for _, src in sources]
     clocks = clocks.observe({src.name: stages.counts(src) for src, stages in measured}, reading.now)
     first = reading.apps[0] if reading.apps else None
@@ -96,16 +103,6 @@ def build(reading: Reading, clocks: Clocks) -> tuple[Snapshot, Clocks]:
     return snapshot, clocks
 
 
-def agent_topics(app: AppReading) -> list[str]:
-    """The topics the app's agents read: not its reply topic, which Faust's reply consumer reads
-    (subscribed only once the app asks, so never "unassigned")."""
-    return [topic for topic, agents in app.readers.items() if agents != (REPLIES,)]
-
-
-def reply_topics(reading: Reading) -> set[str]:
-    return {topic for app in reading.apps for topic, agents in app.readers.items() if REPLIES in agents}
-
-
 def first_label(reading: Reading) -> str:
     """Sources no run claimed belong to the first app (an app imported before any run started)."""
     return reading.apps[0].label if reading.apps else ""
@@ -124,13 +121,6 @@ class _Stages:
     def counts(self, src: SourceState) -> Counts:
         done = len(self.done) if self.done else 0
         return Counts(src.yielded, len(self.sent), len(self.acked), len(self.received), done)
-
-
-def _read_topics(reading: Reading) -> set[str] | None:
-    """Topics some agent of some app reads; None while no app has started (not known yet)."""
-    if not reading.apps or all(app.state == AppState.STARTING for app in reading.apps):
-        return None
-    return {topic for app in reading.apps for topic in app.readers}
 
 
 def _stages(src: SourceState, read: set[str] | None) -> _Stages:
@@ -210,7 +200,7 @@ def _pipeline(
     now = reading.now
     counts = stages.counts(src)
     damaged = {cause: MissingIds.of(ids) for cause, ids in src.damaged.items() if ids}
-    sinks, misnamed = _sinks(src, read)
+    sinks, misnamed = sinks_of(src, read)
     judged = (
         Counts(counts.yielded, counts.sent, counts.acked, counts.acked, counts.acked) if sinks else counts
     )
@@ -220,7 +210,7 @@ def _pipeline(
     else:
         seen = {cause.stage: (ids.count, cause) for cause, ids in damaged.items()}
         verdict = clocks.verdict(src.name, judged, src.on, now, seen)
-        if verdict.lost_at == Stage.RECEIVED and verdict.cause is None and _replies_only(src, reading):
+        if verdict.lost_at == Stage.RECEIVED and verdict.cause is None and replies_only(src, reading):
             # Faust's reply consumer subscribes to the reply topic at the first ask and then waits
             # up to 45 s to resubscribe: until then replies are late, not lost.
             patient = replace(clocks, settle_seconds=clocks.settle_seconds + REPLY_SUBSCRIBE_SECONDS)
@@ -341,65 +331,6 @@ def _broker_outage(verdict: Verdict, clocks: Clocks, name: str, reading: Reading
         if outage.overlaps(stopped - clocks.settle_seconds, reading.now):
             return outage
     return None
-
-
-REPLY_SUBSCRIBE_SECONDS = 45.0
-"""``faust.transport.conductor.Conductor._resubscribe_sleep_lock_seconds``: how long Faust may take
-to subscribe a topic added at run time (the reply topic, at an app's first ``agent.ask``)."""
-
-
-def _replies_only(src: SourceState, reading: Reading) -> bool:
-    replies = reply_topics(reading)
-    return bool(src.topics) and all(topic in replies for topic in src.topics)
-
-
-def _sinks(src: SourceState, read: set[str] | None) -> tuple[tuple[str, ...], tuple[str, str] | None]:
-    """The topics ``src`` sends to that no agent of any app reads, when that is all of them and
-    nothing was received: its values leave the apps genmon sees (an output topic). Not a sink but
-    a mistake when one of them is named nearly like a topic an agent reads (``orders``/``order``,
-    ``-``/``_``, one or two characters apart): then ``(sent to, read)``. ``read``: every topic an
-    agent reads (None while not known yet)."""
-    if not src.topics or read is None:
-        return (), None  # the apps' agents are not known yet
-    unread = [topic for topic in src.topics if topic not in read]
-    for topic in unread:
-        for other in sorted(read):
-            if nearly_same(topic, other):
-                return (), (topic, other)
-    if src.received or len(unread) < len(src.topics):
-        return (), None
-    return tuple(unread), None
-
-
-@functools.lru_cache(maxsize=4096)  # asked for the same pairs on every build (5 a second)
-def nearly_same(a: str, b: str) -> bool:
-    """Topic names a typo apart: equal but for case, ``-``/``_``/``.`` or a plural ``s``, or at most
-    two edits apart (both at least 4 characters long)."""
-
-    def plain(name: str) -> str:
-        name = name.lower().replace("-", "").replace("_", "").replace(".", "")
-        return name[:-1] if name.endswith("s") else name
-
-    if a == b:
-        return False
-    if plain(a) == plain(b):
-        return True
-    return min(len(a), len(b)) >= 4 and edits(a.lower(), b.lower(), 2) <= 2
-
-
-def edits(a: str, b: str, limit: int) -> int:
-    """Levenshtein distance of ``a`` and ``b``, or ``limit + 1`` once it is sure to exceed ``limit``."""
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
-    previous = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        row = [i]
-        for j, cb in enumerate(b, 1):
-            row.append(min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (ca != cb)))
-        if min(row) > limit:
-            return limit + 1
-        previous = row
-    return previous[-1]
 
 
 def _listening(pipes: tuple[PipelineSnapshot, ...], reading: Reading) -> tuple[PipelineSnapshot, ...]:

@@ -24,15 +24,12 @@ from typing import Any
 
 from pyroaring import BitMap, FrozenBitMap
 
-from genmon.model.ids import minus
 from genmon.model.snapshot import LoopStalls
 from genmon.model.state import AppReading, InboundState, SourceState
 from genmon.model.vocabulary import AppState, Cause, RowKind, Stage
 
 FORMAT = 2
 """Reports: 2 since id sets may travel as bits (a reader of 1 would refuse them)."""
-CONTROL_FORMAT = 1
-"""Control records (unchanged since the first)."""
 BITS_SPAN_MAX = 8192
 """An id set is sent as bits only when its first and last id are at most this far apart."""
 MAX_REPORT_BYTES = 900_000
@@ -94,89 +91,6 @@ class WorkerReport:
     def key(self) -> bytes:
         """The record's key: compaction keeps each worker's newest checkpoint; deltas are unique."""
         return (self.worker if not self.delta else f"{self.worker}#{self.number}").encode()
-
-
-def _grown(old: SourceState, new: SourceState) -> SourceState:
-    """``new``'s fields with the ids of both (a delta folded into what came before)."""
-
-    def either(a: Any, b: Any) -> Any:
-        """``a | b``, or the one that is not empty as it is (id sets here are frozen: shared safely)."""
-        return a if not b else b if not a else a | b
-
-    def joined(a: Mapping[Any, Any], b: Mapping[Any, Any]) -> Mapping[Any, Any]:
-        if not b or not a:
-            return a or b  # most stages of a delta have nothing for most sources
-        return {k: either(a[k], b[k]) if k in a and k in b else a.get(k, b.get(k)) for k in {*a, *b}}
-
-    return new.evolve(
-        latency_hist=new.latency_hist or old.latency_hist,
-        sent=either(old.sent, new.sent),
-        acked=either(old.acked, new.acked),
-        received=either(old.received, new.received),
-        sent_by=joined(old.sent_by, new.sent_by),
-        acked_by=joined(old.acked_by, new.acked_by),
-        received_by=joined(old.received_by, new.received_by),
-        processed=joined(old.processed, new.processed),
-        damaged=joined(old.damaged, new.damaged),
-    )
-
-
-def _shrunk(old: SourceState, new: SourceState) -> SourceState:
-    """``new`` with only the ids ``old`` did not have (the delta between two reports)."""
-
-    def minus_by(a: Mapping[Any, Any], b: Mapping[Any, Any]) -> dict[Any, Any]:
-        return {k: ids - b[k] if k in b else ids for k, ids in a.items()}
-
-    return new.evolve(
-        sent=minus(new.sent, old.sent),
-        acked=minus(new.acked, old.acked),
-        received=minus(new.received, old.received),
-        sent_by=minus_by(new.sent_by, old.sent_by),
-        acked_by=minus_by(new.acked_by, old.acked_by),
-        received_by=minus_by(new.received_by, old.received_by),
-        processed=minus_by(new.processed, old.processed),
-        damaged=minus_by(new.damaged, old.damaged),
-    )
-
-
-def _by_origin(sources: tuple[SourceState, ...]) -> dict[tuple[str, bool], SourceState]:
-    return {(src.origin, src.foreign): src for src in sources}
-
-
-def delta_of(base: WorkerReport, current: WorkerReport, number: int, latency: bool = True) -> WorkerReport:
-    """``current`` as a delta on ``base``: per source only the ids added since, and no source at all
-    that has nothing new (folding keeps what the watcher has: with hundreds of sources most are
-    quiet in any half second). ``latency=False``: without the latency histograms (the watcher keeps
-    the last ones it got: they are the biggest part of a delta, and the screen refreshes
-    percentiles every few seconds anyway)."""
-    before = _by_origin(base.sources)
-    sources = tuple(
-        _shrunk(before[key], src) if key in before else src
-        for key, src in _by_origin(current.sources).items()
-        if not _same(before.get(key), src, latency)
-    )
-    if not latency:
-        sources = tuple(src.evolve(latency_hist="") if src.latency_hist else src for src in sources)
-    return replace(current, sources=sources, delta=True, number=number)
-
-
-def _same(old: SourceState | None, new: SourceState, latency: bool) -> bool:
-    """Nothing of ``new`` a delta would carry differs from ``old`` (its histogram counts only when
-    the delta carries histograms)."""
-    if old is None:
-        return False
-    if not latency and new.latency_hist != old.latency_hist:
-        new = new.evolve(latency_hist=old.latency_hist)
-    return new == old
-
-
-def fold(base: WorkerReport, delta: WorkerReport) -> WorkerReport:
-    """What the worker knew at ``delta``: ``base`` (a checkpoint, or folded deltas) grown by it."""
-    sources = _by_origin(base.sources)
-    for key, src in _by_origin(delta.sources).items():
-        sources[key] = _grown(sources[key], src) if key in sources else src
-    consumed = tuple(dict.fromkeys((*base.consumed, *delta.consumed)))
-    return replace(delta, sources=tuple(sources.values()), consumed=consumed, delta=False)
 
 
 NONE = FrozenBitMap()
@@ -409,41 +323,3 @@ def decode(data: bytes) -> WorkerReport:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise WireError(f"a malformed genmon report: {exc}") from None
-
-
-# -- the control topic -----------------------------------------------------------------------------
-RESET = "#reset"
-"""The control record's name for "count from now" (no generator is named so: ``#`` is no identifier)."""
-EVERY = "*"
-"""The control record's name for every tracked generator of the app."""
-
-
-@dataclass(frozen=True)
-class ControlRecord:
-    """One desired state on the control topic: a state, not an event, so a worker that starts later,
-    or a generator that first appears later, obeys it. Keyed ``app_id/name``: compaction keeps the newest."""
-
-    app_id: str
-    name: str
-    """A tracked generator's name, ``*`` (all of them) or ``#reset``."""
-    on: bool
-    stamp: int
-    """Nanoseconds since the epoch on the writer's clock: the newer of a name's and ``*`` wins."""
-
-    @property
-    def key(self) -> bytes:
-        return f"{self.app_id}/{self.name}".encode()
-
-    def encode(self) -> bytes:
-        return json.dumps({"format": CONTROL_FORMAT, "on": self.on, "stamp": self.stamp}).encode()
-
-    @classmethod
-    def decode(cls, key: bytes | None, value: bytes | None) -> ControlRecord:
-        try:
-            app_id, _, name = (key or b"").decode().rpartition("/")
-            doc = json.loads(value or b"")
-            if not app_id or not name or doc.get("format") != CONTROL_FORMAT:
-                raise ValueError("not genmon's control record")
-            return cls(app_id, name, bool(doc["on"]), int(doc["stamp"]))
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError, AttributeError) as exc:
-            raise WireError(f"not a genmon control record: {exc}") from None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from genmon.model.wire import EVERY, ControlRecord
+from genmon.model.control_record import EVERY, ControlRecord
 from genmon.probe.source import Source
 
 
