@@ -84,7 +84,7 @@ def serve(watch_args: Sequence[str], host: str, port: int, title: str, public: s
         async def on_shutdown(self, app: object) -> None:
             """The server stops: every tab's screen is told to quit now (textual-serve's own way: its
             handler, cancelled, sends "quit" and waits for the screen to end), not when the
-            browser's connection times out (measured: 23 s)."""
+            browser's connection times out (tens of seconds)."""
             for task in list(tabs):
                 task.cancel()
             if tabs:

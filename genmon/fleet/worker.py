@@ -70,9 +70,9 @@ def watch_over(
     """The worker's watchdog (its own daemon thread): stops the worker when a signal asked for it
     (the handler only sets ``signalled``) or once genmon's process (``parent``) is no longer its
     parent — genmon was killed and the worker reparented — and ends the process ``bound`` seconds
-    after any stop was asked for, if it has not ended by then. Found by CI runs: a worker outlived a
-    ``kill -9`` of genmon and its broker by 16 minutes, retrying the dead broker and filling its log
-    — its SIGTERM handler had called ``Event.set`` and deadlocked on the event's lock."""
+    after any stop was asked for, if it has not ended by then: a worker must never outlive genmon,
+    retrying a dead broker. A signal handler takes no lock (``Event.set`` would deadlock when a second
+    signal arrives while the first handler holds the event's lock), hence the flag."""
     while not worker.stop.wait(POLL_SECONDS):
         if worker.signalled:
             worker.stop.set()

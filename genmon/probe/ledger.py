@@ -1,12 +1,11 @@
 """What the sensor's hooks saw, waiting to be counted: Faust's hot path appends, a reader counts.
 
 Counting a value where Faust hands it over — parse its header, find the stage's id set, add the id,
-note its latency — cost ~30 µs a value inside a running Faust worker (the same Python took a third
-of that in a loop of its own: in a worker every hook starts with cold caches), about 7 % of a
-trivial pipeline's CPU. So the hooks only append what they saw to a ``deque`` (one C call; thread
-safe), and :meth:`Ledger.count` counts the backlog in one loop: on the reader's thread just before a
-source is read (the publisher's, the sampler's), before a loss is recorded, and on the loop's thread
-when a backlog grows past ``BACKLOG`` (a probe nobody reads).
+note its latency — is slow inside a running Faust worker, where every hook starts with cold caches
+(docs/PERFORMANCE.md has the numbers). So the hooks only append what they saw to a ``deque`` (one C
+call; thread safe), and :meth:`Ledger.count` counts the backlog in one loop: on the reader's thread
+just before a source is read (the publisher's, the sampler's), before a loss is recorded, and on the
+loop's thread when a backlog grows past ``BACKLOG`` (a probe nobody reads).
 
 Order. A value enters the stages' queues in stage order (sent before acked before received before
 processed), so the lengths are taken later stages first: every entry counted in a later stage's
@@ -21,10 +20,9 @@ check (per partition) still looks at each id.
 
 Flat queues. An entry goes into its queue as its fields, one after another (``deque.extend`` of a
 tuple made and dropped at once), and the count pops them field by field. Entries wait up to half a
-second: kept as tuples, four a value, every one of them outlived the collections of Python's young
-generation and was promoted to the oldest one, which tripled the young collections and set off full
-ones — measured inside a worker, the garbage collector's time went from 0.9 to 5 µs a value with
-the probe. In a flat queue nothing is allocated per entry that outlives the hook (``deque.extend``
+second: kept as tuples, four a value, every one of them would outlive the collections of Python's
+young generation and be promoted to the oldest one, multiplying the young collections and setting
+off full ones. In a flat queue nothing is allocated per entry that outlives the hook (``deque.extend``
 is one C call: an entry's fields go in together, as one ``append`` did; ``len`` of a queue is its
 entries times ``SENT`` / ``RECEIVED`` / ``PROCESSED`` fields).
 

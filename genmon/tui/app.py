@@ -189,7 +189,7 @@ class GenmonApp(App[None]):
         worker = get_current_worker()
         while not worker.is_cancelled:
             self.post_message(SnapshotTaken(self.monitor.snapshot()))
-            time.sleep(REFRESH_SECONDS)
+            worker.cancelled_event.wait(REFRESH_SECONDS)  # a quit does not wait out the pause
 
     @on(SnapshotTaken)
     def _on_snapshot(self, message: SnapshotTaken) -> None:

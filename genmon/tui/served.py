@@ -4,13 +4,13 @@ its parent goes away.
 textual-serve starts one ``genmon watch`` per tab, talking to it over pipes: the tab's keys arrive
 on stdin, the screen leaves on stdout. Textual's web driver handles a clean close (the server sends
 "quit"), but nothing else: when the server is killed, stdin reaches its end and the driver's input
-thread just stops, and writes to the closed stdout raise in the middle of a refresh. Measured with
-the plain set-up: after a tab went away abruptly, the served process ran on at 87 to 99 % of a core
-for more than 35 s and ignored SIGTERM. So :class:`ServedDriver` treats each of these as a hang-up
-— the end of input, a failed write, a parent that is no longer its parent — and ends the screen
-as a SIGHUP does (exit status 129). If that does not end the process within
-:data:`HARD_EXIT_SECONDS` (a refresh blocked on the dead pipe, a stop that waits on the broker), it
-ends with ``os._exit``: a served screen holds no Faust app and no broker, nothing is lost by it.
+thread just stops, and writes to the closed stdout raise in the middle of a refresh: a screen whose
+tab went away abruptly would spin at nearly a core and ignore SIGTERM. So :class:`ServedDriver`
+treats each of these as a hang-up — the end of input, a failed write, a parent that is no longer its
+parent — and ends the screen as a SIGHUP does (exit status 129). If that does not end the process
+within :data:`HARD_EXIT_SECONDS` (a refresh blocked on the dead pipe, a stop that waits on the
+broker), it ends with ``os._exit``: a served screen holds no Faust app and no broker, nothing is
+lost by it.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The pipelines table: a line-API widget that draws only the rows on screen, each from a cache.
 
 Why not Textual's ``DataTable``: it renders every visible cell through Rich whenever any cell
-changes, and on a screen whose counts all move five times a second that was most of the screen's
-CPU (docs/ARCHITECTURE.md, "The screen's work follows what is visible"). Here a row is a dict
+changes, and on a screen whose counts all move five times a second that would be most of the
+screen's CPU (docs/ARCHITECTURE.md, "The screen's work follows what is visible"). Here a row is a dict
 of plain :class:`~genmon.tui.cells.Cell` values; a visible row becomes one :class:`Strip` of
 segments when its cells change and is served from a cache otherwise; a refresh repaints only the
 lines whose rows changed; a row out of view costs nothing until it scrolls in. Column widths are

@@ -4,8 +4,8 @@ genmon must then end within seconds, never hang or spin.
 Textual writes the screen from a writer thread fed through a bounded queue. When the terminal is
 gone, the first write raises (EIO) and kills that thread; the queue then fills and the next write
 on the main thread blocks forever — signals included, since asyncio handles them on that same
-blocked loop. Measured with 200 rows on screen: a closed pseudo-terminal left the process waiting
-with SIGHUP and SIGTERM ignored. So the driver writes through :class:`Forgiving`: a failed write
+blocked loop, so a closed pseudo-terminal would leave the process waiting with SIGHUP and SIGTERM
+ignored. So the driver writes through :class:`Forgiving`: a failed write
 is dropped (the writer thread lives on and drains the queue) and counts as a hang-up, which ends
 the screen like any SIGHUP (exit status 129).
 """

@@ -22,7 +22,7 @@ from genmon.fleet.watcher import Watcher
 from genmon.model import PipelineSnapshot, Snapshot, Stage, VerdictState
 from genmon.watch.waiting import wait_for, wait_settled
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TOPIC_PARTITIONS = 4
 HEADLESS = ("--headless", "--json", "--duration", "3")
 

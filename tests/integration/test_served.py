@@ -33,7 +33,7 @@ from genmon.watch.metrics import export
 from genmon.watch.waiting import wait_for, wait_settled
 
 GENMON = [sys.executable, "-m", "genmon"]
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GONE_WITHIN = 6.0
 """Seconds a served screen may take to end once its tab, server or parent went away (its hard exit
 is 5 s after the fact)."""

@@ -25,7 +25,7 @@ from genmon.watch.logs import logs_root
 from genmon.watch.waiting import wait_for
 
 GENMON = [sys.executable, "-m", "genmon"]
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 STEADY_RUN = ["--create-topics", "--headless", "--json", "--duration", "9"]
 SYNC_PUMP = ["--scenarios", "sync-pump"]
 EXIT_BOUND_SECONDS = 25.0
@@ -282,7 +282,7 @@ def test_a_terminal_closed_under_a_busy_screen_ends_it_within_seconds(tmp_path: 
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 35, 120, 0, 0))
     proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).parent / "busy_screen.py"), "200"],
+        [sys.executable, str(Path(__file__).parents[1] / "busy_screen.py"), "200"],
         cwd=tmp_path,
         stdin=slave,
         stdout=slave,

@@ -63,32 +63,3 @@ def test_a_signal_never_exits_0_and_never_prints_a_traceback(sig: signal.Signals
     assert took < 20
     time.sleep(0.5)
     assert not [pid for pid in (*workers, *brokers) if alive(pid)], "a worker or the broker outlived genmon"
-
-
-def test_a_worker_whose_genmon_is_gone_stops_and_a_hung_stop_ends_the_process() -> None:
-    """The worker's watchdog: a parent pid that is not the worker's parent any more (genmon was
-    killed, the worker reparented) asks the worker to stop; a stop that has not finished within the
-    bound ends the process; a stop that finishes in time does not."""
-    import threading
-
-    from genmon.fleet.worker import Worker, watch_over
-
-    exits: list[int] = []
-    gone = Worker({})
-    watchdog = threading.Thread(target=watch_over, args=(gone, os.getppid() + 1, 0.3, exits.append))
-    watchdog.start()
-    assert gone.stop.wait(5), "genmon gone: the worker is asked to stop"
-    watchdog.join(5)
-    assert exits == [2], "its stop never finished: the process is ended"
-
-    exits.clear()
-    ours = Worker({})
-    watchdog = threading.Thread(target=watch_over, args=(ours, os.getppid(), 0.3, exits.append))
-    watchdog.start()
-    time.sleep(1.2)  # two polls of a parent that is still there
-    assert not ours.stop.is_set()
-    ours.signalled = True  # a SIGTERM (the handler takes no lock: the watchdog sets stop)
-    assert ours.stop.wait(5)
-    ours.done.set()  # the stop finished in time
-    watchdog.join(5)
-    assert exits == [] and not watchdog.is_alive()

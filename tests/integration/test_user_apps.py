@@ -23,7 +23,7 @@ from genmon.model import Refused, Snapshot
 from genmon.probe import Probe
 from genmon.watch.waiting import wait_for, wait_settled
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextmanager

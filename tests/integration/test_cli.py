@@ -1,4 +1,4 @@
-"""The ``genmon`` command as a user runs it: bad input, headless JSON, the screen in a real terminal."""
+"""The ``genmon`` command as a user runs it: headless JSON, the screen in a real terminal, its exits."""
 
 from __future__ import annotations
 
@@ -33,47 +33,6 @@ def run(args: list[str], cwd: Path, timeout: float = 60) -> subprocess.Completed
     )
 
 
-@pytest.mark.parametrize(
-    ("args", "says"),
-    [
-        (["--broker", "not a url"], "malformed broker URL"),
-        (["--broker", "kafka://127.0.0.1:1"], "unreachable"),
-        (["--rate", "0"], "--rate"),
-        (["--rate", "-1"], "--rate"),
-        (["--rate", "abc"], "not a number"),
-        (["--no-such-option"], "No such option"),
-        (["--json"], "--json goes with --headless"),
-        (["--headless", "--duration", "1e10"], "more than the maximum, 604800 s"),
-        (["--headless", "--duration", "1e300"], "more than the maximum"),
-        (["--settle", "1e9"], "more than the maximum, 3600 s"),
-        (["--headless", "--scenarios", ","], "--scenarios ',' names no scenario"),
-        (["--headless", "--scenarios", ""], "--scenarios '' names no scenario"),
-        (["--headless", "--scenarios", "nope"], "unknown scenario 'nope'"),
-        (["--version", "extra"], "No such command 'extra'"),
-        (["--version", "check"], "--version takes no command"),
-        (["check", "-A", "x", "--duration", "inf"], "must be a number greater than 0"),
-        (["watch", "--broker", "kafka://127.0.0.1:1", "--duration", "1e10"], "more than the maximum"),
-        (["serve"], "genmon serve needs --broker URL"),
-        (["serve", "--broker", "kafka://127.0.0.1:1"], "unreachable"),
-        (["serve", "--broker", "kafka://127.0.0.1:1", "--port", "0"], "--port"),
-        (["serve", "--broker", "kafka://127.0.0.1:1", "--public-url", "host:1"], "give an http:// or"),
-        (["--prometheus", "abc"], "'abc' is not HOST:PORT"),
-        (["--headless", "--prometheus", "127.0.0.1:70000"], "is not HOST:PORT"),
-        (["watch", "--broker", "kafka://127.0.0.1:1", "--prometheus", "x:"], "is not HOST:PORT"),
-    ],
-)
-def test_bad_input_is_one_line_and_exit_2(args: list[str], says: str, tmp_path: Path) -> None:
-    started = time.monotonic()
-    done = run(args, tmp_path, timeout=15)
-    assert done.returncode == 2, done
-    assert time.monotonic() - started < 10
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("genmon: error: ") and says in lines[0]
-    assert "Traceback" not in done.stderr and done.stdout == ""
-    assert list(tmp_path.iterdir()) == []
-
-
 def test_a_taken_port_is_one_line_and_exit_2_before_anything_starts(tmp_path: Path) -> None:
     import socket
 
@@ -103,12 +62,6 @@ def test_a_taken_port_is_one_line_and_exit_2_before_anything_starts(tmp_path: Pa
                 [*GENMON, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=20
             )
             assert done.returncode == 2 and "the screen needs a terminal" in done.stderr, done
-
-
-def test_version_and_help(tmp_path: Path) -> None:
-    assert run(["--version"], tmp_path).stdout.strip() == "genmon, version 0.1.0"
-    helped = run(["--help"], tmp_path)
-    assert helped.returncode == 0 and "--headless" in helped.stdout and "--broker" in helped.stdout
 
 
 def test_headless_json_reports_the_three_pipelines_and_keeps_its_log_when_asked(tmp_path: Path) -> None:
@@ -307,7 +260,7 @@ def test_broker_dies_with_genmon_even_on_sigkill(tmp_path: Path) -> None:
     while any(_alive(pid) for pid in brokers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in brokers)
-    # the workers too (a CI run once found one alive 16 minutes later, retrying the dead broker)
+    # the workers too: a worker must never outlive genmon, retrying the dead broker
     deadline = time.monotonic() + 40
     while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
