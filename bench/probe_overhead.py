@@ -29,7 +29,7 @@ Each run also counts the records per produce request (aiokafka's batches, counte
 mode): Faust yields to the loop three times per ``topic.send`` (``maybe_start_producer`` is a mode
 ``stampede``) and aiokafka keeps one produce request in flight per broker, so a batch holds what
 the app made during one round trip — per-value work anywhere in the process makes batches smaller
-and every value dearer (see README, Performance).
+and every value dearer (see docs/PERFORMANCE.md).
 
 Prints each run, the median per mode and the ratios to ``plain``, and the Faust process's CPU time
 per value per mode (all its threads, not the broker's): steadier than the rate; and how much of it

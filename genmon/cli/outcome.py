@@ -1,7 +1,7 @@
 """How a run of genmon ends: its exit statuses and the lines it says on stderr about the end.
 
-The statuses are defined here once; ``genmon check --help``, the README's table
-(``docs/JSON.md``, checked by a test) and the code all read them from :data:`STATUSES`.
+The statuses are defined here once; ``--help``, docs/REFERENCE.md's table (checked by a test) and
+the code all read them from :class:`Exit` and :data:`STATUSES`.
 """
 
 from __future__ import annotations
@@ -49,10 +49,29 @@ def statuses_help(*which: Exit) -> str:
     return "\n".join(["\b", "Exit status:", *lines, f"  {'128+N':<6} a signal N ended the run"])
 
 
+ENDED_BY: dict[Exit, str] = {
+    Exit.OK: "every command",
+    Exit.PROBLEM: "`check`",
+    Exit.BAD_INPUT: "every command",
+    Exit.EMPTY: "`check`",
+    Exit.DRAINING: "`check`, `genmon --headless`",
+    Exit.HUNG: "`check`, `genmon` (screen and `--headless`)",
+    Exit.BROKER_FAULT: "`check`, `genmon` (screen and `--headless`)",
+}
+"""Which commands can end with each status."""
+
+
 def statuses_table() -> str:
-    """The statuses as a Markdown table (the one in docs/JSON.md)."""
-    rows = [f"| {int(status)} | {STATUSES[status]} |" for status in Exit]
-    return "\n".join(["| status | meaning |", "|---|---|", *rows, "| 128+N | a signal N ended the run |"])
+    """The statuses as a Markdown table (the one in docs/REFERENCE.md, checked by a test)."""
+    rows = [f"| {int(status)} | {STATUSES[status]} | {ENDED_BY[status]} |" for status in Exit]
+    return "\n".join(
+        [
+            "| status | meaning | from |",
+            "|---|---|---|",
+            *rows,
+            "| 128+N | a signal N ended the run (130 Ctrl+C, 143 SIGTERM, 129 SIGHUP) | every command |",
+        ]
+    )
 
 
 def final_snapshot(run: Running, snapshot: Snapshot) -> Snapshot:

@@ -2,7 +2,7 @@
 
 Faust's public Sensor API sees most stages; a few losses happen where no hook fires, and a few
 settings can only be changed through private attributes. Each such touchpoint is one function below,
-whose docstring names the library behaviour it relies on. ``tests/test_touchpoints.py`` checks every
+whose docstring names the library behaviour it relies on. ``tests/unit/test_touchpoints.py`` checks every
 one of them without a broker, so an upgrade of faust-streaming or aiokafka that breaks an assumption
 fails loudly there. :func:`install` patches, :func:`uninstall` puts every original back.
 """

@@ -255,7 +255,7 @@ class PipelineTable(ScrollView, can_focus=True):
     def _fit(self, sizes: dict[str, int]) -> tuple[list[str], int]:
         """The columns that fit the table's width and the flow's width there: the flow takes what is
         left (cut at the end, whole in the detail panel's title); below ``FLOW_MIN`` it is dropped,
-        then acked (README, "The screen")."""
+        then acked: at 80 columns the counts and verdict matter more than the flow."""
         room = self.scrollable_content_region.width or self.app.size.width - 4  # 4: borders, scrollbar
         keep = [key for key, _ in COLUMNS]
         for dropped in (None, *DROP_ORDER):

@@ -30,7 +30,7 @@ STEADY_RUN = ["--create-topics", "--headless", "--json", "--duration", "9"]
 SYNC_PUMP = ["--scenarios", "sync-pump"]
 EXIT_BOUND_SECONDS = 25.0
 """From the end of the run to genmon's exit with a dead broker: the apps' stop is abandoned after
-5 s and a worker killed after 8 s; README, "When things go wrong"."""
+5 s and a worker killed after 8 s; docs/REFERENCE.md, "Exit statuses"."""
 
 
 def _headless(tmp_path: Path, duration: float) -> subprocess.Popen[str]:

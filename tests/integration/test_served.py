@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 from browser import Chromium
 from procs import alive, children_of
+from prometheus_text import samples
 from test_fleet import Fleet, create_topic
-from test_metrics import samples
 
 from genmon.broker import BrokerProcess
 from genmon.broker.process import free_port

@@ -32,7 +32,7 @@ async def _until(pilot, predicate, timeout: float = 20.0) -> None:  # type: igno
         await pilot.pause(0.1)
 
 
-@pytest.mark.brokers("embedded")  # the screen's keys; switches on Kafka: tests/test_counts.py
+@pytest.mark.brokers("embedded")  # the screen's keys; switches on Kafka: tests/integration/test_counts.py
 async def test_rows_toggle_reset_help_log_and_quit(demo_host: Host) -> None:
     app = GenmonApp(demo_host, descriptions={"unwired": "the bug"})
     async with app.run_test(size=(140, 40)) as pilot:

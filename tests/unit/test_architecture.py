@@ -31,6 +31,10 @@ def test_the_screens_process_imports_no_faust() -> None:
         "genmon.tui",
         "genmon.cli.report",
         "genmon.watch.metrics",
+        "genmon.watch.offsets",
+        "genmon.watch.sampler",
+        "genmon.watch.readout",
+        "genmon.watch.logs",
         "genmon.watch.waiting",
         "genmon.serve",
     ]

@@ -1,5 +1,5 @@
-"""The Prometheus view of a snapshot, from hand-built fleets (no broker): every series the README
-lists, with the snapshot's own numbers (the live endpoint is tested in tests/test_served.py)."""
+"""The Prometheus view of a snapshot, from hand-built fleets (no broker): every series docs/REFERENCE.md
+lists, with the snapshot's own numbers (the live endpoint is tested in tests/integration/test_served.py)."""
 
 from __future__ import annotations
 
@@ -7,19 +7,10 @@ from dataclasses import replace
 
 from fakes import fleet_monitor, lost_monitor
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.parser import text_string_to_metric_families
+from prometheus_text import samples
 
 from genmon.model import STAGES, Snapshot, Stage
 from genmon.watch.metrics import SnapshotCollector
-
-
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Prometheus' text format parsed back: (name, sorted labels) -> value."""
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
 
 
 def exposed(snap: Snapshot) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
