@@ -146,6 +146,7 @@ class Attached:
     def report(self, final: bool, latency: bool = True) -> Any:
         import asyncio
 
+        from genmon.host.apprun import offset_reset
         from genmon.model import AppReading, AppState
         from genmon.probe.identity import worker_report
         from genmon.probe.touchpoints import agent_readers
@@ -164,6 +165,8 @@ class Attached:
             readers=agent_readers(self.app) if state == AppState.RUNNING else {},
             assigned=self.watch.assigned,
             stalls=self.watch.current(now, state == AppState.RUNNING),
+            positions=self.probe.positions_of(None),
+            offset_reset=offset_reset(self.app),
         )
         return worker_report(
             self.probe.token,

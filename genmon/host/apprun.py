@@ -24,6 +24,12 @@ from genmon.probe.touchpoints import agent_readers, crash_of
 AppFactory = Callable[[], Any]
 
 
+def offset_reset(app: Any) -> str:
+    """Where the app's consumer starts on a partition its group has no committed offset for."""
+    value = getattr(getattr(app, "conf", None), "consumer_auto_offset_reset", None)
+    return str(value) if value else "earliest"
+
+
 class AppRun:
     """Builds, starts, watches and stops one app. Thread-safe reads; commands via the loop.
 
@@ -128,6 +134,8 @@ class AppRun:
             readers=self.readers,
             assigned=self.watch.assigned,
             stalls=self.watch.current(now, self.state == AppState.RUNNING),
+            positions=self.probe.positions_of(self.label),
+            offset_reset=offset_reset(self.app),
         )
 
     # -- the app's thread ----------------------------------------------------------------

@@ -50,6 +50,7 @@ def load_app(spec: str, cwd: str | None = None) -> Any:
         # here is the module's own doing, not the user's Ctrl+C
         raise AppLoadError(f"importing {module_name!r} raised {one_line(exc)}") from None
 
+    app: Any  # a faust.App, whose stubs type ``conf.autodiscover`` as a method
     if attribute:
         if not hasattr(module, attribute):
             raise AppLoadError(f"module {module_name!r} has no attribute {attribute!r}")

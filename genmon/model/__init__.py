@@ -18,7 +18,7 @@ from genmon.model.snapshot import (
     TopicOffsets,
     Verdict,
 )
-from genmon.model.state import AppReading, InboundState, Reading, SourceState
+from genmon.model.state import AckLog, AppReading, InboundState, Reading, SourceState
 from genmon.model.text import count_text, flow, header_line, one_line, plural, short_name, switch_symbol
 from genmon.model.vocabulary import (
     CAUSES,
@@ -28,6 +28,7 @@ from genmon.model.vocabulary import (
     AppState,
     Cause,
     Problem,
+    Proof,
     RowKind,
     Stage,
     VerdictState,
@@ -38,6 +39,7 @@ __all__ = [
     "DEFAULT_FAIL_ON",
     "PROBLEMS",
     "STAGES",
+    "AckLog",
     "AppReading",
     "AppState",
     "AppStatus",
@@ -54,6 +56,7 @@ __all__ = [
     "Outage",
     "PipelineSnapshot",
     "Problem",
+    "Proof",
     "Reading",
     "Refused",
     "RowKind",

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from genmon.model.ids import minus
-from genmon.model.state import SourceState
+from genmon.model.ids import either, frozen, minus
+from genmon.model.state import AckLog, SourceState
 from genmon.model.wire import WorkerReport
 
 
@@ -36,7 +36,54 @@ def _grown(old: SourceState, new: SourceState) -> SourceState:
         received_by=joined(old.received_by, new.received_by),
         processed=joined(old.processed, new.processed),
         damaged=joined(old.damaged, new.damaged),
+        acked_at=_logs_grown(old.acked_at, new.acked_at),
     )
+
+
+def _logs_grown(old: Mapping[Any, AckLog], new: Mapping[Any, AckLog]) -> Mapping[Any, AckLog]:
+    """Each partition's log with the delta's ids and runs after the base's (offsets only grow)."""
+    if not new or not old:
+        return old or new
+    logs = dict(old)
+    for key, more in new.items():
+        base = logs.get(key)
+        if base is None:
+            logs[key] = more
+        elif not more.ordered:
+            logs[key] = AckLog(ordered=False)
+        else:
+            runs = list(base.runs)
+            for first, count in more.runs:
+                if runs and runs[-1][0] + runs[-1][1] == first:
+                    runs[-1] = (runs[-1][0], runs[-1][1] + count)
+                else:
+                    runs.append((first, count))
+            logs[key] = AckLog(frozen(either(base.ids, more.ids)), tuple(runs), base.ordered)
+    return logs
+
+
+def _logs_shrunk(old: Mapping[Any, AckLog], new: Mapping[Any, AckLog]) -> dict[Any, AckLog]:
+    """Per partition, the ids and the offsets landed since ``old`` (nothing for a quiet one)."""
+    delta = {}
+    for key, log in new.items():
+        base = old.get(key)
+        if base is None:
+            delta[key] = log
+        elif log == base:
+            continue
+        elif not log.ordered:
+            delta[key] = AckLog(ordered=False)
+        else:
+            skip = sum(count for _, count in base.runs)
+            runs = []
+            for first, count in log.runs:
+                if skip >= count:
+                    skip -= count
+                    continue
+                runs.append((first + skip, count - skip))
+                skip = 0
+            delta[key] = AckLog(frozen(minus(log.ids, base.ids)), tuple(runs), True)
+    return delta
 
 
 def _shrunk(old: SourceState, new: SourceState) -> SourceState:
@@ -54,6 +101,7 @@ def _shrunk(old: SourceState, new: SourceState) -> SourceState:
         received_by=minus_by(new.received_by, old.received_by),
         processed=minus_by(new.processed, old.processed),
         damaged=minus_by(new.damaged, old.damaged),
+        acked_at=_logs_shrunk(old.acked_at, new.acked_at),
     )
 
 

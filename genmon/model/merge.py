@@ -317,6 +317,11 @@ def _merge_apps(heard: list[Heard], now: float, broker_up: bool = True) -> tuple
         for _, a in pool:
             for topic, agents in a.readers.items():
                 readers[topic] = tuple(dict.fromkeys((*readers.get(topic, ()), *agents)))
+        positions: dict[tuple[str, int], tuple[int, int]] = {}
+        for _, a in runs:  # every worker that ever read a partition: its offsets stay facts
+            for tp, (first, last) in a.positions.items():
+                was = positions.get(tp, (first, last))
+                positions[tp] = (min(was[0], first), max(was[1], last))
         assigned_sets = [a.assigned for _, a in alive]
         assigned = (
             frozenset().union(*(s for s in assigned_sets if s is not None))
@@ -334,6 +339,8 @@ def _merge_apps(heard: list[Heard], now: float, broker_up: bool = True) -> tuple
                 stalls=combined(a.stalls for _, a in pool) if pool else LoopStalls(),
                 gone=gone,
                 members=len(alive) or len(runs),
+                positions=positions,
+                offset_reset=next((a.offset_reset for _, a in pool), "earliest"),
             )
         )
     return tuple(apps)

@@ -155,6 +155,7 @@ def lift_all(name: str, parts: list[tuple[int, SourceState, Heard]]) -> SourceSt
         processed={key: union(lambda s, k=key: s.processed.get(k, FrozenBitMap())) for key in keys},
         damaged={cause: union(lambda s, c=cause: s.damaged.get(c, FrozenBitMap())) for cause in causes},
         notes={cause: text for _, src, _ in parts for cause, text in src.notes.items()},
+        acked_at={},  # ids lifted out of each worker's numbering: no offset is known for them
         duplicates={
             stage: sum(src.duplicates.get(stage, 0) for _, src, _ in parts)
             for stage in {st for _, src, _ in parts for st in src.duplicates}

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from genmon.model.ids import MissingIds
-from genmon.model.vocabulary import STAGES, AppState, Cause, RowKind, Stage, VerdictState
+from genmon.model.vocabulary import STAGES, AppState, Cause, Proof, RowKind, Stage, VerdictState
 
 if TYPE_CHECKING:
     from genmon.model.diagnosis import Diagnosis
@@ -48,6 +48,8 @@ class Verdict:
     error: str | None = None
     """For a crashed app: its exception, on one line (``TypeError: …``); for an unverifiable
     shortfall: the worker that fell silent (``w3 (pod-7:1) fell silent 12s ago``)."""
+    proof: Proof | None = None
+    """How a loss was proven (None when nothing is lost)."""
 
     def __post_init__(self) -> None:
         # Accept the words as plain strings too (JSON, hand-built test snapshots): store members.
@@ -56,6 +58,8 @@ class Verdict:
             object.__setattr__(self, "stage", Stage(self.stage))
         if self.cause is not None:
             object.__setattr__(self, "cause", Cause(self.cause))
+        if self.proof is not None:
+            object.__setattr__(self, "proof", Proof(self.proof))
 
     @property
     def lost_at(self) -> Stage | None:
@@ -67,6 +71,7 @@ class Verdict:
             "state": self.state,
             "stage": self.stage,
             "cause": self.cause,
+            "proof": self.proof,
             "lost": self.lost,
             "in_flight": self.in_flight,
             "text": self.text,
@@ -82,6 +87,10 @@ class TopicOffsets:
     on_topic: int
     group: str | None = None
     committed: int | None = None
+    committed_by: Mapping[int, int] = field(default_factory=dict)
+    """partition -> the group's committed offset (absent: nothing committed)"""
+    starts: Mapping[int, int] = field(default_factory=dict)
+    """partition -> its first offset still on the broker (past 0: retention deleted records)"""
 
     @property
     def lag(self) -> int | None:

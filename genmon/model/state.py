@@ -21,6 +21,39 @@ EMPTY = FrozenBitMap()
 
 
 @dataclass(frozen=True)
+class AckLog:
+    """Where one source's values landed on one partition: their ids, and their offsets as runs of
+    consecutive offsets, the k-th smallest id at the k-th offset.
+
+    That pairing holds while the source's values reach the partition in id order (one sender
+    sending its values in order: the usual case); ``ordered`` is False once one did not, and then
+    no offset is known for this partition (its values are judged by the quiet rule instead).
+    """
+
+    ids: FrozenIds = EMPTY
+    runs: tuple[tuple[int, int], ...] = ()
+    """(first offset, how many consecutive offsets), in offset order"""
+    ordered: bool = True
+
+    def below(self, offset: int) -> int:
+        """How many of the ids landed before ``offset`` (they are the that many smallest ids)."""
+        n = 0
+        for first, count in self.runs:
+            if offset <= first:
+                break
+            n += min(count, offset - first)
+        return n
+
+    def offset_of(self, rank: int) -> int:
+        """The offset of the id of this rank (0: the smallest)."""
+        for first, count in self.runs:
+            if rank < count:
+                return first + rank
+            rank -= count
+        raise IndexError("no id of that rank")
+
+
+@dataclass(frozen=True)
 class SourceState:
     """One source (a tracked generator, or code that sends) as the probe saw it.
 
@@ -68,6 +101,8 @@ class SourceState:
     """The ids yielded, when they are not simply ``floor+1 … seq`` (merged from several origins)."""
     switching: str | None = None
     """Set while a switch has not reached every worker yet (``switching off: 2 of 3 workers``)."""
+    acked_at: Mapping[tuple[str, int], AckLog] = field(default_factory=dict)
+    """(topic, partition) -> where the acknowledged values landed (the sending process knows)."""
 
     @property
     def yielded(self) -> int:
@@ -125,6 +160,12 @@ class AppReading:
     members: int = 1
     """How many of the consumers in this app's group are genmon's (its live workers): the broker may
     name more (another instance of the app takes a share of the partitions)."""
+    positions: Mapping[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
+    """(topic, partition) -> the first and the last offset this app's consumer received there (any
+    message, genmon's or not): Kafka delivers a partition in order, so what lies before the last
+    and was never received was skipped."""
+    offset_reset: str = "earliest"
+    """The app's ``consumer_auto_offset_reset``: where its consumer starts without a committed offset."""
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,28 @@ class Cause(Word):
     BROKER = "broker"
     """Not an id the probe saw damaged: the values stopped while the broker did not answer
     requests (an outage genmon measured), so the loss is put on the broker, not the app."""
+    SKIPPED = "skipped"
+    """The consumer group's position passed the value's offset and it was never received (a
+    rebalance, or a consumer that seeks): proven by Kafka's order, judged by the model."""
+    LATE_JOIN = "late_join"
+    """Skipped because the group's consumer started past it: no committed offset and
+    ``consumer_auto_offset_reset='latest'`` when it first read the partition."""
+    EXPIRED = "expired"
+    """Deleted by retention before the group read it: the partition now starts past its offset."""
+
+    @property
+    def judged(self) -> bool:
+        """Judged by the model from outages or positions, not recorded by the probe per value."""
+        return self in (Cause.BROKER, Cause.SKIPPED, Cause.LATE_JOIN, Cause.EXPIRED)
+
+    @property
+    def proof(self) -> Proof:
+        """How a loss of this cause is proven."""
+        if self == Cause.BROKER:
+            return Proof.OUTAGE
+        if self in (Cause.SKIPPED, Cause.LATE_JOIN, Cause.EXPIRED):
+            return Proof.POSITION
+        return Proof.SEEN
 
     @property
     def stage(self) -> Stage:
@@ -67,6 +89,9 @@ _CAUSE_STAGE = {
     Cause.DECODE_FAILED: Stage.RECEIVED,
     Cause.CRASHED: Stage.PROCESSED,
     Cause.BROKER: Stage.ACKED,
+    Cause.SKIPPED: Stage.RECEIVED,
+    Cause.LATE_JOIN: Stage.RECEIVED,
+    Cause.EXPIRED: Stage.RECEIVED,
 }
 _CAUSE_WORDS = {
     Cause.UNAWAITED: "send not awaited",
@@ -74,9 +99,26 @@ _CAUSE_WORDS = {
     Cause.DECODE_FAILED: "decode failed",
     Cause.CRASHED: "agent raised",
     Cause.BROKER: "with the broker",
+    Cause.SKIPPED: "skipped",
+    Cause.LATE_JOIN: "skipped at the group's first read",
+    Cause.EXPIRED: "deleted by retention",
 }
-CAUSES: tuple[Cause, ...] = tuple(c for c in Cause if c != Cause.BROKER)
-"""The causes the probe records per value (a broker fault is judged from outages, not recorded)."""
+CAUSES: tuple[Cause, ...] = tuple(c for c in Cause if not c.judged)
+"""The causes the probe records per value (the others are judged from outages and positions)."""
+
+
+class Proof(Word):
+    """How a verdict of loss was proven."""
+
+    SEEN = "seen"
+    """A hook saw the value's loss happen (an exception, a decode error, an unawaited send)."""
+    POSITION = "position"
+    """Kafka delivers a partition in offset order: the reading group's position passed the
+    value's offset and the value was never received."""
+    QUIET = "quiet"
+    """No order to reason from: the later stage has not moved for the settle timeout."""
+    OUTAGE = "outage"
+    """The values stopped while the broker did not answer."""
 
 
 class RowKind(Word):

@@ -25,7 +25,7 @@ from typing import Any
 from pyroaring import BitMap, FrozenBitMap
 
 from genmon.model.snapshot import LoopStalls
-from genmon.model.state import AppReading, InboundState, SourceState
+from genmon.model.state import AckLog, AppReading, InboundState, SourceState
 from genmon.model.vocabulary import AppState, Cause, RowKind, Stage
 
 FORMAT = 2
@@ -169,7 +169,22 @@ def _source(src: SourceState) -> dict[str, Any]:
         "stalls": src.stalls,
         "longest_stall": src.longest_stall,
         "latency": src.latency_hist,
+        "acked_at": [
+            [topic, partition, _ids(log.ids), [n for run in log.runs for n in run], log.ordered]
+            for (topic, partition), log in src.acked_at.items()
+        ],
     }
+
+
+def _acked_at_from(items: list[Any]) -> dict[tuple[str, int], AckLog]:
+    """``[[topic, partition, ids, [first, count, first, count, …], ordered], …]`` back to logs."""
+    logs = {}
+    for topic, partition, ids, flat, ordered in items:
+        if not isinstance(topic, str) or not isinstance(partition, int) or len(flat) % 2:
+            raise ValueError("a malformed acked_at entry")
+        runs = tuple((int(flat[i]), int(flat[i + 1])) for i in range(0, len(flat), 2))
+        logs[(topic, partition)] = AckLog(_bitmap(ids), runs, bool(ordered))
+    return logs
 
 
 def _by_topic_from(
@@ -216,6 +231,7 @@ def _source_from(d: Mapping[str, Any]) -> SourceState:
         stalls=d["stalls"],
         longest_stall=d["longest_stall"],
         latency_hist=d["latency"],
+        acked_at=_acked_at_from(d.get("acked_at", [])),
     )
 
 
@@ -232,6 +248,10 @@ def _app(app: AppReading) -> dict[str, Any]:
         "readers": {topic: list(agents) for topic, agents in app.readers.items()},
         "assigned": None if app.assigned is None else sorted(app.assigned),
         "stalls": _stalls(app.stalls),
+        "positions": [
+            [topic, partition, first, last] for (topic, partition), (first, last) in app.positions.items()
+        ],
+        "offset_reset": app.offset_reset,
     }
 
 
@@ -244,6 +264,8 @@ def _app_from(d: Mapping[str, Any]) -> AppReading:
         readers={topic: tuple(agents) for topic, agents in d["readers"].items()},
         assigned=None if d["assigned"] is None else frozenset(d["assigned"]),
         stalls=LoopStalls(*d["stalls"]),
+        positions={(str(t), int(p)): (int(first), int(last)) for t, p, first, last in d.get("positions", [])},
+        offset_reset=str(d.get("offset_reset", "earliest")),
     )
 
 

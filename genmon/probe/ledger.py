@@ -46,8 +46,10 @@ BACKLOG = 200_000
 """Fields (an entry is 3 to 5) one queue holds before a hook counts them itself (nobody read the
 probe for that long)."""
 SENT = 3
-"""Fields of an entry of ``sent`` and of ``acked``."""
-RECEIVED = 4
+"""Fields of an entry of ``sent``."""
+ACKED = 5
+"""Fields of an entry of ``acked``."""
+RECEIVED = 5
 """Fields of an entry of ``received``."""
 PROCESSED = 5
 """Fields of an entry of ``processed``."""
@@ -62,10 +64,11 @@ class Ledger:
         self.sent: deque[Any] = deque()
         """``source, id, topic`` of a send Faust is about to make (its header is stamped)."""
         self.acked: deque[Any] = deque()
-        """``source, id, topic`` of a send the broker acknowledged (a channel: its queues took it)."""
+        """``source, id, topic, partition, offset`` of a send the broker acknowledged (a channel:
+        its queues took it; partition and offset -1)."""
         self.received: deque[Any] = deque()
-        """``topic, partition, genmon's header (its value, or None), app run`` of a message the
-        consumer took in."""
+        """``topic, partition, offset, genmon's header (its value, or None), app run`` of a message
+        the consumer took in (offset -1: a channel's)."""
         self.processed: deque[Any] = deque()
         """``topic or None for a channel, stream, genmon's header (its value, or None), agent, ns
         since the epoch``: an agent finished an event."""
@@ -74,7 +77,7 @@ class Ledger:
 
     def __len__(self) -> int:
         """Entries waiting, in all four queues."""
-        sends = (len(self.sent) + len(self.acked)) // SENT
+        sends = len(self.sent) // SENT + len(self.acked) // ACKED
         return sends + len(self.received) // RECEIVED + len(self.processed) // PROCESSED
 
     def count(self, probe: Probe) -> None:
@@ -82,14 +85,15 @@ class Ledger:
         with self.lock:
             # later stages first: see the module docstring
             processed, received = len(self.processed) // PROCESSED, len(self.received) // RECEIVED
-            acked, sent = len(self.acked) // SENT, len(self.sent) // SENT
+            acked, sent = len(self.acked) // ACKED, len(self.sent) // SENT
             if sent:
                 for src, topic, seqs in _sends(self.sent, sent):
                     src.stage_on(src.sent_by, topic).add_all(seqs)
                     src.topics[topic] = None
             if acked:
-                for src, topic, seqs in _sends(self.acked, acked):
+                for src, topic, seqs, landed in _acks(self.acked, acked):
                     src.stage_on(src.acked_by, topic).add_all(seqs)
+                    src.note_landed(topic, seqs, landed)
             if received:
                 _count_received(probe, self.received, received)
             if processed:
@@ -156,17 +160,52 @@ def _sends(queue: deque[Any], n: int) -> Iterator[tuple[Any, str, list[int]]]:
         yield src, topic, seqs
 
 
+def _acks(queue: deque[Any], n: int) -> Iterator[tuple[Any, str, list[int], list[tuple[int, int]]]]:
+    """The next ``n`` ``source, id, topic, partition, offset`` entries as runs of one source and
+    topic: their ids and where each landed, without the ids from before a source's reset."""
+    pop = queue.popleft
+    src: Any = None
+    topic = ""
+    seqs: list[int] = []
+    landed: list[tuple[int, int]] = []
+    for _ in range(n):
+        source, seq, to, partition, offset = pop(), pop(), pop(), pop(), pop()
+        if source is not src or to != topic:
+            if seqs:
+                yield src, topic, seqs, landed
+            src, topic, seqs, landed = source, to, [], []
+        if seq > source.floor:  # else yielded before a reset
+            seqs.append(seq)
+            landed.append((partition, offset))
+    if seqs:
+        yield src, topic, seqs, landed
+
+
 def _count_received(probe: Probe, queue: deque[Any], n: int) -> None:
     pop = queue.popleft
     consumed = probe.consumed
     from_header = probe.from_header
+    positions = probe.positions
     run: tuple[Any, str] | None = None  # (source, topic) of the entries in seqs
     seqs: list[int] = []
     partitions: list[int] = []
+    at_key: tuple[Any, str, int] | None = None  # (owner, topic, partition) of ``at``
+    at: list[int] = []
     for _ in range(n):
-        topic, partition, raw, owner = pop(), pop(), pop(), pop()
+        topic, partition, offset, raw, owner = pop(), pop(), pop(), pop(), pop()
         if topic not in consumed:
             consumed[topic] = None
+        if offset >= 0:
+            if at_key is None or at_key[2] != partition or at_key[1] != topic or at_key[0] != owner:
+                at_key = (owner, topic, partition)
+                of_app = positions.get(owner)
+                if of_app is None:
+                    of_app = positions[owner] = {}
+                at = of_app.setdefault((topic, partition), [offset, offset])
+            if offset > at[1]:
+                at[1] = offset
+            elif offset < at[0]:
+                at[0] = offset
         found = from_header(raw, owner)
         if found is None:
             probe.inbound_for(topic).received += 1

@@ -35,6 +35,8 @@ STALL_SECONDS = 0.25
 PARSED_LIMIT = 8192
 """Decoded headers kept (received, not yet processed: a consumer's buffers hold far fewer)."""
 MISSING: Any = object()
+NOWHERE = (-1, -1)
+"""The partition and offset of a value acked where Kafka keeps no order (a channel's queue)."""
 
 CURRENT: contextvars.ContextVar[tuple[Source, int, int] | None] = contextvars.ContextVar(
     "genmon_current_value", default=None
@@ -114,6 +116,21 @@ class Probe:
         (a fleet: sent in one worker, received in another). Merged by the watcher."""
         self.ledger = Ledger()
         """What the hooks saw and nobody counted yet (see :mod:`genmon.probe.ledger`)."""
+        self.positions: dict[str | None, dict[tuple[str, int], list[int]]] = {}
+        """app run label -> (topic, partition) -> [first, last] offset its consumer received: any
+        message, genmon's or not (filled by the count)."""
+
+    def positions_of(self, label: str | None) -> dict[tuple[str, int], tuple[int, int]]:
+        """The first and last offset per partition the consumer of app run ``label`` received
+        (None: every run's — a plain ``faust worker`` holds one app)."""
+        with self.ledger.lock:
+            runs = self.positions.values() if label is None else [self.positions.get(label, {})]
+            out: dict[tuple[str, int], tuple[int, int]] = {}
+            for of_app in list(runs):
+                for tp, (first, last) in list(of_app.items()):
+                    was = out.get(tp, (first, last))
+                    out[tp] = (min(was[0], first), max(was[1], last))
+            return out
 
     # -- lifecycle -------------------------------------------------------------------------
     def install(self) -> None:
@@ -317,8 +334,9 @@ class Probe:
         return self._send_to_channel(self, channel, message)
 
     def _channel_put(self, state: tuple[Source, int, str]) -> None:
-        """The channel's queues took the value: for a channel, that is its "acked"."""
-        self.ledger.acked.extend(state)
+        """The channel's queues took the value: for a channel, that is its "acked" (no partition,
+        no offset: nothing orders a channel's values)."""
+        self.ledger.acked.extend(state + NOWHERE)
 
     def _buffered(self, message: Any, captured: tuple[Source, int, int] | None) -> None:
         """``send_soon`` buffered ``message``: remember whose value it is for the send hook, which

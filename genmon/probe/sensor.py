@@ -132,7 +132,7 @@ class GenmonSensor(Sensor):
     def on_send_completed(self, producer: Any, state: Any, metadata: Any) -> None:
         try:
             if state is not None:
-                self._acked.extend(state)
+                self._acked.extend((*state, metadata.partition, metadata.offset))
         except Exception:
             pass
 
@@ -147,7 +147,7 @@ class GenmonSensor(Sensor):
     def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
         try:
             received = self._received
-            received.extend((tp.topic, tp.partition, header_of(message.headers), self.owner))
+            received.extend((tp.topic, tp.partition, offset, header_of(message.headers), self.owner))
             if len(received) > BACKLOG:
                 self.probe.drain()
         except Exception:
@@ -171,7 +171,8 @@ class GenmonSensor(Sensor):
                 seen.add(message)
                 if topic is None:
                     topic = channel_name(stream.app, stream.channel)
-                self._received.extend((topic, tp.partition or 0, header_of(message.headers), self.owner))
+                at = -1 if offset is None else offset  # a channel's messages have no offset
+                self._received.extend((topic, tp.partition or 0, at, header_of(message.headers), self.owner))
         except Exception:
             pass
         return None

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from hdrh.histogram import HdrHistogram
 from pyroaring import BitMap, FrozenBitMap
 
-from genmon.model import CAUSES, Cause, RowKind, SourceState, Stage
+from genmon.model import CAUSES, AckLog, Cause, RowKind, SourceState, Stage
 from genmon.model.latency import LATENCY_MAX_US, histogram
 
 
@@ -74,6 +74,55 @@ LATENCY_BITS = histogram().sub_bucket_count.bit_length() - 1
 two significant digits): a latency rounded down to those bits lands in the very slot it would have."""
 
 
+RUNS_LIMIT = 50_000
+"""A partition's offsets kept as runs of consecutive offsets: another producer writing to the
+partition between this source's values splits a run. Past this many runs (a partition shared by
+producers that alternate value by value), its offsets are given up: that partition's values are
+judged by the quiet rule, and the memory stays bounded."""
+
+
+class Landing:
+    """Where one source's values landed on one partition (see :class:`genmon.model.AckLog`)."""
+
+    __slots__ = ("ids", "last_id", "last_offset", "ordered", "runs")
+
+    def __init__(self) -> None:
+        self.ids = BitMap()
+        self.runs: list[tuple[int, int]] = []
+        self.last_id = 0
+        self.last_offset = -1
+        self.ordered = True
+
+    def note(self, seqs: list[int], offsets: list[int]) -> None:
+        """These values landed at these offsets, in the order they were acknowledged."""
+        if not self.ordered:
+            return
+        runs = self.runs
+        last_id, last_offset = self.last_id, self.last_offset
+        for seq, offset in zip(seqs, offsets, strict=True):
+            if seq <= last_id or offset <= last_offset:  # out of order: no rank -> offset pairing
+                self.give_up()
+                return
+            if runs and last_offset == offset - 1:
+                first, count = runs[-1]
+                runs[-1] = (first, count + 1)
+            else:
+                runs.append((offset, 1))
+            last_id, last_offset = seq, offset
+        self.last_id, self.last_offset = last_id, last_offset
+        self.ids.update(seqs)
+        if len(runs) > RUNS_LIMIT:
+            self.give_up()
+
+    def give_up(self) -> None:
+        self.ordered = False
+        self.ids = BitMap()
+        self.runs = []
+
+    def read(self) -> AckLog:
+        return AckLog(FrozenBitMap(self.ids), tuple(self.runs), self.ordered)
+
+
 def _damaged() -> dict[Cause, StageIds]:
     return {cause: StageIds() for cause in CAUSES}
 
@@ -114,6 +163,8 @@ class Source:
     agents: dict[str, None] = field(default_factory=dict)
     reorders: int = 0
     last_by_partition: dict[tuple[str, int], int] = field(default_factory=dict)
+    landed: dict[tuple[str, int], Landing] = field(default_factory=dict)
+    """(topic, partition) -> where this source's acknowledged values landed (the sender's side)."""
     latency: dict[int, int] = field(default_factory=dict)
     """Latency in µs, rounded to what the histogram tells apart -> values: counted on the loop's
     thread per value (a dict entry costs a tenth of ``HdrHistogram.record_value``, which is pure
@@ -166,6 +217,25 @@ class Source:
     def was_processed(self, seq: int) -> bool:
         """Some agent already finished this value (a later copy of it must not mark it damaged)."""
         return any(seq in ids.ids for ids in list(self.processed.values()))
+
+    def note_landed(self, topic: str, seqs: list[int], landed: list[tuple[int, int]]) -> None:
+        """The broker acknowledged ``seqs[i]`` at ``landed[i]`` (partition, offset), in this order;
+        partition -1 (a channel's queue) keeps no order."""
+        by_partition: dict[int, tuple[list[int], list[int]]] = {}
+        for seq, (partition, offset) in zip(seqs, landed, strict=True):
+            if partition < 0:
+                continue
+            pair = by_partition.get(partition)
+            if pair is None:
+                pair = by_partition[partition] = ([], [])
+            pair[0].append(seq)
+            pair[1].append(offset)
+        logs = self.landed
+        for partition, (ids, offsets) in by_partition.items():
+            log = logs.get((topic, partition))
+            if log is None:
+                log = logs[(topic, partition)] = Landing()
+            log.note(ids, offsets)
 
     def note_received(self, topic: str, seqs: list[int], partitions: list[int]) -> None:
         """Values came off ``topic``, ``seqs[i]`` off partition ``partitions[i]``, in this order:
@@ -255,6 +325,7 @@ class Source:
         self.last_by_partition = {}
         self.latency = {}
         self.sent_by, self.acked_by, self.received_by = {}, {}, {}
+        self.landed = {}
         self.processed = {key: StageIds() for key in self.processed}
         self.damaged = _damaged()
         self.notes = {}
@@ -305,6 +376,7 @@ class Source:
             token=self.token,
             foreign=self.foreign,
             latency_hist=self._latency_encoded() if latency else self._latency_text(),
+            acked_at={key: log.read() for key, log in list(self.landed.items())},
         )
 
     def _latency_text(self) -> str:

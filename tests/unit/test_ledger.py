@@ -28,17 +28,22 @@ def probe() -> Any:
 
 
 def _one_value(hooks: GenmonSensor, tp: Any, stream: Any) -> None:
-    """One value through the four hooks, in the order Faust fires them."""
+    """One value through the four hooks, in the order Faust fires them: it lands at the partition's
+    next offset (as the broker's acknowledgement says), and comes back off it."""
+    offset = tp.next_offset
+    tp.next_offset += 1
     message = SimpleNamespace(headers={})
     state = hooks.on_send_initiated(None, tp.topic, message, 0, 0)
-    hooks.on_send_completed(None, state, None)
+    hooks.on_send_completed(
+        None, state, SimpleNamespace(topic=tp.topic, partition=tp.partition, offset=offset)
+    )
     incoming = SimpleNamespace(headers=list(message.headers.items()))
-    hooks.on_message_in(tp, 0, incoming)
-    hooks.on_stream_event_out(tp, 0, stream, SimpleNamespace(headers=incoming.headers), None)
+    hooks.on_message_in(tp, offset, incoming)
+    hooks.on_stream_event_out(tp, offset, stream, SimpleNamespace(headers=incoming.headers), None)
 
 
 def _faust_like() -> tuple[Any, Any]:
-    tp = SimpleNamespace(topic="ledger-values", partition=0)
+    tp = SimpleNamespace(topic="ledger-values", partition=0, next_offset=0)
     stream = SimpleNamespace(app=SimpleNamespace(conf=SimpleNamespace(reply_to="replies")), channel=None)
     return tp, stream
 
@@ -146,12 +151,12 @@ def test_a_crash_recorded_between_received_and_processed_keeps_the_value_out_of_
     for value in track(_numbers, name="crash")(3):
         message = SimpleNamespace(headers={})
         state = hooks.on_send_initiated(None, tp.topic, message, 0, 0)
-        hooks.on_send_completed(None, state, None)
+        hooks.on_send_completed(None, state, SimpleNamespace(partition=0, offset=value))
         incoming = SimpleNamespace(headers=list(message.headers.items()))
-        hooks.on_message_in(tp, 0, incoming)
+        hooks.on_message_in(tp, value, incoming)
         if value == 1:
             probe.record(Cause.CRASHED, incoming.headers, "agent sink raised KeyError('x')")
-        hooks.on_stream_event_out(tp, 0, stream, SimpleNamespace(headers=incoming.headers), None)
+        hooks.on_stream_event_out(tp, value, stream, SimpleNamespace(headers=incoming.headers), None)
     pipe = probe.sources["crash"].read()
     (processed,) = pipe.processed.values()
     assert sorted(processed) == [1, 3]
@@ -177,16 +182,20 @@ def test_a_batch_counts_what_one_entry_at_a_time_would(probe: Probe) -> None:
     def header(src: Any, seq: int) -> bytes:
         return src.header_value_prefix + b"%d:%d" % (seq, probe.started_us + seq)
 
-    for seq, partition in [(5, 0), (6, 0), (7, 0), (3, 0), (8, 1), (8, 0), (8, 0), (2, 0)]:
-        ledger.received.extend(("t", partition, header(a, seq), None))
+    for offset, (seq, partition) in enumerate(
+        [(5, 0), (6, 0), (7, 0), (3, 0), (8, 1), (8, 0), (8, 0), (2, 0)]
+    ):
+        ledger.received.extend(("t", partition, offset, header(a, seq), None))
     probe.drain()
     received = a.received_by["t"]
     assert sorted(received.ids) == [2, 3, 5, 6, 7, 8]
     assert received.duplicates == 2  # 8 came on partition 1 first: twice more on the topic
     assert a.reorders == 2  # 3 and 2 after 7 on partition 0; a duplicate is never a reorder
     assert a.last_by_partition == {("t", 0): 7, ("t", 1): 8}
-    for seq, partition in [(9, 0), (10, 1), (12, 0), (11, 0)]:  # all new, partitions interleaved
-        ledger.received.extend(("t", partition, header(a, seq), None))
+    for offset, (seq, partition) in enumerate(
+        [(9, 0), (10, 1), (12, 0), (11, 0)], 10
+    ):  # all new, interleaved
+        ledger.received.extend(("t", partition, offset, header(a, seq), None))
     probe.drain()
     assert sorted(received.ids)[-4:] == [9, 10, 11, 12] and received.duplicates == 2
     assert a.reorders == 3  # 11 after 12 on partition 0
