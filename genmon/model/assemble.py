@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 
 from pyroaring import FrozenBitMap
 
-from genmon.model.ids import Ids, MissingIds, both, either, finished_by_all, id_range, minus
+from genmon.model.ids import Ids, MissingIds, both, either, finished_by_all, id_range, minus, union_all
+from genmon.model.positions import Passed, passed, proven_notes
 from genmon.model.settle import Clocks
 from genmon.model.snapshot import (
     AppStatus,
@@ -60,10 +61,22 @@ def build(reading: Reading, clocks: Clocks) -> tuple[Snapshot, Clocks]:
     )
     read = read_topics(reading)
     measured = [(src, _stages(src, read)) for _, src in sources]
-    clocks = clocks.observe({src.name: stages.counts(src) for src, stages in measured}, reading.now)
+    passes = {src.name: found for src, _ in measured if (found := passed(src, reading))}
+    clocks = clocks.observe(
+        {src.name: stages.counts(src) for src, stages in measured},
+        reading.now,
+        {name: union_all([p.ids for p in found.values()]) for name, found in passes.items()},
+    )
     first = reading.apps[0] if reading.apps else None
     pipes = tuple(
-        _pipeline(src, stages, apps.get(src.owner or "", first), reading, clocks, read)
+        _pipeline(
+            _with_proven(src, passes.get(src.name), clocks.proven(src.name, reading.now)),
+            stages,
+            apps.get(src.owner or "", first),
+            reading,
+            clocks,
+            read,
+        )
         for src, stages in measured
     )
     pipes = flow_order(pipes)
@@ -159,6 +172,18 @@ def _stages(src: SourceState, read: set[str] | None) -> _Stages:
     return _Stages(src.sent, acked, received, all_done)
 
 
+def _with_proven(src: SourceState, passes: Mapping[Cause, Passed] | None, proven: Ids) -> SourceState:
+    """``src`` with the values positions passed for the settle timeout recorded as lost, by cause,
+    with the proof in words as the cause's note (Kafka's order proves them: genmon saw them pass)."""
+    if not passes or not proven:
+        return src
+    damaged, notes = dict(src.damaged), dict(src.notes)
+    for cause, (ids, note) in proven_notes(passes, proven).items():
+        damaged[cause] = ids
+        notes[cause] = note
+    return src.evolve(damaged=damaged, notes=notes)
+
+
 def _union(sets: list[Ids]) -> Ids:
     out = sets[0]
     for more in sets[1:]:
@@ -208,7 +233,10 @@ def _pipeline(
         error = app.error or "the Faust app crashed"
         verdict = Verdict(VerdictState.CRASHED, f"app crashed: {error}", error=error)
     else:
-        seen = {cause.stage: (ids.count, cause) for cause, ids in damaged.items()}
+        seen: dict[Stage, tuple[int, Cause]] = {}
+        for cause, lost in sorted(damaged.items(), key=lambda item: -item[1].count):
+            count, first = seen.get(cause.stage, (0, cause))  # several causes: the biggest names it
+            seen[cause.stage] = (count + lost.count, first)
         verdict = clocks.verdict(src.name, judged, src.on, now, seen)
         if verdict.lost_at == Stage.RECEIVED and verdict.cause is None and replies_only(src, reading):
             # Faust's reply consumer subscribes to the reply topic at the first ask and then waits

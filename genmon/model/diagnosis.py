@@ -137,6 +137,31 @@ def diagnose(
             "# the broker's own log says why it went away; for a broker that keeps records across\n"
             "# restarts, run a real Kafka: genmon --broker kafka://HOST:9092 (or genmon kafka)",
         )
+    if v.cause == Cause.LATE_JOIN:
+        return Diagnosis(
+            f"{_ids(damaged.get(Cause.LATE_JOIN))} landed on the topic before the consumer group first "
+            "read that partition, and it started at the end "
+            f"({pipe.verdict.error or 'consumer_auto_offset_reset'}): Kafka's order proves they were "
+            "passed, not late. Every value written before a group's first read is skipped this way.",
+            "app = faust.App(..., consumer_auto_offset_reset='earliest')  # a new group reads from the start",
+        )
+    if v.cause == Cause.EXPIRED:
+        return Diagnosis(
+            f"{_ids(damaged.get(Cause.EXPIRED))} were deleted by the topic's retention before the group "
+            f"read them ({pipe.verdict.error or 'the partition starts past them'}): the consumer fell "
+            "further behind than the topic keeps.",
+            "# keep records longer than the consumer can fall behind, or catch up faster:\n"
+            "app.topic('...', retention=timedelta(days=7))  # or the topic's retention.ms on the broker",
+        )
+    if v.cause == Cause.SKIPPED:
+        return Diagnosis(
+            f"{_ids(damaged.get(Cause.SKIPPED))} were acknowledged by the broker, and the consumer group "
+            f"read past them without receiving them ({pipe.verdict.error or 'its position passed them'}). "
+            "Kafka delivers a partition in order, so they were skipped: after a rebalance that resumed "
+            "past an offset nobody processed, or by a consumer that seeks.",
+            "# no seek past unprocessed records; commit only what was processed (Faust's default).\n"
+            "# the log panel (l) shows the rebalances around the skipped offset",
+        )
     if v.cause == Cause.SEND_FAILED:
         return Diagnosis(
             f"the broker reported delivery errors for {_ids(damaged.get(Cause.SEND_FAILED))}.",

@@ -16,8 +16,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from pyroaring import BitMap, FrozenBitMap
+
+from genmon.model.ids import Ids
 from genmon.model.snapshot import Counts, Verdict
-from genmon.model.vocabulary import STAGES, Cause, Stage, VerdictState
+from genmon.model.vocabulary import STAGES, Cause, Proof, Stage, VerdictState
 
 
 @dataclass(frozen=True)
@@ -53,19 +56,50 @@ class Clocks:
 
     settle_seconds: float = 5.0
     rows: Mapping[str, StageClock] = field(default_factory=dict)
+    passing: Mapping[str, tuple[tuple[float, FrozenBitMap], ...]] = field(default_factory=dict)
+    """Per pipeline, the values a reading group's position passed without receiving them, by when
+    they were first seen passed (see :mod:`genmon.model.positions`): held for the settle timeout
+    before they count as lost, so that a report on its way from the worker that read one can
+    still arrive."""
 
-    def observe(self, counts: Mapping[str, Counts], now: float) -> Clocks:
-        """The clocks after seeing ``counts`` (pipeline name -> counts) at ``now``; rows not in
-        ``counts`` are dropped (a reset, or a row that went away, starts afresh)."""
+    def observe(
+        self, counts: Mapping[str, Counts], now: float, passed: Mapping[str, Ids] | None = None
+    ) -> Clocks:
+        """The clocks after seeing ``counts`` (pipeline name -> counts) and the values positions
+        passed (``passed``: pipeline name -> ids) at ``now``; rows not in ``counts`` are dropped (a
+        reset, or a row that went away, starts afresh)."""
         rows = {}
         for name, count in counts.items():
             values = count.as_tuple()
             clock = self.rows.get(name)
             rows[name] = StageClock.start(values, now) if clock is None else clock.advance(values, now)
-        return Clocks(self.settle_seconds, rows)
+        passing = {}
+        for name, ids in (passed or {}).items():
+            if name not in counts or not ids:
+                continue
+            still = BitMap(ids)
+            held = []
+            for since, earlier in self.passing.get(name, ()):
+                kept = BitMap(earlier) & still
+                if kept:
+                    held.append((since, FrozenBitMap(kept)))
+                    still -= kept
+            if still:
+                held.append((now, FrozenBitMap(still)))
+            passing[name] = tuple(held)
+        return Clocks(self.settle_seconds, rows, passing)
+
+    def proven(self, name: str, now: float) -> FrozenBitMap:
+        """The values of ``name`` passed without being received for the settle timeout."""
+        held = [ids for since, ids in self.passing.get(name, ()) if now - since >= self.settle_seconds]
+        return FrozenBitMap(BitMap.union(*held)) if held else FrozenBitMap()
 
     def forget(self, names: set[str]) -> Clocks:
-        return Clocks(self.settle_seconds, {n: c for n, c in self.rows.items() if n not in names})
+        return Clocks(
+            self.settle_seconds,
+            {n: c for n, c in self.rows.items() if n not in names},
+            {n: p for n, p in self.passing.items() if n not in names},
+        )
 
     def verdict(
         self,
@@ -86,7 +120,7 @@ class Clocks:
             count, cause = (seen or {}).get(stage, (0, None))
             if count and cause is not None:
                 text = f"lost at {stage}: {count} ({cause.words})"
-                return Verdict(VerdictState.LOST, text, stage, lost=count, cause=cause)
+                return Verdict(VerdictState.LOST, text, stage, lost=count, cause=cause, proof=cause.proof)
         values = counts.as_tuple()
         clock = self.rows.get(name)
         for i in range(1, len(values)):
@@ -95,7 +129,9 @@ class Clocks:
                 continue
             if clock is not None and now - max(clock.moved[i], clock.caught_up[i]) >= self.settle_seconds:
                 stage = STAGES[i]
-                return Verdict(VerdictState.LOST, f"lost at {stage}: {short}", stage, lost=short)
+                return Verdict(
+                    VerdictState.LOST, f"lost at {stage}: {short}", stage, lost=short, proof=Proof.QUIET
+                )
         in_flight = max(values[0] - values[-1], 0)
         if not on:
             text = "paused" + (f" · {in_flight} in flight" if in_flight else "")

@@ -125,15 +125,32 @@ class OffsetWatcher:
         await consumer.seek_to_end(*tps)
         await consumer.getmany(*tps, timeout_ms=300)  # a fetch response carries the true high watermark
         ends = await consumer.end_offsets(tps)
+        starts: dict[TopicPartition, int] = {}
+        with contextlib.suppress(Exception):  # past 0 once retention deleted records
+            starts = await consumer.beginning_offsets(tps)
         fresh: dict[str, TopicOffsets] = {}
         for topic, group in wanted.items():
             parts = [tp for tp in tps if tp.topic == topic]
             end = sum(max(consumer.highwater(tp) or 0, ends.get(tp, 0)) for tp in parts)
             committed = None
+            committed_by: dict[int, int] = {}
             if group:
                 answer = await admin.list_consumer_group_offsets(group, partitions=parts)
-                committed = sum(max(meta.offset, 0) for meta in answer.values() if meta is not None)
-            fresh[topic] = TopicOffsets(topic, len(parts), end, group, committed)
+                committed_by = {
+                    tp.partition: meta.offset
+                    for tp, meta in answer.items()
+                    if meta is not None and meta.offset >= 0
+                }
+                committed = sum(committed_by.values())
+            fresh[topic] = TopicOffsets(
+                topic,
+                len(parts),
+                end,
+                group,
+                committed,
+                committed_by=committed_by,
+                starts={tp.partition: starts[tp] for tp in parts if starts.get(tp)},
+            )
         self.offsets = fresh
         self.members = await _members(admin, {g for g in wanted.values() if g})
 

@@ -194,6 +194,9 @@ def test_late_consumer_lost_the_first_values(settled: tuple[Host, Snapshot]) -> 
     assert first_run[0] == 1 and first_run[1] == p.verdict.lost
     assert p.counts.received == p.counts.processed == p.counts.yielded - p.verdict.lost > 0
     assert "auto_offset_reset" in settled[1].diagnose(p).why
+    # proven by the consumer's first offsets, not by waiting: every missing value, and only those
+    assert p.verdict.cause == Cause.LATE_JOIN and p.verdict.proof == "position"
+    assert p.damaged[Cause.LATE_JOIN] == p.missing["received"]
 
 
 @pytest.mark.parametrize(
