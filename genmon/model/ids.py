@@ -60,6 +60,14 @@ def union_all(sets: Sequence[Ids]) -> Ids:
     return sets[0].union(*sets[1:])  # type: ignore[arg-type]
 
 
+def within(ids: Ids, low: int, high: int) -> BitMap | BitMap64:
+    """A mutable copy of the ids from ``low`` to ``high`` (both included), of either width."""
+    copy = mutable(ids)
+    copy.remove_range(0, low)
+    copy.remove_range(high + 1, (1 << 64) - 1 if isinstance(copy, BitMap64) else 1 << 32)
+    return copy
+
+
 def mutable(ids: Ids) -> BitMap | BitMap64:
     """A mutable copy of either width."""
     return BitMap64(ids) if isinstance(ids, AbstractBitMap64) else BitMap(ids)

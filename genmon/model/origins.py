@@ -16,7 +16,7 @@ from pyroaring import BitMap, FrozenBitMap, FrozenBitMap64
 
 from genmon.model.ids import Ids, finished_by_all, id_range, union_all
 from genmon.model.latency import JOIN
-from genmon.model.state import SourceState
+from genmon.model.state import AckLog, SourceState
 from genmon.model.vocabulary import Cause, Stage
 
 if TYPE_CHECKING:
@@ -155,7 +155,12 @@ def lift_all(name: str, parts: list[tuple[int, SourceState, Heard]]) -> SourceSt
         processed={key: union(lambda s, k=key: s.processed.get(k, FrozenBitMap())) for key in keys},
         damaged={cause: union(lambda s, c=cause: s.damaged.get(c, FrozenBitMap())) for cause in causes},
         notes={cause: text for _, src, _ in parts for cause, text in src.notes.items()},
-        acked_at={},  # ids lifted out of each worker's numbering: no offset is known for them
+        acked_at={},
+        lifted_at=tuple(
+            (topic, partition, AckLog(_lift(log.ids, number), log.runs, log.ordered))
+            for number, src, _ in parts
+            for (topic, partition), log in src.acked_at.items()
+        ),
         duplicates={
             stage: sum(src.duplicates.get(stage, 0) for _, src, _ in parts)
             for stage in {st for _, src, _ in parts for st in src.duplicates}

@@ -21,9 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pyroaring import BitMap, FrozenBitMap
-
-from genmon.model.ids import Ids, minus
+from genmon.model.ids import FrozenIds, Ids, both, either, frozen, minus, mutable, within
 from genmon.model.state import AckLog, AppReading, Reading, SourceState
 from genmon.model.vocabulary import Cause
 
@@ -33,7 +31,7 @@ class Passed:
     """Values of one source the reading groups' positions passed, for one cause."""
 
     cause: Cause
-    ids: FrozenBitMap
+    ids: FrozenIds
     note: str
     """The proof in words, for the first such value (``skipped: the group's position passed
     offset 0 of signups[2]``)."""
@@ -44,40 +42,37 @@ def passed(src: SourceState, reading: Reading) -> dict[Cause, Passed]:
 
     Cheap when nothing is missing (the usual case): only values acknowledged and not received
     are looked at, and each partition's by id ranges (its ids and offsets rise together)."""
-    if not src.acked_at or len(src.acked) <= len(src.received):
+    logs = src.landings()
+    if not logs or len(src.acked) <= len(src.received):
         return {}
-    missing = BitMap(minus(src.acked, src.received))
-    missing.remove_range(0, src.floor + 1)
+    missing = mutable(minus(src.acked, src.received))
+    missing.remove_range(0, src.floor + 1)  # a fleet row's floor is applied by the merge
     for damaged in src.damaged.values():
-        missing -= BitMap(damaged)
+        missing = mutable(minus(missing, damaged))
     if not missing:
         return {}
     readers = _readers(reading)
     gone_apps = {app.app_id for app in reading.apps if app.gone}
-    out: dict[Cause, tuple[BitMap, str]] = {}
-    for (topic, partition), log in sorted(src.acked_at.items()):
+    out: dict[Cause, tuple[Ids, str]] = {}
+    for topic, partition, log in sorted(logs, key=lambda entry: (entry[0], entry[1])):
         apps = readers.get(topic, ())
         if not log.ordered or not apps or any(app.app_id in gone_apps for app in apps):
             continue
-        here = missing & BitMap(log.ids)
+        here = both(missing, log.ids)
         if not here:
             continue
-        for cause, upto, words in _passed_on(log, topic, partition, apps, reading):
-            fresh = BitMap(here)
-            low, high = upto
-            fresh.remove_range(0, low)
-            fresh.remove_range(high + 1, 1 << 32)
+        for cause, (low, high), words in _passed_on(log, topic, partition, apps, reading):
+            fresh = within(here, low, high)
             if not fresh:
                 continue
             offset = log.offset_of(log.ids.rank(fresh.min()) - 1)  # the first value not received
             known = out.get(cause)
-            if known is None:
-                out[cause] = (fresh, words.format(offset=offset))
-            else:
-                known[0].update(fresh)
-            here -= fresh
-            missing -= fresh
-    return {cause: Passed(cause, FrozenBitMap(ids), note) for cause, (ids, note) in out.items()}
+            out[cause] = (
+                (fresh, words.format(offset=offset)) if known is None else (either(known[0], fresh), known[1])
+            )
+            here = minus(here, fresh)
+            missing = mutable(minus(missing, fresh))
+    return {cause: Passed(cause, frozen(ids), note) for cause, (ids, note) in out.items()}
 
 
 def _readers(reading: Reading) -> dict[str, tuple[AppReading, ...]]:
@@ -128,11 +123,11 @@ def _passed_on(
     return found
 
 
-def proven_notes(passes: Mapping[Cause, Passed], proven: Ids) -> dict[Cause, tuple[FrozenBitMap, str]]:
+def proven_notes(passes: Mapping[Cause, Passed], proven: Ids) -> dict[Cause, tuple[FrozenIds, str]]:
     """Of the passed values, those held for the settle timeout (``proven``), by cause, with the note."""
     out = {}
     for cause, passed_ids in passes.items():
-        ids = FrozenBitMap(BitMap(passed_ids.ids) & BitMap(proven))
+        ids = frozen(both(passed_ids.ids, proven))
         if ids:
             out[cause] = (ids, passed_ids.note)
     return out

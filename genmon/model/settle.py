@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from pyroaring import BitMap, FrozenBitMap
+from pyroaring import FrozenBitMap
 
-from genmon.model.ids import Ids
+from genmon.model.ids import FrozenIds, Ids, both, frozen, minus, union_all
 from genmon.model.snapshot import Counts, Verdict
 from genmon.model.vocabulary import STAGES, Cause, Proof, Stage, VerdictState
 
@@ -56,7 +56,7 @@ class Clocks:
 
     settle_seconds: float = 5.0
     rows: Mapping[str, StageClock] = field(default_factory=dict)
-    passing: Mapping[str, tuple[tuple[float, FrozenBitMap], ...]] = field(default_factory=dict)
+    passing: Mapping[str, tuple[tuple[float, FrozenIds], ...]] = field(default_factory=dict)
     """Per pipeline, the values a reading group's position passed without receiving them, by when
     they were first seen passed (see :mod:`genmon.model.positions`): held for the settle timeout
     before they count as lost, so that a report on its way from the worker that read one can
@@ -77,22 +77,22 @@ class Clocks:
         for name, ids in (passed or {}).items():
             if name not in counts or not ids:
                 continue
-            still = BitMap(ids)
+            still: Ids = ids
             held = []
             for since, earlier in self.passing.get(name, ()):
-                kept = BitMap(earlier) & still
+                kept = both(earlier, still)
                 if kept:
-                    held.append((since, FrozenBitMap(kept)))
-                    still -= kept
+                    held.append((since, frozen(kept)))
+                    still = minus(still, kept)
             if still:
-                held.append((now, FrozenBitMap(still)))
+                held.append((now, frozen(still)))
             passing[name] = tuple(held)
         return Clocks(self.settle_seconds, rows, passing)
 
-    def proven(self, name: str, now: float) -> FrozenBitMap:
+    def proven(self, name: str, now: float) -> FrozenIds:
         """The values of ``name`` passed without being received for the settle timeout."""
         held = [ids for since, ids in self.passing.get(name, ()) if now - since >= self.settle_seconds]
-        return FrozenBitMap(BitMap.union(*held)) if held else FrozenBitMap()
+        return frozen(union_all(held)) if held else FrozenBitMap()
 
     def forget(self, names: set[str]) -> Clocks:
         return Clocks(

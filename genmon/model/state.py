@@ -103,6 +103,15 @@ class SourceState:
     """Set while a switch has not reached every worker yet (``switching off: 2 of 3 workers``)."""
     acked_at: Mapping[tuple[str, int], AckLog] = field(default_factory=dict)
     """(topic, partition) -> where the acknowledged values landed (the sending process knows)."""
+    lifted_at: tuple[tuple[str, int, AckLog], ...] = ()
+    """A row merged from one generator running in several workers: each worker's logs, its ids
+    lifted as the row's are (``worker << 32 | id``), several per partition."""
+
+    def landings(self) -> list[tuple[str, int, AckLog]]:
+        """Every log of where this row's values landed: (topic, partition, log)."""
+        return [(topic, partition, log) for (topic, partition), log in self.acked_at.items()] + list(
+            self.lifted_at
+        )
 
     @property
     def yielded(self) -> int:

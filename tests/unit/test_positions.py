@@ -167,3 +167,31 @@ def test_where_values_landed_travels_in_reports_and_deltas() -> None:
     assert moved.acked_at[(TOPIC, 0)] == AckLog(ids(5, 6), ((9, 1), (12, 1)))
     assert fold(base, decode(encode(delta))).sources == again.sources
     assert decode(encode(again)).apps[0].positions == {(TOPIC, 0): (0, 8)}
+
+
+def test_a_fleet_row_of_one_generator_in_two_workers_names_the_skipped_value_by_worker() -> None:
+    """The same generator in two workers is one row, its ids lifted (``w1:5``); each worker's log of
+    where its values landed is lifted alike, and a value one worker's position passed is named."""
+    from genmon.model.merge import Fleet
+
+    def worker(number: int, token: str, partition: int, received: FrozenBitMap) -> WorkerReport:
+        src = replace(
+            signups(10, received),
+            token=token,
+            acked_at={(TOPIC, partition): AckLog(FrozenBitMap(range(1, 11)), ((0, 10),))},
+        )
+        app = replace(reader(0, 9), positions={(TOPIC, partition): (0, 9)})
+        return WorkerReport(
+            f"host:{number}:{token}", "host", number, 0.0, 1.0, 1, apps=(app,), sources=(src,)
+        )
+
+    fleet = Fleet()
+    clocks = Clocks(settle_seconds=5.0)
+    for now in (0.0, 3.0, 6.0):  # both keep reporting
+        fleet.add(replace(worker(1, "a", 0, FrozenBitMap(set(range(1, 11)) - {5})), number=int(now) + 1), now)
+        fleet.add(replace(worker(2, "b", 1, FrozenBitMap(range(1, 11))), number=int(now) + 1), now)
+        snap, clocks = build(fleet.reading(now, broker=BROKER), clocks)
+    (pipe,) = snap.pipelines
+    assert pipe.verdict.cause == Cause.SKIPPED and pipe.verdict.lost == 1, pipe.verdict
+    assert pipe.damaged[Cause.SKIPPED].text() == "w1:5"
+    assert pipe.verdict.text.endswith("(skipped: the group's position passed offset 4 of signups[0])")
