@@ -141,12 +141,14 @@ async def pump_restart() -> None:
         await restart_topic.send(value=n)
 
 
-crashed: list[int] = []
+crashed: list[bytes] = []
+"""The genmon id header of the event the agent raised on (the truth genmon's crash id is checked
+against)."""
 
 
 @app.agent(restart_topic)
 async def fragile(stream):
-    async for n in stream:
-        if n == CRASH_ON and not crashed:
-            crashed.append(n)
-            raise RuntimeError(f"bad value {n}")
+    async for event in stream.events():
+        if event.value == CRASH_ON and not crashed:
+            crashed.append(dict(event.headers).get("genmon-id", b""))
+            raise RuntimeError(f"bad value {event.value}")

@@ -59,7 +59,8 @@ def test_the_catalogues_late_consumer_is_named_while_it_flows(broker: BrokerProc
             assert named <= host.settle_seconds + 2.0, named
             assert pipe.on and pipe.verdict.proof == Proof.POSITION and pipe.verdict.stage == Stage.RECEIVED
             lost = pipe.damaged[Cause.LATE_JOIN]
-            assert lost.ranges[0][0] == 1 and lost.count == pipe.verdict.lost > 0
+            # about 30 values were written before it read (3 s at 10/s): the first of them, and on
+            assert lost.ranges[0][0] <= 3 and lost.count == pipe.verdict.lost >= 10, lost
             assert "consumer_auto_offset_reset='latest'" in pipe.verdict.text
             later = wait_for(
                 host, lambda s: s.pipeline("late-consumer").counts.received > pipe.counts.received + 20, 20
@@ -126,7 +127,9 @@ def test_nothing_is_named_lost_in_a_minute_of_flow(broker: BrokerProcess) -> Non
         for name in rows:  # they flowed the whole minute (a check that can fail)
             assert end.pipeline(name).counts.received > start.pipeline(name).counts.received + 300, name
         restarted = end.pipeline("restarted")
-        assert restarted.damaged[Cause.CRASHED].ranges == ((flowing.CRASH_ON, flowing.CRASH_ON),)
+        (header,) = sys.modules["tests.apps.flowing"].crashed  # what the agent itself raised on
+        raised_on = int(header.split(b":")[1])
+        assert restarted.damaged[Cause.CRASHED].ranges == ((raised_on, raised_on),), header
         assert end.pipeline("slow").verdict.in_flight > 100  # a backlog that only grows: in flight
 
 
