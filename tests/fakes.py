@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from pyroaring import FrozenBitMap
+from pyroaring import FrozenBitMap, FrozenBitMap64
 
 from genmon.model import (
+    AckLog,
     AppReading,
     AppState,
     BrokerInfo,
@@ -161,6 +162,28 @@ def lost_monitor() -> FakeMonitor:
     stalls = LoopStalls(3, 0.41, "12:00:03")
     apps = (replace(reading.apps[0], stalls=stalls),)
     return FakeMonitor(settled(replace(reading, sources=(crashing, timer), apps=apps)))
+
+
+def skipped_monitor() -> FakeMonitor:
+    """A consumer that joined late with ``consumer_auto_offset_reset='latest'``: values 1-12 were on
+    the topic before it first read the partition (offset 12), later ones flow — named while flowing."""
+    reading = demo_reading()
+    signups = replace(
+        source("live-signups", 60, topic="signups", agent="welcome", received=60),
+        received=FrozenBitMap(range(13, 61)),
+        processed={("signups", "welcome"): FrozenBitMap(range(13, 59))},
+        acked_at={("signups", 0): AckLog(ids(1, 60), FrozenBitMap64(range(60)))},
+    )
+    app = replace(
+        reading.apps[0],
+        readers={"signups": ("welcome",)},
+        positions={("signups", 0): (12, 59)},
+        offset_reset="latest",
+    )
+    clocks = Clocks(reading.settle_seconds)
+    for now in (reading.now - 10, reading.now - 5, reading.now):  # flowing all along
+        snap, clocks = build(replace(reading, now=now, sources=(signups,), apps=(app,)), clocks)
+    return FakeMonitor(snap)
 
 
 def empty_monitor() -> FakeMonitor:

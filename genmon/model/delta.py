@@ -41,7 +41,7 @@ def _grown(old: SourceState, new: SourceState) -> SourceState:
 
 
 def _logs_grown(old: Mapping[Any, AckLog], new: Mapping[Any, AckLog]) -> Mapping[Any, AckLog]:
-    """Each partition's log with the delta's ids and runs after the base's (offsets only grow)."""
+    """Each partition's log with the delta's ids and offsets added (they only ever grow)."""
     if not new or not old:
         return old or new
     logs = dict(old)
@@ -52,13 +52,7 @@ def _logs_grown(old: Mapping[Any, AckLog], new: Mapping[Any, AckLog]) -> Mapping
         elif not more.ordered:
             logs[key] = AckLog(ordered=False)
         else:
-            runs = list(base.runs)
-            for first, count in more.runs:
-                if runs and runs[-1][0] + runs[-1][1] == first:
-                    runs[-1] = (runs[-1][0], runs[-1][1] + count)
-                else:
-                    runs.append((first, count))
-            logs[key] = AckLog(frozen(either(base.ids, more.ids)), tuple(runs), base.ordered)
+            logs[key] = AckLog(frozen(either(base.ids, more.ids)), base.offsets | more.offsets, base.ordered)
     return logs
 
 
@@ -74,15 +68,7 @@ def _logs_shrunk(old: Mapping[Any, AckLog], new: Mapping[Any, AckLog]) -> dict[A
         elif not log.ordered:
             delta[key] = AckLog(ordered=False)
         else:
-            skip = sum(count for _, count in base.runs)
-            runs = []
-            for first, count in log.runs:
-                if skip >= count:
-                    skip -= count
-                    continue
-                runs.append((first + skip, count - skip))
-                skip = 0
-            delta[key] = AckLog(frozen(minus(log.ids, base.ids)), tuple(runs), True)
+            delta[key] = AckLog(frozen(minus(log.ids, base.ids)), log.offsets - base.offsets, True)
     return delta
 
 

@@ -157,7 +157,7 @@ def lift_all(name: str, parts: list[tuple[int, SourceState, Heard]]) -> SourceSt
         notes={cause: text for _, src, _ in parts for cause, text in src.notes.items()},
         acked_at={},
         lifted_at=tuple(
-            (topic, partition, AckLog(_lift(log.ids, number), log.runs, log.ordered))
+            (topic, partition, AckLog(_lift(log.ids, number), log.offsets, log.ordered))
             for number, src, _ in parts
             for (topic, partition), log in src.acked_at.items()
         ),

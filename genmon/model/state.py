@@ -11,46 +11,39 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from pyroaring import FrozenBitMap
+from pyroaring import FrozenBitMap, FrozenBitMap64
 
 from genmon.model.ids import FrozenIds
 from genmon.model.snapshot import BrokerInfo, LoopStalls, TopicOffsets, WorkerStatus
 from genmon.model.vocabulary import AppState, Cause, RowKind, Stage
 
 EMPTY = FrozenBitMap()
+NO_OFFSETS = FrozenBitMap64()
 
 
 @dataclass(frozen=True)
 class AckLog:
-    """Where one source's values landed on one partition: their ids, and their offsets as runs of
-    consecutive offsets, the k-th smallest id at the k-th offset.
+    """Where one source's values landed on one partition: their ids and their offsets, the k-th
+    smallest id at the k-th smallest offset.
 
     That pairing holds while the source's values reach the partition in id order (one sender
     sending its values in order: the usual case); ``ordered`` is False once one did not, and then
     no offset is known for this partition (its values are judged by the quiet rule instead).
+    Offsets are a 64-bit roaring bitmap: a partition's offsets run on consecutively while one
+    producer writes it, which roaring keeps in a few bytes however long the run.
     """
 
     ids: FrozenIds = EMPTY
-    runs: tuple[tuple[int, int], ...] = ()
-    """(first offset, how many consecutive offsets), in offset order"""
+    offsets: FrozenBitMap64 = NO_OFFSETS
     ordered: bool = True
 
     def below(self, offset: int) -> int:
         """How many of the ids landed before ``offset`` (they are the that many smallest ids)."""
-        n = 0
-        for first, count in self.runs:
-            if offset <= first:
-                break
-            n += min(count, offset - first)
-        return n
+        return self.offsets.rank(offset - 1) if offset > 0 else 0
 
     def offset_of(self, rank: int) -> int:
         """The offset of the id of this rank (0: the smallest)."""
-        for first, count in self.runs:
-            if rank < count:
-                return first + rank
-            rank -= count
-        raise IndexError("no id of that rank")
+        return int(self.offsets[rank])
 
 
 @dataclass(frozen=True)

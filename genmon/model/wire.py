@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from pyroaring import BitMap, FrozenBitMap
+from pyroaring import BitMap, BitMap64, FrozenBitMap, FrozenBitMap64
 
 from genmon.model.snapshot import LoopStalls
 from genmon.model.state import AckLog, AppReading, InboundState, SourceState
@@ -170,20 +170,29 @@ def _source(src: SourceState) -> dict[str, Any]:
         "longest_stall": src.longest_stall,
         "latency": src.latency_hist,
         "acked_at": [
-            [topic, partition, _ids(log.ids), [n for run in log.runs for n in run], log.ordered]
+            [topic, partition, _ids(log.ids), _offsets(log.offsets), log.ordered]
             for (topic, partition), log in src.acked_at.items()
         ],
     }
 
 
+def _offsets(offsets: FrozenBitMap64) -> str:
+    """A partition's offsets: roaring64's bytes in base64, runs of consecutive offsets compressed."""
+    copy = BitMap64(offsets)
+    copy.run_optimize()
+    return base64.b64encode(copy.serialize()).decode()
+
+
 def _acked_at_from(items: list[Any]) -> dict[tuple[str, int], AckLog]:
-    """``[[topic, partition, ids, [first, count, first, count, …], ordered], …]`` back to logs."""
+    """``[[topic, partition, ids, offsets, ordered], …]`` back to logs."""
     logs = {}
-    for topic, partition, ids, flat, ordered in items:
-        if not isinstance(topic, str) or not isinstance(partition, int) or len(flat) % 2:
+    for topic, partition, ids, offsets, ordered in items:
+        if not isinstance(topic, str) or not isinstance(partition, int) or not isinstance(offsets, str):
             raise ValueError("a malformed acked_at entry")
-        runs = tuple((int(flat[i]), int(flat[i + 1])) for i in range(0, len(flat), 2))
-        logs[(topic, partition)] = AckLog(_bitmap(ids), runs, bool(ordered))
+        log = AckLog(_bitmap(ids), FrozenBitMap64.deserialize(base64.b64decode(offsets)), bool(ordered))
+        if len(log.ids) != len(log.offsets):
+            raise ValueError("an acked_at entry's ids and offsets do not pair")
+        logs[(topic, partition)] = log
     return logs
 
 

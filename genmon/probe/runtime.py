@@ -20,6 +20,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
+from types import SimpleNamespace
 from typing import Any
 
 from genmon.model import Cause, InboundState, RowKind, SourceState
@@ -35,8 +36,8 @@ STALL_SECONDS = 0.25
 PARSED_LIMIT = 8192
 """Decoded headers kept (received, not yet processed: a consumer's buffers hold far fewer)."""
 MISSING: Any = object()
-NOWHERE = (-1, -1)
-"""The partition and offset of a value acked where Kafka keeps no order (a channel's queue)."""
+NOWHERE = SimpleNamespace(partition=-1, offset=-1)
+"""Where a value acked in a channel's queue landed: no partition, no offset (nothing orders it)."""
 
 CURRENT: contextvars.ContextVar[tuple[Source, int, int] | None] = contextvars.ContextVar(
     "genmon_current_value", default=None
@@ -336,7 +337,9 @@ class Probe:
     def _channel_put(self, state: tuple[Source, int, str]) -> None:
         """The channel's queues took the value: for a channel, that is its "acked" (no partition,
         no offset: nothing orders a channel's values)."""
-        self.ledger.acked.extend(state + NOWHERE)
+        acked = self.ledger.acked
+        acked.extend(state)
+        acked.append(NOWHERE)
 
     def _buffered(self, message: Any, captured: tuple[Source, int, int] | None) -> None:
         """``send_soon`` buffered ``message``: remember whose value it is for the send hook, which

@@ -132,7 +132,9 @@ class GenmonSensor(Sensor):
     def on_send_completed(self, producer: Any, state: Any, metadata: Any) -> None:
         try:
             if state is not None:
-                self._acked.extend((*state, metadata.partition, metadata.offset))
+                acked = self._acked
+                acked.extend(state)
+                acked.append(metadata)
         except Exception:
             pass
 

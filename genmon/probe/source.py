@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hdrh.histogram import HdrHistogram
-from pyroaring import BitMap, FrozenBitMap
+from pyroaring import BitMap, BitMap64, FrozenBitMap, FrozenBitMap64
 
 from genmon.model import CAUSES, AckLog, Cause, RowKind, SourceState, Stage
 from genmon.model.latency import LATENCY_MAX_US, histogram
@@ -74,53 +74,47 @@ LATENCY_BITS = histogram().sub_bucket_count.bit_length() - 1
 two significant digits): a latency rounded down to those bits lands in the very slot it would have."""
 
 
-RUNS_LIMIT = 50_000
-"""A partition's offsets kept as runs of consecutive offsets: another producer writing to the
-partition between this source's values splits a run. Past this many runs (a partition shared by
-producers that alternate value by value), its offsets are given up: that partition's values are
-judged by the quiet rule, and the memory stays bounded."""
-
-
 class Landing:
     """Where one source's values landed on one partition (see :class:`genmon.model.AckLog`)."""
 
-    __slots__ = ("ids", "last_id", "last_offset", "ordered", "runs")
+    __slots__ = ("ids", "last_id", "last_offset", "offsets", "ordered")
 
     def __init__(self) -> None:
         self.ids = BitMap()
-        self.runs: list[tuple[int, int]] = []
+        self.offsets = BitMap64()
         self.last_id = 0
         self.last_offset = -1
         self.ordered = True
 
     def note(self, seqs: list[int], offsets: list[int]) -> None:
-        """These values landed at these offsets, in the order they were acknowledged."""
+        """These values landed at these offsets, in the order they were acknowledged (a partition's
+        acknowledgements come in offset order). Each list is added in one C call; the order is
+        checked on the whole batch: both rising, past the last batch, none twice."""
         if not self.ordered:
             return
-        runs = self.runs
-        last_id, last_offset = self.last_id, self.last_offset
-        for seq, offset in zip(seqs, offsets, strict=True):
-            if seq <= last_id or offset <= last_offset:  # out of order: no rank -> offset pairing
-                self.give_up()
-                return
-            if runs and last_offset == offset - 1:
-                first, count = runs[-1]
-                runs[-1] = (first, count + 1)
-            else:
-                runs.append((offset, 1))
-            last_id, last_offset = seq, offset
-        self.last_id, self.last_offset = last_id, last_offset
-        self.ids.update(seqs)
-        if len(runs) > RUNS_LIMIT:
+        if seqs[0] <= self.last_id or offsets[0] <= self.last_offset:
             self.give_up()
+            return
+        if len(seqs) > 1 and (seqs != sorted(seqs) or offsets != sorted(offsets)):
+            self.give_up()
+            return
+        ids, at = self.ids, self.offsets
+        before = len(ids)
+        ids.update(seqs)
+        at.update(offsets)
+        if len(ids) - before != len(seqs) or len(at) != len(ids):  # a value, or an offset, twice
+            self.give_up()
+            return
+        self.last_id, self.last_offset = seqs[-1], offsets[-1]
 
     def give_up(self) -> None:
+        """Values landed out of id order: no offset is known for them (the quiet rule judges)."""
         self.ordered = False
         self.ids = BitMap()
-        self.runs = []
+        self.offsets = BitMap64()
 
     def read(self) -> AckLog:
-        return AckLog(FrozenBitMap(self.ids), tuple(self.runs), self.ordered)
+        return AckLog(FrozenBitMap(self.ids), FrozenBitMap64(self.offsets), self.ordered)
 
 
 def _damaged() -> dict[Cause, StageIds]:
@@ -218,24 +212,29 @@ class Source:
         """Some agent already finished this value (a later copy of it must not mark it damaged)."""
         return any(seq in ids.ids for ids in list(self.processed.values()))
 
-    def note_landed(self, topic: str, seqs: list[int], landed: list[tuple[int, int]]) -> None:
-        """The broker acknowledged ``seqs[i]`` at ``landed[i]`` (partition, offset), in this order;
-        partition -1 (a channel's queue) keeps no order."""
-        by_partition: dict[int, tuple[list[int], list[int]]] = {}
-        for seq, (partition, offset) in zip(seqs, landed, strict=True):
-            if partition < 0:
-                continue
-            pair = by_partition.get(partition)
+    def note_landed(self, topic: str, seqs: list[int], partitions: list[int], offsets: list[int]) -> None:
+        """The broker acknowledged ``seqs[i]`` at offset ``offsets[i]`` of ``partitions[i]``, in
+        this order; partition -1 (a channel's queue) keeps no order."""
+        if len(set(partitions)) == 1:  # one partition (the usual batch of a keyed or 1-partition topic)
+            if partitions[0] >= 0:
+                self._landing(topic, partitions[0]).note(seqs, offsets)
+            return
+        split: dict[int, tuple[list[int], list[int]]] = {}
+        for seq, partition, offset in zip(seqs, partitions, offsets, strict=True):
+            pair = split.get(partition)
             if pair is None:
-                pair = by_partition[partition] = ([], [])
+                pair = split[partition] = ([], [])
             pair[0].append(seq)
             pair[1].append(offset)
-        logs = self.landed
-        for partition, (ids, offsets) in by_partition.items():
-            log = logs.get((topic, partition))
-            if log is None:
-                log = logs[(topic, partition)] = Landing()
-            log.note(ids, offsets)
+        for partition, (ids, at) in split.items():
+            if partition >= 0:
+                self._landing(topic, partition).note(ids, at)
+
+    def _landing(self, topic: str, partition: int) -> Landing:
+        log = self.landed.get((topic, partition))
+        if log is None:
+            log = self.landed[(topic, partition)] = Landing()
+        return log
 
     def note_received(self, topic: str, seqs: list[int], partitions: list[int]) -> None:
         """Values came off ``topic``, ``seqs[i]`` off partition ``partitions[i]``, in this order:

@@ -10,13 +10,16 @@ import time
 import uuid
 
 from conftest import owned
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_text import samples
 from test_user_apps import user_app
 
 from genmon.broker import BrokerProcess
 from genmon.demo import plan, select
 from genmon.host.host import Host
-from genmon.model import Cause, Proof, Snapshot, Stage, VerdictState
+from genmon.model import DEFAULT_FAIL_ON, Cause, Proof, Snapshot, Stage, VerdictState, problems
 from genmon.model.ids import MissingIds
+from genmon.watch.metrics import SnapshotCollector
 from genmon.watch.waiting import wait_for
 
 POSITION_CAUSES = (Cause.SKIPPED, Cause.LATE_JOIN, Cause.EXPIRED)
@@ -62,6 +65,16 @@ def test_the_catalogues_late_consumer_is_named_while_it_flows(broker: BrokerProc
             # about 30 values were written before it read (3 s at 10/s): the first of them, and on
             assert lost.ranges[0][0] <= 3 and lost.count == pipe.verdict.lost >= 10, lost
             assert "consumer_auto_offset_reset='latest'" in pipe.verdict.text
+            # the same verdict in every output: JSON, check's problem lines, Prometheus
+            doc = snap.to_dict()["pipelines"][0]["verdict"]
+            assert (doc["cause"], doc["proof"], doc["lost"]) == ("late_join", "position", lost.count)
+            (line,) = problems(snap, DEFAULT_FAIL_ON)
+            assert line.startswith("late-consumer: lost at received") and f", ids {lost.text()}" in line
+            scraped = samples(_scrape(snap))
+            assert (
+                scraped[("genmon_values_lost", (("app", pipe.app_id), ("pipeline", "late-consumer")))]
+                == lost.count
+            )
             later = wait_for(
                 host, lambda s: s.pipeline("late-consumer").counts.received > pipe.counts.received + 20, 20
             )
@@ -72,6 +85,13 @@ def test_the_catalogues_late_consumer_is_named_while_it_flows(broker: BrokerProc
             )
         finally:
             host.stop()
+
+
+def _scrape(snap: Snapshot) -> str:
+    """What a Prometheus scrape of the watcher gets for ``snap`` (the endpoint's own collector)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(lambda: snap))
+    return generate_latest(registry).decode()
 
 
 def _only_late(missing: MissingIds, lost: MissingIds) -> bool:

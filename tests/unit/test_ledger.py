@@ -248,3 +248,28 @@ def test_a_full_header_cache_keeps_its_newest_half(probe: Probe) -> None:
     assert all(raw in probe._parsed for raw in newest)
     assert headers[0][sensor.HEADER] not in probe._parsed
     assert probe.from_headers(headers[0]) == (src, 1, probe.started_us + 1)  # decoded again
+
+
+def test_where_values_landed_is_kept_per_partition_and_given_up_when_out_of_order(probe: Probe) -> None:
+    """The count pairs each partition's ids with its offsets (acknowledgements, interleaved over
+    partitions as Faust's producer gets them); a value acknowledged out of id order on a partition
+    gives that partition's offsets up — never a pairing built on a guess."""
+    src = probe.declare("landing")
+    src.seq = 20
+    ledger = probe.ledger
+    acks = [(1, 0, 10), (2, 1, 0), (3, 0, 11), (4, 1, 1), (5, 0, 15), (6, 1, 2)]  # id, partition, offset
+    for seq, partition, offset in acks:
+        ledger.acked.extend((src, seq, "t"))
+        ledger.acked.append(SimpleNamespace(partition=partition, offset=offset))
+    probe.drain()
+    logs = src.read().acked_at
+    assert sorted(logs[("t", 0)].ids) == [1, 3, 5] and list(logs[("t", 0)].offsets) == [10, 11, 15]
+    assert logs[("t", 0)].offset_of(2) == 15 and logs[("t", 0)].below(15) == 2
+    assert sorted(logs[("t", 1)].ids) == [2, 4, 6] and logs[("t", 1)].ordered
+    for seq, offset in ((8, 3), (7, 4)):  # 7 lands after 8: the pairing no longer holds on partition 1
+        ledger.acked.extend((src, seq, "t"))
+        ledger.acked.append(SimpleNamespace(partition=1, offset=offset))
+    probe.drain()
+    logs = src.read().acked_at
+    assert not logs[("t", 1)].ordered and not logs[("t", 1)].ids
+    assert logs[("t", 0)].ordered and len(logs[("t", 0)].ids) == 3

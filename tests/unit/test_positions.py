@@ -5,9 +5,10 @@ not land in order)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 
-from pyroaring import FrozenBitMap
+from pyroaring import FrozenBitMap, FrozenBitMap64
 
 from genmon.model import (
     AckLog,
@@ -36,6 +37,11 @@ def ids(*values: int) -> FrozenBitMap:
     return FrozenBitMap(values)
 
 
+def at(offsets: Iterable[int]) -> FrozenBitMap64:
+    """Offsets a source's values landed at (the k-th smallest id at the k-th smallest offset)."""
+    return FrozenBitMap64(offsets)
+
+
 def signups(upto: int, received: FrozenBitMap, *, log: AckLog | None = None) -> SourceState:
     """A generator whose values 1..upto all landed on partition 0 at offsets 0..upto-1."""
     every = FrozenBitMap(range(1, upto + 1))
@@ -51,7 +57,7 @@ def signups(upto: int, received: FrozenBitMap, *, log: AckLog | None = None) -> 
         processed={(TOPIC, "welcome"): received},
         topics=(TOPIC,),
         agents=("welcome",),
-        acked_at={(TOPIC, 0): log or AckLog(every, ((0, upto),))},
+        acked_at={(TOPIC, 0): log or AckLog(every, at(range(upto)))},
     )
 
 
@@ -154,9 +160,9 @@ def test_a_value_received_late_leaves_the_passed_set_before_it_is_proven() -> No
 
 
 def test_where_values_landed_travels_in_reports_and_deltas() -> None:
-    first = signups(4, ids(1, 2), log=AckLog(ids(1, 2, 3, 4), ((0, 2), (7, 2))))
+    first = signups(4, ids(1, 2), log=AckLog(ids(1, 2, 3, 4), at([0, 1, 7, 8])))
     grown = replace(
-        first, seq=6, acked_at={(TOPIC, 0): AckLog(ids(1, 2, 3, 4, 5, 6), ((0, 2), (7, 3), (12, 1)))}
+        first, seq=6, acked_at={(TOPIC, 0): AckLog(ids(1, 2, 3, 4, 5, 6), at([0, 1, 7, 8, 9, 12]))}
     )
     app = reader(0, 8)
     base = WorkerReport("w", "host", 1, 0.0, 0.0, 1, apps=(app,), sources=(first,))
@@ -164,7 +170,7 @@ def test_where_values_landed_travels_in_reports_and_deltas() -> None:
     assert decode(encode(base)) == base
     delta = delta_of(base, again, 2)
     (moved,) = delta.sources
-    assert moved.acked_at[(TOPIC, 0)] == AckLog(ids(5, 6), ((9, 1), (12, 1)))
+    assert moved.acked_at[(TOPIC, 0)] == AckLog(ids(5, 6), at([9, 12]))
     assert fold(base, decode(encode(delta))).sources == again.sources
     assert decode(encode(again)).apps[0].positions == {(TOPIC, 0): (0, 8)}
 
@@ -178,7 +184,7 @@ def test_a_fleet_row_of_one_generator_in_two_workers_names_the_skipped_value_by_
         src = replace(
             signups(10, received),
             token=token,
-            acked_at={(TOPIC, partition): AckLog(FrozenBitMap(range(1, 11)), ((0, 10),))},
+            acked_at={(TOPIC, partition): AckLog(FrozenBitMap(range(1, 11)), at(range(10)))},
         )
         app = replace(reader(0, 9), positions={(TOPIC, partition): (0, 9)})
         return WorkerReport(

@@ -18,6 +18,7 @@ from fakes import (
     empty_monitor,
     fleet_monitor,
     lost_monitor,
+    skipped_monitor,
 )
 from textual.pilot import Pilot
 
@@ -64,6 +65,11 @@ def test_main_screen_at_80x20(snap_compare) -> None:  # type: ignore[no-untyped-
 
 def test_detail_screen_of_a_lost_row(snap_compare) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(screen(demo_monitor()), press=["enter"], terminal_size=(120, 35))
+
+
+def test_a_loss_proven_by_position_while_flowing(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    """The row names the skip and its proof; the detail screen explains it and gives the fix."""
+    assert snap_compare(screen(skipped_monitor()), press=["enter"], terminal_size=(120, 40))
 
 
 def test_log_panel(snap_compare) -> None:  # type: ignore[no-untyped-def]
