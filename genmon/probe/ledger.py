@@ -92,9 +92,9 @@ class Ledger:
                     src.stage_on(src.sent_by, topic).add_all(seqs)
                     src.topics[topic] = None
             if acked:
-                for src, topic, seqs, partitions, offsets in _acks(self.acked, acked):
+                for src, topic, seqs, wheres in _acks(self.acked, acked):
                     src.stage_on(src.acked_by, topic).add_all(seqs)
-                    src.note_landed(topic, seqs, partitions, offsets)
+                    src.note_landed(topic, seqs, wheres)
             if received:
                 _count_received(probe, self.received, received)
             if processed:
@@ -161,65 +161,65 @@ def _sends(queue: deque[Any], n: int) -> Iterator[tuple[Any, str, list[int]]]:
         yield src, topic, seqs
 
 
-def _acks(queue: deque[Any], n: int) -> Iterator[tuple[Any, str, list[int], list[int], list[int]]]:
+def _acks(queue: deque[Any], n: int) -> Iterator[tuple[Any, str, list[int], list[Any]]]:
     """The next ``n`` ``source, id, topic, where`` entries as runs of one source and topic: their
-    ids, and the partition and offset each landed at (``where``: the broker's acknowledgement),
-    without the ids from before a source's reset."""
+    ids, and where each landed (the broker's acknowledgements), without the ids from before a
+    source's reset."""
     pop = queue.popleft
     src: Any = None
     topic = ""
     seqs: list[int] = []
-    partitions: list[int] = []
-    offsets: list[int] = []
+    wheres: list[Any] = []
     for _ in range(n):
         source, seq, to, where = pop(), pop(), pop(), pop()
         if source is not src or to != topic:
             if seqs:
-                yield src, topic, seqs, partitions, offsets
-            src, topic, seqs, partitions, offsets = source, to, [], [], []
+                yield src, topic, seqs, wheres
+            src, topic, seqs, wheres = source, to, [], []
         if seq > source.floor:  # else yielded before a reset
             seqs.append(seq)
-            partitions.append(where.partition)
-            offsets.append(where.offset)
+            wheres.append(where)
     if seqs:
-        yield src, topic, seqs, partitions, offsets
+        yield src, topic, seqs, wheres
 
 
 def _count_received(probe: Probe, queue: deque[Any], n: int) -> None:
+    """Count received entries in runs of one source, topic and app run; each run also moves the
+    app's positions (the first and last offset it received per partition). Only genmon's own values
+    move them: what they prove is about genmon's values, and a later one of ours on the partition
+    (or the group's commit) passes a skipped value just as well as anyone's record would."""
     pop = queue.popleft
     consumed = probe.consumed
     from_header = probe.from_header
-    positions = probe.positions
-    run: tuple[Any, str] | None = None  # (source, topic) of the entries in seqs
+    run: tuple[Any, str, Any] | None = None  # (source, topic, app run) of the entries in seqs
     seqs: list[int] = []
     partitions: list[int] = []
-    at_key: tuple[Any, str, int] | None = None  # (owner, topic, partition) of ``at``
-    at: list[int] = []
+    offsets: list[int] = []
     for _ in range(n):
         topic, partition, offset, raw, owner = pop(), pop(), pop(), pop(), pop()
         if topic not in consumed:
             consumed[topic] = None
-        if offset >= 0:
-            if at_key is None or at_key[2] != partition or at_key[1] != topic or at_key[0] != owner:
-                at_key = (owner, topic, partition)
-                of_app = positions.get(owner)
-                if of_app is None:
-                    of_app = positions[owner] = {}
-                at = of_app.setdefault((topic, partition), [offset, offset])
-            if offset > at[1]:
-                at[1] = offset
-            elif offset < at[0]:
-                at[0] = offset
         found = from_header(raw, owner)
         if found is None:
             probe.inbound_for(topic).received += 1
             continue
         src = found[0]
-        if run is None or run[0] is not src or run[1] != topic:
+        if run is None or run[0] is not src or run[1] != topic or run[2] != owner:
             if seqs:
-                run[0].note_received(run[1], seqs, partitions)  # type: ignore[index]
-            run, seqs, partitions = (src, topic), [], []
+                _received_run(probe, run, seqs, partitions, offsets)
+            run, seqs, partitions, offsets = (src, topic, owner), [], [], []
         seqs.append(found[1])
         partitions.append(partition)
+        offsets.append(offset)
     if seqs:
-        run[0].note_received(run[1], seqs, partitions)  # type: ignore[index]
+        _received_run(probe, run, seqs, partitions, offsets)
+
+
+def _received_run(probe: Probe, run: Any, seqs: list[int], partitions: list[int], offsets: list[int]) -> None:
+    src, topic, owner = run
+    src.note_received(topic, seqs, partitions)
+    if offsets[-1] >= 0:  # a channel's messages have no offset (-1): nothing orders them
+        # each partition's first and last offset in the run, in C (a later key overwrites)
+        lasts = dict(zip(partitions, offsets, strict=True))
+        firsts = dict(zip(reversed(partitions), reversed(offsets), strict=True))
+        probe.note_positions(owner, topic, firsts, lasts)

@@ -121,6 +121,22 @@ class Probe:
         """app run label -> (topic, partition) -> [first, last] offset its consumer received: any
         message, genmon's or not (filled by the count)."""
 
+    def note_positions(
+        self, owner: str | None, topic: str, firsts: dict[int, int], lasts: dict[int, int]
+    ) -> None:
+        """A count's offsets of ``topic`` read by app run ``owner``, per partition: the first of a
+        partition not seen before, and the last (a redelivery after a rebalance goes back: the last
+        stays the highest ever received)."""
+        of_app = self.positions.get(owner)
+        if of_app is None:
+            of_app = self.positions[owner] = {}
+        for partition, offset in lasts.items():
+            known = of_app.get((topic, partition))
+            if known is None:
+                of_app[(topic, partition)] = [firsts[partition], offset]
+            elif offset > known[1]:
+                known[1] = offset
+
     def positions_of(self, label: str | None) -> dict[tuple[str, int], tuple[int, int]]:
         """The first and last offset per partition the consumer of app run ``label`` received
         (None: every run's — a plain ``faust worker`` holds one app)."""

@@ -13,6 +13,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import attrgetter, itemgetter
+from typing import Any
 
 from hdrh.histogram import HdrHistogram
 from pyroaring import BitMap, BitMap64, FrozenBitMap, FrozenBitMap64
@@ -72,6 +75,11 @@ def _copied(by_topic: dict[str, StageIds]) -> tuple[dict[str, FrozenBitMap], Fro
 LATENCY_BITS = histogram().sub_bucket_count.bit_length() - 1
 """The histogram tells apart latencies in their top ``LATENCY_BITS`` bits only (256 sub-buckets for
 two significant digits): a latency rounded down to those bits lands in the very slot it would have."""
+
+
+PARTITION = attrgetter("partition")
+OFFSET = attrgetter("offset")
+"""An acknowledgement's partition and offset (aiokafka's ``RecordMetadata``)."""
 
 
 class Landing:
@@ -212,23 +220,26 @@ class Source:
         """Some agent already finished this value (a later copy of it must not mark it damaged)."""
         return any(seq in ids.ids for ids in list(self.processed.values()))
 
-    def note_landed(self, topic: str, seqs: list[int], partitions: list[int], offsets: list[int]) -> None:
-        """The broker acknowledged ``seqs[i]`` at offset ``offsets[i]`` of ``partitions[i]``, in
-        this order; partition -1 (a channel's queue) keeps no order."""
-        if len(set(partitions)) == 1:  # one partition (the usual batch of a keyed or 1-partition topic)
+    def note_landed(self, topic: str, seqs: list[int], wheres: list[Any]) -> None:
+        """The broker acknowledged ``seqs[i]`` at ``wheres[i]`` (its partition and offset), in this
+        order; partition -1 (a channel's queue) keeps no order. Split by partition in C: a stable
+        sort of the positions by partition keeps each partition's acknowledgement order."""
+        partitions = list(map(PARTITION, wheres))
+        offsets = list(map(OFFSET, wheres))
+        if len(set(partitions)) == 1:  # the usual batch of a keyed or one-partition topic
             if partitions[0] >= 0:
                 self._landing(topic, partitions[0]).note(seqs, offsets)
             return
-        split: dict[int, tuple[list[int], list[int]]] = {}
-        for seq, partition, offset in zip(seqs, partitions, offsets, strict=True):
-            pair = split.get(partition)
-            if pair is None:
-                pair = split[partition] = ([], [])
-            pair[0].append(seq)
-            pair[1].append(offset)
-        for partition, (ids, at) in split.items():
-            if partition >= 0:
-                self._landing(topic, partition).note(ids, at)
+        by_partition = sorted(range(len(seqs)), key=partitions.__getitem__)
+        for partition, run in groupby(by_partition, key=partitions.__getitem__):
+            if partition < 0:
+                continue
+            picked = list(run)
+            if len(picked) == 1:
+                self._landing(topic, partition).note([seqs[picked[0]]], [offsets[picked[0]]])
+            else:
+                pick = itemgetter(*picked)
+                self._landing(topic, partition).note(list(pick(seqs)), list(pick(offsets)))
 
     def _landing(self, topic: str, partition: int) -> Landing:
         log = self.landed.get((topic, partition))
@@ -240,12 +251,20 @@ class Source:
         """Values came off ``topic``, ``seqs[i]`` off partition ``partitions[i]``, in this order:
         count them, and count one as a reorder if an id later than it already came off the same
         partition (ids are yielded in order). A duplicate is counted as such, never as a reorder.
-        When every id is new (the usual case) they are added in one call, and only the reorder
-        check goes value by value."""
+        When every id is new (the usual case) they are added in one call; when they also rise,
+        each past its partition's last, no value is a reorder, which is checked in C (each
+        partition's first and last id of the run), not value by value."""
         ids = self.stage_on(self.received_by, topic)
         new = ids.fresh(seqs)
         if new is not None:
             ids.ids |= new
+            if seqs == sorted(seqs):
+                known = self.last_by_partition
+                firsts = dict(zip(reversed(partitions), reversed(seqs), strict=True))
+                if all(first > known.get((topic, p), 0) for p, first in firsts.items()):
+                    for partition, top in dict(zip(partitions, seqs, strict=True)).items():
+                        known[(topic, partition)] = top
+                    return
         add = None if new is not None else ids.add
         known = self.last_by_partition
         lasts: dict[int, int] = {}
