@@ -47,7 +47,7 @@ BACKLOG = 200_000
 probe for that long)."""
 SENT = 3
 """Fields of an entry of ``sent``."""
-ACKED = 4
+ACKED = 5
 """Fields of an entry of ``acked``."""
 RECEIVED = 5
 """Fields of an entry of ``received``."""
@@ -64,9 +64,9 @@ class Ledger:
         self.sent: deque[Any] = deque()
         """``source, id, topic`` of a send Faust is about to make (its header is stamped)."""
         self.acked: deque[Any] = deque()
-        """``source, id, topic, where`` of a send the broker acknowledged: ``where`` is the broker's
-        acknowledgement (aiokafka's ``RecordMetadata``: partition, offset; a tuple of atoms, which the
-        garbage collector stops following), or ``NOWHERE`` for a channel (its queues took it)."""
+        """``source, id, topic, partition, offset`` of a send the broker acknowledged (a channel: its
+        queues took it; partition and offset -1). The ints, not the acknowledgement: nothing the
+        hook keeps outlives it as an object of its own."""
         self.received: deque[Any] = deque()
         """``topic, partition, offset, genmon's header (its value, or None), app run`` of a message
         the consumer took in (offset -1: a channel's)."""
@@ -92,9 +92,9 @@ class Ledger:
                     src.stage_on(src.sent_by, topic).add_all(seqs)
                     src.topics[topic] = None
             if acked:
-                for src, topic, seqs, wheres in _acks(self.acked, acked):
+                for src, topic, seqs, landed in _acks(self.acked, acked):
                     src.stage_on(src.acked_by, topic).add_all(seqs)
-                    src.note_landed(topic, seqs, wheres)
+                    src.note_landed(topic, landed)
             if received:
                 _count_received(probe, self.received, received)
             if processed:
@@ -161,26 +161,34 @@ def _sends(queue: deque[Any], n: int) -> Iterator[tuple[Any, str, list[int]]]:
         yield src, topic, seqs
 
 
-def _acks(queue: deque[Any], n: int) -> Iterator[tuple[Any, str, list[int], list[Any]]]:
-    """The next ``n`` ``source, id, topic, where`` entries as runs of one source and topic: their
-    ids, and where each landed (the broker's acknowledgements), without the ids from before a
-    source's reset."""
+Landed = dict[int, tuple[list[int], list[int]]]
+"""partition -> (ids, offsets) in acknowledgement order"""
+
+
+def _acks(queue: deque[Any], n: int) -> Iterator[tuple[Any, str, list[int], Landed]]:
+    """The next ``n`` ``source, id, topic, partition, offset`` entries as runs of one source and
+    topic: their ids, and per partition the ids and the offsets they landed at, without the ids
+    from before a source's reset."""
     pop = queue.popleft
     src: Any = None
     topic = ""
     seqs: list[int] = []
-    wheres: list[Any] = []
+    landed: Landed = {}
     for _ in range(n):
-        source, seq, to, where = pop(), pop(), pop(), pop()
+        source, seq, to, partition, offset = pop(), pop(), pop(), pop(), pop()
         if source is not src or to != topic:
             if seqs:
-                yield src, topic, seqs, wheres
-            src, topic, seqs, wheres = source, to, [], []
+                yield src, topic, seqs, landed
+            src, topic, seqs, landed = source, to, [], {}
         if seq > source.floor:  # else yielded before a reset
             seqs.append(seq)
-            wheres.append(where)
+            pair = landed.get(partition)
+            if pair is None:
+                pair = landed[partition] = ([], [])
+            pair[0].append(seq)
+            pair[1].append(offset)
     if seqs:
-        yield src, topic, seqs, wheres
+        yield src, topic, seqs, landed
 
 
 def _count_received(probe: Probe, queue: deque[Any], n: int) -> None:

@@ -20,7 +20,6 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
-from types import SimpleNamespace
 from typing import Any
 
 from genmon.model import Cause, InboundState, RowKind, SourceState
@@ -36,7 +35,7 @@ STALL_SECONDS = 0.25
 PARSED_LIMIT = 8192
 """Decoded headers kept (received, not yet processed: a consumer's buffers hold far fewer)."""
 MISSING: Any = object()
-NOWHERE = SimpleNamespace(partition=-1, offset=-1)
+NOWHERE = (-1, -1)
 """Where a value acked in a channel's queue landed: no partition, no offset (nothing orders it)."""
 
 CURRENT: contextvars.ContextVar[tuple[Source, int, int] | None] = contextvars.ContextVar(
@@ -355,7 +354,7 @@ class Probe:
         no offset: nothing orders a channel's values)."""
         acked = self.ledger.acked
         acked.extend(state)
-        acked.append(NOWHERE)
+        acked.extend(NOWHERE)
 
     def _buffered(self, message: Any, captured: tuple[Source, int, int] | None) -> None:
         """``send_soon`` buffered ``message``: remember whose value it is for the send hook, which

@@ -134,7 +134,8 @@ class GenmonSensor(Sensor):
             if state is not None:
                 acked = self._acked
                 acked.extend(state)
-                acked.append(metadata)
+                acked.append(metadata.partition)
+                acked.append(metadata.offset)
         except Exception:
             pass
 

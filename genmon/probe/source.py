@@ -13,9 +13,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import groupby
-from operator import attrgetter, itemgetter
-from typing import Any
 
 from hdrh.histogram import HdrHistogram
 from pyroaring import BitMap, BitMap64, FrozenBitMap, FrozenBitMap64
@@ -75,11 +72,6 @@ def _copied(by_topic: dict[str, StageIds]) -> tuple[dict[str, FrozenBitMap], Fro
 LATENCY_BITS = histogram().sub_bucket_count.bit_length() - 1
 """The histogram tells apart latencies in their top ``LATENCY_BITS`` bits only (256 sub-buckets for
 two significant digits): a latency rounded down to those bits lands in the very slot it would have."""
-
-
-PARTITION = attrgetter("partition")
-OFFSET = attrgetter("offset")
-"""An acknowledgement's partition and offset (aiokafka's ``RecordMetadata``)."""
 
 
 class Landing:
@@ -220,26 +212,12 @@ class Source:
         """Some agent already finished this value (a later copy of it must not mark it damaged)."""
         return any(seq in ids.ids for ids in list(self.processed.values()))
 
-    def note_landed(self, topic: str, seqs: list[int], wheres: list[Any]) -> None:
-        """The broker acknowledged ``seqs[i]`` at ``wheres[i]`` (its partition and offset), in this
-        order; partition -1 (a channel's queue) keeps no order. Split by partition in C: a stable
-        sort of the positions by partition keeps each partition's acknowledgement order."""
-        partitions = list(map(PARTITION, wheres))
-        offsets = list(map(OFFSET, wheres))
-        if len(set(partitions)) == 1:  # the usual batch of a keyed or one-partition topic
-            if partitions[0] >= 0:
-                self._landing(topic, partitions[0]).note(seqs, offsets)
-            return
-        by_partition = sorted(range(len(seqs)), key=partitions.__getitem__)
-        for partition, run in groupby(by_partition, key=partitions.__getitem__):
-            if partition < 0:
-                continue
-            picked = list(run)
-            if len(picked) == 1:
-                self._landing(topic, partition).note([seqs[picked[0]]], [offsets[picked[0]]])
-            else:
-                pick = itemgetter(*picked)
-                self._landing(topic, partition).note(list(pick(seqs)), list(pick(offsets)))
+    def note_landed(self, topic: str, landed: dict[int, tuple[list[int], list[int]]]) -> None:
+        """The broker acknowledged these values, per partition ``ids`` at ``offsets`` in this
+        order; partition -1 (a channel's queue) keeps no order."""
+        for partition, (ids, offsets) in landed.items():
+            if partition >= 0:
+                self._landing(topic, partition).note(ids, offsets)
 
     def _landing(self, topic: str, partition: int) -> Landing:
         log = self.landed.get((topic, partition))

@@ -259,16 +259,14 @@ def test_where_values_landed_is_kept_per_partition_and_given_up_when_out_of_orde
     ledger = probe.ledger
     acks = [(1, 0, 10), (2, 1, 0), (3, 0, 11), (4, 1, 1), (5, 0, 15), (6, 1, 2)]  # id, partition, offset
     for seq, partition, offset in acks:
-        ledger.acked.extend((src, seq, "t"))
-        ledger.acked.append(SimpleNamespace(partition=partition, offset=offset))
+        ledger.acked.extend((src, seq, "t", partition, offset))
     probe.drain()
     logs = src.read().acked_at
     assert sorted(logs[("t", 0)].ids) == [1, 3, 5] and list(logs[("t", 0)].offsets) == [10, 11, 15]
     assert logs[("t", 0)].offset_of(2) == 15 and logs[("t", 0)].below(15) == 2
     assert sorted(logs[("t", 1)].ids) == [2, 4, 6] and logs[("t", 1)].ordered
     for seq, offset in ((8, 3), (7, 4)):  # 7 lands after 8: the pairing no longer holds on partition 1
-        ledger.acked.extend((src, seq, "t"))
-        ledger.acked.append(SimpleNamespace(partition=1, offset=offset))
+        ledger.acked.extend((src, seq, "t", 1, offset))
     probe.drain()
     logs = src.read().acked_at
     assert not logs[("t", 1)].ordered and not logs[("t", 1)].ids
