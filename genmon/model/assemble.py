@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pyroaring import FrozenBitMap
 
 from genmon.model.ids import Ids, MissingIds, both, either, finished_by_all, id_range, minus, union_all
-from genmon.model.positions import Passed, passed, proven_notes
+from genmon.model.positions import Passed, passed, proven_notes, readers_of
 from genmon.model.settle import Clocks
 from genmon.model.snapshot import (
     AppStatus,
@@ -61,7 +61,8 @@ def build(reading: Reading, clocks: Clocks) -> tuple[Snapshot, Clocks]:
     )
     read = read_topics(reading)
     measured = [(src, _stages(src, read)) for _, src in sources]
-    passes = {src.name: found for src, _ in measured if (found := passed(src, reading))}
+    readers = readers_of(reading)
+    passes = {src.name: found for src, _ in measured if (found := passed(src, reading, readers))}
     clocks = clocks.observe(
         {src.name: stages.counts(src) for src, stages in measured},
         reading.now,

@@ -37,31 +37,42 @@ class Passed:
     offset 0 of signups[2]``)."""
 
 
-def passed(src: SourceState, reading: Reading) -> dict[Cause, Passed]:
+def passed(
+    src: SourceState, reading: Reading, readers: Mapping[str, tuple[AppReading, ...]] | None = None
+) -> dict[Cause, Passed]:
     """Per cause, the values of ``src`` a reading group's position passed without receiving them.
 
-    Cheap when nothing is missing (the usual case): only values acknowledged and not received
-    are looked at, and each partition's by id ranges (its ids and offsets rise together)."""
+    Cheap in the usual cases: nothing missing, or only the newest values still on their way — the
+    ranks of the positions are looked up first (no set is built), and only a partition whose passed
+    ids reach down to a missing one is looked at closer. ``readers``: :func:`readers_of` the reading
+    (computed once per snapshot)."""
     logs = src.landings()
     if not logs or len(src.acked) <= len(src.received):
+        return {}
+    readers = readers_of(reading) if readers is None else readers
+    gone_apps = {app.app_id for app in reading.apps if app.gone}
+    plans = []
+    for topic, partition, log in logs:
+        apps = readers.get(topic, ())
+        if not log.ordered or not apps or any(app.app_id in gone_apps for app in apps):
+            continue
+        found = _passed_on(log, topic, partition, apps, reading)
+        if found:
+            plans.append((topic, partition, log, found))
+    if not plans:
         return {}
     missing = mutable(minus(src.acked, src.received))
     missing.remove_range(0, src.floor + 1)  # a fleet row's floor is applied by the merge
     for damaged in src.damaged.values():
         missing = mutable(minus(missing, damaged))
-    if not missing:
-        return {}
-    readers = _readers(reading)
-    gone_apps = {app.app_id for app in reading.apps if app.gone}
+    if not missing or missing.min() > max(high for *_, found in plans for _, (_, high), _ in found):
+        return {}  # only values after every position are missing: on their way, not passed
     out: dict[Cause, tuple[Ids, str]] = {}
-    for topic, partition, log in sorted(logs, key=lambda entry: (entry[0], entry[1])):
-        apps = readers.get(topic, ())
-        if not log.ordered or not apps or any(app.app_id in gone_apps for app in apps):
-            continue
+    for _, _, log, found in sorted(plans, key=lambda plan: (plan[0], plan[1])):
         here = both(missing, log.ids)
         if not here:
             continue
-        for cause, (low, high), words in _passed_on(log, topic, partition, apps, reading):
+        for cause, (low, high), words in found:
             fresh = within(here, low, high)
             if not fresh:
                 continue
@@ -75,7 +86,7 @@ def passed(src: SourceState, reading: Reading) -> dict[Cause, Passed]:
     return {cause: Passed(cause, frozen(ids), note) for cause, (ids, note) in out.items()}
 
 
-def _readers(reading: Reading) -> dict[str, tuple[AppReading, ...]]:
+def readers_of(reading: Reading) -> dict[str, tuple[AppReading, ...]]:
     """topic -> the apps whose agents read it (each its own consumer group)."""
     readers: dict[str, tuple[AppReading, ...]] = {}
     for app in reading.apps:
