@@ -16,11 +16,11 @@ from pyroaring import FrozenBitMap
 
 from genmon.model.ids import Ids, MissingIds, both, either, finished_by_all, id_range, minus, union_all
 from genmon.model.positions import Passed, passed, proven_notes, readers_of
+from genmon.model.rows import combined, flow_order, listening_rows
 from genmon.model.settle import Clocks
 from genmon.model.snapshot import (
     AppStatus,
     Counts,
-    LoopStalls,
     Outage,
     PipelineSnapshot,
     Snapshot,
@@ -36,12 +36,10 @@ from genmon.model.topics import (
     sinks_of,
 )
 from genmon.model.vocabulary import (
-    REPLIES,
     REPLIES_WAIT,
     STAGES,
     AppState,
     Cause,
-    RowKind,
     Stage,
     VerdictState,
 )
@@ -82,7 +80,7 @@ def build(reading: Reading, clocks: Clocks) -> tuple[Snapshot, Clocks]:
     )
     pipes = flow_order(pipes)
     if reading.listening_rows:
-        pipes += _listening(pipes, reading)
+        pipes += listening_rows(pipes, reading)
     owners = {src.name: src.owner or first_label(reading) for src in reading.sources}
     statuses = tuple(
         AppStatus(
@@ -360,68 +358,3 @@ def _broker_outage(verdict: Verdict, clocks: Clocks, name: str, reading: Reading
         if outage.overlaps(stopped - clocks.settle_seconds, reading.now):
             return outage
     return None
-
-
-def _listening(pipes: tuple[PipelineSnapshot, ...], reading: Reading) -> tuple[PipelineSnapshot, ...]:
-    """A row per topic an agent reads that no followed source sends to: what it receives
-    comes from code genmon does not see (another service), or nothing does."""
-    sent_to = {topic for pipe in pipes for topic in pipe.topics}
-    rows = []
-    for app in reading.apps:
-        for topic, agents in app.readers.items():
-            if topic in sent_to or agents == (REPLIES,):
-                continue  # the reply topic: listened to only once the app asks, nothing to show before
-            inbound = reading.inbound.get(topic)
-            received = inbound.received if inbound else 0
-            processed = min(inbound.processed.values()) if inbound and inbound.processed else 0
-            text = f"{received} from untracked senders" if received else "nothing sends here"
-            rows.append(
-                PipelineSnapshot(
-                    name=topic,
-                    generator="",
-                    kind=RowKind.TOPIC,
-                    on=False,
-                    counts=Counts(0, 0, 0, received, processed),
-                    verdict=Verdict(VerdictState.IDLE, text),
-                    app_id=app.app_id,
-                    topics=(topic,),
-                    agents=agents,
-                    processed_by=dict(inbound.processed) if inbound else {},
-                )
-            )
-    return tuple(rows)
-
-
-def flow_order(pipes: tuple[PipelineSnapshot, ...]) -> tuple[PipelineSnapshot, ...]:
-    """Rows so that a multi-hop flow reads top to bottom: a row whose sender is an agent comes
-    after the rows that feed that agent (generators and tasks first, then each hop)."""
-    feeds: dict[str, set[str]] = {}  # agent -> rows delivering to it
-    for pipe in pipes:
-        for agent in pipe.agents:
-            feeds.setdefault(agent, set()).add(pipe.name)
-    depth: dict[str, int] = {}
-    by_name = {pipe.name: pipe for pipe in pipes}
-
-    def depth_of(pipe: PipelineSnapshot, seen: frozenset[str] = frozenset()) -> int:
-        if pipe.name in depth:
-            return depth[pipe.name]
-        agent = pipe.name[:-2] if pipe.kind == RowKind.SENDER and pipe.name.endswith("()") else None
-        fed_by = feeds.get(agent, ()) if agent else ()
-        upstream = [by_name[name] for name in fed_by if name in by_name and name not in seen]
-        value = 1 + max((depth_of(p, seen | {pipe.name}) for p in upstream), default=-1)
-        depth[pipe.name] = value
-        return value
-
-    order = {pipe.name: index for index, pipe in enumerate(pipes)}
-    return tuple(sorted(pipes, key=lambda p: (depth_of(p), order[p.name])))
-
-
-def combined(all_stalls: Iterable[LoopStalls]) -> LoopStalls:
-    """The stalls of several loops as one: total count, the longest, the longest ongoing."""
-    count, longest, at, ongoing = 0, 0.0, None, 0.0
-    for s in all_stalls:
-        count += s.count
-        ongoing = max(ongoing, s.ongoing)
-        if s.longest > longest:
-            longest, at = s.longest, s.longest_at
-    return LoopStalls(count, longest, at, ongoing)

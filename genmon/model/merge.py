@@ -24,10 +24,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from genmon.model.assemble import combined
 from genmon.model.delta import fold
 from genmon.model.latency import latency_summary
 from genmon.model.origins import lift_all, merge_origin
+from genmon.model.rows import combined
 from genmon.model.snapshot import BrokerInfo, LoopStalls, TopicOffsets
 from genmon.model.state import AppReading, InboundState, Reading, SourceState, WorkerStatus
 from genmon.model.vocabulary import AppState, Stage
