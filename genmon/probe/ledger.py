@@ -227,6 +227,8 @@ def _received_run(probe: Probe, run: Any, seqs: list[int], partitions: list[int]
     src, topic, owner = run
     src.note_received(topic, seqs, partitions)
     if offsets[-1] >= 0:  # a channel's messages have no offset (-1): nothing orders them
+        if not src.foreign:
+            src.note_read_here(topic, seqs, partitions, offsets)
         # each partition's first and last offset in the run, in C (a later key overwrites)
         lasts = dict(zip(partitions, offsets, strict=True))
         firsts = dict(zip(reversed(partitions), reversed(offsets), strict=True))

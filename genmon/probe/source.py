@@ -107,6 +107,25 @@ class Landing:
             return
         self.last_id, self.last_offset = seqs[-1], offsets[-1]
 
+    def forget(self, seqs: list[int], offsets: list[int]) -> None:
+        """These values, at these offsets, were received in this process: no proof will ever be
+        needed for them, so the pairs leave the log (and the reports). Removing matched pairs keeps
+        the k-th smallest id at the k-th smallest offset."""
+        if not self.ordered:
+            return
+        ids, at = self.ids, self.offsets
+        here = BitMap(seqs)
+        if len(here & ids) == len(seqs) and len(seqs) == len(set(offsets)):
+            ids.difference_update(here)
+            at.difference_update(BitMap64(offsets))
+        else:  # some not (yet) in the log: pair by pair
+            for seq, offset in zip(seqs, offsets, strict=True):
+                if seq in ids and offset in at:
+                    ids.discard(seq)
+                    at.discard(offset)
+        if len(ids) != len(at):
+            self.give_up()
+
     def give_up(self) -> None:
         """Values landed out of id order: no offset is known for them (the quiet rule judges)."""
         self.ordered = False
@@ -218,6 +237,23 @@ class Source:
         for partition, (ids, offsets) in landed.items():
             if partition >= 0:
                 self._landing(topic, partition).note(ids, offsets)
+
+    def note_read_here(self, topic: str, seqs: list[int], partitions: list[int], offsets: list[int]) -> None:
+        """This process's consumer received these values of its own (off these partitions, at
+        these offsets): their landing pairs are let go (see :meth:`Landing.forget`), so a report
+        carries only the values no consumer here has received — in flight, or skipped."""
+        logs = self.landed
+        split: dict[int, tuple[list[int], list[int]]] = {}
+        for seq, partition, offset in zip(seqs, partitions, offsets, strict=True):
+            pair = split.get(partition)
+            if pair is None:
+                pair = split[partition] = ([], [])
+            pair[0].append(seq)
+            pair[1].append(offset)
+        for partition, (ids, at) in split.items():
+            log = logs.get((topic, partition))
+            if log is not None:
+                log.forget(ids, at)
 
     def _landing(self, topic: str, partition: int) -> Landing:
         log = self.landed.get((topic, partition))

@@ -271,3 +271,19 @@ def test_where_values_landed_is_kept_per_partition_and_given_up_when_out_of_orde
     logs = src.read().acked_at
     assert not logs[("t", 1)].ordered and not logs[("t", 1)].ids
     assert logs[("t", 0)].ordered and len(logs[("t", 0)].ids) == 3
+
+
+def test_values_received_here_leave_the_landing_log(probe: Probe) -> None:
+    """What this process's consumer received needs no proof: its (id, offset) pairs leave the log,
+    the rest stay paired — so a report carries only values in flight or skipped."""
+    hooks = GenmonSensor(probe)
+    tp, _ = _faust_like()
+    for value in track(_numbers, name="pruned")(6):
+        message = SimpleNamespace(headers={})
+        state = hooks.on_send_initiated(None, tp.topic, message, 0, 0)
+        hooks.on_send_completed(None, state, SimpleNamespace(partition=0, offset=10 + value))
+        if value != 2:  # the third value (id 3, offset 12) is never read here
+            incoming = SimpleNamespace(headers=list(message.headers.items()))
+            hooks.on_message_in(tp, 10 + value, incoming)
+    log = probe.sources["pruned"].read().acked_at[(tp.topic, 0)]
+    assert log.ordered and list(log.ids) == [3] and list(log.offsets) == [12]
