@@ -74,10 +74,13 @@ LATENCY_BITS = histogram().sub_bucket_count.bit_length() - 1
 two significant digits): a latency rounded down to those bits lands in the very slot it would have."""
 
 
+NOT_ORDERED = AckLog(ordered=False)
+
+
 class Landing:
     """Where one source's values landed on one partition (see :class:`genmon.model.AckLog`)."""
 
-    __slots__ = ("ids", "last_id", "last_offset", "offsets", "ordered")
+    __slots__ = ("aged_upto", "ids", "last_id", "last_offset", "offsets", "ordered")
 
     def __init__(self) -> None:
         self.ids = BitMap()
@@ -85,6 +88,10 @@ class Landing:
         self.last_id = 0
         self.last_offset = -1
         self.ordered = True
+        self.aged_upto = 0
+        """The last id acknowledged when the log was last read: a read shows only values at or
+        below it — acknowledged a read ago and still not received here — so a value that comes
+        back within one report never travels at all."""
 
     def note(self, seqs: list[int], offsets: list[int]) -> None:
         """These values landed at these offsets, in the order they were acknowledged (a partition's
@@ -132,8 +139,20 @@ class Landing:
         self.ids = BitMap()
         self.offsets = BitMap64()
 
-    def read(self) -> AckLog:
-        return AckLog(FrozenBitMap(self.ids), FrozenBitMap64(self.offsets), self.ordered)
+    def read(self) -> AckLog | None:
+        """The values acknowledged a read ago or earlier and not received here, with their offsets
+        (the k smallest ids at the k smallest offsets); None when there are none."""
+        upto, self.aged_upto = self.aged_upto, self.last_id
+        if not self.ordered:
+            return NOT_ORDERED
+        ids = self.ids
+        if not ids or ids.min() > upto:
+            return None
+        if ids.max() <= upto:
+            return AckLog(FrozenBitMap(ids), FrozenBitMap64(self.offsets), True)
+        aged = BitMap(ids)
+        aged.remove_range(upto + 1, 1 << 32)
+        return AckLog(FrozenBitMap(aged), FrozenBitMap64(self.offsets[0 : len(aged)]), True)
 
 
 def _damaged() -> dict[Cause, StageIds]:
@@ -408,7 +427,7 @@ class Source:
             token=self.token,
             foreign=self.foreign,
             latency_hist=self._latency_encoded() if latency else self._latency_text(),
-            acked_at={key: log.read() for key, log in list(self.landed.items())},
+            acked_at={key: log for key, landing in list(self.landed.items()) if (log := landing.read())},
         )
 
     def _latency_text(self) -> str:
