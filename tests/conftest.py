@@ -188,3 +188,27 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     timer = threading.Timer(EXIT_GRACE_SECONDS, give_up)
     timer.daemon = True
     timer.start()
+
+
+def catalogue_host(broker: BrokerProcess, names: str, app_id: str, datadir: str) -> Host:
+    """A started host running the demo's catalogue pipelines ``names`` (one app per bug, as
+    ``genmon --scenarios`` does) on ``broker``, their topics created first."""
+    from genmon.demo import plan, select
+
+    assert broker.address is not None
+    plans = plan(
+        select(names),
+        app_id=app_id,
+        broker=broker.url,
+        rate=10.0,
+        datadir=datadir,
+        broker_settings=broker.faust_settings,
+        topic_prefix=f"{app_id}-",
+    )
+    return Host(
+        factories=[(p.factory, p.delay) for p in plans],
+        broker=broker.address,
+        embedded=owned(broker),
+        broker_alive=broker.is_up if owned(broker) else None,
+        create_topics=True,
+    ).start()

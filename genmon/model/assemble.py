@@ -275,6 +275,12 @@ def _pipeline(
                 in_flight=verdict.lost,
                 error=app.gone[0],
             )
+        elif len(causes := [c for c in damaged if c.stage == verdict.lost_at]) > 1:
+            # several ways values were lost on the way to one stage: each, with its count
+            parts = "; ".join(
+                f"{c.words}: {damaged[c].count}" for c in sorted(causes, key=lambda c: -damaged[c].count)
+            )
+            verdict = replace(verdict, text=f"lost at {verdict.stage}: {verdict.lost} ({parts})")
         elif verdict.cause is not None and verdict.cause in src.notes:
             # What genmon saw happen, in its own words: "agent count raised KeyError('x')".
             note = src.notes[verdict.cause]
