@@ -165,7 +165,7 @@ class Attached:
             readers=agent_readers(self.app) if state == AppState.RUNNING else {},
             assigned=self.watch.assigned,
             stalls=self.watch.current(now, state == AppState.RUNNING),
-            positions=self.probe.positions_of(None),
+            positions=self.probe.positions.of(None),
             offset_reset=offset_reset(self.app),
         )
         return worker_report(

@@ -134,7 +134,7 @@ class AppRun:
             readers=self.readers,
             assigned=self.watch.assigned,
             stalls=self.watch.current(now, self.state == AppState.RUNNING),
-            positions=self.probe.positions_of(self.label),
+            positions=self.probe.positions.of(self.label),
             offset_reset=offset_reset(self.app),
         )
 

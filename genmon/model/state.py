@@ -163,9 +163,9 @@ class AppReading:
     """How many of the consumers in this app's group are genmon's (its live workers): the broker may
     name more (another instance of the app takes a share of the partitions)."""
     positions: Mapping[tuple[str, int], tuple[int, int]] = field(default_factory=dict)
-    """(topic, partition) -> the first and the last offset this app's consumer received there (any
-    message, genmon's or not): Kafka delivers a partition in order, so what lies before the last
-    and was never received was skipped."""
+    """(topic, partition) -> the first and the last offset of genmon's values this app's consumer
+    received there: Kafka delivers a partition in order, so a value of ours that lies before the
+    last and was never received was skipped."""
     offset_reset: str = "earliest"
     """The app's ``consumer_auto_offset_reset``: where its consumer starts without a committed offset."""
 

@@ -232,4 +232,4 @@ def _received_run(probe: Probe, run: Any, seqs: list[int], partitions: list[int]
         # each partition's first and last offset in the run, in C (a later key overwrites)
         lasts = dict(zip(partitions, offsets, strict=True))
         firsts = dict(zip(reversed(partitions), reversed(offsets), strict=True))
-        probe.note_positions(owner, topic, firsts, lasts)
+        probe.positions.note(owner, topic, firsts, lasts)

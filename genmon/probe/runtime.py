@@ -25,6 +25,7 @@ from typing import Any
 from genmon.model import Cause, InboundState, RowKind, SourceState
 from genmon.model.text import root_error
 from genmon.probe import touchpoints
+from genmon.probe.landing import Positions
 from genmon.probe.ledger import Ledger
 from genmon.probe.source import Source
 
@@ -116,37 +117,8 @@ class Probe:
         (a fleet: sent in one worker, received in another). Merged by the watcher."""
         self.ledger = Ledger()
         """What the hooks saw and nobody counted yet (see :mod:`genmon.probe.ledger`)."""
-        self.positions: dict[str | None, dict[tuple[str, int], list[int]]] = {}
-        """app run label -> (topic, partition) -> [first, last] offset its consumer received: any
-        message, genmon's or not (filled by the count)."""
-
-    def note_positions(
-        self, owner: str | None, topic: str, firsts: dict[int, int], lasts: dict[int, int]
-    ) -> None:
-        """A count's offsets of ``topic`` read by app run ``owner``, per partition: the first of a
-        partition not seen before, and the last (a redelivery after a rebalance goes back: the last
-        stays the highest ever received)."""
-        of_app = self.positions.get(owner)
-        if of_app is None:
-            of_app = self.positions[owner] = {}
-        for partition, offset in lasts.items():
-            known = of_app.get((topic, partition))
-            if known is None:
-                of_app[(topic, partition)] = [firsts[partition], offset]
-            elif offset > known[1]:
-                known[1] = offset
-
-    def positions_of(self, label: str | None) -> dict[tuple[str, int], tuple[int, int]]:
-        """The first and last offset per partition the consumer of app run ``label`` received
-        (None: every run's — a plain ``faust worker`` holds one app)."""
-        with self.ledger.lock:
-            runs = self.positions.values() if label is None else [self.positions.get(label, {})]
-            out: dict[tuple[str, int], tuple[int, int]] = {}
-            for of_app in list(runs):
-                for tp, (first, last) in list(of_app.items()):
-                    was = out.get(tp, (first, last))
-                    out[tp] = (min(was[0], first), max(was[1], last))
-            return out
+        self.positions = Positions(self.ledger.lock)
+        """How far each app run's consumer read each partition (filled by the count)."""
 
     # -- lifecycle -------------------------------------------------------------------------
     def install(self) -> None:

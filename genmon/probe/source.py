@@ -15,10 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from hdrh.histogram import HdrHistogram
-from pyroaring import BitMap, BitMap64, FrozenBitMap, FrozenBitMap64
+from pyroaring import BitMap, FrozenBitMap
 
-from genmon.model import CAUSES, AckLog, Cause, RowKind, SourceState, Stage
+from genmon.model import CAUSES, Cause, RowKind, SourceState, Stage
 from genmon.model.latency import LATENCY_MAX_US, histogram
+from genmon.probe.landing import Landing
 
 
 class StageIds:
@@ -72,87 +73,6 @@ def _copied(by_topic: dict[str, StageIds]) -> tuple[dict[str, FrozenBitMap], Fro
 LATENCY_BITS = histogram().sub_bucket_count.bit_length() - 1
 """The histogram tells apart latencies in their top ``LATENCY_BITS`` bits only (256 sub-buckets for
 two significant digits): a latency rounded down to those bits lands in the very slot it would have."""
-
-
-NOT_ORDERED = AckLog(ordered=False)
-
-
-class Landing:
-    """Where one source's values landed on one partition (see :class:`genmon.model.AckLog`)."""
-
-    __slots__ = ("aged_upto", "ids", "last_id", "last_offset", "offsets", "ordered")
-
-    def __init__(self) -> None:
-        self.ids = BitMap()
-        self.offsets = BitMap64()
-        self.last_id = 0
-        self.last_offset = -1
-        self.ordered = True
-        self.aged_upto = 0
-        """The last id acknowledged when the log was last read: a read shows only values at or
-        below it — acknowledged a read ago and still not received here — so a value that comes
-        back within one report never travels at all."""
-
-    def note(self, seqs: list[int], offsets: list[int]) -> None:
-        """These values landed at these offsets, in the order they were acknowledged (a partition's
-        acknowledgements come in offset order). Each list is added in one C call; the order is
-        checked on the whole batch: both rising, past the last batch, none twice."""
-        if not self.ordered:
-            return
-        if seqs[0] <= self.last_id or offsets[0] <= self.last_offset:
-            self.give_up()
-            return
-        if len(seqs) > 1 and (seqs != sorted(seqs) or offsets != sorted(offsets)):
-            self.give_up()
-            return
-        ids, at = self.ids, self.offsets
-        before = len(ids)
-        ids.update(seqs)
-        at.update(offsets)
-        if len(ids) - before != len(seqs) or len(at) != len(ids):  # a value, or an offset, twice
-            self.give_up()
-            return
-        self.last_id, self.last_offset = seqs[-1], offsets[-1]
-
-    def forget(self, seqs: list[int], offsets: list[int]) -> None:
-        """These values, at these offsets, were received in this process: no proof will ever be
-        needed for them, so the pairs leave the log (and the reports). Removing matched pairs keeps
-        the k-th smallest id at the k-th smallest offset."""
-        if not self.ordered:
-            return
-        ids, at = self.ids, self.offsets
-        here = BitMap(seqs)
-        if len(here & ids) == len(seqs) and len(seqs) == len(set(offsets)):
-            ids.difference_update(here)
-            at.difference_update(BitMap64(offsets))
-        else:  # some not (yet) in the log: pair by pair
-            for seq, offset in zip(seqs, offsets, strict=True):
-                if seq in ids and offset in at:
-                    ids.discard(seq)
-                    at.discard(offset)
-        if len(ids) != len(at):
-            self.give_up()
-
-    def give_up(self) -> None:
-        """Values landed out of id order: no offset is known for them (the quiet rule judges)."""
-        self.ordered = False
-        self.ids = BitMap()
-        self.offsets = BitMap64()
-
-    def read(self) -> AckLog | None:
-        """The values acknowledged a read ago or earlier and not received here, with their offsets
-        (the k smallest ids at the k smallest offsets); None when there are none."""
-        upto, self.aged_upto = self.aged_upto, self.last_id
-        if not self.ordered:
-            return NOT_ORDERED
-        ids = self.ids
-        if not ids or ids.min() > upto:
-            return None
-        if ids.max() <= upto:
-            return AckLog(FrozenBitMap(ids), FrozenBitMap64(self.offsets), True)
-        aged = BitMap(ids)
-        aged.remove_range(upto + 1, 1 << 32)
-        return AckLog(FrozenBitMap(aged), FrozenBitMap64(self.offsets[0 : len(aged)]), True)
 
 
 def _damaged() -> dict[Cause, StageIds]:
