@@ -37,6 +37,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from genmon.model.vocabulary import REPLIES
+from genmon.probe.landing import Landed, by_partition
 from genmon.probe.touchpoints import channel_name
 
 if TYPE_CHECKING:
@@ -161,10 +162,6 @@ def _sends(queue: deque[Any], n: int) -> Iterator[tuple[Any, str, list[int]]]:
         yield src, topic, seqs
 
 
-Landed = dict[int, tuple[list[int], list[int]]]
-"""partition -> (ids, offsets) in acknowledgement order"""
-
-
 def _acks(queue: deque[Any], n: int) -> Iterator[tuple[Any, str, list[int], Landed]]:
     """The next ``n`` ``source, id, topic, partition, offset`` entries as runs of one source and
     topic: their ids, and per partition the ids and the offsets they landed at, without the ids
@@ -173,22 +170,20 @@ def _acks(queue: deque[Any], n: int) -> Iterator[tuple[Any, str, list[int], Land
     src: Any = None
     topic = ""
     seqs: list[int] = []
-    landed: Landed = {}
+    partitions: list[int] = []
+    offsets: list[int] = []
     for _ in range(n):
         source, seq, to, partition, offset = pop(), pop(), pop(), pop(), pop()
         if source is not src or to != topic:
             if seqs:
-                yield src, topic, seqs, landed
-            src, topic, seqs, landed = source, to, [], {}
+                yield src, topic, seqs, by_partition(seqs, partitions, offsets)
+            src, topic, seqs, partitions, offsets = source, to, [], [], []
         if seq > source.floor:  # else yielded before a reset
             seqs.append(seq)
-            pair = landed.get(partition)
-            if pair is None:
-                pair = landed[partition] = ([], [])
-            pair[0].append(seq)
-            pair[1].append(offset)
+            partitions.append(partition)
+            offsets.append(offset)
     if seqs:
-        yield src, topic, seqs, landed
+        yield src, topic, seqs, by_partition(seqs, partitions, offsets)
 
 
 def _count_received(probe: Probe, queue: deque[Any], n: int) -> None:

@@ -19,7 +19,7 @@ from pyroaring import BitMap, FrozenBitMap
 
 from genmon.model import CAUSES, Cause, RowKind, SourceState, Stage
 from genmon.model.latency import LATENCY_MAX_US, histogram
-from genmon.probe.landing import Landing
+from genmon.probe.landing import Landing, by_partition
 
 
 class StageIds:
@@ -182,13 +182,7 @@ class Source:
         these offsets): their landing pairs are let go (see :meth:`Landing.forget`), so a report
         carries only the values no consumer here has received — in flight, or skipped."""
         logs = self.landed
-        split: dict[int, tuple[list[int], list[int]]] = {}
-        for seq, partition, offset in zip(seqs, partitions, offsets, strict=True):
-            pair = split.get(partition)
-            if pair is None:
-                pair = split[partition] = ([], [])
-            pair[0].append(seq)
-            pair[1].append(offset)
+        split = by_partition(seqs, partitions, offsets)
         for partition, (ids, at) in split.items():
             log = logs.get((topic, partition))
             if log is not None:

@@ -13,6 +13,7 @@ import pytest
 
 from genmon.model import Cause
 from genmon.probe import GenmonSensor, Probe, sensor, track
+from genmon.probe.landing import by_partition
 
 
 def _numbers(n: int):  # type: ignore[no-untyped-def]
@@ -290,3 +291,16 @@ def test_values_received_here_leave_the_landing_log(probe: Probe) -> None:
     src.read()
     log = src.read().acked_at[(tp.topic, 0)]  # a report later
     assert log.ordered and list(log.ids) == [3] and list(log.offsets) == [12]
+
+
+@pytest.mark.parametrize("partitions", [[3, 3, 3, 3], [0, 1, 0, 2], [1, 1, 0, 0], [5]])
+def test_a_batch_splits_per_partition_in_order_whatever_its_shape(partitions: list[int]) -> None:
+    """One partition takes the short way (the lists as they are), a mixed batch the long one: both
+    give each partition its ids and offsets in the order they came."""
+    seqs = [10 + i for i in range(len(partitions))]
+    offsets = [100 + i for i in range(len(partitions))]
+    split = by_partition(seqs, partitions, offsets)
+    assert sorted(split) == sorted(set(partitions))
+    for partition, (ids, at) in split.items():
+        mine = [i for i, p in enumerate(partitions) if p == partition]
+        assert ids == [seqs[i] for i in mine] and at == [offsets[i] for i in mine]
