@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -140,6 +141,7 @@ def running(opts: Options) -> Iterator[Running]:
         watcher.start()
         _export(stack, watcher, opts.prometheus)
         _wait_started(watcher, workers, scratch)
+        _say_not_imported(scratch)
         descriptions = _descriptions(opts) if opts.app_spec is None else {}
         running_now = Running(watcher, ring, descriptions, workers, hung, finals)
         if embedded is not None:
@@ -307,6 +309,17 @@ def _wait_started(watcher: Watcher, workers: WorkerProcesses, scratch: str) -> N
             _raise_if_exited(workers, scratch)
         time.sleep(0.05)
     raise HostError(f"the Faust app did not start within {START_SECONDS:.0f}s")
+
+
+def _say_not_imported(scratch: str) -> None:
+    """One line on stderr per module the app's autodiscovery could not import (Faust only logs it,
+    and runs without the agents and tasks the module declares)."""
+    for line in (_status(scratch, 1) or {}).get("not_imported", []):
+        module, _, error = str(line).partition(": ")
+        print(
+            f"genmon: autodiscovery could not import {module} ({error}): its agents and tasks do not run",
+            file=sys.stderr,
+        )
 
 
 def _any_running(watcher: Watcher) -> bool:

@@ -34,7 +34,8 @@ STATUSES: dict[Exit, str] = {
     Exit.OK: "no problem",
     Exit.PROBLEM: "a problem of a --fail-on kind was found",
     Exit.BAD_INPUT: "bad input: an option, a broker, a module; one line on stderr",
-    Exit.EMPTY: "nothing was checked: no pipeline seen (--allow-empty passes instead)",
+    Exit.EMPTY: "nothing was checked: no pipeline seen (--allow-empty passes instead), or no value and no "
+    "live worker in a watched fleet",
     Exit.DRAINING: "no problem found, but rows were still draining when the wait for them ran out",
     Exit.HUNG: "no problem found, but the app's stop hung and its worker was abandoned or killed",
     Exit.BROKER_FAULT: "the broker failed during the run: losses are put on the broker",
@@ -53,7 +54,7 @@ ENDED_BY: dict[Exit, str] = {
     Exit.OK: "every command",
     Exit.PROBLEM: "`check`",
     Exit.BAD_INPUT: "every command",
-    Exit.EMPTY: "`check`",
+    Exit.EMPTY: "`check`, `watch --headless`",
     Exit.DRAINING: "`check`, `genmon --headless`",
     Exit.HUNG: "`check`, `genmon` (screen and `--headless`)",
     Exit.BROKER_FAULT: "`check`, `genmon` (screen and `--headless`)",
@@ -139,3 +140,15 @@ def hung(run: Running) -> bool:
         names = ", ".join(f"w{n}" for n in killed)
         click.echo(f"genmon: worker {names} did not exit within {STOP_SECONDS:.0f}s; killed", err=True)
     return bool(run.hung or killed)
+
+
+def nothing_watched(snapshot: Snapshot) -> str | None:
+    """Why a headless watch saw nothing to judge — no value in any row and no worker alive — with
+    the apps' errors (a fleet whose workers all failed to start), or None when it saw something."""
+    if any(pipe.counts.yielded or pipe.counts.received for pipe in snapshot.pipelines):
+        return None
+    if any(worker.alive for worker in snapshot.workers):
+        return None
+    errors = [f"{app.app_id}: {app.error}" for app in snapshot.apps if app.error]
+    heard = "no worker alive" if snapshot.workers else "no worker reported"
+    return f"no value seen and {heard}" + (f" ({'; '.join(errors)})" if errors else "")

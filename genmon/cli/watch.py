@@ -26,7 +26,9 @@ from genmon.serve import DEFAULT_PORT as SERVE_PORT
 from genmon.session import WatchOptions, settle_and_read, signalled, watching
 
 
-@click.command(context_settings=CONTEXT_SETTINGS, epilog=outcome.statuses_help(Exit.OK, Exit.BAD_INPUT))
+@click.command(
+    context_settings=CONTEXT_SETTINGS, epilog=outcome.statuses_help(Exit.OK, Exit.BAD_INPUT, Exit.EMPTY)
+)
 @fleet_broker_option
 @fleet_app_option
 @settle_option
@@ -80,6 +82,9 @@ def watch(
                 time.sleep(duration)
                 snapshot = run.watcher.snapshot()
             print_report(snapshot, json_output)
+            if nothing := outcome.nothing_watched(snapshot):
+                click.echo(f"genmon watch: {nothing}", err=True)
+                status = Exit.EMPTY
         else:
             from genmon.tui import GenmonApp
 

@@ -76,6 +76,26 @@ def attach(app: Any, broker: str | None = None) -> Attached:
     return attached
 
 
+WORKER_LOGGER = "faust.worker"
+"""The logger of ``faust.worker.Worker`` (its module's): where it says why it gave up."""
+
+
+class _WorkerErrors(logging.Handler):
+    """Keeps the exception the ``faust worker`` gave up on (see ``worker_gave_up``)."""
+
+    def __init__(self, attached: Attached) -> None:
+        super().__init__(logging.ERROR)
+        self.attached = attached
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from genmon.probe.touchpoints import worker_gave_up
+
+        with contextlib.suppress(Exception):
+            exc = worker_gave_up(record)
+            if exc is not None and self.attached.worker_error is None:
+                self.attached.worker_error = exc
+
+
 class Attached:
     """One app of a ``faust worker`` process, reported like genmon's own workers report theirs."""
 
@@ -93,6 +113,12 @@ class Attached:
         self.count = 0
         self._heartbeat: Any = None
         self.publisher = Publisher(parse_broker_url(url).bootstrap, self.report, self.control)
+        self.worker_error: BaseException | None = None
+        """Why the ``faust worker`` gave up (its start raised: a web port in use, a bad setting):
+        the app never ran, and that is its error."""
+        self._errors = _WorkerErrors(self)
+        # on the worker's own logger: the worker's logging set-up replaces the root logger's handlers
+        logging.getLogger(WORKER_LOGGER).addHandler(self._errors)
 
     def start(self) -> None:
         from genmon.probe import GenmonSensor
@@ -107,6 +133,7 @@ class Attached:
     def stop(self) -> None:
         """The final report (at exit: the app has stopped by then)."""
         self.publisher.stop()
+        logging.getLogger(WORKER_LOGGER).removeHandler(self._errors)
 
     def control(self, record: Any) -> None:
         from genmon.model.control_record import RESET
@@ -132,7 +159,7 @@ class Attached:
         from genmon.model import AppState, one_line
         from genmon.probe.touchpoints import crash_of
 
-        crash = crash_of(self.app)
+        crash = crash_of(self.app) or self.worker_error
         if crash is not None:
             return AppState.CRASHED, one_line(crash)
         if final:
@@ -149,7 +176,7 @@ class Attached:
         from genmon.host.apprun import offset_reset
         from genmon.model import AppReading, AppState
         from genmon.probe.identity import worker_report
-        from genmon.probe.touchpoints import agent_readers
+        from genmon.probe.touchpoints import agent_readers, agent_topics
 
         now = time.monotonic()
         state, error = self._state(final)
@@ -167,6 +194,8 @@ class Attached:
             stalls=self.watch.current(now, state == AppState.RUNNING),
             positions=self.probe.positions.of(None),
             offset_reset=offset_reset(self.app),
+            crashes=self.probe.crashes_of(None),
+            declared=agent_topics(self.app) if state == AppState.RUNNING else {},
         )
         return worker_report(
             self.probe.token,

@@ -95,7 +95,7 @@ def _build_host(plan: dict[str, Any], datadir: str) -> Any:
 
         probe = Probe()
         probe.install()  # before the import: @genmon.track and the agents bind to it as they are defined
-        app = load_app(plan["app_spec"], plan.get("cwd"))
+        app, not_imported = load_app(plan["app_spec"], plan.get("cwd"))
         url = url or ";".join(str(u) for u in app.conf.broker)  # every bootstrap server it names
         prepare_app(
             app,
@@ -112,7 +112,9 @@ def _build_host(plan: dict[str, Any], datadir: str) -> Any:
         watching=False,
     )
     if plan.get("app_spec"):
-        return Host(lambda: app, probe=probe, listening_rows=True, **common)
+        host = Host(lambda: app, probe=probe, listening_rows=True, **common)
+        host.runs[0].not_imported = not_imported
+        return host
     from genmon.demo import plan as demo_plan
 
     plans = demo_plan(
@@ -191,7 +193,7 @@ def _run(worker: Worker, plan: dict[str, Any]) -> int:
         except Exception as exc:  # the user's code raised something genmon did not foresee
             _status(plan, error=one_line(exc))
             return EXIT_FAILED
-        _status(plan, broker=host.broker_url)
+        _status(plan, broker=host.broker_url, not_imported=list(host.runs[0].not_imported))
         worker.host = host
         host.control_since = int(plan.get("control_since", 0))
         publisher = Publisher(parse_broker_url(host.broker_url).bootstrap, worker.report, worker.control)

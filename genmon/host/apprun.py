@@ -19,7 +19,7 @@ from genmon.model.text import root_error, wraps_nothing
 from genmon.probe import GenmonSensor, Probe
 from genmon.probe.loopwatch import LoopWatch
 from genmon.probe.runtime import OWNER
-from genmon.probe.touchpoints import agent_readers, crash_of
+from genmon.probe.touchpoints import agent_readers, agent_topics, crash_of
 
 AppFactory = Callable[[], Any]
 
@@ -50,6 +50,10 @@ class AppRun:
         self._before_start = before_start
         """Awaited with the built app just before it starts (e.g. creating its topics)."""
         self.readers: dict[str, tuple[str, ...]] = {}
+        self.declared: dict[str, int] = {}
+        """topic -> partitions the app declares, for each topic an agent reads."""
+        self.not_imported: tuple[str, ...] = ()
+        """What the app's autodiscovery could not import (see :class:`genmon.host.loader.LoadedApp`)."""
         """topic -> the agents of this app that read it"""
         self.watch = LoopWatch()
         """Loop stalls and the consumer's assignment, measured on the app's loop."""
@@ -136,6 +140,9 @@ class AppRun:
             stalls=self.watch.current(now, self.state == AppState.RUNNING),
             positions=self.probe.positions.of(self.label),
             offset_reset=offset_reset(self.app),
+            not_imported=self.not_imported,
+            crashes=self.probe.crashes_of(self.label),
+            declared=self.declared,
         )
 
     # -- the app's thread ----------------------------------------------------------------
@@ -182,6 +189,7 @@ class AppRun:
                     await asyncio.wait_for(self.app.stop(), 10)
             return
         self.readers = agent_readers(app)
+        self.declared = agent_topics(app)
         self._set(AppState.RUNNING)  # also after a give_up: it did start, late
         self.ready.set()
         heartbeat = asyncio.ensure_future(self.watch.run(app))

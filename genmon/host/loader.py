@@ -12,18 +12,26 @@ import sys
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from genmon.model import one_line
-from genmon.probe.touchpoints import datadir_is_default, replace_broker
+from genmon.probe.touchpoints import datadir_is_default, discover, replace_broker
 
 
 class AppLoadError(Exception):
     """The ``-A`` argument does not lead to a faust.App; the message is one line."""
 
 
-def load_app(spec: str, cwd: str | None = None) -> Any:
-    """Import ``spec`` (``module`` or ``module:attribute``) and return its faust.App."""
+class LoadedApp(NamedTuple):
+    app: Any
+    """the faust.App"""
+    not_imported: tuple[str, ...] = ()
+    """``module: error`` per module autodiscovery could not import: Faust runs without what they
+    declare (it only logs a warning), so genmon says so on stderr, on the screen and in the JSON."""
+
+
+def load_app(spec: str, cwd: str | None = None) -> LoadedApp:
+    """Import ``spec`` (``module`` or ``module:attribute``): its faust.App, discovered."""
     import faust
 
     module_name, _, attribute = spec.strip().partition(":")
@@ -58,23 +66,28 @@ def load_app(spec: str, cwd: str | None = None) -> Any:
         if not isinstance(app, faust.App):
             raise AppLoadError(f"{module_name}:{attribute} is a {type(app).__name__}, not a faust.App")
     else:
-        apps = {name: value for name, value in vars(module).items() if isinstance(value, faust.App)}
+        # one object under two names (``app = faust_app = faust.App(...)``) is one app, as for faust -A
+        apps: dict[int, list[str]] = {}
+        for name, value in vars(module).items():
+            if isinstance(value, faust.App):
+                apps.setdefault(id(value), []).append(name)
         if not apps:
             raise AppLoadError(
                 f"no faust.App in module {module_name!r}; name it with -A {module_name}:ATTRIBUTE"
             )
         if len(apps) > 1:
-            names = ", ".join(sorted(apps))
+            names = ", ".join(sorted(names[0] for names in apps.values()))
             raise AppLoadError(
                 f"several faust.App in {module_name!r} ({names}); name one with -A {module_name}:NAME"
             )
-        (app,) = apps.values()
+        app = getattr(module, next(iter(apps.values()))[0])
+    failed: tuple[str, ...] = ()
     if app.conf.autodiscover:
         try:
-            app.discover()  # what the faust worker does before it starts the app
+            failed = discover(app)  # what the faust worker does before it starts the app
         except Exception as exc:
             raise AppLoadError(f"autodiscovery of {module_name!r} failed: {one_line(exc)}") from None
-    return app
+    return LoadedApp(app, failed)
 
 
 def prepare_app(

@@ -25,6 +25,7 @@ from genmon.model.snapshot import (
     PipelineSnapshot,
     Snapshot,
     Verdict,
+    wall_clock,
 )
 from genmon.model.state import AppReading, Reading, SourceState
 from genmon.model.topics import (
@@ -90,6 +91,12 @@ def build(reading: Reading, clocks: Clocks) -> tuple[Snapshot, Clocks]:
             pipelines=tuple(name for name, owner in owners.items() if owner == app.label),
             consumed=tuple(agent_topics(app)),
             stalls=app.stalls,
+            not_imported=app.not_imported,
+            mismatched=tuple(
+                f"{topic}: {text}"
+                for topic in app.declared
+                if (text := mismatch(topic, app, reading)) is not None
+            ),
             unassigned=tuple(
                 t for t in agent_topics(app) if app.assigned is not None and t not in app.assigned
             )
@@ -190,16 +197,20 @@ def _union(sets: list[Ids]) -> Ids:
     return out
 
 
-def _missing(src: SourceState, stages: _Stages) -> dict[Stage, MissingIds]:
-    """Which ids reached each stage's predecessor but not the stage: the *which* behind a count."""
+def _missing(src: SourceState, stages: _Stages, judged_to: Stage | None = None) -> dict[Stage, MissingIds]:
+    """Which ids reached each stage's predecessor but not the stage: the *which* behind a count;
+    ``judged_to``: the last stage that applies (a row whose values leave by a sink topic is judged
+    up to acked — nobody here is meant to receive them, so none is missing there)."""
     expected = src.expected if src.expected is not None else id_range(src.floor + 1, src.seq)
     done = stages.done
-    pairs = (
+    pairs: tuple[tuple[Stage, Ids, Ids | None], ...] = (
         (Stage.SENT, expected, stages.sent),
         (Stage.ACKED, stages.sent, stages.acked),
         (Stage.RECEIVED, stages.acked, stages.received),
         (Stage.PROCESSED, stages.received, done),
     )
+    if judged_to is not None:
+        pairs = pairs[: STAGES.index(judged_to)]
     missing = {}
     for stage, before, reached in pairs:
         if reached is None:
@@ -245,6 +256,7 @@ def _pipeline(
             if verdict.state == VerdictState.IN_FLIGHT:
                 text = f"ok · {verdict.in_flight} {REPLIES_WAIT}"
                 verdict = replace(verdict, text=text)
+        verdict = _stuck(verdict, src, app, reading, clocks) or verdict
         outage = _broker_outage(verdict, clocks, src.name, reading)
         window = f"broker {outage.state} {outage.window()}" if outage is not None else ""
         if outage is not None and verdict.state == VerdictState.LOST:
@@ -314,13 +326,80 @@ def _pipeline(
         stalls=src.stalls,
         longest_stall=src.longest_stall,
         loop_stalls=app.stalls.count if app else 0,
-        missing=_missing(src, stages),
+        missing=_missing(src, stages, judged_to=Stage.ACKED if sinks else None),
         damaged=damaged,
         latency_ms=dict(src.latency_ms),
         offsets=tuple(reading.offsets[topic] for topic in src.topics if topic in reading.offsets),
         sinks=sinks,
         misnamed=misnamed,
     )
+
+
+def mismatch(topic: str, app: AppReading, reading: Reading) -> str | None:
+    """``on the broker it has 1 partition, the app declares 4`` when broker truth and the app disagree
+    (a topic created by a first send, with the broker's default count)."""
+    offsets, declared = reading.offsets.get(topic), app.declared.get(topic)
+    if offsets is None or not declared or not offsets.partitions or offsets.partitions == declared:
+        return None
+    has = "1 partition" if offsets.partitions == 1 else f"{offsets.partitions} partitions"
+    return f"on the broker it has {has}, the app declares {declared}"
+
+
+READ_ON_SECONDS = 5.0
+"""How long after an agent's crash its consumer may still take in messages (Faust's buffers fill
+up before the partition is paused) and the stop still be the crash's doing."""
+
+
+def _stuck(
+    verdict: Verdict, src: SourceState, app: AppReading | None, reading: Reading, clocks: Clocks
+) -> Verdict | None:
+    """A silent shortfall at received that is not a loss: the values wait on a topic nothing reads —
+    one the app's consumer has no partition of, or one whose agent crashed and has read nothing
+    since (its consumer stopped within ``READ_ON_SECONDS`` plus the settle timeout of the crash)."""
+    if verdict.state != VerdictState.LOST or verdict.stage != Stage.RECEIVED or verdict.cause is not None:
+        return None
+    if app is None or app.state != AppState.RUNNING:
+        return None
+    count = verdict.lost
+    read = [topic for topic in src.topics if topic in app.readers]
+    unassigned = [t for t in read if app.assigned is not None and t not in app.assigned]
+    if unassigned:
+        why = f"{unassigned[0]} is assigned to no consumer of {app.app_id}"
+        if (other := mismatch(unassigned[0], app, reading)) is not None:
+            why += f"; {other}"
+        return Verdict(
+            VerdictState.STUCK,
+            f"stuck at received: {count} ({why})",
+            Stage.RECEIVED,
+            in_flight=count,
+            cause=Cause.UNASSIGNED,
+            error=why,
+            proof=Cause.UNASSIGNED.proof,
+        )
+    clock = clocks.rows.get(src.name)
+    if clock is None or not app.crashes or not reading.wall:
+        return None
+    i = STAGES.index(Stage.RECEIVED)
+    stopped = reading.wall - (reading.now - clock.moved[i])  # when received last moved, wall clock
+    for topic in read:
+        for agent in app.readers[topic]:
+            crash = app.crashes.get(agent)
+            if crash is None or stopped > crash[1] + READ_ON_SECONDS + clocks.settle_seconds:
+                continue
+            note, at = crash
+            offsets = reading.offsets.get(topic)
+            lag = f"; lag {offsets.lag}" if offsets is not None and offsets.lag else ""
+            why = f"{note} at {wall_clock(at)}; nothing read from {topic} since{lag}"
+            return Verdict(
+                VerdictState.STUCK,
+                f"stuck at received: {count} ({why})",
+                Stage.RECEIVED,
+                in_flight=count,
+                cause=Cause.AGENT_DEAD,
+                error=why,
+                proof=Cause.AGENT_DEAD.proof,
+            )
+    return None
 
 
 def _shared_group(verdict: Verdict, app: AppReading | None, reading: Reading) -> str | None:

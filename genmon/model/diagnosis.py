@@ -37,6 +37,9 @@ class Diagnosis:
     why: str
     fix: str = ""
 
+    def to_dict(self) -> dict[str, str]:
+        return {"why": self.why, "fix": self.fix}
+
 
 def _ids(ids: MissingIds | None) -> str:
     return f"ids {ids.text()}" if ids else ""
@@ -105,6 +108,26 @@ def diagnose(
             "# why the worker died: its log, its pod's events (OOMKilled? evicted?)\n"
             "# values read again by the other workers arrive as duplicates, not losses",
         )
+    if v.cause == Cause.UNASSIGNED:
+        return Diagnosis(
+            f"acked {c.acked}, received {c.received}: {v.error or 'the topic is assigned to no consumer'}. "
+            "It did not exist when the agents subscribed; Faust notices a new topic only at its next "
+            "metadata refresh (consumer_metadata_max_age_ms, 5 minutes by default), so "
+            f"{_ids(pipe.missing.get(Stage.RECEIVED)) or 'the values'} wait on the broker until then — "
+            "stuck, not lost.",
+            "# create the topics before the app starts (kafka-topics --create …), or let genmon:\n"
+            "genmon -A your.app --create-topics   # genmon worker --create-topics in a fleet",
+        )
+    if v.cause == Cause.AGENT_DEAD:
+        return Diagnosis(
+            f"acked {c.acked}, received {c.received}: {v.error or 'the agent crashed and stopped reading'}. "
+            "Faust's supervisor restarted the agent after it raised, but the restarted agent has taken "
+            f"nothing from the topic: {_ids(pipe.missing.get(Stage.RECEIVED)) or 'the values'} wait on the "
+            "broker — stuck, not lost. They are read from the group's committed offset once the "
+            "worker restarts.",
+            "async for value in stream:\n    try:\n        handle(value)\n    except Exception:\n"
+            "        log.exception('skipping %r', value)   # then restart the worker",
+        )
     if v.cause == Cause.UNAWAITED:
         return Diagnosis(
             f"yielded {c.yielded}, sent {c.sent}: {_ids(damaged.get(Cause.UNAWAITED))} went to a "
@@ -162,10 +185,28 @@ def diagnose(
             "# no seek past unprocessed records; commit only what was processed (Faust's default).\n"
             "# the log panel (l) shows the rebalances around the skipped offset",
         )
-    if v.cause == Cause.SEND_FAILED:
+    if v.cause == Cause.SEND_RAISED:
         return Diagnosis(
-            f"the broker reported delivery errors for {_ids(damaged.get(Cause.SEND_FAILED))}.",
-            "# the log panel (l) has the producer's error: does the topic exist, is it writable?",
+            f"yielded {c.yielded}, sent {c.sent}: topic.send(...) raised for "
+            f"{_ids(damaged.get(Cause.SEND_RAISED))} before the producer took them "
+            f"({v.error or 'see the log'}); the code that sends caught it, so nothing crashed and "
+            "nothing was sent. Usually the topic's codec cannot serialize the value.",
+            "# send what the topic's serializer takes: a faust.Record, or JSON's types\n"
+            "await topic.send(value=Order(id=n, items=list(items)))  # not a set, a datetime, an object",
+        )
+    if v.cause == Cause.SEND_FAILED:
+        error = v.error or "the producer's error is in the log (l)"
+        fix = "# the log panel (l) has the producer's error: does the topic exist, is it writable?"
+        if "TooLarge" in error:
+            fix = (
+                "# a record over the producer's limit (max_request_size, 1 MiB) or the broker's\n"
+                "# (message.max.bytes): raise both together, or send smaller records\n"
+                "app = faust.App(..., producer_max_request_size=4 * 1024 * 1024)"
+            )
+        return Diagnosis(
+            f"sent {c.sent}, acked {c.acked}: the producer took "
+            f"{_ids(damaged.get(Cause.SEND_FAILED))} and the delivery failed ({error}).",
+            fix,
         )
     if v.lost_at == Stage.SENT:
         if c.sent == 0:
@@ -268,5 +309,10 @@ def _crash_fix(text: str) -> str:
     if "__aiter__" in text:
         return (
             "for value in generator():      # a plain generator: plain for\n    await topic.send(value=value)"
+        )
+    if "address already in use" in text:
+        return (
+            "# each worker on a machine needs a web port of its own (Faust's default is 6066):\n"
+            "faust -A your.app worker --web-port 6067   # or --without-web, or web_enabled=False"
         )
     return ""

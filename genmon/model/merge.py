@@ -143,6 +143,7 @@ class Fleet:
         uptime: float = 0.0,
         listening_rows: bool = False,
         group_members: Mapping[str, int] | None = None,
+        wall: float = 0.0,
     ) -> Reading:
         heard = sorted(self.heard.values(), key=lambda h: h.number)
         several = len(heard) > 1
@@ -195,6 +196,7 @@ class Fleet:
             listening_rows=listening_rows,
             workers=workers,
             group_members=dict(group_members or {}),
+            wall=wall,
         )
 
     def _with_latency(self, src: SourceState, now: float, turns: set[str]) -> SourceState:
@@ -328,6 +330,11 @@ def _merge_apps(heard: list[Heard], now: float, broker_up: bool = True) -> tuple
             if assigned_sets and all(s is not None for s in assigned_sets)
             else None
         )
+        crashes: dict[str, tuple[str, float]] = {}
+        for _, a in runs:  # each agent's latest crash in any worker
+            for agent, (note, at) in a.crashes.items():
+                if agent not in crashes or at > crashes[agent][1]:
+                    crashes[agent] = (note, at)
         apps.append(
             AppReading(
                 label=app_id,
@@ -341,6 +348,9 @@ def _merge_apps(heard: list[Heard], now: float, broker_up: bool = True) -> tuple
                 members=len(alive) or len(runs),
                 positions=positions,
                 offset_reset=next((a.offset_reset for _, a in pool), "earliest"),
+                not_imported=tuple(dict.fromkeys(line for _, a in runs for line in a.not_imported)),
+                crashes=crashes,
+                declared={t: n for _, a in runs for t, n in a.declared.items()},
             )
         )
     return tuple(apps)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from genmon.model.snapshot import Snapshot
-from genmon.model.vocabulary import Cause, Problem, VerdictState
+from genmon.model.vocabulary import Cause, Problem, Stage, VerdictState
 
 
 def problems(snapshot: Snapshot, fail_on: Iterable[Problem], declared_sinks: Iterable[str] = ()) -> list[str]:
@@ -17,7 +17,14 @@ def problems(snapshot: Snapshot, fail_on: Iterable[Problem], declared_sinks: Ite
     expects no agent to read (never an ``unread`` problem)."""
     declared = set(declared_sinks)
     kinds = set(fail_on)
-    found = []
+    found: list[str] = []
+    if Problem.CRASH in kinds:
+        # a module the app's agents live in did not import: they never ran, whatever the rows say
+        found.extend(
+            f"app {app.app_id}: autodiscovery could not import {line}"
+            for app in snapshot.apps
+            for line in app.not_imported
+        )
     for pipe in snapshot.pipelines:
         v = pipe.verdict
         damaged = pipe.damaged
@@ -28,8 +35,12 @@ def problems(snapshot: Snapshot, fail_on: Iterable[Problem], declared_sinks: Ite
             found.append(f"{pipe.name}: {who} on ids {damaged[Cause.CRASHED].text()}")
         if Problem.DECODE in kinds and Cause.DECODE_FAILED in damaged:
             found.append(f"{pipe.name}: ids {damaged[Cause.DECODE_FAILED].text()} could not be decoded")
-        if Problem.LOSS in kinds and v.lost_at and v.cause not in (Cause.CRASHED, Cause.DECODE_FAILED):
+        lost = v.state == VerdictState.LOST and v.cause not in (Cause.CRASHED, Cause.DECODE_FAILED)
+        if Problem.LOSS in kinds and lost and v.lost_at:
             ids = (damaged.get(v.cause) if v.cause else None) or pipe.missing.get(v.lost_at)
+            found.append(f"{pipe.name}: {v.text}" + (f", ids {ids.text()}" if ids else ""))
+        if Problem.STUCK in kinds and v.state == VerdictState.STUCK:
+            ids = pipe.missing.get(Stage.RECEIVED)
             found.append(f"{pipe.name}: {v.text}" + (f", ids {ids.text()}" if ids else ""))
         if Problem.DUPLICATE in kinds and any(pipe.duplicates.values()):
             found.append(f"{pipe.name}: duplicates {dict((str(k), n) for k, n in pipe.duplicates.items())}")

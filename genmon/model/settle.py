@@ -133,6 +133,8 @@ class Clocks:
                     VerdictState.LOST, f"lost at {stage}: {short}", stage, lost=short, proof=Proof.QUIET
                 )
         in_flight = max(values[0] - values[-1], 0)
+        if not values[0]:  # nothing yielded: there is nothing to call ok
+            return Verdict(VerdictState.IDLE, "paused · no values yet" if not on else "no values yet")
         if not on:
             text = "paused" + (f" · {in_flight} in flight" if in_flight else "")
             return Verdict(VerdictState.PAUSED, text, in_flight=in_flight)

@@ -63,8 +63,8 @@ class Verdict:
 
     @property
     def lost_at(self) -> Stage | None:
-        """The stage whose cell is shown in red: where values were lost, if they were."""
-        return self.stage if self.state == VerdictState.LOST else None
+        """The stage whose cell is shown in red: where values were lost, or are stuck."""
+        return self.stage if self.state in (VerdictState.LOST, VerdictState.STUCK) else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -153,6 +153,13 @@ class PipelineSnapshot:
             return errors + v.lost
         return errors
 
+    def applies(self, stage: Stage) -> bool:
+        """Whether ``stage`` means anything for this row: received and processed do not for a row
+        whose every topic is a sink (an output topic no agent reads)."""
+        if stage in (Stage.RECEIVED, Stage.PROCESSED) and self.sinks:
+            return not set(self.topics) <= set(self.sinks)
+        return True
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -163,7 +170,7 @@ class PipelineSnapshot:
             "topics": list(self.topics),
             "sinks": list(self.sinks),
             "agents": list(self.agents),
-            "counts": {stage: self.counts[stage] for stage in STAGES},
+            "counts": {stage: self.counts[stage] if self.applies(stage) else None for stage in STAGES},
             "send_failed": self.send_failed,
             "processed_by": dict(self.processed_by),
             "duplicates": dict(self.duplicates),
@@ -195,10 +202,10 @@ class Outage:
 
     @classmethod
     def begin(cls, state: str, now: float, wall: float) -> Outage:
-        return cls(state, now, None, _clock(wall))
+        return cls(state, now, None, wall_clock(wall))
 
     def ended(self, now: float, wall: float) -> Outage:
-        return replace(self, end=now, until=_clock(wall))
+        return replace(self, end=now, until=wall_clock(wall))
 
     def worse(self, state: str) -> Outage:
         return self if self.state == "down" else replace(self, state=state)
@@ -214,7 +221,7 @@ class Outage:
         return {"state": self.state, "since": self.since, "until": self.until}
 
 
-def _clock(wall: float) -> str:
+def wall_clock(wall: float) -> str:
     import time
 
     return time.strftime("%H:%M:%S", time.localtime(wall))
@@ -289,12 +296,18 @@ class AppStatus:
     stalls: LoopStalls = field(default_factory=LoopStalls)
     unassigned: tuple[str, ...] = ()
     """Topics this app's agents read that its consumer has no partition of (while it runs)."""
+    not_imported: tuple[str, ...] = ()
+    """``module: error`` per module its autodiscovery could not import."""
+    mismatched: tuple[str, ...] = ()
+    """``topic: on the broker it has 1 partition, the app declares 4`` per topic its agents read."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "app": self.app_id,
             "state": self.state,
             "error": self.error,
+            "not_imported": list(self.not_imported),
+            "mismatched": list(self.mismatched),
             "pipelines": list(self.pipelines),
             "consumes": list(self.consumed),
             "unassigned": list(self.unassigned),
@@ -407,6 +420,8 @@ class Snapshot:
             "loop_stalls": self.stalls.to_dict(),
             "apps": [app.to_dict() for app in self.apps],
             "workers": [worker.to_dict() for worker in self.workers],
-            "pipelines": [pipe.to_dict() for pipe in self.pipelines],
+            "pipelines": [
+                {**pipe.to_dict(), "diagnosis": self.diagnose(pipe).to_dict()} for pipe in self.pipelines
+            ],
             "still_draining": list(self.draining),
         }

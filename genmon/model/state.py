@@ -168,6 +168,15 @@ class AppReading:
     last and was never received was skipped."""
     offset_reset: str = "earliest"
     """The app's ``consumer_auto_offset_reset``: where its consumer starts without a committed offset."""
+    not_imported: tuple[str, ...] = ()
+    """``module: error`` per module the app's autodiscovery could not import (its agents and tasks
+    do not run)."""
+    declared: Mapping[str, int] = field(default_factory=dict)
+    """topic -> the partitions the app declares for it (each topic an agent reads): a topic created
+    by someone else (a first send, with the broker's default) may have another count."""
+    crashes: Mapping[str, tuple[str, float]] = field(default_factory=dict)
+    """agent -> (what it raised, ``agent by_user raised RuntimeError('bad click 7')``; when, wall
+    clock) for its latest crash: an agent that stopped reading after it is why values wait."""
 
 
 @dataclass(frozen=True)
@@ -189,3 +198,5 @@ class Reading:
     """The processes the reading was merged from (one, unless a fleet is watched)."""
     group_members: Mapping[str, int] = field(default_factory=dict)
     """Consumer group -> the members the broker lists in it (broker truth; absent: not known)."""
+    wall: float = 0.0
+    """``now`` on the wall clock (what workers stamp their events with)."""

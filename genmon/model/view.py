@@ -52,7 +52,7 @@ def row_state(pipe: PipelineSnapshot) -> RowState:
     """The state a row is counted under in the header: its verdict's, or ``stalled`` when its
     generator or its app's loop stalled and nothing worse is true."""
     state = pipe.verdict.state
-    if state in (VerdictState.LOST, VerdictState.CRASHED):
+    if state in (VerdictState.LOST, VerdictState.CRASHED, VerdictState.STUCK):
         return RowState(state.value)
     if pipe.stalls or pipe.loop_stalls:
         return RowState.STALLED

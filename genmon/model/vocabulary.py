@@ -43,6 +43,8 @@ class Cause(Word):
     """A loss genmon *saw* happen (not inferred from silence), named after what went wrong."""
 
     UNAWAITED = "unawaited"
+    SEND_RAISED = "send_raised"
+    """``Topic.send`` raised before the producer took the value (its codec could not serialize it)."""
     SEND_FAILED = "send_failed"
     DECODE_FAILED = "decode_failed"
     CRASHED = "crashed"
@@ -57,11 +59,23 @@ class Cause(Word):
     ``consumer_auto_offset_reset='latest'`` when it first read the partition."""
     EXPIRED = "expired"
     """Deleted by retention before the group read it: the partition now starts past its offset."""
+    UNASSIGNED = "unassigned"
+    """Stuck, not lost: the values are on a topic an agent reads that the app's consumer has no
+    partition of (it did not exist when the agents subscribed)."""
+    AGENT_DEAD = "agent_dead"
+    """Stuck, not lost: the agent that reads the topic crashed and its consumer has read nothing
+    of the topic since; the values wait on the broker."""
 
     @property
     def judged(self) -> bool:
-        """Judged by the model from outages or positions, not recorded by the probe per value."""
-        return self in (Cause.BROKER, Cause.SKIPPED, Cause.LATE_JOIN, Cause.EXPIRED)
+        """Judged by the model from outages, positions or assignments, not recorded by the probe
+        per value."""
+        return self in _JUDGED
+
+    @property
+    def stuck(self) -> bool:
+        """The values are still on the broker: nothing took them, nothing dropped them."""
+        return self in (Cause.UNASSIGNED, Cause.AGENT_DEAD)
 
     @property
     def proof(self) -> Proof:
@@ -70,6 +84,8 @@ class Cause(Word):
             return Proof.OUTAGE
         if self in (Cause.SKIPPED, Cause.LATE_JOIN, Cause.EXPIRED):
             return Proof.POSITION
+        if self.stuck:
+            return Proof.QUIET  # nothing read the topic for the settle timeout, and why is known
         return Proof.SEEN
 
     @property
@@ -85,6 +101,7 @@ class Cause(Word):
 
 _CAUSE_STAGE = {
     Cause.UNAWAITED: Stage.SENT,
+    Cause.SEND_RAISED: Stage.SENT,
     Cause.SEND_FAILED: Stage.ACKED,
     Cause.DECODE_FAILED: Stage.RECEIVED,
     Cause.CRASHED: Stage.PROCESSED,
@@ -92,9 +109,15 @@ _CAUSE_STAGE = {
     Cause.SKIPPED: Stage.RECEIVED,
     Cause.LATE_JOIN: Stage.RECEIVED,
     Cause.EXPIRED: Stage.RECEIVED,
+    Cause.UNASSIGNED: Stage.RECEIVED,
+    Cause.AGENT_DEAD: Stage.RECEIVED,
 }
+_JUDGED = frozenset(
+    (Cause.BROKER, Cause.SKIPPED, Cause.LATE_JOIN, Cause.EXPIRED, Cause.UNASSIGNED, Cause.AGENT_DEAD)
+)
 _CAUSE_WORDS = {
     Cause.UNAWAITED: "send not awaited",
+    Cause.SEND_RAISED: "send raised",
     Cause.SEND_FAILED: "delivery failed",
     Cause.DECODE_FAILED: "decode failed",
     Cause.CRASHED: "agent raised",
@@ -102,6 +125,8 @@ _CAUSE_WORDS = {
     Cause.SKIPPED: "skipped",
     Cause.LATE_JOIN: "skipped at the group's first read",
     Cause.EXPIRED: "deleted by retention",
+    Cause.UNASSIGNED: "topic assigned to no consumer",
+    Cause.AGENT_DEAD: "agent stopped reading",
 }
 CAUSES: tuple[Cause, ...] = tuple(c for c in Cause if not c.judged)
 """The causes the probe records per value (the others are judged from outages and positions)."""
@@ -151,6 +176,10 @@ class VerdictState(Word):
     """a topic row: an agent reads it, genmon follows nothing that sends to it"""
     UNVERIFIABLE = "unverifiable"
     """a shortfall a worker that died without a final report may explain: not provably lost"""
+    STUCK = "stuck"
+    """values wait on the broker where nothing reads them — a topic assigned to no consumer, an agent
+    that crashed and stopped reading: not lost (they are still there), but they will not arrive
+    until that is fixed"""
 
     @property
     def style(self) -> str:
@@ -159,7 +188,7 @@ class VerdictState(Word):
 
     @property
     def problem(self) -> bool:
-        return self in (VerdictState.LOST, VerdictState.CRASHED)
+        return self in (VerdictState.LOST, VerdictState.CRASHED, VerdictState.STUCK)
 
 
 _VERDICT_STYLE = {
@@ -170,6 +199,7 @@ _VERDICT_STYLE = {
     VerdictState.CRASHED: "bold red",
     VerdictState.IDLE: "dim",
     VerdictState.UNVERIFIABLE: "magenta",
+    VerdictState.STUCK: "bold red",
 }
 
 
@@ -180,6 +210,7 @@ class RowState(Word):
 
     CRASHED = "crashed"
     LOST = "lost"
+    STUCK = "stuck"
     STALLED = "stalled"
     UNVERIFIABLE = "unverifiable"
     IN_FLIGHT = "in_flight"
@@ -195,7 +226,13 @@ class RowState(Word):
     @property
     def problem(self) -> bool:
         """A row ``f`` keeps with "problems only", and the header counts as one."""
-        return self in (RowState.CRASHED, RowState.LOST, RowState.STALLED, RowState.UNVERIFIABLE)
+        return self in (
+            RowState.CRASHED,
+            RowState.LOST,
+            RowState.STUCK,
+            RowState.STALLED,
+            RowState.UNVERIFIABLE,
+        )
 
     @property
     def words(self) -> str:
@@ -236,7 +273,9 @@ class Problem(Word):
     REORDER = "reorder"
     UNREAD = "unread"
     """Values went to a topic no agent reads that ``--sink`` did not declare (off by default)."""
+    STUCK = "stuck"
+    """Values wait on a topic nothing reads: assigned to no consumer, or its agent stopped reading."""
 
 
 PROBLEMS: tuple[Problem, ...] = tuple(Problem)
-DEFAULT_FAIL_ON: tuple[Problem, ...] = (Problem.LOSS, Problem.DECODE, Problem.CRASH)
+DEFAULT_FAIL_ON: tuple[Problem, ...] = (Problem.LOSS, Problem.DECODE, Problem.CRASH, Problem.STUCK)

@@ -273,6 +273,9 @@ def _app(app: AppReading) -> dict[str, Any]:
             [topic, partition, first, last] for (topic, partition), (first, last) in app.positions.items()
         ],
         "offset_reset": app.offset_reset,
+        "not_imported": list(app.not_imported),
+        "crashes": [[agent, note, at] for agent, (note, at) in app.crashes.items()],
+        "declared": dict(app.declared),
     }
 
 
@@ -287,6 +290,9 @@ def _app_from(d: Mapping[str, Any]) -> AppReading:
         stalls=LoopStalls(*d["stalls"]),
         positions={(str(t), int(p)): (int(first), int(last)) for t, p, first, last in d.get("positions", [])},
         offset_reset=str(d.get("offset_reset", "earliest")),
+        not_imported=tuple(str(line) for line in d.get("not_imported", ())),
+        crashes={str(agent): (str(note), float(at)) for agent, note, at in d.get("crashes", ())},
+        declared={str(topic): int(n) for topic, n in d.get("declared", {}).items()},
     )
 
 

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from genmon.model import Cause, InboundState, RowKind, SourceState
-from genmon.model.text import root_error
+from genmon.model.text import one_line, root_error
 from genmon.probe import touchpoints
 from genmon.probe.landing import Positions
 from genmon.probe.ledger import Ledger
@@ -109,6 +109,9 @@ class Probe:
         self.crash_notes: dict[str, str] = {}
         """app run label -> the last agent crash seen in it (``agent count raised KeyError('x')``):
         named when the app itself then stops (mode's supervisor gives up, the worker exits)."""
+        self.agent_crashes: dict[str | None, dict[str, tuple[str, float]]] = {}
+        """app run -> agent -> (its latest crash's note, when on the wall clock): an agent that
+        read nothing after its crash is why values wait on its topic."""
         self.soon: dict[int, tuple[Any, tuple[Source, int, int] | None]] = {}
         """``id(PendingMessage)`` -> (the message, the value current when ``send_soon`` buffered it):
         read by the send hook when Faust's producer task publishes it (see :meth:`_buffered`)."""
@@ -139,6 +142,7 @@ class Probe:
                 on_send_soon=self._buffered,
                 on_channel_send=self._channel_send,
                 on_channel_put=self._channel_put,
+                on_send_raised=self._send_raised,
             )
         )
         _active = self
@@ -304,6 +308,8 @@ class Probe:
         owner = OWNER.get()
         if owner is not None:
             self.crash_notes[owner] = note
+        name = str(getattr(agent, "name", "") or "?").rsplit(".", 1)[-1]
+        self.agent_crashes.setdefault(owner, {})[name] = (note, time.time())
         for event in events:
             self.record(Cause.CRASHED, getattr(event, "headers", None), note)
 
@@ -312,11 +318,26 @@ class Probe:
         if captured is not None:
             self.damage(captured[0], captured[1], Cause.UNAWAITED)
 
-    def damage(self, src: Source, seq: int, cause: Cause) -> None:
-        """Count a loss of ``seq`` that no header names (the value is known from the hook's state)."""
+    def damage(self, src: Source, seq: int, cause: Cause, note: str = "") -> None:
+        """Count a loss of ``seq`` that no header names (the value is known from the hook's state);
+        ``note`` says what happened, newest kept."""
         with self.ledger.lock:
             if seq > src.floor:
                 src.damaged[cause].add(seq)
+                if note:
+                    src.notes[cause] = note
+
+    def _send_raised(self, captured: tuple[Source, int, int], topic: str, exc: BaseException) -> None:
+        """``Topic.send`` raised for a tracked value: before the producer took it (the codec could
+        not serialize it: never sent), or after (the producer refused it, e.g. over its size limit:
+        sent, never acknowledged)."""
+        src, seq, _ = captured
+        with self.ledger.lock:
+            self.drain()
+            ids = src.sent_by.get(topic)
+            sent = ids is not None and seq in ids.ids
+        cause = Cause.SEND_FAILED if sent else Cause.SEND_RAISED
+        self.damage(src, seq, cause, f"send raised {shortened(one_line(root_error(exc)), NOTE_LIMIT)}")
 
     def _channel_send(self, channel: Any, message: Any) -> tuple[Source, int, str] | None:
         return self._send_to_channel(self, channel, message)
@@ -353,6 +374,17 @@ class Probe:
         own = [src.read(latency) for src in list(self.sources.values())]
         return (*own, *(src.read(latency) for src in list(self.foreign.values())))
 
+    def crashes_of(self, label: str | None) -> dict[str, tuple[str, float]]:
+        """Each agent's latest crash in app run ``label`` (None: in every run — a plain ``faust
+        worker`` holds one app)."""
+        runs = list(self.agent_crashes.values()) if label is None else [self.agent_crashes.get(label, {})]
+        out: dict[str, tuple[str, float]] = {}
+        for crashes in runs:
+            for agent, (note, at) in list(crashes.items()):
+                if agent not in out or at > out[agent][1]:
+                    out[agent] = (note, at)
+        return out
+
     def read_inbound(self) -> dict[str, InboundState]:
         self.drain()
         return {topic: inbound.read() for topic, inbound in list(self.inbound.items())}
@@ -372,6 +404,14 @@ class Probe:
         if names is None:
             return list(self.sources.values())
         return [self.sources[n] for n in names if n in self.sources]
+
+
+NOTE_LIMIT = 160
+"""Characters of an exception's message a note keeps: enough to name it, never a screenful."""
+
+
+def shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def crash_note(agent: Any, exc: BaseException) -> str:

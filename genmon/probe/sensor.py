@@ -17,8 +17,9 @@ from faust.agents.agent import current_agent
 from faust.sensors import Sensor
 
 from genmon.model import Cause
+from genmon.model.text import one_line, root_error
 from genmon.probe.ledger import BACKLOG
-from genmon.probe.runtime import CURRENT, HEADER, OWNER, Probe, header_of
+from genmon.probe.runtime import CURRENT, HEADER, NOTE_LIMIT, OWNER, Probe, header_of, shortened
 from genmon.probe.source import Source
 from genmon.probe.touchpoints import channel_name, current_agent_var, sender_frame, stamp_header
 
@@ -142,7 +143,8 @@ class GenmonSensor(Sensor):
     def on_send_error(self, producer: Any, exc: BaseException, state: Any) -> None:
         try:
             if state is not None:
-                self.probe.damage(state[0], state[1], Cause.SEND_FAILED)
+                note = f"delivery failed: {shortened(one_line(root_error(exc)), NOTE_LIMIT)}"
+                self.probe.damage(state[0], state[1], Cause.SEND_FAILED, note)
         except Exception:
             pass
 

@@ -54,6 +54,10 @@ class Hooks:
     """An in-memory channel is about to deliver ``message``: returns a state for ``on_channel_put``."""
     on_channel_put: Callable[[Any], None] = lambda state: None
     """The channel's subscribers' queues took the message (a channel's "ack")."""
+    on_send_raised: Callable[[Any, str, BaseException], None] = lambda captured, topic, exc: None
+    """``Topic.send`` raised ``exc`` for the value ``captured`` (what ``current`` held when the
+    send was made) on its way to ``topic``: a value the codec cannot serialize, a record over the
+    producer's size limit."""
 
 
 _saved: list[tuple[Any, str, Any]] = []
@@ -160,14 +164,20 @@ def _patch_topic_send() -> None:
         if hooks is None:
             return await original(topic, *args, **kwargs)
         current = hooks.current
-        if current.get() is captured:  # awaited where it was made (the usual case): nothing to set
-            result = await original(topic, *args, **kwargs)
-        else:
-            token = current.set(captured)
-            try:
+        try:
+            if current.get() is captured:  # awaited where it was made (the usual case): nothing to set
                 result = await original(topic, *args, **kwargs)
-            finally:
-                current.reset(token)
+            else:
+                token = current.set(captured)
+                try:
+                    result = await original(topic, *args, **kwargs)
+                finally:
+                    current.reset(token)
+        except Exception as exc:  # the send raised in the caller's task: the value never left
+            if captured is not None:
+                with contextlib.suppress(Exception):
+                    hooks.on_send_raised(captured, topic.get_topic_name(), exc)
+            raise
         waiting = hooks.after_send()
         if waiting is not None:
             await waiting
@@ -458,6 +468,37 @@ def load_fixups() -> None:
 
 
 # -- changing a user's app before it starts (genmon -A) -------------------------------------------
+def worker_gave_up(record: Any) -> BaseException | None:
+    """The exception of a log record with which mode's ``Worker.execute_from_commandline`` gives up
+    (``self.log.exception("Error: %r", exc)`` when the worker's start raised; a service's log
+    prefixes its label, ``[^Worker]: ``), else None."""
+    message = str(record.msg).rpartition("]: ")[2]
+    if record.exc_info and message.startswith("Error: ") and record.name.endswith("worker"):
+        exc = record.exc_info[1]
+        return exc if isinstance(exc, BaseException) else None
+    return None
+
+
+def discover(app: Any) -> tuple[str, ...]:
+    """``app.discover()`` as the faust worker runs it, and the modules it could not import
+    (``module: error``): Faust's ``App._on_autodiscovery_error`` only logs them, and the app runs
+    without the agents and tasks they declare."""
+    failed: list[str] = []
+    original = app._on_autodiscovery_error
+
+    def on_error(name: str) -> None:
+        error = sys.exc_info()[1]
+        failed.append(f"{name}: {type(error).__name__}: {error}" if error is not None else name)
+        original(name)
+
+    app._on_autodiscovery_error = on_error
+    try:
+        app.discover()
+    finally:
+        del app._on_autodiscovery_error
+    return tuple(failed)
+
+
 def replace_broker(app: Any, url: str) -> None:
     """Point an app that is not started yet at ``url``. Faust copied ``broker`` into
     ``broker_consumer``/``broker_producer`` when configured, and defining agents already built the

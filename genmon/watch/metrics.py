@@ -67,6 +67,11 @@ def metrics_of(snap: Snapshot) -> list[Metric]:
     in_flight = GaugeMetricFamily(
         "genmon_values_in_flight", "Values between yielded and processed, still moving.", labels=row
     )
+    stuck = GaugeMetricFamily(
+        "genmon_values_stuck",
+        "Values waiting on a topic nothing reads (assigned to no consumer, or its agent stopped reading).",
+        labels=row,
+    )
     verdict = GaugeMetricFamily(
         "genmon_pipeline_state", "1 for the pipeline's verdict now, 0 for the others.", labels=[*row, "state"]
     )
@@ -97,6 +102,7 @@ def metrics_of(snap: Snapshot) -> list[Metric]:
         if pipe.verdict.lost and pipe.verdict.stage is not None:
             lost_at.add_metric([*key, str(pipe.verdict.stage)], pipe.verdict.lost)
         in_flight.add_metric(key, pipe.verdict.in_flight)
+        stuck.add_metric(key, pipe.verdict.in_flight if pipe.verdict.state == VerdictState.STUCK else 0)
         for state in VerdictState:
             verdict.add_metric([*key, str(state)], 1.0 if pipe.verdict.state == state else 0.0)
         reorders.add_metric(key, pipe.reorders)
@@ -140,6 +146,7 @@ def metrics_of(snap: Snapshot) -> list[Metric]:
         lost,
         lost_at,
         in_flight,
+        stuck,
         verdict,
         duplicates,
         reorders,

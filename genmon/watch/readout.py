@@ -49,6 +49,7 @@ class Readout:
             log_path=self.log_path,
             uptime=now - self.started_at,
             listening_rows=self.listening_rows,
+            wall=time.time(),
         )
 
     def broker_up(self) -> bool:

@@ -224,3 +224,34 @@ def test_a_fleet_of_three_faust_workers_counted_once_switched_together_and_survi
             assert "NotReady" not in text and "genmon could not attach" not in text, log.name
     finally:
         watcher.stop()
+
+
+@pytest.mark.brokers("kafka")  # the embedded broker creates a topic when a consumer asks for it
+def test_a_fleet_whose_topic_a_first_send_created_is_stuck_and_says_why(
+    broker: BrokerProcess, app_id: str, tmp_path: Path
+) -> None:
+    """Two workers subscribe before their topic exists; the first send creates it with the broker's
+    default of 1 partition (the app declares 4). No consumer is assigned it until a metadata refresh
+    minutes later: the values are stuck, not lost and not "unverifiable", and the count is named."""
+    assert broker.address is not None
+    watcher = Watcher(broker.address, accept=lambda r: any(a.app_id == app_id for a in r.apps)).start()
+    running = Fleet(broker, app_id, tmp_path)  # no topic created first
+    try:
+        for _ in range(2):
+            running.start()
+        snap = wait_for(
+            watcher,
+            lambda s: bool(s.pipelines) and s.pipeline("numbers").verdict.state == VerdictState.STUCK,
+            90,
+        )
+    finally:
+        running.stop()
+        watcher.stop()
+    pipe = snap.pipeline("numbers")
+    topic = f"{app_id}-numbers"
+    assert pipe.verdict.cause == "unassigned" and pipe.counts.received == 0, pipe.verdict
+    assert f"{topic} is assigned to no consumer of {app_id}" in pipe.verdict.text
+    assert "on the broker it has 1 partition, the app declares 4" in pipe.verdict.text
+    (app,) = snap.apps
+    assert app.mismatched == (f"{topic}: on the broker it has 1 partition, the app declares 4",)
+    assert "--create-topics" in snap.diagnose(pipe).fix

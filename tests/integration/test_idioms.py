@@ -173,6 +173,10 @@ def test_an_output_topic_is_a_sink_and_a_near_miss_is_a_wrong_topic(broker: Brok
     assert enrich.counts.as_tuple() == (sinks.VALUES,) * 3 + (0, 0)
     assert enrich.sinks == ("sinks-enriched",) and enrich.verdict.state == "ok"
     assert "to sink sinks-enriched" in enrich.verdict.text
+    # received and processed do not apply to a sink row: not counted, never missing
+    as_json = enrich.to_dict()
+    assert as_json["counts"]["received"] is None and as_json["counts"]["processed"] is None
+    assert as_json["missing"] == {}
     assert "output topic" in snap.diagnose(enrich).why
     wrong = snap.pipeline("payments")
     assert wrong.verdict.state == "lost" and wrong.verdict.stage == "received"

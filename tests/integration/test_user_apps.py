@@ -44,7 +44,7 @@ def user_app(
     for name in [n for n in sys.modules if n == module or n.startswith(module + ".")]:
         del sys.modules[name]  # a Faust app runs once: each broker's run imports a fresh one
     with tempfile.TemporaryDirectory() as datadir:
-        app = load_app(spec, cwd=str(ROOT))
+        app, not_imported = load_app(spec, cwd=str(ROOT))
         prepare_app(app, broker=broker.url, broker_settings=broker.faust_settings, datadir=datadir)
         host = Host(
             lambda: app,
@@ -54,6 +54,7 @@ def user_app(
             listening_rows=True,
             create_topics=True,
         )
+        host.runs[0].not_imported = not_imported
         host.start()
         try:
             yield host
@@ -255,14 +256,19 @@ def test_a_topic_created_after_the_agents_subscribed(broker: BrokerProcess, tmp_
     assert done.returncode == 1, done.stdout + done.stderr
     assert snap["apps"][0]["unassigned"] == [topic]
     (pipe,) = snap["pipelines"]
-    assert pipe["verdict"]["stage"] == "received"
+    verdict = pipe["verdict"]  # stuck, not lost: the values wait on the broker, and the JSON says why
+    assert verdict["state"] == "stuck" and verdict["stage"] == "received" and verdict["cause"] == "unassigned"
+    assert f"{topic} is assigned to no consumer of" in verdict["text"]
+    assert "--create-topics" in pipe["diagnosis"]["fix"] and "stuck, not lost" in pipe["diagnosis"]["why"]
     topic = shop_app(
         tmp_path, "again", settings=fast
     )  # a fresh topic: the first run's sends created the other
     text = check("-A", "again", "--broker", broker.url, "--duration", "3", cwd=tmp_path)
     assert text.returncode == 1
     said = " ".join(text.stdout.split())  # the report wraps long lines
-    assert f"{topic} is read by an agent, but the app's consumer has no partition of it" in said
+    assert (
+        f"{topic} is assigned to no consumer of {topic}. It did not exist when the agents subscribed" in said
+    )
     topic = shop_app(tmp_path, "fixed", settings=fast)
     fixed = check("-A", "fixed", "--broker", broker.url, "--create-topics", "--duration", "4", cwd=tmp_path)
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr

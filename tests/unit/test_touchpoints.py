@@ -44,6 +44,19 @@ def test_patched_methods_have_the_signatures_genmon_wraps() -> None:
     assert Topic.send.__qualname__ == "Topic.send"  # what the unawaited warning names
     assert not inspect.iscoroutinefunction(Topic.send_soon)  # buffers, returns a FutureMessage
     assert callable(warnings._warn_unawaited_coroutine)  # type: ignore[attr-defined]
+    # a faust worker that gives up logs "Error: %r" with the exception, on faust.worker's logger
+    import faust.worker
+    import mode.worker
+
+    from genmon.fleet.fixup import WORKER_LOGGER
+
+    assert faust.worker.logger.name == WORKER_LOGGER
+    assert 'self.log.exception("Error: %r", exc)' in inspect.getsource(
+        mode.worker.Worker.execute_from_commandline
+    )
+    # autodiscovery: venusian's onerror is this method, called inside the failed import's except
+    assert _params(App._on_autodiscovery_error) == ["self", "name"]
+    assert "onerror=self._on_autodiscovery_error" in inspect.getsource(App.discover)
 
 
 def test_sensor_hooks_have_the_signatures_the_sensor_implements() -> None:

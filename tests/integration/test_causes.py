@@ -1,0 +1,159 @@
+"""Every loss and every failure explained: a cause in the verdict, the JSON and ``check``'s lines.
+
+One small app per case under tests/apps/ (values numbered from 1), the broken form next to the
+correct one where the app has both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from conftest import broker_args
+from test_user_apps import ROOT, check
+
+from genmon.broker import BrokerProcess
+
+HEADLESS = ("--headless", "--json", "--duration", "8")
+PROBE_SIDE = pytest.mark.brokers("embedded")
+"""What happens inside the Faust process, the same whatever the broker: proven on the embedded one."""
+
+
+@PROBE_SIDE
+def test_a_module_autodiscovery_cannot_import_is_named_everywhere(broker: BrokerProcess) -> None:
+    done = check("-A", "tests.apps.halfdiscovered", *broker_args(broker), "--duration", "3", "--json")
+    missing = "tests.apps.halfdiscovered.invoices"
+    error = "ModuleNotFoundError: No module named 'genmon_test_not_installed'"
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert f"genmon: autodiscovery could not import {missing} ({error}): its agents and tasks do not run" in (
+        done.stderr
+    )
+    snap = json.loads(done.stdout)
+    assert snap["apps"][0]["not_imported"] == [f"{missing}: {error}"]
+    orders = next(p for p in snap["pipelines"] if p["name"] == "orders")
+    assert orders["counts"]["processed"] == 10  # the module that imported runs, and is counted
+    table = check("-A", "tests.apps.halfdiscovered", *broker_args(broker), "--duration", "3")
+    assert f"✗ not imported: {missing}" in " ".join(table.stdout.split())  # the title wraps
+    assert f"  - app genmon-test-halfdiscovered: autodiscovery could not import {missing}: {error}" in (
+        table.stdout
+    )
+
+
+@PROBE_SIDE
+def test_an_app_under_two_names_runs(broker: BrokerProcess) -> None:
+    done = check("-A", "tests.apps.aliased", *broker_args(broker), "--duration", "3", "--json")
+    assert done.returncode == 0, done.stderr[-2000:]
+    numbers = next(p for p in json.loads(done.stdout)["pipelines"] if p["name"] == "numbers")
+    assert numbers["counts"]["processed"] == 5
+
+
+@PROBE_SIDE
+def test_values_behind_an_agent_that_crashed_and_stopped_reading_are_stuck_with_its_crash(
+    broker: BrokerProcess,
+) -> None:
+    """The agent raises on click 7 one hop after the generator; Faust restarts it, and it reads
+    nothing more: the clicks behind it are stuck (on the topic), named with the crash and the lag."""
+    done = check("-A", "tests.apps.regrouped", *broker_args(broker), "--duration", "4", "--json")
+    assert done.returncode == 1, done.stderr[-2000:]
+    rows = {p["name"]: p for p in json.loads(done.stdout)["pipelines"]}
+    clicks = rows["clicks"]
+    verdict = clicks["verdict"]
+    assert verdict["state"] == "stuck" and verdict["stage"] == "received", verdict
+    assert verdict["cause"] == "agent_dead" and verdict["lost"] == 0
+    assert verdict["in_flight"] == clicks["counts"]["acked"] - clicks["counts"]["received"] > 0
+    assert "agent by_user raised RuntimeError('bad click 7') at " in verdict["text"], verdict
+    assert "nothing read from regrouped-clicks since; lag " in verdict["text"], verdict
+    assert (
+        "stuck, not lost" in clicks["diagnosis"]["why"] and "except Exception" in clicks["diagnosis"]["fix"]
+    )
+    # the correct form: the same agent catching its error reads every click
+    safe = rows["safe-clicks"]
+    assert safe["verdict"]["state"] in ("ok", "paused") and safe["counts"]["processed"] == 60, safe["verdict"]
+    assert rows["by_user_safe()"]["counts"]["processed"] == 60
+
+
+@PROBE_SIDE
+def test_a_send_that_raises_names_its_exception_at_the_stage_it_stopped(broker: BrokerProcess) -> None:
+    """Caught by the code that sends, a send's exception is still the values' cause: before the
+    producer took the value (the codec: lost at sent) or after (over the size limit: lost at acked)."""
+    done = check("-A", "tests.apps.rejected", *broker_args(broker), "--duration", "4", "--json")
+    assert done.returncode == 1, done.stderr[-2000:]
+    rows = {p["name"]: p for p in json.loads(done.stdout)["pipelines"]}
+    unserializable = rows["unserializable"]
+    verdict = unserializable["verdict"]
+    assert (verdict["state"], verdict["stage"], verdict["cause"]) == ("lost", "sent", "send_raised")
+    assert unserializable["damaged"]["send_raised"]["ranges"] == [[n, n] for n in (6, 12, 18, 24, 30)]
+    assert "send raised TypeError: JSON cannot serialize 'Customer'" in verdict["text"], verdict
+    assert unserializable["counts"]["processed"] == 25  # the other values: the correct form arrives
+    oversized = rows["oversized"]
+    verdict = oversized["verdict"]
+    assert (verdict["state"], verdict["stage"], verdict["cause"]) == ("lost", "acked", "send_failed")
+    assert oversized["damaged"]["send_failed"]["ranges"] == [[10, 10], [20, 20], [30, 30]]
+    assert "MessageSizeTooLargeError" in verdict["text"], verdict
+    assert "producer_max_request_size" in oversized["diagnosis"]["fix"]
+    assert oversized["counts"]["processed"] == 27
+
+
+@PROBE_SIDE
+def test_a_watched_fleet_whose_workers_all_failed_to_start_is_not_ok(
+    broker: BrokerProcess, tmp_path: Path
+) -> None:
+    """Every ``faust worker`` gives up at start (its web port is taken): the app's error is the
+    worker's, the row says the app crashed, and a headless watch that saw no value and no live
+    worker exits 3 with one line saying why — never ``ok`` and 0."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    app_id = f"webbound-{uuid.uuid4().hex[:8]}"
+    env = {
+        **os.environ,
+        "GENMON_BROKER": "app",
+        "WEBBOUND_APP_ID": app_id,
+        "WEBBOUND_BROKER": broker.url,
+        "WEBBOUND_PORT": str(taken.getsockname()[1]),
+        "WEBBOUND_DATADIR": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+    }
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "faust", "-A", "tests.apps.webbound", "worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        watch = subprocess.run(
+            [sys.executable, "-m", "genmon", "watch", "--broker", broker.url, "--app-id", app_id, *HEADLESS],
+            capture_output=True,
+            text=True,
+            timeout=90,
+            stdin=subprocess.DEVNULL,
+        )
+        assert [w.wait(30) for w in workers] != [0, 0]  # each gave up by itself
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                os.killpg(w.pid, signal.SIGKILL)
+        taken.close()
+    assert watch.returncode == 3, watch.stderr[-2000:]
+    snap = json.loads(watch.stdout)
+    (app,) = snap["apps"]
+    assert app["state"] == "crashed" and "address already in use" in app["error"], app
+    (numbers,) = snap["pipelines"]
+    assert numbers["verdict"]["state"] == "crashed" and "--web-port" in numbers["diagnosis"]["fix"]
+    (line,) = [line for line in watch.stderr.splitlines() if line.startswith("genmon watch: ")]
+    assert (
+        line.startswith("genmon watch: no value seen and no worker alive")
+        and "address already in use" in line
+    )
