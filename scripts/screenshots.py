@@ -1,6 +1,7 @@
 """Render the README's screenshots from a real run: embedded broker, demo app, the real screen.
 
     python scripts/screenshots.py            # writes screenshots/*.svg
+    python scripts/screenshots.py multihop   # only the pictures named (demo, catalogue, shop, many, multihop)
 
 Nothing here is drawn by hand: the counts are whatever the demo reached when the picture was taken.
 """
@@ -119,7 +120,7 @@ def run_user_app(folder: Path, spec: str, shooter=None) -> None:  # type: ignore
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as datadir:
         assert broker.address is not None
         app = prepare_app(
-            load_app(spec, cwd=str(folder)), broker=broker.url, broker_settings=FAST_JOIN, datadir=datadir
+            load_app(spec, cwd=str(folder)).app, broker=broker.url, broker_settings=FAST_JOIN, datadir=datadir
         )
         host = Host(
             lambda: app,
@@ -149,13 +150,37 @@ async def shoot_many(host: Host, ring) -> None:  # type: ignore[no-untyped-def]
         app.save_screenshot(filename="genmon-200.svg", path=str(OUT))
 
 
+async def shoot_multihop(host: Host, ring) -> None:  # type: ignore[no-untyped-def]
+    """tests/apps/multihop.py: a loss at the last of three hops, named with the generator's ids."""
+    app = GenmonApp(host, log_ring=ring)
+    async with app.run_test(size=(120, 30)) as pilot:
+        for _ in range(600):
+            snap = app.snapshot
+            if snap and any(
+                p.name == "orders" and p.downstream and p.downstream[0].ids.count == 4 for p in snap.pipelines
+            ):
+                break
+            await pilot.pause(0.1)
+        await pilot.pause(1.0)
+        highlight(app, "orders")
+        await pilot.pause(0.5)
+        app.save_screenshot(filename="genmon-multihop.svg", path=str(OUT))
+
+
 def main() -> int:
     OUT.mkdir(exist_ok=True)
-    run("unwired,sync-pump,async-pump", shoot)
-    run("all", shoot_catalogue)
-    run_user_app(OUT.parent / "examples" / "shop", "shop.app")
-    os.environ.update(BENCH_PIPELINES="200", BENCH_RATE="5", BENCH_BROKEN="50")
-    run_user_app(OUT.parent, "bench.many_app", shoot_many)
+    wanted = set(sys.argv[1:]) or {"demo", "catalogue", "shop", "many", "multihop"}
+    if "demo" in wanted:
+        run("unwired,sync-pump,async-pump", shoot)
+    if "catalogue" in wanted:
+        run("all", shoot_catalogue)
+    if "shop" in wanted:
+        run_user_app(OUT.parent / "examples" / "shop", "shop.app")
+    if "many" in wanted:
+        os.environ.update(BENCH_PIPELINES="200", BENCH_RATE="5", BENCH_BROKEN="50")
+        run_user_app(OUT.parent, "bench.many_app", shoot_many)
+    if "multihop" in wanted:
+        run_user_app(OUT.parent, "tests.apps.multihop", shoot_multihop)
     for svg in sorted(OUT.glob("*.svg")):
         print(svg)
     return 0

@@ -18,7 +18,15 @@ from genmon.model.snapshot import (
     TopicOffsets,
     Verdict,
 )
-from genmon.model.state import AckLog, AppReading, InboundState, Reading, SourceState
+from genmon.model.state import (
+    AckLog,
+    AppReading,
+    InboundState,
+    Reading,
+    SourceState,
+    downstream_key,
+    split_downstream,
+)
 from genmon.model.text import count_text, flow, header_line, one_line, plural, short_name, switch_symbol
 from genmon.model.vocabulary import (
     CAUSES,
@@ -70,6 +78,7 @@ __all__ = [
     "build",
     "count_text",
     "diagnose",
+    "downstream_key",
     "flow",
     "header_line",
     "one_line",
@@ -77,5 +86,6 @@ __all__ = [
     "plural",
     "problems",
     "short_name",
+    "split_downstream",
     "switch_symbol",
 ]

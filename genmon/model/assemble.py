@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 from pyroaring import FrozenBitMap
 
+from genmon.model.hops import downstream_of, with_hops
 from genmon.model.ids import Ids, MissingIds, both, either, finished_by_all, id_range, minus, union_all
 from genmon.model.positions import Passed, passed, proven_notes, readers_of
 from genmon.model.rows import combined, flow_order, listening_rows
@@ -79,7 +80,7 @@ def build(reading: Reading, clocks: Clocks) -> tuple[Snapshot, Clocks]:
         )
         for src, stages in measured
     )
-    pipes = flow_order(pipes)
+    pipes = flow_order(with_hops(pipes))
     if reading.listening_rows:
         pipes += listening_rows(pipes, reading)
     owners = {src.name: src.owner or first_label(reading) for src in reading.sources}
@@ -332,6 +333,7 @@ def _pipeline(
         offsets=tuple(reading.offsets[topic] for topic in src.topics if topic in reading.offsets),
         sinks=sinks,
         misnamed=misnamed,
+        downstream=downstream_of(src),
     )
 
 

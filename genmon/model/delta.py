@@ -36,6 +36,8 @@ def _grown(old: SourceState, new: SourceState) -> SourceState:
         received_by=joined(old.received_by, new.received_by),
         processed=joined(old.processed, new.processed),
         damaged=joined(old.damaged, new.damaged),
+        downstream=joined(old.downstream, new.downstream),
+        downstream_notes={**old.downstream_notes, **new.downstream_notes},
         acked_at=_logs_grown(old.acked_at, new.acked_at),
     )
 
@@ -87,6 +89,7 @@ def _shrunk(old: SourceState, new: SourceState) -> SourceState:
         received_by=minus_by(new.received_by, old.received_by),
         processed=minus_by(new.processed, old.processed),
         damaged=minus_by(new.damaged, old.damaged),
+        downstream=minus_by(new.downstream, old.downstream),
         acked_at=_logs_shrunk(old.acked_at, new.acked_at),
     )
 

@@ -32,6 +32,12 @@ def pump_fix(kind: RowKind, gen: str) -> str:
     return (SYNC_PUMP_FIX if kind == RowKind.SYNC else PUMP_FIX).format(gen=gen)
 
 
+CATCH_FIX = (
+    "async for value in stream:\n    try:\n        handle(value)\n    except Exception:\n"
+    "        log.exception('skipping %r', value)"
+)
+
+
 @dataclass(frozen=True)
 class Diagnosis:
     why: str
@@ -108,6 +114,22 @@ def diagnose(
             "# why the worker died: its log, its pod's events (OOMKilled? evicted?)\n"
             "# values read again by the other workers arrive as duplicates, not losses",
         )
+    if pipe.downstream and v.state == VerdictState.LOST and v.stage is None:
+        parts = "; ".join(
+            f"at {d.row}, ids {d.ids.text()}: {d.note or d.cause.words}" for d in pipe.downstream
+        )
+        first = pipe.downstream[0]
+        fix = {
+            Cause.CRASHED: CATCH_FIX,
+            Cause.DECODE_FAILED: "# send the hop's topic values of its value_type",
+            Cause.SEND_RAISED: "# the hop sends what its topic's serializer cannot take:\n"
+            "# send a faust.Record, or JSON's types",
+        }.get(first.cause, "# see the hop's row for its fix")
+        return Diagnosis(
+            f"every stage of this row was reached, but values made from these died at a later hop ({parts}). "
+            "The hop's own row counts them in its own numbering; these are the ids this generator gave them.",
+            fix,
+        )
     if v.cause == Cause.UNASSIGNED:
         return Diagnosis(
             f"acked {c.acked}, received {c.received}: {v.error or 'the topic is assigned to no consumer'}. "
@@ -147,8 +169,7 @@ def diagnose(
             f"{v.error or 'the agent raised'} holding {_ids(damaged.get(Cause.CRASHED))} (the current "
             "value, or a whole take() batch); Faust logs the crash, commits their offsets (they are "
             "not retried) and restarts the agent after a pause. See the log (l).",
-            "async for value in stream:\n    try:\n        handle(value)\n    except Exception:\n"
-            "        log.exception('skipping %r', value)",
+            CATCH_FIX,
         )
     if v.cause == Cause.BROKER:
         stage = v.stage or Stage.ACKED

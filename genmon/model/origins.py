@@ -76,6 +76,12 @@ def merge_origin(
     for cause in {c for _, s in parts for c in s.damaged}:
         damaged[cause], _ = _union([_above(s.damaged[cause], floor) for _, s in parts if cause in s.damaged])
     damaged = {cause: ids for cause, ids in damaged.items() if ids}
+    downstream: dict[str, FrozenBitMap] = {}
+    for hop_cause in {k for _, s in parts for k in s.downstream}:
+        downstream[hop_cause], _ = _union(
+            [_above(s.downstream[hop_cause], floor) for _, s in parts if hop_cause in s.downstream]
+        )
+    downstream = {hop_cause: ids for hop_cause, ids in downstream.items() if ids}
     # A later stage implies the earlier ones: reports are taken at different moments.
     done = finished_by_all((topic, ids) for (topic, _), ids in processed.items())
     every_processed = BitMap.union(*processed.values()) if processed else BitMap()
@@ -109,6 +115,10 @@ def merge_origin(
         processed=processed,
         damaged=damaged,
         notes={cause: text for _, s in parts for cause, text in s.notes.items() if cause in damaged},
+        downstream=downstream,
+        downstream_notes={
+            k: text for _, s in parts for k, text in s.downstream_notes.items() if k in downstream
+        },
         duplicates=duplicates,
         reorders=sum(s.reorders for _, s in parts),
         agents=tuple(dict.fromkeys(a for _, s in parts for a in s.agents)),
@@ -155,6 +165,11 @@ def lift_all(name: str, parts: list[tuple[int, SourceState, Heard]]) -> SourceSt
         processed={key: union(lambda s, k=key: s.processed.get(k, FrozenBitMap())) for key in keys},
         damaged={cause: union(lambda s, c=cause: s.damaged.get(c, FrozenBitMap())) for cause in causes},
         notes={cause: text for _, src, _ in parts for cause, text in src.notes.items()},
+        downstream={
+            key: union(lambda s, k=key: s.downstream.get(k, FrozenBitMap()))
+            for key in {k for _, src, _ in parts for k in src.downstream}
+        },
+        downstream_notes={k: text for _, src, _ in parts for k, text in src.downstream_notes.items()},
         acked_at={},
         lifted_at=tuple(
             (topic, partition, AckLog(_lift(log.ids, number), log.offsets, log.ordered))

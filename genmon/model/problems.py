@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from genmon.model.snapshot import Snapshot
+from genmon.model.snapshot import PipelineSnapshot, Snapshot
 from genmon.model.vocabulary import Cause, Problem, Stage, VerdictState
 
 
@@ -32,9 +32,19 @@ def problems(snapshot: Snapshot, fail_on: Iterable[Problem], declared_sinks: Ite
             found.append(f"{pipe.name}: {v.text}")
         if Problem.CRASH in kinds and Cause.CRASHED in damaged:
             who = v.error if v.cause == Cause.CRASHED and v.error else "the agent raised"
-            found.append(f"{pipe.name}: {who} on ids {damaged[Cause.CRASHED].text()}")
+            found.append(
+                f"{pipe.name}: {who} on ids {damaged[Cause.CRASHED].text()}" + _from(pipe, Cause.CRASHED)
+            )
         if Problem.DECODE in kinds and Cause.DECODE_FAILED in damaged:
-            found.append(f"{pipe.name}: ids {damaged[Cause.DECODE_FAILED].text()} could not be decoded")
+            found.append(
+                f"{pipe.name}: ids {damaged[Cause.DECODE_FAILED].text()} could not be decoded"
+                + _from(pipe, Cause.DECODE_FAILED)
+            )
+        for loss in pipe.downstream:  # its values that died at a later hop, in its own ids
+            if _KIND.get(loss.cause, Problem.LOSS) in kinds:
+                why = loss.note or loss.cause.words
+                lost_there = f"{loss.ids.count} lost downstream at {loss.row} ({why})"
+                found.append(f"{pipe.name}: {lost_there}, ids {loss.ids.text()}")
         lost = v.state == VerdictState.LOST and v.cause not in (Cause.CRASHED, Cause.DECODE_FAILED)
         if Problem.LOSS in kinds and lost and v.lost_at:
             ids = (damaged.get(v.cause) if v.cause else None) or pipe.missing.get(v.lost_at)
@@ -53,6 +63,16 @@ def problems(snapshot: Snapshot, fail_on: Iterable[Problem], declared_sinks: Ite
         if Problem.REORDER in kinds and pipe.reorders:
             found.append(f"{pipe.name}: {pipe.reorders} values arrived out of order")
     return found
+
+
+_KIND = {Cause.CRASHED: Problem.CRASH, Cause.DECODE_FAILED: Problem.DECODE}
+"""The ``--fail-on`` kind of a loss by its cause (any other cause: ``loss``)."""
+
+
+def _from(pipe: PipelineSnapshot, cause: Cause) -> str:
+    """`` — from clicks 7, 14`` for a hop's row: the original ids of what died there by ``cause``."""
+    origins = "; ".join(f"{up.row} {up.ids.text()}" for up in pipe.upstream if up.cause == cause)
+    return f" — from {origins}" if origins else ""
 
 
 def parse_fail_on(text: str) -> tuple[Problem, ...]:

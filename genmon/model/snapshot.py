@@ -108,6 +108,22 @@ class TopicOffsets:
 
 
 @dataclass(frozen=True)
+class HopLoss:
+    """Values lost at a hop other than the row's own first one (see :mod:`genmon.model.hops`)."""
+
+    row: str
+    """``downstream``: the hop's row where they died; ``upstream``: the row of their origin."""
+    cause: Cause
+    ids: MissingIds
+    """In the origin row's numbering (the ids its generator gave them)."""
+    note: str = ""
+    """What genmon saw happen there (``agent by_user raised RuntimeError('bad click 7')``)."""
+
+    def to_dict(self, row_key: str) -> dict[str, Any]:
+        return {row_key: self.row, "cause": self.cause, "ids": self.ids.to_dict(), "note": self.note}
+
+
+@dataclass(frozen=True)
 class PipelineSnapshot:
     """One row: a tracked generator, the topics its values were sent to, the agents that took them."""
 
@@ -138,6 +154,10 @@ class PipelineSnapshot:
     another service). Judged up to acked; received and processed do not apply."""
     misnamed: tuple[str, str] | None = None
     """(sent to, read instead) when an unread topic's name is nearly one an agent reads."""
+    downstream: tuple[HopLoss, ...] = ()
+    """This row's values that died at a later hop (the hop's row, the cause, the ids)."""
+    upstream: tuple[HopLoss, ...] = ()
+    """A hop's row: the origins of the values that died here (their rows, the cause, their ids)."""
     """Broker truth for the topics this pipeline's values were sent to (polled every 2 s)."""
 
     def __post_init__(self) -> None:
@@ -177,6 +197,8 @@ class PipelineSnapshot:
             "reorders": self.reorders,
             "missing": {stage: ids.to_dict() for stage, ids in self.missing.items()},
             "damaged": {cause: ids.to_dict() for cause, ids in self.damaged.items()},
+            "downstream": [loss.to_dict("hop") for loss in self.downstream],
+            "upstream": [loss.to_dict("origin") for loss in self.upstream],
             "latency_ms": {key: round(value, 3) for key, value in self.latency_ms.items()},
             "stalls": {
                 "count": self.stalls,

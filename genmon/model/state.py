@@ -46,6 +46,18 @@ class AckLog:
         return int(self.offsets[rank])
 
 
+def downstream_key(hop: str, cause: Cause) -> str:
+    """How a later hop's loss is keyed in ``SourceState.downstream`` (a string: it travels in JSON
+    and merges like any other id map)."""
+    return f"{cause}\t{hop}"
+
+
+def split_downstream(key: str) -> tuple[str, Cause]:
+    """``(hop, cause)`` of a ``downstream_key``."""
+    cause, _, hop = key.partition("\t")
+    return hop, Cause(cause)
+
+
 @dataclass(frozen=True)
 class SourceState:
     """One source (a tracked generator, or code that sends) as the probe saw it.
@@ -76,6 +88,11 @@ class SourceState:
     damaged: Mapping[Cause, FrozenIds] = field(default_factory=dict)
     notes: Mapping[Cause, str] = field(default_factory=dict)
     """cause -> what genmon saw happen (``agent count raised KeyError('x')``): named in the verdict."""
+    downstream: Mapping[str, FrozenIds] = field(default_factory=dict)
+    """``downstream_key(hop, cause)`` -> ids of this row's values lost at a later hop (see ``ORIGIN``
+    in genmon/probe/runtime.py): the hop's row counts in its own ids, this one names the originals."""
+    downstream_notes: Mapping[str, str] = field(default_factory=dict)
+    """The same keys -> what genmon saw happen there."""
     duplicates: Mapping[Stage, int] = field(default_factory=dict)
     reorders: int = 0
     topics: tuple[str, ...] = ()

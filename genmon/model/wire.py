@@ -25,7 +25,7 @@ from typing import Any
 from pyroaring import BitMap, BitMap64, FrozenBitMap, FrozenBitMap64
 
 from genmon.model.snapshot import LoopStalls
-from genmon.model.state import AckLog, AppReading, InboundState, SourceState
+from genmon.model.state import AckLog, AppReading, InboundState, SourceState, downstream_key, split_downstream
 from genmon.model.vocabulary import AppState, Cause, RowKind, Stage
 
 FORMAT = 2
@@ -164,6 +164,8 @@ def _source(src: SourceState) -> dict[str, Any]:
         },
         "damaged": {cause: _ids(ids) for cause, ids in src.damaged.items()},
         "notes": dict(src.notes),
+        "downstream": {key: _ids(ids) for key, ids in src.downstream.items()},
+        "downstream_notes": dict(src.downstream_notes),
         "duplicates": {stage: n for stage, n in src.duplicates.items()},
         "reorders": src.reorders,
         "topics": list(src.topics),
@@ -245,6 +247,8 @@ def _source_from(d: Mapping[str, Any]) -> SourceState:
         received_by=by_topic["received_by"],
         damaged={Cause(cause): _bitmap(ids) for cause, ids in d["damaged"].items()},
         notes={Cause(cause): text for cause, text in d.get("notes", {}).items()},
+        downstream={_downstream(key): _bitmap(ids) for key, ids in d.get("downstream", {}).items()},
+        downstream_notes={_downstream(key): str(text) for key, text in d.get("downstream_notes", {}).items()},
         duplicates={Stage(stage): n for stage, n in d["duplicates"].items()},
         reorders=d["reorders"],
         topics=tuple(d["topics"]),
@@ -254,6 +258,12 @@ def _source_from(d: Mapping[str, Any]) -> SourceState:
         latency_hist=d["latency"],
         acked_at=_acked_at_from(d.get("acked_at", [])),
     )
+
+
+def _downstream(key: Any) -> str:
+    """A ``downstream_key`` read back, checked: its cause must be one genmon knows."""
+    hop, cause = split_downstream(str(key))
+    return downstream_key(hop, cause)
 
 
 def _stalls(s: LoopStalls) -> list[Any]:

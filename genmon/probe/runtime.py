@@ -22,6 +22,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from pyroaring import BitMap
+
 from genmon.model import Cause, InboundState, RowKind, SourceState
 from genmon.model.text import one_line, root_error
 from genmon.probe import touchpoints
@@ -30,6 +32,10 @@ from genmon.probe.ledger import Ledger
 from genmon.probe.source import Source
 
 HEADER = "genmon-id"
+ORIGIN = "genmon-origin"
+"""The header a hop's message carries besides its own id: the ``genmon-id`` of the value it was made
+from at the first hop (a tracked generator's value), copied from hop to hop (docs/ARCHITECTURE.md,
+"A value keeps its origin")."""
 PAUSE_POLL_SECONDS = 0.05
 STALL_SECONDS = 0.25
 """A loop that runs this late, or a sync generator that takes this long for one value, has stalled."""
@@ -51,18 +57,25 @@ there belong to that app."""
 _active: Probe | None = None
 
 
-def header_of(headers: Any) -> bytes | str | None:
-    """The value of genmon's id header in a message's headers (a dict, or pairs), or None. The
-    hooks keep this, not the headers: a list kept for half a second until the count outlived the
-    garbage collector's young generations (see :mod:`genmon.probe.ledger`, "Flat queues")."""
+def header_of(headers: Any, name: str = HEADER) -> bytes | str | None:
+    """The value of genmon's id header (or another of its headers) in a message's headers (a dict,
+    or pairs), or None. The hooks keep this, not the headers: a list kept for half a second until
+    the count outlived the garbage collector's young generations (see :mod:`genmon.probe.ledger`,
+    "Flat queues")."""
     if not headers:
         return None
     if isinstance(headers, dict):  # a subclass too: iterating one would give its keys, not pairs
-        return headers.get(HEADER)
+        return headers.get(name)
     for key, value in headers:
-        if key == HEADER:
+        if key == name:
             return value
     return None
+
+
+def origin_in(headers: Any) -> bytes | str | None:
+    """The origin a message's value carries: its ``genmon-origin`` (a later hop's), else its own
+    ``genmon-id`` (a first hop's: the value is its own origin)."""
+    return header_of(headers, ORIGIN) or header_of(headers, HEADER)
 
 
 def active_probe() -> Probe | None:
@@ -130,6 +143,7 @@ class Probe:
         from genmon.probe import sensor  # imports this module: bound here, once, not per send
 
         self._identify, self._send_to_channel = sensor.identify, sensor.channel_send
+        self._sender_name, self._current_origin = sensor.sender_name, sensor.current_origin
         touchpoints.install(
             touchpoints.Hooks(
                 on_crash=self._crashed,
@@ -287,7 +301,7 @@ class Probe:
         parsed[key] = None if found is None else (name, found[1], found[2])
         return found
 
-    def record(self, cause: Cause, headers: Any, note: str = "") -> None:
+    def record(self, cause: Cause, headers: Any, note: str = "", agent: str | None = None) -> None:
         """Count a loss genmon saw happen (a decode failure, a crash) against the value's id;
         ``note`` says what happened (``agent count raised KeyError('x')``), newest kept. What the
         hooks queued is counted first: whether the value was processed already depends on it."""
@@ -295,11 +309,24 @@ class Probe:
             self.drain()
             found = self.from_headers(headers)
             if found is not None:
-                if found[0].was_processed(found[1]):
+                if found[0].was_processed(found[1], agent):
                     return  # a copy of a value already processed: the value itself was not lost
                 found[0].damaged[cause].add(found[1])
+                if cause == Cause.CRASHED:  # an agent not known: whichever finishes it next
+                    found[0].crashed_by.setdefault(agent or ANY_AGENT, BitMap()).add(found[1])
                 if note:
                     found[0].notes[cause] = note
+                origin = header_of(headers, ORIGIN)
+                if origin is not None:  # a later hop's value: its origin died here too
+                    self._died_downstream(origin, found[0].name, cause, note)
+
+    def _died_downstream(self, origin: bytes | str, hop: str, cause: Cause, note: str) -> None:
+        """The value whose origin is ``origin`` was lost at hop ``hop`` (a row's name) by ``cause``:
+        the origin's row names it among the values that died downstream."""
+        found = self.from_header(origin)
+        if found is not None:
+            src, seq, _ = found
+            src.note_downstream(hop, cause, seq, note)
 
     def _crashed(self, agent: Any, exc: BaseException, events: list[Any]) -> None:
         """An agent raised while holding ``events`` (one, or a ``take()`` batch): each value it held
@@ -311,7 +338,7 @@ class Probe:
         name = str(getattr(agent, "name", "") or "?").rsplit(".", 1)[-1]
         self.agent_crashes.setdefault(owner, {})[name] = (note, time.time())
         for event in events:
-            self.record(Cause.CRASHED, getattr(event, "headers", None), note)
+            self.record(Cause.CRASHED, getattr(event, "headers", None), note, name)
 
     def _unawaited(self, captured: tuple[Source, int, int] | None) -> None:
         """A send was dropped unawaited: it belonged to the value current when it was created."""
@@ -327,10 +354,19 @@ class Probe:
                 if note:
                     src.notes[cause] = note
 
-    def _send_raised(self, captured: tuple[Source, int, int], topic: str, exc: BaseException) -> None:
+    def _send_raised(self, captured: tuple[Source, int, int] | None, topic: str, exc: BaseException) -> None:
         """``Topic.send`` raised for a tracked value: before the producer took it (the codec could
         not serialize it: never sent), or after (the producer refused it, e.g. over its size limit:
-        sent, never acknowledged)."""
+        sent, never acknowledged). For a hop (an agent's send: no tracked value), the value it was
+        making dies downstream of its origin."""
+        if captured is None:
+            named = self._sender_name(3)
+            origin = self._current_origin()
+            if named is not None and origin is not None:
+                note = f"send raised {shortened(one_line(root_error(exc)), NOTE_LIMIT)}"
+                with self.ledger.lock:
+                    self._died_downstream(origin, named[0], Cause.SEND_RAISED, note)
+            return
         src, seq, _ = captured
         with self.ledger.lock:
             self.drain()
@@ -412,6 +448,10 @@ NOTE_LIMIT = 160
 
 def shortened(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+ANY_AGENT = "*"
+"""``Source.crashed_by``'s key for a crash whose agent is not known."""
 
 
 def crash_note(agent: Any, exc: BaseException) -> str:

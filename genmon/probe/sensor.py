@@ -15,11 +15,22 @@ from typing import Any
 
 from faust.agents.agent import current_agent
 from faust.sensors import Sensor
+from faust.streams import current_event
 
 from genmon.model import Cause
 from genmon.model.text import one_line, root_error
 from genmon.probe.ledger import BACKLOG
-from genmon.probe.runtime import CURRENT, HEADER, NOTE_LIMIT, OWNER, Probe, header_of, shortened
+from genmon.probe.runtime import (
+    CURRENT,
+    HEADER,
+    NOTE_LIMIT,
+    ORIGIN,
+    OWNER,
+    Probe,
+    header_of,
+    origin_in,
+    shortened,
+)
 from genmon.probe.source import Source
 from genmon.probe.touchpoints import channel_name, current_agent_var, sender_frame, stamp_header
 
@@ -50,24 +61,35 @@ def channel_send(probe: Probe, channel: Any, message: Any) -> tuple[Source, int,
     """An in-memory channel delivers ``message``: the same steps as a send to a topic, under the
     channel's name (see :func:`~genmon.probe.touchpoints.channel_name`)."""
     name = channel_name(channel.app, channel)
-    found = identify(probe, name, CURRENT.get())
+    current = CURRENT.get()
+    found = identify(probe, name, current)
     if found is None:
         return None
-    return mark_sent(probe, found, name, message)
+    return mark_sent(probe, found, name, message, current_origin() if current is None else None)
+
+
+def current_origin() -> bytes | str | None:
+    """The origin of the event the running agent holds (see ``ORIGIN``), or None outside one."""
+    event = current_event()
+    return None if event is None else origin_in(event.headers)
 
 
 def mark_sent(
-    probe: Probe, found: tuple[Source, int, int], topic: str, message: Any
+    probe: Probe, found: tuple[Source, int, int], topic: str, message: Any, origin: bytes | str | None = None
 ) -> tuple[Source, int, str]:
-    """Put the value's id into the message's headers and queue it as sent to ``topic``; the
-    ``(source, id, topic)`` returned comes back with the ack."""
+    """Put the value's id (and, for a hop, its origin) into the message's headers and queue it as
+    sent to ``topic``; the ``(source, id, topic)`` returned comes back with the ack."""
     src, seq, yielded_at = found
     value = src.header_value_prefix + b"%d:%d" % (seq, yielded_at)
     headers = message.headers
     if isinstance(headers, dict):  # Faust's own or the sender's (the usual case): one frame less
         headers[HEADER] = value
+        if origin is not None:
+            headers[ORIGIN] = origin
     else:
         stamp_header(message, HEADER, value)
+        if origin is not None:
+            stamp_header(message, ORIGIN, origin if isinstance(origin, bytes) else origin.encode())
     state = (src, seq, topic)
     sent = probe.ledger.sent
     sent.extend(state)
@@ -120,7 +142,8 @@ class GenmonSensor(Sensor):
             current = CURRENT.get()
             if current is None:  # not a tracked generator's value: the sender gets an id of its own
                 found = identify(probe, topic, None)
-                return None if found is None else mark_sent(probe, found, topic, message)
+                # a hop (an agent sending while it holds an event): the value keeps its origin
+                return None if found is None else mark_sent(probe, found, topic, message, current_origin())
             # A tracked value (the usual case): ``identify``'s check written out here, one Python
             # frame less per send, the hottest hook's largest share (bench/probe_overhead.py --in-place)
             src, seq, _ = current

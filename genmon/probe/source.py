@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from hdrh.histogram import HdrHistogram
 from pyroaring import BitMap, FrozenBitMap
 
-from genmon.model import CAUSES, Cause, RowKind, SourceState, Stage
+from genmon.model import CAUSES, Cause, RowKind, SourceState, Stage, downstream_key
 from genmon.model.latency import LATENCY_MAX_US, histogram
 from genmon.probe.landing import Landing, by_partition
 
@@ -75,6 +75,9 @@ LATENCY_BITS = histogram().sub_bucket_count.bit_length() - 1
 two significant digits): a latency rounded down to those bits lands in the very slot it would have."""
 
 
+EMPTY_IDS = FrozenBitMap()
+
+
 def _damaged() -> dict[Cause, StageIds]:
     return {cause: StageIds() for cause in CAUSES}
 
@@ -110,6 +113,12 @@ class Source:
     """(topic, agent) -> ids finished: a value is processed once every agent reading its topic is done"""
     damaged: dict[Cause, StageIds] = field(default_factory=_damaged)
     notes: dict[Cause, str] = field(default_factory=dict)
+    crashed_by: dict[str, BitMap] = field(default_factory=dict)
+    """agent -> the ids it raised on (another agent reading the same topic still finishes them)."""
+    downstream: dict[str, StageIds] = field(default_factory=dict)
+    """``downstream_key(hop, cause)`` -> ids of this source's values lost at a later hop (a row of
+    their own, e.g. an agent that repartitions) by that cause."""
+    downstream_notes: dict[str, str] = field(default_factory=dict)
     """cause -> what genmon saw happen last (``agent count raised KeyError('x')``), for the verdict."""
     topics: dict[str, None] = field(default_factory=dict)
     agents: dict[str, None] = field(default_factory=dict)
@@ -166,9 +175,25 @@ class Source:
             self.agents[agent] = None
         return ids
 
-    def was_processed(self, seq: int) -> bool:
-        """Some agent already finished this value (a later copy of it must not mark it damaged)."""
-        return any(seq in ids.ids for ids in list(self.processed.values()))
+    def note_downstream(self, hop: str, cause: Cause, seq: int, note: str) -> None:
+        """Value ``seq`` of this source was lost at a later hop, row ``hop``, by ``cause`` (the
+        caller holds the ledger's lock)."""
+        if seq <= self.floor:
+            return
+        key = downstream_key(hop, cause)
+        ids = self.downstream.get(key)
+        if ids is None:
+            ids = self.downstream[key] = StageIds()
+        ids.ids.add(seq)
+        if note:
+            self.downstream_notes[key] = note
+
+    def was_processed(self, seq: int, agent: str | None = None) -> bool:
+        """This agent (None: any) already finished this value: a later copy of it must not mark it
+        damaged. Another agent reading the same topic finishing it says nothing about this one."""
+        return any(
+            seq in ids.ids for (_, by), ids in list(self.processed.items()) if agent is None or by == agent
+        )
 
     def note_landed(self, topic: str, landed: dict[int, tuple[list[int], list[int]]]) -> None:
         """The broker acknowledged these values, per partition ``ids`` at ``offsets`` in this
@@ -237,7 +262,7 @@ class Source:
         from a ``finally``); a redelivered or copied value is not new: its latency was measured
         the first time."""
         ids = self.processed_by(topic, agent)
-        crashed = self.damaged[Cause.CRASHED].ids
+        crashed = self.crashed_by.get(agent) or self.crashed_by.get("*") or EMPTY_IDS
         new = ids.fresh(seqs)
         if new is not None and (not crashed or crashed.isdisjoint(new)):
             ids.ids |= new
@@ -294,6 +319,8 @@ class Source:
         self.processed = {key: StageIds() for key in self.processed}
         self.damaged = _damaged()
         self.notes = {}
+        self.downstream, self.downstream_notes = {}, {}
+        self.crashed_by = {}
 
     def read(self, latency: bool = True) -> SourceState:
         """Copy every stage, latest stage first (see the module docstring), from any thread.
@@ -326,6 +353,8 @@ class Source:
             processed={key: ids for key, (ids, _) in processed.items()},
             damaged=damaged,
             notes=dict(self.notes),
+            downstream={key: FrozenBitMap(ids.ids) for key, ids in list(self.downstream.items()) if ids.ids},
+            downstream_notes=dict(self.downstream_notes),
             duplicates={
                 Stage.SENT: sent_dups,
                 Stage.ACKED: acked_dups,

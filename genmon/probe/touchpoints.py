@@ -56,8 +56,8 @@ class Hooks:
     """The channel's subscribers' queues took the message (a channel's "ack")."""
     on_send_raised: Callable[[Any, str, BaseException], None] = lambda captured, topic, exc: None
     """``Topic.send`` raised ``exc`` for the value ``captured`` (what ``current`` held when the
-    send was made) on its way to ``topic``: a value the codec cannot serialize, a record over the
-    producer's size limit."""
+    send was made; None for code that is not a tracked generator) on its way to ``topic``: a value
+    the codec cannot serialize, a record over the producer's size limit."""
 
 
 _saved: list[tuple[Any, str, Any]] = []
@@ -174,9 +174,8 @@ def _patch_topic_send() -> None:
                 finally:
                     current.reset(token)
         except Exception as exc:  # the send raised in the caller's task: the value never left
-            if captured is not None:
-                with contextlib.suppress(Exception):
-                    hooks.on_send_raised(captured, topic.get_topic_name(), exc)
+            with contextlib.suppress(Exception):
+                hooks.on_send_raised(captured, topic.get_topic_name(), exc)
             raise
         waiting = hooks.after_send()
         if waiting is not None:

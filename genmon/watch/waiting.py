@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from genmon.model import Monitor, PipelineSnapshot, RowKind, Snapshot, VerdictState
+from genmon.model import Monitor, PipelineSnapshot, Proof, RowKind, Snapshot, VerdictState
 
 STILL_SECONDS = 1.0
 """Nothing counted for this long (and nothing in flight) before a run is called drained: a paused
@@ -51,9 +51,14 @@ class Drained:
 def _draining(pipe: PipelineSnapshot) -> bool:
     """Values between its first and last stage that are not lost yet: the settle rule still
     counts them in flight because a later stage moved within the settle timeout."""
-    state = pipe.verdict.state
+    v = pipe.verdict
+    state = v.state
+    if state == VerdictState.LOST and v.proof == Proof.SEEN and v.in_flight:
+        # losses seen at a stage, and more values missing there that may still come (an agent
+        # Faust restarts after a crash reads on after a pause): the row is not done yet
+        return True
     return pipe.kind != RowKind.TOPIC and (
-        state == VerdictState.IN_FLIGHT or (state == VerdictState.PAUSED and pipe.verdict.in_flight > 0)
+        state == VerdictState.IN_FLIGHT or (state == VerdictState.PAUSED and v.in_flight > 0)
     )
 
 

@@ -157,3 +157,51 @@ def test_a_watched_fleet_whose_workers_all_failed_to_start_is_not_ok(
         line.startswith("genmon watch: no value seen and no worker alive")
         and "address already in use" in line
     )
+
+
+@PROBE_SIDE
+def test_a_loss_at_the_last_of_three_hops_names_the_generators_original_ids(broker: BrokerProcess) -> None:
+    """orders → enrich (sink=) → route (event.forward) → bill, which raises on every 9th order: the
+    hop's row counts the crash in its own numbering and names the origin's ids, the orders row says
+    its values 9 and 18 died downstream and where; ``audit``, reading the same topic, is not
+    blamed (another agent finishing a value says nothing about this one's crash)."""
+    done = check("-A", "tests.apps.multihop", *broker_args(broker), "--duration", "4", "--json")
+    assert done.returncode == 1, done.stderr[-2000:]
+    rows = {p["name"]: p for p in json.loads(done.stdout)["pipelines"]}
+    expected = [[9, 9], [18, 18]]
+    orders = rows["orders"]
+    assert orders["counts"]["processed"] == 20  # every order reached its first agent
+    (downstream,) = orders["downstream"]
+    assert (downstream["hop"], downstream["cause"], downstream["ids"]["ranges"]) == (
+        "route()",
+        "crashed",
+        expected,
+    )
+    assert downstream["note"].startswith("agent bill raised RuntimeError('cannot bill order ")
+    verdict = orders["verdict"]
+    assert (verdict["state"], verdict["stage"], verdict["cause"], verdict["lost"]) == (
+        "lost",
+        None,
+        "crashed",
+        2,
+    )
+    assert verdict["text"].startswith("lost downstream: 2 at route() (agent bill raised RuntimeError(")
+    route = rows["route()"]
+    (upstream,) = route["upstream"]
+    assert (upstream["origin"], upstream["cause"], upstream["ids"]["ranges"]) == (
+        "orders",
+        "crashed",
+        expected,
+    )
+    assert route["damaged"]["crashed"]["count"] == 2 and route["verdict"]["text"].endswith(
+        " — from orders 9, 18"
+    )
+    assert route["processed_by"]["audit"] == 20  # the correct agent beside it: every value
+    table = check("-A", "tests.apps.multihop", *broker_args(broker), "--duration", "4")
+    lines = [" ".join(line.split()) for line in table.stdout.splitlines() if line.startswith("  - ")]
+    assert any(
+        line.startswith("- orders: 2 lost downstream at route() (agent bill raised")
+        and line.endswith("ids 9, 18")
+        for line in lines
+    ), lines
+    assert any(line.endswith("on ids 9, 18 — from orders 9, 18") for line in lines), lines

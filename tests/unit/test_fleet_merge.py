@@ -13,18 +13,22 @@ import pytest
 from pyroaring import BitMap, FrozenBitMap
 
 from genmon.model import (
+    DEFAULT_FAIL_ON,
     AppReading,
     AppState,
     BrokerInfo,
+    Cause,
     Clocks,
     RowKind,
     SourceState,
     Stage,
     VerdictState,
     build,
+    downstream_key,
+    problems,
 )
 from genmon.model.control_record import ControlRecord
-from genmon.model.delta import fold
+from genmon.model.delta import delta_of, fold
 from genmon.model.ids import id_text
 from genmon.model.merge import Fleet
 from genmon.model.wire import MAX_REPORT_BYTES, WireError, WorkerReport, decode, encode
@@ -412,3 +416,62 @@ def test_id_sets_travel_as_bits_when_that_is_smaller_and_come_back_exact() -> No
     assert decode(encode(report("1", src))).sources[0] == src
     with pytest.raises(WireError):
         decode(encode(report("1", src))[:40])  # cut short: refused, not misread
+
+
+def test_losses_at_a_later_hop_travel_merge_and_name_both_rows() -> None:
+    """The crash a receiving worker saw at a later hop (on its record of the origin, a foreign
+    source) reaches the wire, the fold of deltas and the merge: the origin's row names the ids it
+    gave them and where they died, the hop's row names the origin; the app's crashes, declared
+    partitions and not-imported modules travel with it."""
+    key = downstream_key("route()", Cause.CRASHED)
+    note = "agent bill raised RuntimeError('x')"
+    seen_there = replace(
+        receiver("a", ids(1, 100)), downstream={key: ids(9, 9)}, downstream_notes={key: note}
+    )
+    hop = SourceState(
+        name="route()",
+        function="app.route",
+        kind=RowKind.SENDER,
+        owner="app0",
+        seq=100,
+        token="b",
+        sent=ids(1, 100),
+        acked=ids(1, 100),
+        received=ids(1, 100),
+        processed={(TOPIC, AGENT): ids(1, 100, without=(9,))},
+        damaged={Cause.CRASHED: ids(9, 9)},
+        notes={Cause.CRASHED: note},
+        topics=(TOPIC,),
+        agents=(AGENT,),
+    )
+    app = AppReading(
+        "app0",
+        "fleet",
+        AppState.RUNNING,
+        readers={TOPIC: (AGENT,)},
+        crashes={"bill": (note, 1234.5)},
+        declared={TOPIC: 4},
+        not_imported=("app.extra: ModuleNotFoundError: No module named 'x'",),
+    )
+    second = replace(report("2", seen_there, hop, number=2), apps=(app,))
+    assert decode(encode(second)) == second
+    first = replace(report("2", receiver("a", ids(1, 50)), number=1), apps=(app,))
+    assert fold(first, delta_of(first, second, 2)) == replace(second, number=2)
+    fleet = Fleet()
+    fleet.add(report("1", sender("a", 100)), 0.0)
+    fleet.add(second, 0.0)
+    snap, reading = merged(fleet)
+    (merged_app,) = reading.apps
+    assert merged_app.crashes == {"bill": (note, 1234.5)} and merged_app.declared == {TOPIC: 4}
+    origin, there = snap.pipeline("numbers"), snap.pipeline("route()")
+    (lost,) = origin.downstream
+    assert (lost.row, lost.cause, lost.ids.text(), lost.note) == ("route()", Cause.CRASHED, "9", note)
+    assert origin.verdict.state == VerdictState.LOST and origin.verdict.stage is None
+    assert origin.verdict.text == f"lost downstream: 1 at route() ({note})"
+    (up,) = there.upstream
+    assert (up.row, up.ids.text()) == ("numbers", "9") and there.verdict.text.endswith(" — from numbers 9")
+    assert problems(snap, DEFAULT_FAIL_ON) == [
+        "app fleet: autodiscovery could not import app.extra: ModuleNotFoundError: No module named 'x'",
+        f"numbers: 1 lost downstream at route() ({note}), ids 9",
+        f"route(): {note} on ids 9 — from numbers 9",
+    ]

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from pyroaring import BitMap
 
 from genmon.model import Cause
 from genmon.probe import GenmonSensor, Probe, sensor, track
@@ -203,6 +204,8 @@ def test_a_batch_counts_what_one_entry_at_a_time_would(probe: Probe) -> None:
     assert a.last_by_partition == {("t", 0): 12, ("t", 1): 10}
 
     a.damaged[Cause.CRASHED].add(4)
+    a.crashed_by["sink"] = BitMap([4])  # what probe.record notes for agent sink's crash on 4
+    a.crashed_by["other"] = BitMap([5])  # another agent's crash on 5 keeps nothing from sink
     agent = SimpleNamespace(name="app.sink")
     stream = SimpleNamespace(app=None, channel=None)
     for seq in [3, 4, 5, 5, 6]:
