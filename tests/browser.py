@@ -40,6 +40,8 @@ class Page:
         self.stream = pyte.ByteStream(self.screen)
         self.frames = 0
         self.socket_url: str | None = None
+        self.target = ""
+        """The tab's CDP target id."""
 
     def on_event(self, method: str, params: dict[str, Any]) -> None:
         if method == "Network.webSocketCreated":
@@ -82,6 +84,10 @@ class Page:
             if kind == "keyDown" and text:
                 event["text"] = text
             await self.call("Input.dispatchKeyEvent", event)
+
+    async def close(self) -> None:
+        """Close the tab, as a user does (the page's websocket closes cleanly)."""
+        await self.browser.call("Target.closeTarget", {"targetId": self.target})
 
     async def screenshot(self, path: Path) -> None:
         shot = await self.call("Page.captureScreenshot", {"format": "png"})
@@ -172,6 +178,7 @@ class Chromium:
         target = await self.call("Target.createTarget", {"url": "about:blank"})
         attached = await self.call("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})
         page = Page(self, attached["sessionId"])
+        page.target = target["targetId"]
         self._pages[page.session] = page
         await page.call("Network.enable")
         await page.call("Page.enable")

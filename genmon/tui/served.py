@@ -28,6 +28,10 @@ SERVED_ENV = "GENMON_SERVED"
 screen without a terminal is allowed (with Textual's web driver named in ``TEXTUAL_DRIVER``)."""
 WEB_DRIVER = "textual.drivers.web_driver:WebDriver"
 HARD_EXIT_SECONDS = 5.0
+QUIT_SECONDS = 1.0
+"""After the server's "quit" (its tab's websocket closed, or the server stops) the process ends within
+this, whatever the screen is doing: Textual may drop a quit that arrives while the screen still
+starts (a headless browser that took its screenshot and left) and render on for nobody."""
 PARENT_POLL_SECONDS = 0.5
 
 
@@ -74,6 +78,12 @@ class ServedDriver(WebDriver):
             if not self.exit_event.is_set():  # stdin ended, not by our own stop: the server is gone
                 self.hang_up("the server closed the screen's input")
 
+    def on_meta(self, packet_type: str, payload: dict[str, object]) -> None:
+        super().on_meta(packet_type, payload)
+        if packet_type == "quit":
+            logging.getLogger("genmon").info("served screen: its tab is gone; exiting")
+            self._hard_exit(0, QUIT_SECONDS)
+
     def _watch_parent(self) -> None:
         while not self.exit_event.wait(PARENT_POLL_SECONDS):
             if os.getppid() != self._parent:
@@ -89,8 +99,14 @@ class ServedDriver(WebDriver):
         self._hard_exit(128 + signal.SIGHUP)
         os.kill(os.getpid(), signal.SIGHUP)
 
-    def _hard_exit(self, status: int) -> None:
-        if self._deadline is None:
-            self._deadline = threading.Timer(HARD_EXIT_SECONDS, os._exit, args=(status,))
-            self._deadline.daemon = True
-            self._deadline.start()
+    def _hard_exit(self, status: int, seconds: float = HARD_EXIT_SECONDS) -> None:
+        """``os._exit(status)`` in ``seconds``, unless the process ends first (a sooner deadline
+        replaces a later one)."""
+        deadline = self._deadline
+        if deadline is not None and deadline.interval <= seconds:
+            return
+        if deadline is not None:
+            deadline.cancel()
+        self._deadline = threading.Timer(seconds, os._exit, args=(status,))
+        self._deadline.daemon = True
+        self._deadline.start()

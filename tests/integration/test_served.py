@@ -16,11 +16,12 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser import Chromium
+from browser import CHROMIUM, Chromium
 from procs import alive, children_of
 from prometheus_text import samples
 from test_fleet import Fleet, create_topic
@@ -35,8 +36,13 @@ from genmon.watch.waiting import wait_for, wait_settled
 GENMON = [sys.executable, "-m", "genmon"]
 ROOT = Path(__file__).resolve().parents[2]
 GONE_WITHIN = 6.0
-"""Seconds a served screen may take to end once its tab, server or parent went away (its hard exit
-is 5 s after the fact)."""
+"""Seconds a served screen may take to end once its server or parent went away (its hard exit is 5 s
+after the fact)."""
+HEADLESS_SHOT = ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1200,800")
+"""A screenshot as ``chromium --screenshot`` takes it (with ``--virtual-time-budget``: the page's
+scripts run a few seconds of their time first)."""
+TAB_GONE_WITHIN = 2.0
+"""Seconds a served screen may take to end once its tab's websocket closed, whatever closed it."""
 
 pytestmark = pytest.mark.brokers("embedded")  # a watcher-side claim: no broker behaviour in it
 
@@ -197,7 +203,7 @@ async def _browse(url: str, server: subprocess.Popen[bytes], watcher: Watcher, t
         await page.press(" ", "Space", " ", 32)  # and back on
         assert wait_for(watcher, lambda snap: snap.pipeline(name).on, 20).pipeline(name).on
         browser.kill()  # the tab goes away abruptly: no websocket close
-        await gone(screens, GONE_WITHIN)
+        await gone(screens, TAB_GONE_WITHIN)
         assert server.poll() is None, "the server outlives its tabs"
 
 
@@ -211,3 +217,54 @@ async def _stop_with_a_tab_open(url: str, server: subprocess.Popen[bytes], sig: 
         assert len(screens) == 1, screens
         os.kill(server.pid, sig)
         await gone(screens, GONE_WITHIN)
+
+
+def test_a_tab_closed_or_a_headless_screenshot_leaves_no_screen_behind(
+    broker: BrokerProcess, tmp_path: Path
+) -> None:
+    """However a tab goes — closed by the user, or a headless browser that took its screenshot and
+    exited while the screen was still starting (Textual dropped that quit and rendered on, at a
+    core, for nobody) — its screen ends within ``TAB_GONE_WITHIN`` of the websocket closing."""
+    port = free_port()
+    server = start_server(broker, f"tabs-{uuid.uuid4().hex[:8]}", port, tmp_path)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        asyncio.run(_close_a_tab(url, server))
+        with tempfile.TemporaryDirectory(prefix="genmon-chromium-") as profile:
+            shot = tmp_path.parent / "headless-shot.png"
+            seen: set[int] = set()
+            shooter = subprocess.Popen(
+                [
+                    str(CHROMIUM),
+                    *HEADLESS_SHOT,
+                    f"--user-data-dir={profile}",
+                    "--virtual-time-budget=8000",
+                    f"--screenshot={shot}",
+                    url,
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            while shooter.poll() is None:
+                seen.update(served_screens(server))
+                time.sleep(0.05)
+            left = time.monotonic()
+            seen.update(served_screens(server))
+        assert shooter.returncode == 0 and shot.exists()
+        assert seen, "the headless tab started a screen"
+        asyncio.run(gone(sorted(seen), TAB_GONE_WITHIN - (time.monotonic() - left)))
+        assert server.poll() is None, "the server outlives its tabs"
+    finally:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+
+async def _close_a_tab(url: str, server: subprocess.Popen[bytes]) -> None:
+    async with Chromium() as browser:
+        page = await browser.open(url)
+        await page.wait_for(r"pipelines", timeout=30)
+        screens = served_screens(server)
+        assert len(screens) == 1, screens
+        await page.close()
+        await gone(screens, TAB_GONE_WITHIN)
