@@ -181,27 +181,36 @@ class Watcher(OwnLoop, Readout):
 
     def _take_reports(self, records: Iterable[Any], now: float) -> None:
         """Fold a batch of reports in order; what precedes a worker's newest checkpoint in the batch
-        is skipped undecoded (the checkpoint has it all)."""
+        is skipped undecoded (the checkpoint has it all) — its newest *readable* checkpoint: a record
+        under a worker's key that is not a report (anyone may write one) is refused and counted,
+        and never hides the worker's own."""
         records = list(records)
-        last_checkpoint: dict[bytes, int] = {}
+        checkpoints: dict[bytes, list[int]] = {}
         for index, record in enumerate(records):
             self.received_messages += 1
             self.received_bytes += len(record.value or b"")
             if record.key is not None and b"#" not in record.key:
-                last_checkpoint[record.key] = index
+                checkpoints.setdefault(record.key, []).append(index)
+        last_checkpoint: dict[bytes, int] = {}
+        decoded: dict[int, WorkerReport] = {}
+        for key, indexes in checkpoints.items():
+            if not self.accept_key(key):
+                continue
+            for index in reversed(indexes):
+                report = self._decoded(records[index].value)
+                if report is not None:
+                    last_checkpoint[key], decoded[index] = index, report
+                    break
         wall = time.time()
         for index, record in enumerate(records):
             key = record.key
             if key is None or not self.accept_key(key):
                 continue
-            if index < last_checkpoint.get(key.split(b"#", 1)[0], -1):
-                continue
-            try:
-                report = decode(record.value)
-            except WireError as exc:
-                log.debug("skipped a report: %s", exc)
-                continue
-            if self.accept(report):
+            base = key.split(b"#", 1)[0]
+            if index < last_checkpoint.get(base, -1) or (b"#" not in key and index not in decoded):
+                continue  # older than the newest readable checkpoint, or refused above
+            report = decoded.get(index) or self._decoded(record.value)
+            if report is not None and self.accept(report):
                 arrived = now
                 if record.offset < self._backlog:
                     # Read late (a watcher started after the workers): it arrived when it was sent.
@@ -209,6 +218,15 @@ class Watcher(OwnLoop, Readout):
                 self.fleet.add(report, arrived)
                 self.freshness.append(max(wall - report.at, 0.0))
                 del self.freshness[:-2000]
+
+    def _decoded(self, value: bytes | None) -> WorkerReport | None:
+        """The report in a record's value, or None (refused and counted: docs/FLEET.md)."""
+        try:
+            return decode(value or b"")
+        except WireError as exc:
+            self.fleet.rejected += 1
+            log.debug("refused a record on the reports topic: %s", exc)
+            return None
 
     def _take_control(self, records: Iterable[Any]) -> None:
         for record in records:

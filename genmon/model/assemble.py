@@ -119,6 +119,7 @@ def build(reading: Reading, clocks: Clocks) -> tuple[Snapshot, Clocks]:
         stalls=combined(app.stalls for app in statuses),
         apps=statuses,
         workers=reading.workers,
+        rejected_reports=reading.rejected,
     )
     return snapshot, clocks
 

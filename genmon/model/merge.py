@@ -88,6 +88,8 @@ class Fleet:
         they were put on (and the copy that carries them)"""
         self.missed = 0
         """Deltas that could not be folded (no checkpoint before them): the next checkpoint mends it."""
+        self.rejected = 0
+        """Records on the reports topic that were not a report genmon can read (refused whole)."""
         self.switches: dict[tuple[str, str], Switch] = {}
         """(app id, generator or ``*``) -> the desired state (empty: nobody switched anything)"""
 
@@ -197,6 +199,7 @@ class Fleet:
             workers=workers,
             group_members=dict(group_members or {}),
             wall=wall,
+            rejected=self.rejected,
         )
 
     def _with_latency(self, src: SourceState, now: float, turns: set[str]) -> SourceState:

@@ -390,6 +390,8 @@ class Snapshot:
     apps: tuple[AppStatus, ...] = ()
     workers: tuple[WorkerStatus, ...] = ()
     """The worker processes the snapshot was merged from."""
+    rejected_reports: int = 0
+    """Records on the reports topic the watcher refused (not a report it can read): they changed nothing."""
     draining: tuple[str, ...] = ()
     """At the end of a ``check``/``--headless`` run: rows still draining when its wait for them
     ran out (their shortfall is neither delivered nor lost yet)."""
@@ -446,4 +448,5 @@ class Snapshot:
                 {**pipe.to_dict(), "diagnosis": self.diagnose(pipe).to_dict()} for pipe in self.pipelines
             ],
             "still_draining": list(self.draining),
+            "rejected_reports": self.rejected_reports,
         }

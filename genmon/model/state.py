@@ -217,3 +217,5 @@ class Reading:
     """Consumer group -> the members the broker lists in it (broker truth; absent: not known)."""
     wall: float = 0.0
     """``now`` on the wall clock (what workers stamp their events with)."""
+    rejected: int = 0
+    """Records on the reports topic refused as not a readable report (hostile or foreign)."""

@@ -16,6 +16,7 @@ and says so (``truncated``): a default Kafka refuses messages over 1 MB.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import zlib
 from collections.abc import Mapping
@@ -24,6 +25,8 @@ from typing import Any
 
 from pyroaring import BitMap, BitMap64, FrozenBitMap, FrozenBitMap64
 
+from genmon.model.checked import ID_MAX, flag, integer, mapping, maybe_text, number, text, texts
+from genmon.model.checked import items as checked_items
 from genmon.model.snapshot import LoopStalls
 from genmon.model.state import AckLog, AppReading, InboundState, SourceState, downstream_key, split_downstream
 from genmon.model.vocabulary import AppState, Cause, RowKind, Stage
@@ -35,6 +38,10 @@ BITS_SPAN_MAX = 8192
 PLAIN_IDS = 64
 """Up to this many ids of a partition's landing log travel as plain lists of ints."""
 MAX_REPORT_BYTES = 900_000
+INFLATE_STEP = 2**20
+MAX_INFLATED = 32 * 2**20
+"""The most a report may inflate to: a watcher never holds more of one record in memory (a report of
+1,000 pipelines inflates to a few MB; a zlib bomb to a gigabyte)."""
 """Below a default Kafka's 1 MB message limit, with room for the record's own overhead."""
 
 
@@ -116,15 +123,19 @@ def _ids(bitmap: Any) -> str | list[Any]:
     return base64.b64encode(packed).decode()
 
 
-def _bitmap(value: str | list[Any]) -> FrozenBitMap:
+def _bitmap(value: Any) -> FrozenBitMap:
     if isinstance(value, list):
-        low, text = value
-        raw = base64.b64decode(text)
-        if len(raw) * 8 > BITS_SPAN_MAX + 7 or not isinstance(low, int) or low < 0:
+        if len(value) != 2:
+            raise ValueError("an id set's bits: [first, bits] expected")
+        low, bits = integer(value[0], "first id", 0, ID_MAX), text(value[1], "bits")
+        raw = base64.b64decode(bits, validate=True)
+        if len(raw) * 8 > BITS_SPAN_MAX + 7:
             raise ValueError("an id set's bits out of range")
         flags = bin(int.from_bytes(raw, "little"))[:1:-1]  # bit 0 first
+        if low + len(flags) - 1 > ID_MAX:
+            raise ValueError("an id set's bits out of range")
         return FrozenBitMap(low + at for at, flag in enumerate(flags) if flag == "1")
-    return FrozenBitMap.deserialize(base64.b64decode(value))
+    return FrozenBitMap.deserialize(base64.b64decode(text(value, "an id set"), validate=True))
 
 
 def _within(ids: Any, base: Any) -> Any:
@@ -136,7 +147,11 @@ def _within(ids: Any, base: Any) -> Any:
 
 
 def _within_from(value: Any, base: FrozenBitMap) -> FrozenBitMap:
-    return FrozenBitMap(base - _bitmap(value["minus"])) if isinstance(value, dict) else _bitmap(value)
+    if isinstance(value, dict):
+        if set(value) != {"minus"}:
+            raise ValueError('an id set: {"minus": ids} expected')
+        return FrozenBitMap(base - _bitmap(value["minus"]))
+    return _bitmap(value)
 
 
 def _source(src: SourceState) -> dict[str, Any]:
@@ -195,13 +210,16 @@ def _acked_at(topic: str, partition: int, log: AckLog) -> list[Any]:
 def _acked_at_from(items: list[Any]) -> dict[tuple[str, int], AckLog]:
     """``[[topic, partition, ids, offsets, ordered], …]`` back to logs."""
     logs = {}
-    for topic, partition, ids, offsets, ordered in items:
-        if not isinstance(topic, str) or not isinstance(partition, int):
-            raise ValueError("a malformed acked_at entry")
+    for entry in items:
+        topic, partition, ids, offsets, ordered = checked_items(entry, "an acked_at entry")
+        topic, partition = text(topic, "acked_at topic"), integer(partition, "acked_at partition")
         if isinstance(offsets, list):  # plain lists
-            log = AckLog(FrozenBitMap(ids), FrozenBitMap64(offsets), bool(ordered))
+            plain = [integer(n, "acked_at id", 0, ID_MAX) for n in checked_items(ids, "acked_at ids")]
+            at = [integer(n, "acked_at offset") for n in offsets]
+            log = AckLog(FrozenBitMap(plain), FrozenBitMap64(at), flag(ordered, "acked_at ordered"))
         elif isinstance(offsets, str):
-            log = AckLog(_bitmap(ids), FrozenBitMap64.deserialize(base64.b64decode(offsets)), bool(ordered))
+            at64 = FrozenBitMap64.deserialize(base64.b64decode(offsets, validate=True))
+            log = AckLog(_bitmap(ids), at64, flag(ordered, "acked_at ordered"))
         else:
             raise ValueError("a malformed acked_at entry")
         if len(log.ids) != len(log.offsets):
@@ -216,7 +234,8 @@ def _by_topic_from(
     """``sent_by``/``acked_by``/``received_by`` from ``{topic: [sent, acked, received]}`` (each
     written as the gaps in the stage's union: one topic of several usually has most of it)."""
     out: dict[str, dict[str, FrozenBitMap]] = {"sent_by": {}, "acked_by": {}, "received_by": {}}
-    for topic, (s, a, r) in d.items():
+    for topic, stages in mapping(d, "by_topic").items():
+        s, a, r = checked_items(stages, "by_topic stages")
         for key, value, base in (("sent_by", s, sent), ("acked_by", a, acked), ("received_by", r, received)):
             ids = _within_from(value, base)
             if ids:
@@ -224,39 +243,58 @@ def _by_topic_from(
     return out
 
 
-def _source_from(d: Mapping[str, Any]) -> SourceState:
+def _source_from(d: Any) -> SourceState:
+    d = mapping(d, "a source")
     sent, received = _bitmap(d["sent"]), _bitmap(d["received"])
     acked = _within_from(d["acked"], sent)
     by_topic = _by_topic_from(d.get("by_topic", {}), sent, acked, received)
+    seq = integer(d["seq"], "seq", 0, ID_MAX)
+    processed = {}
+    for entry in checked_items(d["processed"], "processed"):
+        topic, agent, ids = checked_items(entry, "a processed entry")
+        processed[(text(topic, "processed topic"), text(agent, "processed agent"))] = _within_from(
+            ids, received
+        )
     return SourceState(
-        name=d["name"],
-        function=d["function"],
+        name=text(d["name"], "name"),
+        function=text(d["function"], "function"),
         kind=RowKind(d["kind"]),
-        on=d["on"],
-        owner=d["owner"],
-        seq=d["seq"],
-        floor=d["floor"],
-        token=d["token"],
-        foreign=d["foreign"],
+        on=flag(d["on"], "on"),
+        owner=maybe_text(d["owner"], "owner"),
+        seq=seq,
+        floor=integer(d["floor"], "floor", 0, seq),
+        token=text(d["token"], "token"),
+        foreign=flag(d["foreign"], "foreign"),
         sent=sent,
         acked=acked,
         received=received,
-        processed={(topic, agent): _within_from(ids, received) for topic, agent, ids in d["processed"]},
+        processed=processed,
         sent_by=by_topic["sent_by"],
         acked_by=by_topic["acked_by"],
         received_by=by_topic["received_by"],
-        damaged={Cause(cause): _bitmap(ids) for cause, ids in d["damaged"].items()},
-        notes={Cause(cause): text for cause, text in d.get("notes", {}).items()},
-        downstream={_downstream(key): _bitmap(ids) for key, ids in d.get("downstream", {}).items()},
-        downstream_notes={_downstream(key): str(text) for key, text in d.get("downstream_notes", {}).items()},
-        duplicates={Stage(stage): n for stage, n in d["duplicates"].items()},
-        reorders=d["reorders"],
-        topics=tuple(d["topics"]),
-        agents=tuple(d["agents"]),
-        stalls=d["stalls"],
-        longest_stall=d["longest_stall"],
-        latency_hist=d["latency"],
-        acked_at=_acked_at_from(d.get("acked_at", [])),
+        damaged={Cause(cause): _bitmap(ids) for cause, ids in mapping(d["damaged"], "damaged").items()},
+        notes={
+            Cause(cause): text(note, "a note") for cause, note in mapping(d.get("notes", {}), "notes").items()
+        },
+        downstream={
+            _downstream(key): _bitmap(ids)
+            for key, ids in mapping(d.get("downstream", {}), "downstream").items()
+        },
+        downstream_notes={
+            _downstream(key): text(note, "a note")
+            for key, note in mapping(d.get("downstream_notes", {}), "downstream notes").items()
+        },
+        duplicates={
+            Stage(stage): integer(n, "duplicates")
+            for stage, n in mapping(d["duplicates"], "duplicates").items()
+        },
+        reorders=integer(d["reorders"], "reorders"),
+        topics=texts(d["topics"], "topics"),
+        agents=texts(d["agents"], "agents"),
+        stalls=integer(d["stalls"], "stalls"),
+        longest_stall=number(d["longest_stall"], "longest_stall"),
+        latency_hist=text(d["latency"], "latency"),
+        acked_at=_acked_at_from(checked_items(d.get("acked_at", []), "acked_at")),
     )
 
 
@@ -289,20 +327,46 @@ def _app(app: AppReading) -> dict[str, Any]:
     }
 
 
-def _app_from(d: Mapping[str, Any]) -> AppReading:
+def _stalls_from(value: Any) -> LoopStalls:
+    count, longest, at, ongoing = checked_items(value, "stalls")
+    return LoopStalls(
+        integer(count, "stalls count"),
+        number(longest, "longest stall"),
+        maybe_text(at, "stall time"),
+        number(ongoing, "ongoing stall"),
+    )
+
+
+def _app_from(d: Any) -> AppReading:
+    d = mapping(d, "an app")
+    positions = {}
+    for entry in checked_items(d.get("positions", []), "positions"):
+        topic, partition, first, last = checked_items(entry, "a position")
+        key = (text(topic, "position topic"), integer(partition, "position partition"))
+        positions[key] = (integer(first, "first offset"), integer(last, "last offset"))
+    crashes = {}
+    for entry in checked_items(d.get("crashes", []), "crashes"):
+        agent, note, at = checked_items(entry, "a crash")
+        crashes[text(agent, "crash agent")] = (text(note, "crash note"), number(at, "crash time"))
+    assigned = d["assigned"]
     return AppReading(
-        label=d["label"],
-        app_id=d["app_id"],
+        label=text(d["label"], "label"),
+        app_id=text(d["app_id"], "app_id"),
         state=AppState(d["state"]),
-        error=d["error"],
-        readers={topic: tuple(agents) for topic, agents in d["readers"].items()},
-        assigned=None if d["assigned"] is None else frozenset(d["assigned"]),
-        stalls=LoopStalls(*d["stalls"]),
-        positions={(str(t), int(p)): (int(first), int(last)) for t, p, first, last in d.get("positions", [])},
-        offset_reset=str(d.get("offset_reset", "earliest")),
-        not_imported=tuple(str(line) for line in d.get("not_imported", ())),
-        crashes={str(agent): (str(note), float(at)) for agent, note, at in d.get("crashes", ())},
-        declared={str(topic): int(n) for topic, n in d.get("declared", {}).items()},
+        error=maybe_text(d["error"], "error"),
+        readers={
+            topic: texts(agents, "readers") for topic, agents in mapping(d["readers"], "readers").items()
+        },
+        assigned=None if assigned is None else frozenset(texts(assigned, "assigned")),
+        stalls=_stalls_from(d["stalls"]),
+        positions=positions,
+        offset_reset=text(d.get("offset_reset", "earliest"), "offset_reset"),
+        not_imported=texts(d.get("not_imported", []), "not_imported"),
+        crashes=crashes,
+        declared={
+            topic: integer(n, "declared partitions")
+            for topic, n in mapping(d.get("declared", {}), "declared").items()
+        },
     )
 
 
@@ -352,33 +416,63 @@ def _counts_only(report: WorkerReport) -> WorkerReport:
     return replace(report, sources=(), truncated=(*cut, "*"))
 
 
+def _inflated(data: bytes) -> bytes:
+    """``data`` inflated a megabyte at a time, refused once past ``MAX_INFLATED``: memory follows
+    what the record really holds, never what it claims."""
+    unpacker = zlib.decompressobj(zdict=ZDICT)
+    parts, size, pending = [], 0, data
+    while True:
+        part = unpacker.decompress(pending, INFLATE_STEP)
+        parts.append(part)
+        size += len(part)
+        if size > MAX_INFLATED:
+            raise WireError(f"not a genmon report: too big (inflates past {MAX_INFLATED} bytes)")
+        pending = unpacker.unconsumed_tail
+        if not pending and (unpacker.eof or not part):
+            break
+    parts.append(unpacker.flush())
+    return b"".join(parts)
+
+
 def decode(data: bytes) -> WorkerReport:
-    """A report from the snapshot topic's bytes; :class:`WireError` if they are not one."""
+    """A report from the snapshot topic's bytes; :class:`WireError` if they are not one — whatever
+    the bytes are (docs/FLEET.md, "Hostile records"): inflated up to ``MAX_INFLATED`` only, every
+    field checked for the type and range the merge relies on."""
     try:
-        unpacker = zlib.decompressobj(zdict=ZDICT)
-        doc = json.loads(unpacker.decompress(data) + unpacker.flush())
-    except (zlib.error, ValueError, TypeError) as exc:
+        if not isinstance(data, bytes | bytearray):
+            raise TypeError("no bytes")
+        doc = json.loads(_inflated(bytes(data)))
+    except (zlib.error, ValueError, TypeError, RecursionError) as exc:
         raise WireError(f"not a genmon report: {exc}") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         got = doc.get("format") if isinstance(doc, dict) else "?"
         raise WireError(f"report format {got} (this genmon reads {FORMAT})")
     try:
+        inbound = {}
+        for entry in checked_items(doc["inbound"], "inbound"):
+            topic, received, processed = checked_items(entry, "an inbound entry")
+            by_agent = {
+                agent: integer(n, "inbound processed") for agent, n in mapping(processed, "inbound").items()
+            }
+            inbound[text(topic, "inbound topic")] = InboundState(
+                topic, integer(received, "inbound received"), by_agent
+            )
         return WorkerReport(
-            worker=doc["worker"],
-            host=doc["host"],
-            pid=doc["pid"],
-            started=doc["started"],
-            at=doc["at"],
-            number=doc["number"],
-            final=doc["final"],
-            interval=doc["interval"],
-            control=doc["control"],
-            apps=tuple(_app_from(a) for a in doc["apps"]),
-            sources=tuple(_source_from(s) for s in doc["sources"]),
-            inbound={t: InboundState(t, r, dict(p)) for t, r, p in doc["inbound"]},
-            consumed=tuple(doc["consumed"]),
-            truncated=tuple(doc["truncated"]),
-            delta=bool(doc.get("delta", False)),
+            worker=text(doc["worker"], "worker"),
+            host=text(doc["host"], "host"),
+            pid=integer(doc["pid"], "pid"),
+            started=number(doc["started"], "started"),
+            at=number(doc["at"], "at"),
+            number=integer(doc["number"], "number"),
+            final=flag(doc["final"], "final"),
+            interval=number(doc["interval"], "interval", 0.0, 3600.0),
+            control=integer(doc["control"], "control"),
+            apps=tuple(_app_from(a) for a in checked_items(doc["apps"], "apps")),
+            sources=tuple(_source_from(s) for s in checked_items(doc["sources"], "sources")),
+            inbound=inbound,
+            consumed=texts(doc["consumed"], "consumed"),
+            truncated=texts(doc["truncated"], "truncated"),
+            delta=flag(doc.get("delta", False), "delta"),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError, RecursionError, binascii.Error) as exc:
         raise WireError(f"a malformed genmon report: {exc}") from None

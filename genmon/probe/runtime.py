@@ -276,7 +276,7 @@ class Probe:
             raw = raw.encode()
         found: tuple[Source, int, int] | None = None
         parts = raw.rsplit(b":", 2)
-        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+        if len(parts) == 3 and _is_number(parts[1], 10) and _is_number(parts[2], 20):
             name = parts[0]
             src = self._by_header.get(name) or self.foreign.get(name) or self._foreign(name, owner)
             if src is not None:
@@ -440,6 +440,13 @@ class Probe:
         if names is None:
             return list(self.sources.values())
         return [self.sources[n] for n in names if n in self.sources]
+
+
+def _is_number(raw: bytes, digits: int) -> bool:
+    """ASCII digits, at most ``digits`` of them: an id (32 bits: 10) or a time in µs (20). A
+    header anyone can write may hold thousands of digits, which ``int`` refuses (and would be slow
+    to take)."""
+    return 0 < len(raw) <= digits and raw.isdigit() and raw.isascii()
 
 
 NOTE_LIMIT = 160

@@ -255,3 +255,83 @@ def test_a_fleet_whose_topic_a_first_send_created_is_stuck_and_says_why(
     (app,) = snap.apps
     assert app.mismatched == (f"{topic}: on the broker it has 1 partition, the app declares 4",)
     assert "--create-topics" in snap.diagnose(pipe).fix
+
+
+@pytest.mark.brokers("embedded")  # the watcher's decoding: no broker behaviour in it
+def test_hostile_records_on_the_reports_topic_change_nothing_and_are_counted(
+    broker: BrokerProcess, app_id: str
+) -> None:
+    """A report, then garbage, a zlib bomb, deep nesting and a report with a wrong field under the
+    same key: the watcher keeps running, the pipeline keeps the counts of the one real report, and
+    each hostile record is counted as rejected."""
+    import zlib
+
+    from genmon.fleet.channel import REPORTS
+    from genmon.model import AppReading, AppState, RowKind, SourceState
+    from genmon.model.wire import ZDICT, WorkerReport, encode
+
+    assert broker.address is not None
+    ids = __import__("pyroaring").FrozenBitMap(range(1, 31))
+    real = WorkerReport(
+        worker=f"host:1:{app_id}",
+        host="host",
+        pid=1,
+        started=time.time(),
+        at=time.time(),
+        number=1,
+        apps=(AppReading("app0", app_id, AppState.RUNNING, readers={"t": ("agent",)}),),
+        sources=(
+            SourceState(
+                name="numbers",
+                function="app.numbers",
+                kind=RowKind.ASYNC,
+                owner="app0",
+                seq=30,
+                token="tok",
+                sent=ids,
+                acked=ids,
+                received=ids,
+                processed={("t", "agent"): ids},
+                topics=("t",),
+                agents=("agent",),
+            ),
+        ),
+    )
+
+    def packed(raw: bytes) -> bytes:
+        packer = zlib.compressobj(9, zdict=ZDICT)
+        return packer.compress(raw) + packer.flush()
+
+    bomb = zlib.compressobj(9, zdict=ZDICT)
+    chunk = b" " * (16 * 2**20)
+    bomb_bytes = bomb.compress(b'{"format": 2, "pad": "') + b"".join(bomb.compress(chunk) for _ in range(16))
+    bomb_bytes += bomb.flush()  # ~256 KB that inflates to 256 MB
+    wrong = json.loads(zlib.decompressobj(zdict=ZDICT).decompress(encode(real)))
+    wrong["number"], wrong["sources"][0]["seq"] = 2, "thirty"
+    hostile = [
+        b"\x00garbage",
+        bomb_bytes,
+        packed(b"[" * 100_000 + b"]" * 100_000),
+        packed(json.dumps(wrong).encode()),
+    ]
+
+    async def produce(values: list[bytes]) -> None:
+        from aiokafka import AIOKafkaProducer
+
+        producer = AIOKafkaProducer(bootstrap_servers=broker.address.bootstrap, max_request_size=4 * 2**20)
+        await producer.start()
+        try:
+            for value in values:
+                await producer.send_and_wait(REPORTS, value, key=real.key)
+        finally:
+            await producer.stop()
+
+    watcher = Watcher(broker.address, accept=lambda r: any(a.app_id == app_id for a in r.apps)).start()
+    try:
+        asyncio.run(produce([encode(real), *hostile]))
+        snap = wait_for(watcher, lambda s: s.rejected_reports >= len(hostile), 30)
+        assert snap.rejected_reports == len(hostile)
+        assert snap.pipeline("numbers").counts.as_tuple() == (30,) * 5
+        assert watcher.snapshot(fresh=True).pipeline("numbers").counts.processed == 30  # still reading
+    finally:
+        watcher.stop()
