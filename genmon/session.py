@@ -23,6 +23,7 @@ from typing import Any
 from pyroaring import FrozenBitMap
 
 from genmon.broker import FAST_JOIN, BrokerAddress, EmbeddedBroker, check_reachable, parse_broker_url
+from genmon.fleet import signing
 from genmon.fleet.processes import WorkerProcesses
 from genmon.fleet.watcher import Watcher
 from genmon.host.errors import HostError
@@ -99,6 +100,7 @@ def running(opts: Options) -> Iterator[Running]:
     (:class:`~genmon.fleet.watcher.Watcher`). The ExitStack stops, in order: the watcher, the
     workers (bounded: killed after ``STOP_SECONDS``), the embedded broker, the scratch directory.
     """
+    signing.from_env()  # an unreadable secret file: one line, before anything starts
     log_path = default_log_path()
     ring = route_logging(log_path, opts.loglevel)
     for sig in (signal.SIGTERM, signal.SIGHUP):
@@ -361,6 +363,7 @@ class WatchOptions:
 @contextlib.contextmanager
 def watching(opts: WatchOptions) -> Iterator[Running]:
     """Watch the workers that report to a broker (of one app, or all), started by anyone."""
+    signing.from_env()  # an unreadable secret file: one line, before anything starts
     log_path = default_log_path()
     ring = route_logging(log_path, opts.loglevel)
     for sig in (signal.SIGTERM, signal.SIGHUP):

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from genmon.fleet import signing
 from genmon.fleet.channel import CONTROL, REPORTS, ensure_topics
 from genmon.fleet.loopthread import OwnLoop
 from genmon.model import one_line
@@ -78,6 +79,9 @@ class Publisher(OwnLoop):
         self.sent_messages = 0
         self.sent_bytes = 0
         self.control_applied = 0
+        self.control_refused = 0
+        """Control records that did not verify under the fleet's secret (see genmon.fleet.signing)."""
+        self.signer = signing.from_env()
         self._number = 0
         """The number of the last report sent: a delta is numbered one more than what it builds on."""
         self._base: WorkerReport | None = None
@@ -149,6 +153,17 @@ class Publisher(OwnLoop):
     def _apply(self, batches: dict) -> None:
         for records in batches.values():
             for record in records:
+                if self.signer is not None and (
+                    who := self.signer.refusal(record.key, record.value, record.headers)
+                ):
+                    self.control_refused += 1
+                    if self.control_refused in (1, 10) or self.control_refused % 1000 == 0:
+                        log.warning(
+                            "genmon worker: refused %d switches that do not verify (%s)",
+                            self.control_refused,
+                            who,
+                        )
+                    continue
                 try:
                     control = ControlRecord.decode(record.key, record.value)
                 except WireError:
@@ -212,7 +227,8 @@ class Publisher(OwnLoop):
         if not report.delta:
             report = replace(report, number=self._number + 1)
         data = encode(report)
-        await producer.send_and_wait(REPORTS, data, key=report.key)
+        signed = self.signer.headers(report.key, data) if self.signer is not None else None
+        await producer.send_and_wait(REPORTS, data, key=report.key, headers=signed)
         self._number = report.number
         self.sent_messages += 1
         self.sent_bytes += len(data)

@@ -19,6 +19,7 @@ from typing import Any
 
 from genmon.broker import BrokerAddress
 from genmon.broker.health import BrokerHealth
+from genmon.fleet import signing
 from genmon.fleet.channel import CONTROL, REPORTS, ensure_topics
 from genmon.fleet.loopthread import OwnLoop
 from genmon.model import AppState, Reading, RowKind, one_line
@@ -66,6 +67,8 @@ class Watcher(OwnLoop, Readout):
         )
         """Whether the broker answers requests, its outages, the embedded one's memory."""
         self.accept = accept or (lambda _report: True)
+        self.signer = signing.from_env()
+        """The fleet's secret: reports that do not verify are not merged, switches are signed."""
         self.accept_key = accept_key or (lambda _key: True)
         self.settle_seconds = settle_seconds
         self.log_path = log_path
@@ -197,7 +200,7 @@ class Watcher(OwnLoop, Readout):
             if not self.accept_key(key):
                 continue
             for index in reversed(indexes):
-                report = self._decoded(records[index].value)
+                report = self._decoded(records[index])
                 if report is not None:
                     last_checkpoint[key], decoded[index] = index, report
                     break
@@ -209,7 +212,7 @@ class Watcher(OwnLoop, Readout):
             base = key.split(b"#", 1)[0]
             if index < last_checkpoint.get(base, -1) or (b"#" not in key and index not in decoded):
                 continue  # older than the newest readable checkpoint, or refused above
-            report = decoded.get(index) or self._decoded(record.value)
+            report = decoded.get(index) or self._decoded(record)
             if report is not None and self.accept(report):
                 arrived = now
                 if record.offset < self._backlog:
@@ -219,10 +222,14 @@ class Watcher(OwnLoop, Readout):
                 self.freshness.append(max(wall - report.at, 0.0))
                 del self.freshness[:-2000]
 
-    def _decoded(self, value: bytes | None) -> WorkerReport | None:
-        """The report in a record's value, or None (refused and counted: docs/FLEET.md)."""
+    def _decoded(self, record: Any) -> WorkerReport | None:
+        """The report in a record, or None: refused and counted — not a report (docs/FLEET.md,
+        "Hostile records"), or, with a secret, not signed with it ("Signed records")."""
+        if self.signer is not None and (who := self.signer.refusal(record.key, record.value, record.headers)):
+            self.fleet.unverified[who] = self.fleet.unverified.get(who, 0) + 1
+            return None
         try:
-            return decode(value or b"")
+            return decode(record.value or b"")
         except WireError as exc:
             self.fleet.rejected += 1
             log.debug("refused a record on the reports topic: %s", exc)
@@ -230,6 +237,8 @@ class Watcher(OwnLoop, Readout):
 
     def _take_control(self, records: Iterable[Any]) -> None:
         for record in records:
+            if self.signer is not None and self.signer.refusal(record.key, record.value, record.headers):
+                continue  # a switch nobody with the secret made: no worker obeys it, nor is it shown
             try:
                 control = ControlRecord.decode(record.key, record.value)
             except WireError:
@@ -242,7 +251,9 @@ class Watcher(OwnLoop, Readout):
         while True:
             record = await self._outbox.get()
             try:
-                await producer.send_and_wait(CONTROL, record.encode(), key=record.key)
+                value = record.encode()
+                signed = self.signer.headers(record.key, value) if self.signer is not None else None
+                await producer.send_and_wait(CONTROL, value, key=record.key, headers=signed)
             except Exception as exc:
                 log.warning("a switch could not be sent: %s", one_line(exc))
 

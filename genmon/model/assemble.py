@@ -120,6 +120,7 @@ def build(reading: Reading, clocks: Clocks) -> tuple[Snapshot, Clocks]:
         apps=statuses,
         workers=reading.workers,
         rejected_reports=reading.rejected,
+        unverified_reports=dict(reading.unverified),
     )
     return snapshot, clocks
 

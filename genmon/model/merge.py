@@ -90,6 +90,8 @@ class Fleet:
         """Deltas that could not be folded (no checkpoint before them): the next checkpoint mends it."""
         self.rejected = 0
         """Records on the reports topic that were not a report genmon can read (refused whole)."""
+        self.unverified: dict[str, int] = {}
+        """With a secret: records refused because they do not verify, by the key id they claim."""
         self.switches: dict[tuple[str, str], Switch] = {}
         """(app id, generator or ``*``) -> the desired state (empty: nobody switched anything)"""
 
@@ -200,6 +202,7 @@ class Fleet:
             group_members=dict(group_members or {}),
             wall=wall,
             rejected=self.rejected,
+            unverified=dict(self.unverified),
         )
 
     def _with_latency(self, src: SourceState, now: float, turns: set[str]) -> SourceState:

@@ -390,6 +390,9 @@ class Snapshot:
     apps: tuple[AppStatus, ...] = ()
     workers: tuple[WorkerStatus, ...] = ()
     """The worker processes the snapshot was merged from."""
+    unverified_reports: Mapping[str, int] = field(default_factory=dict)
+    """With a secret: reports not merged because they do not verify, by the key id they claim
+    (``unsigned``: no signature at all)."""
     rejected_reports: int = 0
     """Records on the reports topic the watcher refused (not a report it can read): they changed nothing."""
     draining: tuple[str, ...] = ()
@@ -449,4 +452,5 @@ class Snapshot:
             ],
             "still_draining": list(self.draining),
             "rejected_reports": self.rejected_reports,
+            "unverified_reports": dict(self.unverified_reports),
         }

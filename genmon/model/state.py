@@ -219,3 +219,5 @@ class Reading:
     """``now`` on the wall clock (what workers stamp their events with)."""
     rejected: int = 0
     """Records on the reports topic refused as not a readable report (hostile or foreign)."""
+    unverified: Mapping[str, int] = field(default_factory=dict)
+    """With a secret: reports refused as not signed with it, by the key id they claim."""

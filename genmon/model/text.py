@@ -124,6 +124,8 @@ def header_line(snap: Snapshot) -> str:
         fleet = f" ─ workers {alive} alive" + (f", {gone} gone" if gone else "")
     from genmon.model.view import rows_line  # view builds on this module's words
 
+    for who, count in snap.unverified_reports.items():
+        fleet += f" ─ ✗ unverified reports: {count} from {who}"
     if snap.rejected_reports:
         fleet += f" ─ {plural(snap.rejected_reports, 'rejected report')}"
     broken = [line.split(":", 1)[0] for app in snap.apps for line in app.not_imported]

@@ -19,7 +19,7 @@ import pytest
 
 from genmon.broker import BrokerProcess
 from genmon.fleet.watcher import Watcher
-from genmon.model import PipelineSnapshot, Snapshot, Stage, VerdictState
+from genmon.model import PipelineSnapshot, Snapshot, Stage, VerdictState, header_line
 from genmon.watch.waiting import wait_for, wait_settled
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -333,5 +333,89 @@ def test_hostile_records_on_the_reports_topic_change_nothing_and_are_counted(
         assert snap.rejected_reports == len(hostile)
         assert snap.pipeline("numbers").counts.as_tuple() == (30,) * 5
         assert watcher.snapshot(fresh=True).pipeline("numbers").counts.processed == 30  # still reading
+    finally:
+        watcher.stop()
+
+
+@pytest.mark.brokers("embedded")  # signing is the workers' and the watcher's: no broker behaviour in it
+def test_with_a_secret_forged_and_replayed_switches_and_forged_reports_change_nothing(
+    broker: BrokerProcess, app_id: str, fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers and watcher share GENMON_SECRET. A switch written by someone without it (unsigned, or
+    signed with another secret) is obeyed by no worker; an old signed switch written again changes
+    nothing; a forged report is not merged and is counted as unverified."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    from genmon.fleet.channel import CONTROL, REPORTS
+    from genmon.fleet.signing import Signer
+    from genmon.model.control_record import ControlRecord
+    from genmon.model.wire import WorkerReport, encode
+
+    monkeypatch.setenv("GENMON_SECRET", "fleet-secret")  # the workers inherit it, the watcher reads it
+    assert broker.address is not None
+    bootstrap = broker.address.bootstrap
+    watcher = Watcher(broker.address, accept=lambda r: any(a.app_id == app_id for a in r.apps)).start()
+
+    async def produce(topic: str, key: bytes, value: bytes, headers: list[tuple[str, bytes]] | None) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(topic, value, key=key, headers=headers)
+        finally:
+            await producer.stop()
+
+    async def signed_on_record() -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+        consumer = AIOKafkaConsumer(CONTROL, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            while True:
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    for r in records:
+                        if r.key == f"{app_id}/numbers".encode() and b'"on": true' in r.value:
+                            return r.key, r.value, list(r.headers)
+        finally:
+            await consumer.stop()
+
+    def all_on(want: bool) -> bool:
+        reports = own_reports(watcher)
+        return len(reports) == 2 and all(on is want for on, _ in reports.values())
+
+    try:
+        for _ in range(2):
+            fleet.start()
+        wait_for(watcher, lambda s: all_on(True) and s.pipeline("numbers").counts.processed > 50, 90)
+        watcher.set_generator("numbers", True)  # a signed "on", to replay later
+        key, value, headers = asyncio.run(asyncio.wait_for(signed_on_record(), 30))
+        # forged: unsigned, and signed with another secret — no worker obeys either
+        forged = ControlRecord(app_id, "numbers", False, time.time_ns())
+        asyncio.run(produce(CONTROL, forged.key, forged.encode(), None))
+        other = Signer(b"not-the-fleet-secret")
+        asyncio.run(produce(CONTROL, forged.key, forged.encode(), other.headers(forged.key, forged.encode())))
+        time.sleep(4)
+        assert all_on(True), own_reports(watcher)
+        # the real switch, made by the watcher with the secret: obeyed by both
+        watcher.set_generator("numbers", False)
+        wait_for(watcher, lambda s: all_on(False), 15)
+        assert all_on(False), own_reports(watcher)
+        # the old signed "on" written again: it verifies, but it is older than "off"
+        asyncio.run(produce(CONTROL, key, value, headers))
+        time.sleep(4)
+        assert all_on(False), own_reports(watcher)
+        # a forged report: a worker nobody runs
+        apps = next(iter(watcher.fleet.heard.values())).report.apps
+        fake = WorkerReport(
+            worker=f"evil:9:{app_id}",
+            host="evil",
+            pid=9,
+            started=time.time(),
+            at=time.time(),
+            number=1,
+            apps=apps,
+        )
+        asyncio.run(produce(REPORTS, fake.key, encode(fake), None))
+        after = wait_for(watcher, lambda s: s.unverified_reports.get("unsigned", 0) >= 1, 15)
+        assert after.unverified_reports.get("unsigned", 0) >= 1
+        assert all(w.name != "evil:9" for w in after.workers)
+        assert "✗ unverified reports: " in header_line(after)
     finally:
         watcher.stop()
