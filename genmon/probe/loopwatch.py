@@ -34,7 +34,7 @@ class LoopWatch:
             if beats % ASSIGNMENT_EVERY == 0:
                 self.assigned = assigned_topics(app)
             beats += 1
-            before = time.monotonic()
+            before, wall = time.monotonic(), time.time()  # the one to measure, the one to show
             self._last_beat = before
             await asyncio.sleep(HEARTBEAT_SECONDS)
             late = time.monotonic() - before - HEARTBEAT_SECONDS
@@ -42,7 +42,7 @@ class LoopWatch:
                 s = self.stalls
                 longest, at = s.longest, s.longest_at
                 if late > longest:
-                    longest, at = late, time.strftime("%H:%M:%S", time.localtime(before))
+                    longest, at = late, time.strftime("%H:%M:%S", time.localtime(wall))
                 self.stalls = LoopStalls(s.count + 1, longest, at)
 
     def current(self, now: float, running: bool = True) -> LoopStalls:

@@ -302,7 +302,7 @@ class GenmonApp(App[None]):
 
     def on_key(self, event: events.Key) -> None:
         search = self.query_one("#search", Input)
-        if event.key == "escape" and search.has_focus:
+        if event.key == "escape" and (search.has_focus or search.value):  # the search typed, or still applied
             search.value = ""
             search.remove_class("shown")
             self.query_one(PipelineTable).focus()

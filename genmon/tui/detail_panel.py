@@ -164,7 +164,14 @@ class DetailPanel(Horizontal):
         )
 
     def show(self, pipe: PipelineSnapshot | None, history: RateHistory, snapshot: Snapshot) -> None:
-        if pipe is None:
+        if pipe is None and not snapshot.pipelines:
+            return  # no row yet: the table says so
+        if pipe is None:  # rows, but none shown (a filter or a search that keeps no row)
+            self.border_title = "no row shown"
+            self.query_one(Rates).display = False
+            self.query_one(Explanation).show_text(
+                "No row matches: f shows all rows again, escape (or / and an empty search) clears the search."
+            )
             return
         title = f"{pipe.name}: {flow(pipe)}"
         if title != self.border_title:  # setting it repaints the panel, even to the same words

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 from genmon.model import STAGES, PipelineSnapshot, Snapshot, Stage, flow
 from genmon.tui.detail_panel import Explanation, RateHistory, Rates
@@ -69,7 +69,7 @@ def facts(pipe: PipelineSnapshot) -> Text:
 class DetailScreen(ModalScreen[None]):
     """Refreshed with every snapshot while open; escape, enter, d or q closes it."""
 
-    BINDINGS = [Binding("escape,enter,d,q", "close", "close")]
+    BINDINGS = [Binding("escape,enter,d,q", "close", "close", key_display="esc")]
 
     def __init__(self, name: str) -> None:
         super().__init__()
@@ -83,6 +83,7 @@ class DetailScreen(ModalScreen[None]):
                 yield Static(id="detail-stages")
             yield Static(id="detail-facts")
             yield Explanation(id="detail-why")
+        yield Footer()  # its own keys: the main screen's do nothing here
 
     def show(self, snapshot: Snapshot, history: RateHistory) -> None:
         try:

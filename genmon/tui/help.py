@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Markdown
+from textual.widgets import Footer, Markdown
 
 STAGES = """\
 | stage | the value… |
@@ -27,7 +27,7 @@ class HelpScreen(ModalScreen[None]):
     """Opened with ``?``; any of escape, ``q`` or ``?`` closes it."""
 
     BINDINGS = [
-        Binding("escape,q,question_mark", "dismiss", "close", show=True),
+        Binding("escape,q,question_mark", "dismiss", "close", show=True, key_display="esc"),
     ]
 
     def __init__(
@@ -64,6 +64,7 @@ class HelpScreen(ModalScreen[None]):
         )
         with VerticalScroll(id="help-body"):
             yield Markdown(text)
+        yield Footer()  # its own keys: the main screen's do nothing here
 
     def action_dismiss(self) -> None:  # type: ignore[override]
         self.dismiss(None)

@@ -97,6 +97,9 @@ class PipelineTable(ScrollView, can_focus=True):
         self._strips: dict[str, tuple[object, Strip]] = {}
         """row key -> (what it was drawn from, the line): a row is drawn again only when that changes"""
         self._cursor = 0
+        self.chosen = False
+        """The user moved the highlight: it then follows its row wherever the row sorts; until
+        then it stays on the first row (problems sort first: the first "why" explains one)."""
         self._widths: dict[str, int] = {}
         self._shown: list[str] = [key for key, _ in COLUMNS]
         self._spans: list[int] = []
@@ -141,6 +144,7 @@ class PipelineTable(ScrollView, can_focus=True):
         if not self._order:
             return
         row = max(0, min(row, len(self._order) - 1))
+        self.chosen = True
         before = self._cursor
         self._cursor = row
         self._scroll_to_cursor(animate)
@@ -284,7 +288,7 @@ class PipelineTable(ScrollView, can_focus=True):
         if came_or_went:
             self.virtual_size = Size(self.virtual_size.width, len(order) + 1)
             self.refresh(layout=True)
-        self._cursor = order.index(keep) if keep in self._latest else 0
+        self._cursor = order.index(keep) if self.chosen and keep in self._latest else 0
         self._scroll_to_cursor()
         self.refresh()
         if self.highlighted_key != keep:

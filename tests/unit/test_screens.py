@@ -23,6 +23,7 @@ from fakes import (
 from textual.pilot import Pilot
 
 from genmon.tui import GenmonApp
+from genmon.tui.detail_panel import DetailPanel
 from genmon.tui.table import PipelineTable
 from genmon.watch.logs import LogRing
 
@@ -299,3 +300,44 @@ async def test_a_refresh_draws_only_the_rows_that_changed() -> None:
         await pilot.pause(0.6)
         assert len(drawn) == 1  # that row's line, once; the 199 others and the labels were not drawn
         assert str(table.get_row_at(5)[2]) == str(pipes[[p.name for p in pipes].index(name)].counts.yielded)
+
+
+async def test_the_highlight_starts_on_the_first_row_until_the_user_moves_it() -> None:
+    """At start every row may look fine; when one turns into a problem it sorts first, and the
+    highlight (and so the first "why" read) goes with the first row — until the user moves it."""
+    from dataclasses import replace as copy
+
+    from genmon.model import Verdict, VerdictState
+
+    monitor = busy(30)
+    async with on_screen(monitor) as (_app, pilot, table):
+        assert table.cursor_row == 0
+        assert table.highlighted_pipeline == table._order[0] == "gen-0007"  # busy(30)'s one loss
+        lost = Verdict(VerdictState.LOST, "lost at received: 3", "received", lost=3)
+        pipes = tuple(
+            copy(p, verdict=lost)
+            if p.name == "gen-0020"
+            else copy(p, verdict=Verdict(VerdictState.OK, "ok"))
+            if p.name == "gen-0007"
+            else p
+            for p in monitor.snap.pipelines
+        )
+        monitor.snap = copy(monitor.snap, pipelines=pipes)
+        await pilot.pause(0.6)
+        assert table._order[0] == "gen-0020" and table.highlighted_pipeline == "gen-0020"
+        await pilot.press("down")  # the user's choice from now on
+        chosen = table.highlighted_pipeline
+        assert chosen != "gen-0020" and table.chosen
+
+
+async def test_escape_clears_a_search_after_enter_and_an_empty_table_empties_the_detail() -> None:
+    async with on_screen(busy(30)) as (app, pilot, table):
+        await pilot.press("slash", *"gen-002", "enter")
+        assert table.row_count == 10 and table.has_focus  # the search applies, the table has the keys
+        await pilot.press("escape")
+        assert table.row_count == 30 and "matching" not in str(table.border_title)
+        await pilot.press("slash", *"nothing-like-it")
+        await pilot.pause(0.1)
+        assert table.row_count == 0
+        panel = app.query_one(DetailPanel)
+        assert panel.border_title == "no row shown"  # not the last row's explanation any more
