@@ -257,7 +257,7 @@ def _pipeline(
             patient = replace(clocks, settle_seconds=clocks.settle_seconds + REPLY_SUBSCRIBE_SECONDS)
             verdict = patient.verdict(src.name, judged, src.on, now, seen)
             if verdict.state == VerdictState.IN_FLIGHT:
-                text = f"ok · {verdict.in_flight} {REPLIES_WAIT}"
+                text = f"ok · {verdict.in_flight:,} {REPLIES_WAIT}"
                 verdict = replace(verdict, text=text)
         verdict = _stuck(verdict, src, app, reading, clocks) or verdict
         outage = _broker_outage(verdict, clocks, src.name, reading)
@@ -265,7 +265,7 @@ def _pipeline(
         if outage is not None and verdict.state == VerdictState.LOST:
             verdict = replace(
                 verdict,
-                text=f"lost with the broker at {verdict.stage}: {verdict.lost} ({window})",
+                text=f"lost with the broker at {verdict.stage}: {verdict.lost:,} ({window})",
                 cause=Cause.BROKER,
                 error=window,
             )
@@ -275,7 +275,7 @@ def _pipeline(
             # Consumers genmon does not follow read some partitions: what they took is not lost.
             verdict = Verdict(
                 VerdictState.UNVERIFIABLE,
-                f"unverifiable: {verdict.lost} at {verdict.stage} ({shared})",
+                f"unverifiable: {verdict.lost:,} at {verdict.stage} ({shared})",
                 verdict.stage,
                 in_flight=verdict.lost,
                 error=shared,
@@ -285,7 +285,7 @@ def _pipeline(
             worker = app.gone[0].split(" ", 1)[0]
             verdict = Verdict(
                 VerdictState.UNVERIFIABLE,
-                f"unverifiable: {verdict.lost} at {verdict.stage} ({worker} gone)",
+                f"unverifiable: {verdict.lost:,} at {verdict.stage} ({worker} gone)",
                 verdict.stage,
                 in_flight=verdict.lost,
                 error=app.gone[0],
@@ -293,13 +293,13 @@ def _pipeline(
         elif len(causes := [c for c in damaged if c.stage == verdict.lost_at]) > 1:
             # several ways values were lost on the way to one stage: each, with its count
             parts = "; ".join(
-                f"{c.words}: {damaged[c].count}" for c in sorted(causes, key=lambda c: -damaged[c].count)
+                f"{c.words}: {damaged[c].count:,}" for c in sorted(causes, key=lambda c: -damaged[c].count)
             )
-            verdict = replace(verdict, text=f"lost at {verdict.stage}: {verdict.lost} ({parts})")
+            verdict = replace(verdict, text=f"lost at {verdict.stage}: {verdict.lost:,} ({parts})")
         elif verdict.cause is not None and verdict.cause in src.notes:
             # What genmon saw happen, in its own words: "agent count raised KeyError('x')".
             note = src.notes[verdict.cause]
-            verdict = replace(verdict, text=f"lost at {verdict.stage}: {verdict.lost} ({note})", error=note)
+            verdict = replace(verdict, text=f"lost at {verdict.stage}: {verdict.lost:,} ({note})", error=note)
         elif src.switching and verdict.state != VerdictState.LOST:
             verdict = replace(verdict, text=src.switching)
         elif misnamed is not None and verdict.lost_at == Stage.RECEIVED:
@@ -310,6 +310,12 @@ def _pipeline(
             verdict = replace(verdict, text=text)
         elif sinks and verdict.state in (VerdictState.OK, VerdictState.IN_FLIGHT):
             verdict = replace(verdict, text=f"{verdict.text} · to sink {', '.join(sinks)}")
+    if src.stalls and verdict.state in (VerdictState.OK, VerdictState.IN_FLIGHT, VerdictState.PAUSED):
+        # counted "stalled" in the header: the row says why, not only "ok"
+        times = "once" if src.stalls == 1 else f"{src.stalls:,} times"
+        verdict = replace(
+            verdict, text=f"{verdict.text} · blocked the loop {times} (longest {src.longest_stall:.2f}s)"
+        )
     processed_by: dict[str, int] = {}
     for (_topic, agent), ids in src.processed.items():
         processed_by[agent] = processed_by.get(agent, 0) + len(ids)
@@ -373,7 +379,7 @@ def _stuck(
             why += f"; {other}"
         return Verdict(
             VerdictState.STUCK,
-            f"stuck at received: {count} ({why})",
+            f"stuck at received: {count:,} ({why})",
             Stage.RECEIVED,
             in_flight=count,
             cause=Cause.UNASSIGNED,
@@ -396,7 +402,7 @@ def _stuck(
             why = f"{note} at {wall_clock(at)}; nothing read from {topic} since{lag}"
             return Verdict(
                 VerdictState.STUCK,
-                f"stuck at received: {count} ({why})",
+                f"stuck at received: {count:,} ({why})",
                 Stage.RECEIVED,
                 in_flight=count,
                 cause=Cause.AGENT_DEAD,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from genmon.model.ids import MissingIds
 from genmon.model.snapshot import PipelineSnapshot
-from genmon.model.text import short_name
+from genmon.model.text import plural, short_name
 from genmon.model.vocabulary import REPLIES_WAIT, Cause, RowKind, Stage, VerdictState
 
 PUMP_FIX = """\
@@ -311,7 +311,8 @@ def diagnose(
         return Diagnosis(f"the generator is switched off after {c.yielded} values; space resumes it.")
     if v.state == VerdictState.IN_FLIGHT:
         return Diagnosis(
-            f"{v.in_flight} values are between yielded and processed and still moving; a shortfall "
+            f"{plural(v.in_flight, 'value')} {'is' if v.in_flight == 1 else 'are'} between yielded and "
+            "processed and still moving; a shortfall "
             "only counts as lost once the pipeline is quiet for the settle timeout."
         )
     if pipe.kind == RowKind.SENDER:

@@ -54,11 +54,11 @@ def _judged(pipe: PipelineSnapshot, upstream: tuple[HopLoss, ...]) -> PipelineSn
             else "(" + "; ".join(f"{d.row}: {d.ids.count} {d.cause.words}" for d in pipe.downstream) + ")"
         )
         if verdict.state.problem:
-            verdict = replace(verdict, text=f"{verdict.text} · {n} more lost downstream")
+            verdict = replace(verdict, text=f"{verdict.text} · {n:,} more lost downstream")
         elif verdict.state != VerdictState.UNVERIFIABLE:
             verdict = Verdict(
                 VerdictState.LOST,
-                f"lost downstream: {n} {where}",
+                f"lost downstream: {n:,} {where}",
                 None,
                 lost=n,
                 in_flight=verdict.in_flight,

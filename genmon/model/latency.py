@@ -11,6 +11,7 @@ import bisect
 import itertools
 from collections.abc import Iterable
 
+from hdrh.codec import HdrHistogramEncoder
 from hdrh.histogram import HdrHistogram
 
 LATENCY_MAX_US = 3_600_000_000
@@ -19,9 +20,32 @@ JOIN = "\n"
 """Between the encoded histograms of a merged source's parts (base64 never holds a newline)."""
 
 
+SHAPE = (1, LATENCY_MAX_US, 2)
+"""Every latency histogram's: 1 µs to an hour, two significant digits."""
+
+
 def histogram() -> HdrHistogram:
-    """An empty latency histogram: 1 µs to an hour, two significant digits."""
-    return HdrHistogram(1, LATENCY_MAX_US, 2)
+    """An empty latency histogram of the one shape."""
+    return HdrHistogram(*SHAPE)
+
+
+ENCODED_MAX = 64 * 1024
+"""The longest encoded histogram read (genmon's own encode to a few KB)."""
+
+
+def decoded(text: str) -> HdrHistogram | None:
+    """An encoded histogram of genmon's one shape, or None for anything else: a report anyone may
+    write must not make the watcher build a histogram of any size it claims."""
+    if len(text) > ENCODED_MAX:
+        return None
+    try:
+        payload = HdrHistogramEncoder.decode(text.encode(), True)
+        head = payload.payload
+        if (head.lowest_trackable_value, head.highest_trackable_value, head.significant_figures) != SHAPE:
+            return None
+        return HdrHistogram(*SHAPE, hdr_payload=payload)
+    except Exception:
+        return None
 
 
 def latency_summary(encoded: str) -> dict[str, float]:
@@ -31,7 +55,9 @@ def latency_summary(encoded: str) -> dict[str, float]:
     for text in encoded.split(JOIN):
         if not text:
             continue
-        hist = HdrHistogram.decode(text.encode())
+        hist = decoded(text)
+        if hist is None:
+            continue
         if total is None:
             total = hist
         else:

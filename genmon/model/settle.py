@@ -128,7 +128,7 @@ class Clocks:
                 # values missing there beyond the seen ones are in flight, not lost: an agent Faust
                 # restarts after a crash reads on after a pause (longer than the settle timeout)
                 rest = max(values[i - 1] - values[i] - count, 0)
-                text = f"lost at {stage}: {count} ({cause.words})"
+                text = f"lost at {stage}: {count:,} ({cause.words})"
                 return Verdict(
                     VerdictState.LOST, text, stage, lost=count, in_flight=rest, cause=cause, proof=cause.proof
                 )
@@ -139,7 +139,7 @@ class Clocks:
             if clock is not None and self._quiet(clock, i, now):
                 stage = STAGES[i]
                 return Verdict(
-                    VerdictState.LOST, f"lost at {stage}: {short}", stage, lost=short, proof=Proof.QUIET
+                    VerdictState.LOST, f"lost at {stage}: {short:,}", stage, lost=short, proof=Proof.QUIET
                 )
         in_flight = max(values[0] - values[-1], 0)
         if not values[0]:  # nothing yielded: there is nothing to call ok
@@ -148,5 +148,5 @@ class Clocks:
             text = "paused" + (f" · {in_flight} in flight" if in_flight else "")
             return Verdict(VerdictState.PAUSED, text, in_flight=in_flight)
         if in_flight:
-            return Verdict(VerdictState.IN_FLIGHT, f"ok · {in_flight} in flight", in_flight=in_flight)
+            return Verdict(VerdictState.IN_FLIGHT, f"ok · {in_flight:,} in flight", in_flight=in_flight)
         return Verdict(VerdictState.OK, "ok")

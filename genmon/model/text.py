@@ -5,6 +5,8 @@ No Textual and no Rich here: plain strings, so the screen, the headless report a
 
 from __future__ import annotations
 
+import re
+
 from genmon.model.snapshot import PipelineSnapshot, Snapshot
 from genmon.model.vocabulary import CHANNEL, RowKind, Stage
 
@@ -17,10 +19,13 @@ HINTS = {
 def one_line(exc: BaseException) -> str:
     """``TypeError: message`` on one line: how genmon reports any exception to a user."""
     text = str(exc).strip().splitlines()
-    detail = text[0] if text else ""
+    detail = LOCALS.sub("", text[0]) if text else ""  # a function's own name, not Python's qualname
     line = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
     return line + "".join(hint for known, hint in HINTS.items() if known in detail)
 
+
+LOCALS = re.compile(r"\b(?:\w+\.)*<locals>\.")
+"""``make_app.<locals>.`` in front of a function's name (a qualname): the user knows it by its name."""
 
 WRAPPERS = ("MaxRestartsExceeded", "SystemExit")
 """Exceptions that only say *that* something failed (mode's supervisor giving up, a worker
@@ -51,7 +56,7 @@ def short_name(qualname: str) -> str:
 
 def plural(count: int, word: str) -> str:
     """``1 pipeline``, ``3 pipelines``."""
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
 
 
 NAME_ENDS = 12

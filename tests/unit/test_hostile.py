@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import tracemalloc
 import zlib
 from typing import Any
@@ -24,7 +25,12 @@ from genmon.model.merge import Fleet
 from genmon.model.wire import MAX_INFLATED, ZDICT, WireError, WorkerReport, decode, encode
 from genmon.probe import Probe
 
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=int(os.environ.get("GENMON_FUZZ_EXAMPLES", "300")),
+    derandomize=not os.environ.get("GENMON_FUZZ_EXAMPLES"),  # CI: the same examples every run
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 BROKER = BrokerInfo("kafka://127.0.0.1:9", embedded=False, up=True)
 
 
