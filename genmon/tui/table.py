@@ -49,6 +49,10 @@ def _group_cells(group: Group) -> dict[str, Cell]:
     }
 
 
+VERDICT_MIN = 12
+"""The verdict column is never cut narrower than this (the screen scrolls sideways then)."""
+
+
 def fit(text: str, width: int, right: bool = False) -> str:
     """``text`` in exactly ``width`` cells: padded on the side away from ``right``, cut with ``…``."""
     length = cell_len(text)
@@ -249,6 +253,10 @@ class PipelineTable(ScrollView, can_focus=True):
         self._widths = sizes
         shown, flow_width = self._fit(sizes)
         spans = [flow_width if key == "flow" else sizes[key] for key in shown]
+        over = sum(span + 2 for span in spans) - self._room()
+        if over > 0 and "verdict" in shown:  # the last column, cut with "…" by fit(), not by the border
+            at = shown.index("verdict")
+            spans[at] = max(VERDICT_MIN, spans[at] - over)
         if (shown, spans) == (self._shown, self._spans):
             return
         self._shown, self._spans = shown, spans
@@ -256,11 +264,14 @@ class PipelineTable(ScrollView, can_focus=True):
         self.virtual_size = Size(sum(span + 2 for span in spans), len(self._order) + 1)
         self.refresh()
 
+    def _room(self) -> int:
+        return self.scrollable_content_region.width or self.app.size.width - 4  # 4: borders, scrollbar
+
     def _fit(self, sizes: dict[str, int]) -> tuple[list[str], int]:
         """The columns that fit the table's width and the flow's width there: the flow takes what is
         left (cut at the end, whole in the detail panel's title); below ``FLOW_MIN`` it is dropped,
         then acked: at 80 columns the counts and verdict matter more than the flow."""
-        room = self.scrollable_content_region.width or self.app.size.width - 4  # 4: borders, scrollbar
+        room = self._room()
         keep = [key for key, _ in COLUMNS]
         for dropped in (None, *DROP_ORDER):
             if dropped is not None:
