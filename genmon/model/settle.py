@@ -125,9 +125,11 @@ class Clocks:
         for i, stage in enumerate(STAGES[1:], start=1):
             count, cause = (seen or {}).get(stage, (0, None))
             if count and cause is not None:
-                # values missing there beyond the seen ones are in flight, not lost: an agent Faust
-                # restarts after a crash reads on after a pause (longer than the settle timeout)
+                # values missing there beyond the seen ones are in flight while the stage moves (an
+                # agent Faust restarts after a crash reads on after a pause), not lost
                 rest = max(values[i - 1] - values[i] - count, 0)
+                if rest and clock is not None and self._quiet(clock, i, now):
+                    rest = 0  # the stage stopped moving: nothing more is on its way (they stay missing)
                 text = f"lost at {stage}: {count:,} ({cause.words})"
                 return Verdict(
                     VerdictState.LOST, text, stage, lost=count, in_flight=rest, cause=cause, proof=cause.proof
