@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -61,6 +62,14 @@ from genmon.session import Options, running, settle_and_read
     help="A topic the app writes for others to read (repeatable): never a problem, even with "
     "--fail-on unread.",
 )
+@click.option(
+    "--junit",
+    "junit_path",
+    metavar="FILE",
+    default=None,
+    help="Also write the result as JUnit XML (a test case per pipeline, a failure per problem) for "
+    "CI test reporters.",
+)
 @workers_option
 @loglevel_option
 @keep_log_option
@@ -75,6 +84,7 @@ def check(
     allow_empty: bool,
     fail_on: str,
     sinks: tuple[str, ...],
+    junit_path: str | None,
     workers: int,
     loglevel: str,
 ) -> None:
@@ -86,6 +96,10 @@ def check(
     except ValueError as exc:
         raise UsageProblem(f"--fail-on: {exc}") from None
     broker_choice(broker, embedded)
+    if junit_path is not None:
+        folder = os.path.dirname(os.path.abspath(junit_path))
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            raise UsageProblem(f"--junit: cannot write in {folder}")
     opts = Options(
         broker,
         embedded,
@@ -101,6 +115,10 @@ def check(
 
     snapshot = outcome.final_snapshot(run, snapshot)
     found = problems(snapshot, kinds, declared_sinks=sinks)
+    if junit_path is not None:
+        from genmon.cli.junit import write_junit
+
+        write_junit(junit_path, snapshot, found)
     print_report(snapshot, json_output)
     if not json_output:
         click.echo(

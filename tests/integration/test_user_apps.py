@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -283,8 +284,17 @@ def test_check_fails_an_app_with_a_known_loss(broker: BrokerProcess) -> None:
         "events: lost at sent: 10 (send not awaited), ids 3, 6, 9, 12, 15, 18, 21, 24, 27, 30" in done.stdout
     )
     assert any(line.startswith("log: /") for line in done.stdout.splitlines()), done.stdout
-    json_run = check("-A", "tests.apps.lossy", *broker_args(broker), "--duration", "5", "--json")
+    junit = Path(tempfile.mkdtemp(prefix="genmon-junit-")) / "genmon.xml"
+    json_run = check(
+        "-A", "tests.apps.lossy", *broker_args(broker), "--duration", "5", "--json", "--junit", str(junit)
+    )
     assert json_run.returncode == 1
+    cases = {case.get("name"): case for case in ET.parse(junit).getroot().iter("testcase")}
+    (failure,) = cases["events"].findall("failure")
+    assert failure.get("message") == (
+        "events: lost at sent: 10 (send not awaited), ids 3, 6, 9, 12, 15, 18, 21, 24, 27, 30"
+    )
+    shutil.rmtree(junit.parent)
     events = next(p for p in json.loads(json_run.stdout)["pipelines"] if p["name"] == "events")
     assert events["verdict"]["stage"] == "sent" and events["verdict"]["cause"] == "unawaited"
     assert events["damaged"]["unawaited"]["ranges"] == [[n, n] for n in range(3, 31, 3)]

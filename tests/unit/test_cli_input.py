@@ -38,6 +38,7 @@ def run(args: list[str], cwd: Path, timeout: float = 60) -> subprocess.Completed
         (["--version", "extra"], "No such command 'extra'"),
         (["--version", "check"], "--version takes no command"),
         (["check", "-A", "x", "--duration", "inf"], "must be a number greater than 0"),
+        (["check", "-A", "x", "--embedded", "--junit", "/nonexistent/dir/r.xml"], "--junit: cannot write in"),
         (["watch", "--broker", "kafka://127.0.0.1:1", "--duration", "1e10"], "more than the maximum"),
         (["serve"], "genmon serve needs --broker URL"),
         (["serve", "--broker", "kafka://127.0.0.1:1"], "unreachable"),
