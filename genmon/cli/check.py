@@ -70,6 +70,14 @@ from genmon.session import Options, running, settle_and_read
     help="Also write the result as JUnit XML (a test case per pipeline, a failure per problem) for "
     "CI test reporters.",
 )
+@click.option(
+    "--summary",
+    "summary_path",
+    metavar="FILE",
+    default=None,
+    help="Also append the result as Markdown (problems, table, the flow as a Mermaid chart) to FILE; "
+    "under GitHub Actions it goes to $GITHUB_STEP_SUMMARY by itself.",
+)
 @workers_option
 @loglevel_option
 @keep_log_option
@@ -85,6 +93,7 @@ def check(
     fail_on: str,
     sinks: tuple[str, ...],
     junit_path: str | None,
+    summary_path: str | None,
     workers: int,
     loglevel: str,
 ) -> None:
@@ -96,10 +105,11 @@ def check(
     except ValueError as exc:
         raise UsageProblem(f"--fail-on: {exc}") from None
     broker_choice(broker, embedded)
-    if junit_path is not None:
-        folder = os.path.dirname(os.path.abspath(junit_path))
-        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-            raise UsageProblem(f"--junit: cannot write in {folder}")
+    for option, path in (("--junit", junit_path), ("--summary", summary_path)):
+        if path is not None:
+            folder = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+                raise UsageProblem(f"{option}: cannot write in {folder}")
     opts = Options(
         broker,
         embedded,
@@ -119,7 +129,14 @@ def check(
         from genmon.cli.junit import write_junit
 
         write_junit(junit_path, snapshot, found)
+    from genmon.cli.summary import github_actions, github_annotations, write_summary
+
+    for path in dict.fromkeys(p for p in (summary_path, os.environ.get("GITHUB_STEP_SUMMARY")) if p):
+        write_summary(path, snapshot, found)
     print_report(snapshot, json_output)
+    if github_actions() and not json_output:  # workflow commands are read from the output
+        for line in github_annotations(found):
+            click.echo(line)
     if not json_output:
         click.echo(
             f"genmon check: {plural(len(found), 'problem')}" + "".join(f"\n  - {line}" for line in found)

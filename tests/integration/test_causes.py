@@ -160,7 +160,9 @@ def test_a_watched_fleet_whose_workers_all_failed_to_start_is_not_ok(
 
 
 @PROBE_SIDE
-def test_a_loss_at_the_last_of_three_hops_names_the_generators_original_ids(broker: BrokerProcess) -> None:
+def test_a_loss_at_the_last_of_three_hops_names_the_generators_original_ids(
+    broker: BrokerProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """orders → enrich (sink=) → route (event.forward) → bill, which raises on every 9th order: the
     hop's row counts the crash in its own numbering and names the origin's ids, the orders row says
     its values 9 and 18 died downstream and where; ``audit``, reading the same topic, is not
@@ -197,7 +199,14 @@ def test_a_loss_at_the_last_of_three_hops_names_the_generators_original_ids(brok
         " — from orders 9, 18"
     )
     assert route["processed_by"]["audit"] == 20  # the correct agent beside it: every value
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")  # as in a GitHub workflow: annotations, a step summary
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     table = check("-A", "tests.apps.multihop", *broker_args(broker), "--duration", "4")
+    assert "::error title=genmon: orders::2 lost downstream at route() (agent bill raised" in table.stdout
+    chart = summary.read_text()
+    assert chart.startswith("### genmon check: ") and "```mermaid\nflowchart LR\n" in chart
+    assert '{{"bill"}}' in chart and "linkStyle " in chart  # the hop where they died, in red
     lines = [" ".join(line.split()) for line in table.stdout.splitlines() if line.startswith("  - ")]
     assert any(
         line.startswith("- orders: 2 lost downstream at route() (agent bill raised")
