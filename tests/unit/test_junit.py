@@ -26,3 +26,23 @@ def test_a_test_case_per_pipeline_and_a_failure_per_problem_with_the_fix() -> No
     assert "why: yielded 212, sent 0" in (unwired.text or "") and "await topic.send" in (unwired.text or "")
     for suite in root.findall("testsuite"):
         assert suite.get("tests") == str(len(suite.findall("testcase")))
+
+
+def test_a_junit_reader_reads_it_as_ci_tools_do() -> None:
+    """junitparser (what several CI plugins build on) reads the suites, cases and failures back."""
+    from junitparser import Failure, JUnitXml
+
+    snap = crashed_monitor().snap
+    found = problems(snap, DEFAULT_FAIL_ON)
+    report = JUnitXml.fromstring(junit_xml(snap, found).decode())
+    failed = {
+        (suite.name, case.name)
+        for suite in report
+        for case in suite
+        if any(isinstance(result, Failure) for result in case.result)
+    }
+    assert failed == {
+        ("genmon-demo", "unwired"),
+        ("genmon-demo-agent-without-stream", "agent-without-stream"),
+    }
+    assert sum(suite.tests for suite in report) == len(snap.pipelines) + 1  # and the crashed app's own case
