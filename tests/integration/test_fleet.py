@@ -383,7 +383,13 @@ def test_with_a_secret_forged_and_replayed_switches_and_forged_reports_change_no
     try:
         for _ in range(2):
             fleet.start()
-        wait_for(watcher, lambda s: all_on(True) and s.pipeline("numbers").counts.processed > 50, 90)
+        wait_for(
+            watcher,
+            lambda s: (
+                all_on(True) and any(p.name == "numbers" and p.counts.processed > 50 for p in s.pipelines)
+            ),
+            90,
+        )
         watcher.set_generator("numbers", True)  # a signed "on", to replay later
         key, value, headers = asyncio.run(asyncio.wait_for(signed_on_record(), 30))
         # forged: unsigned, and signed with another secret — no worker obeys either

@@ -268,8 +268,9 @@ def test_a_topic_created_after_the_agents_subscribed(broker: BrokerProcess, tmp_
     assert text.returncode == 1
     said = " ".join(text.stdout.split())  # the report wraps long lines
     assert (
-        f"{topic} is assigned to no consumer of {topic}. It did not exist when the agents subscribed" in said
-    )
+        f"{topic} is assigned to no consumer of {topic}" in said
+    )  # then the partition counts, if they differ
+    assert "It did not exist when the agents subscribed" in said
     topic = shop_app(tmp_path, "fixed", settings=fast)
     fixed = check("-A", "fixed", "--broker", broker.url, "--create-topics", "--duration", "4", cwd=tmp_path)
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
