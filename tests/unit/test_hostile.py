@@ -29,6 +29,7 @@ FUZZ = settings(
     max_examples=int(os.environ.get("GENMON_FUZZ_EXAMPLES", "300")),
     derandomize=not os.environ.get("GENMON_FUZZ_EXAMPLES"),  # CI: the same examples every run
     deadline=None,
+    database=None,  # no .hypothesis folder in the checkout
     suppress_health_check=[HealthCheck.too_slow],
 )
 BROKER = BrokerInfo("kafka://127.0.0.1:9", embedded=False, up=True)
