@@ -135,7 +135,7 @@ def check(
         write_summary(path, snapshot, found)
     print_report(snapshot, json_output)
     if github_actions() and not json_output:  # workflow commands are read from the output
-        for line in github_annotations(found):
+        for line in github_annotations(found, snapshot):
             click.echo(line)
     if not json_output:
         click.echo(

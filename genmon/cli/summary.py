@@ -65,15 +65,34 @@ def write_summary(path: str, snapshot: Snapshot, found: Iterable[str]) -> None:
         f.write(markdown(snapshot, found))
 
 
-def github_annotations(found: Iterable[str]) -> list[str]:
-    """GitHub workflow commands: one ``::error`` per problem (the row in the title)."""
+def github_annotations(
+    found: Iterable[str], snapshot: Snapshot | None = None, root: str | None = None
+) -> list[str]:
+    """GitHub workflow commands: one ``::error`` per problem, the row in its title, on the line of
+    the row's generator function when it lies under ``root`` (the checkout: the working directory)."""
+    here = os.path.abspath(root or os.getcwd())
+    code = {pipe.name: pipe.code for pipe in (snapshot.pipelines if snapshot else ()) if pipe.code}
     out = []
     for line in found:
         row, _, what = line.partition(": ")
         escaped = what.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        title = row.replace("%", "%25").replace(",", "%2C").replace(":", "%3A")
-        out.append(f"::error title=genmon: {title}::{escaped}")
+        title = _property(row)
+        where = ""
+        path, _, number = code.get(row, "").rpartition(":")
+        if path and number.isdigit() and os.path.abspath(path).startswith(here + os.sep):
+            where = f"file={_property(os.path.relpath(path, here))},line={number},"
+        out.append(f"::error {where}title=genmon: {title}::{escaped}")
     return out
+
+
+def _property(text: str) -> str:
+    return (
+        text.replace("%", "%25")
+        .replace("\r", "%0D")
+        .replace("\n", "%0A")
+        .replace(",", "%2C")
+        .replace(":", "%3A")
+    )
 
 
 def github_actions() -> bool:

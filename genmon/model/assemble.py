@@ -342,6 +342,7 @@ def _pipeline(
         sinks=sinks,
         misnamed=misnamed,
         downstream=downstream_of(src),
+        code=src.code,
     )
 
 

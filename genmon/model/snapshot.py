@@ -154,6 +154,8 @@ class PipelineSnapshot:
     another service). Judged up to acked; received and processed do not apply."""
     misnamed: tuple[str, str] | None = None
     """(sent to, read instead) when an unread topic's name is nearly one an agent reads."""
+    code: str = ""
+    """``path:line`` of the row's generator function (what a CI annotation points at), or empty."""
     downstream: tuple[HopLoss, ...] = ()
     """This row's values that died at a later hop (the hop's row, the cause, the ids)."""
     upstream: tuple[HopLoss, ...] = ()
@@ -185,6 +187,7 @@ class PipelineSnapshot:
             "name": self.name,
             "app": self.app_id,
             "generator": self.generator,
+            "code": self.code or None,
             "kind": self.kind,
             "on": self.on,
             "topics": list(self.topics),

@@ -69,6 +69,8 @@ class SourceState:
     name: str
     function: str
     kind: RowKind
+    code: str = ""
+    """``path:line`` where the source's function is defined (a tracked generator's), or empty."""
     on: bool = True
     owner: str | None = None
     """The label of the app run whose code declared or fed this source."""

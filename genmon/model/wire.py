@@ -158,6 +158,7 @@ def _source(src: SourceState) -> dict[str, Any]:
     return {
         "name": src.name,
         "function": src.function,
+        "code": src.code,
         "kind": src.kind,
         "on": src.on,
         "owner": src.owner,
@@ -258,6 +259,7 @@ def _source_from(d: Any) -> SourceState:
     return SourceState(
         name=text(d["name"], "name"),
         function=text(d["function"], "function"),
+        code=text(d.get("code", ""), "code"),
         kind=RowKind(d["kind"]),
         on=flag(d["on"], "on"),
         owner=maybe_text(d["owner"], "owner"),

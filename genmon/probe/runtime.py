@@ -169,12 +169,17 @@ class Probe:
             touchpoints.uninstall()
 
     # -- sources ---------------------------------------------------------------------------
-    def declare(self, name: str, function: str = "?", kind: RowKind = RowKind.ASYNC) -> Source:
-        """Register a source (idempotent); rows exist before the first value."""
+    def declare(
+        self, name: str, function: str = "?", kind: RowKind = RowKind.ASYNC, code: str = ""
+    ) -> Source:
+        """Register a source (idempotent); rows exist before the first value. ``code``: where its
+        function is defined (``path:line``), when known."""
         with self._lock:
             src = self.sources.get(name)
             if src is None:
-                src = Source(name=name, function=function, kind=kind, token=self.token, owner=OWNER.get())
+                src = Source(
+                    name=name, function=function, kind=kind, token=self.token, owner=OWNER.get(), code=code
+                )
                 self._keep(src)
                 self.sources[name] = src
                 self._by_header[src.header_key] = src

@@ -98,6 +98,8 @@ class Source:
     name: str
     function: str = "?"
     kind: RowKind = RowKind.ASYNC
+    code: str = ""
+    """``path:line`` of the function's definition (a tracked generator's), or empty."""
     on: bool = True
     owner: str | None = None
     seq: int = 0
@@ -339,6 +341,7 @@ class Source:
         return SourceState(
             name=self.name,
             function=self.function,
+            code=self.code,
             kind=self.kind,
             on=self.on,
             owner=self.owner,

@@ -34,6 +34,8 @@ T = TypeVar("T")
 
 declared: dict[str, tuple[str, RowKind]] = {}
 """Every generator ``track`` has wrapped in this process: name -> (function, kind)."""
+where: dict[str, str] = {}
+"""name -> ``path:line`` of the generator function's definition."""
 
 
 @overload
@@ -72,9 +74,10 @@ def track(fn: Any = None, *, name: str | None = None) -> Any:
     label = name or fn.__name__
     function = getattr(fn, "__qualname__", label)
     declared[label] = (function, kind)
+    where[label] = _code_of(fn)
     probe = runtime.active_probe()
     if probe is not None:
-        probe.declare(label, function, kind)
+        probe.declare(label, function, kind, where[label])
     wrapper = _async_wrapper(fn, label) if kind == RowKind.ASYNC else _sync_wrapper(fn, label)
     return wrapper
 
@@ -89,7 +92,15 @@ def _source(label: str) -> Any:
     if src is not None:
         return src
     function, kind = declared.get(label, (label, RowKind.ASYNC))
-    return probe.declare(label, function, kind)
+    return probe.declare(label, function, kind, where.get(label, ""))
+
+
+def _code_of(fn: Callable[..., Any]) -> str:
+    """``path:line`` of the generator function's definition (what a CI annotation points at)."""
+    try:
+        return f"{inspect.getsourcefile(fn) or fn.__code__.co_filename}:{fn.__code__.co_firstlineno}"
+    except (TypeError, AttributeError):
+        return ""
 
 
 def _async_wrapper(fn: Callable[..., Any], label: str) -> Callable[..., AsyncIterator[Any]]:

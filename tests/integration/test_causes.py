@@ -203,7 +203,16 @@ def test_a_loss_at_the_last_of_three_hops_names_the_generators_original_ids(
     monkeypatch.setenv("GITHUB_ACTIONS", "true")  # as in a GitHub workflow: annotations, a step summary
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     table = check("-A", "tests.apps.multihop", *broker_args(broker), "--duration", "4")
-    assert "::error title=genmon: orders::2 lost downstream at route() (agent bill raised" in table.stdout
+    # on the line of the tracked generator, in the checkout (the check's working directory)
+    line = next(
+        n
+        for n, text in enumerate(Path(ROOT, "tests/apps/multihop.py").read_text().splitlines(), 1)
+        if "genmon.track" in text
+    )
+    assert (
+        f"::error file=tests/apps/multihop.py,line={line},title=genmon: orders::2 lost downstream at route() "
+        "(agent bill raised" in table.stdout
+    ), table.stdout[-3000:]
     chart = summary.read_text()
     assert chart.startswith("### genmon check: ") and "```mermaid\nflowchart LR\n" in chart
     assert '{{"bill"}}' in chart and "linkStyle " in chart  # the hop where they died, in red

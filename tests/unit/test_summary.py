@@ -4,6 +4,7 @@ annotations."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from genmon.cli.summary import github_annotations, markdown, mermaid
 from genmon.model import Counts, PipelineSnapshot, RowKind, Verdict, VerdictState
@@ -84,3 +85,16 @@ def test_the_markdown_and_the_annotations() -> None:
         "::error title=genmon: route()::agent bill raised RuntimeError('x') on ids 9, 18 — from orders 9, 18"
     ]
     assert github_annotations(["a,b: 100% done\nnext"]) == ["::error title=genmon: a%2Cb::100%25 done%0Anext"]
+    # on the generator's line when it lies in the checkout; outside it, without a place
+    snap = _snapshot()
+    rows = tuple(
+        replace(p, code="/repo/app/flows.py:12") if p.name == "route()" else p for p in snap.pipelines
+    )
+    placed = replace(snap, pipelines=rows)
+    assert github_annotations(found, placed, root="/repo") == [
+        "::error file=app/flows.py,line=12,title=genmon: route()::agent bill raised RuntimeError('x')"
+        " on ids 9, 18 — from orders 9, 18"
+    ]
+    assert github_annotations(found, placed, root="/elsewhere")[0].startswith(
+        "::error title=genmon: route()::"
+    )
