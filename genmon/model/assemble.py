@@ -378,15 +378,7 @@ def _stuck(
         why = f"{unassigned[0]} is assigned to no consumer of {app.app_id}"
         if (other := mismatch(unassigned[0], app, reading)) is not None:
             why += f"; {other}"
-        return Verdict(
-            VerdictState.STUCK,
-            f"stuck at received: {count:,} ({why})",
-            Stage.RECEIVED,
-            in_flight=count,
-            cause=Cause.UNASSIGNED,
-            error=why,
-            proof=Cause.UNASSIGNED.proof,
-        )
+        return _stuck_at_received(count, Cause.UNASSIGNED, why)
     clock = clocks.rows.get(src.name)
     if clock is None or not app.crashes or not reading.wall:
         return None
@@ -401,16 +393,20 @@ def _stuck(
             offsets = reading.offsets.get(topic)
             lag = f"; lag {offsets.lag}" if offsets is not None and offsets.lag else ""
             why = f"{note} at {wall_clock(at)}; nothing read from {topic} since{lag}"
-            return Verdict(
-                VerdictState.STUCK,
-                f"stuck at received: {count:,} ({why})",
-                Stage.RECEIVED,
-                in_flight=count,
-                cause=Cause.AGENT_DEAD,
-                error=why,
-                proof=Cause.AGENT_DEAD.proof,
-            )
+            return _stuck_at_received(count, Cause.AGENT_DEAD, why)
     return None
+
+
+def _stuck_at_received(count: int, cause: Cause, why: str) -> Verdict:
+    return Verdict(
+        VerdictState.STUCK,
+        f"stuck at received: {count:,} ({why})",
+        Stage.RECEIVED,
+        in_flight=count,
+        cause=cause,
+        error=why,
+        proof=cause.proof,
+    )
 
 
 def _shared_group(verdict: Verdict, app: AppReading | None, reading: Reading) -> str | None:
