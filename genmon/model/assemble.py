@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 from pyroaring import FrozenBitMap
 
-from genmon.model.hops import downstream_of, with_hops
+from genmon.model.hops import downstream_of, lost_from, origin_rows, with_hops
 from genmon.model.ids import Ids, MissingIds, both, either, finished_by_all, id_range, minus, union_all
 from genmon.model.positions import Passed, passed, proven_notes, readers_of
 from genmon.model.rows import combined, flow_order, listening_rows
@@ -69,6 +69,7 @@ def build(reading: Reading, clocks: Clocks) -> tuple[Snapshot, Clocks]:
         {name: union_all([p.ids for p in found.values()]) for name, found in passes.items()},
     )
     first = reading.apps[0] if reading.apps else None
+    rows = origin_rows(reading.sources)
     pipes = tuple(
         _pipeline(
             _with_proven(src, passes.get(src.name), clocks.proven(src.name, reading.now)),
@@ -77,6 +78,7 @@ def build(reading: Reading, clocks: Clocks) -> tuple[Snapshot, Clocks]:
             reading,
             clocks,
             read,
+            rows,
         )
         for src, stages in measured
     )
@@ -200,18 +202,30 @@ def _union(sets: list[Ids]) -> Ids:
     return out
 
 
+def _pairs(src: SourceState, stages: _Stages) -> tuple[tuple[Stage, Ids, Ids | None], ...]:
+    """Per stage: the ids that reached the stage before it, and those that reached it."""
+    expected = src.expected if src.expected is not None else id_range(src.floor + 1, src.seq)
+    return (
+        (Stage.SENT, expected, stages.sent),
+        (Stage.ACKED, stages.sent, stages.acked),
+        (Stage.RECEIVED, stages.acked, stages.received),
+        (Stage.PROCESSED, stages.received, stages.done),
+    )
+
+
+def _missing_at(src: SourceState, stages: _Stages, stage: Stage | None) -> Ids | None:
+    """Every id missing at ``stage`` (not only the first runs a snapshot shows)."""
+    for at, before, reached in _pairs(src, stages):
+        if at == stage:
+            return before if reached is None else minus(before, reached)
+    return None
+
+
 def _missing(src: SourceState, stages: _Stages, judged_to: Stage | None = None) -> dict[Stage, MissingIds]:
     """Which ids reached each stage's predecessor but not the stage: the *which* behind a count;
     ``judged_to``: the last stage that applies (a row whose values leave by a sink topic is judged
     up to acked — nobody here is meant to receive them, so none is missing there)."""
-    expected = src.expected if src.expected is not None else id_range(src.floor + 1, src.seq)
-    done = stages.done
-    pairs: tuple[tuple[Stage, Ids, Ids | None], ...] = (
-        (Stage.SENT, expected, stages.sent),
-        (Stage.ACKED, stages.sent, stages.acked),
-        (Stage.RECEIVED, stages.acked, stages.received),
-        (Stage.PROCESSED, stages.received, done),
-    )
+    pairs = _pairs(src, stages)
     if judged_to is not None:
         pairs = pairs[: STAGES.index(judged_to)]
     missing = {}
@@ -234,6 +248,7 @@ def _pipeline(
     reading: Reading,
     clocks: Clocks,
     read: set[str] | None,
+    rows: Mapping[str, str],
 ) -> PipelineSnapshot:
     now = reading.now
     counts = stages.counts(src)
@@ -342,6 +357,9 @@ def _pipeline(
         sinks=sinks,
         misnamed=misnamed,
         downstream=downstream_of(src),
+        came_from=lost_from(
+            src, verdict, _missing_at(src, stages, verdict.stage) if src.made_from else None, rows
+        ),
         code=src.code,
     )
 

@@ -114,17 +114,15 @@ def diagnose(
             "# why the worker died: its log, its pod's events (OOMKilled? evicted?)\n"
             "# values read again by the other workers arrive as duplicates, not losses",
         )
-    if pipe.downstream and v.state == VerdictState.LOST and v.stage is None:
-        parts = "; ".join(
-            f"at {d.row}, ids {d.ids.text()}: {d.note or d.cause.words}" for d in pipe.downstream
-        )
+    if pipe.downstream and v.state in (VerdictState.LOST, VerdictState.STUCK) and v.stage is None:
+        parts = "; ".join(f"at {d.row}, ids {d.ids.text()}: {d.why}" for d in pipe.downstream)
         first = pipe.downstream[0]
         fix = {
             Cause.CRASHED: CATCH_FIX,
             Cause.DECODE_FAILED: "# send the hop's topic values of its value_type",
             Cause.SEND_RAISED: "# the hop sends what its topic's serializer cannot take:\n"
             "# send a faust.Record, or JSON's types",
-        }.get(first.cause, "# see the hop's row for its fix")
+        }.get(first.cause or Cause.BROKER, "# see the hop's row for its fix")
         return Diagnosis(
             f"every stage of this row was reached, but values made from these died at a later hop ({parts}). "
             "The hop's own row counts them in its own numbering; these are the ids this generator gave them.",

@@ -5,18 +5,85 @@ A hop (an agent that forwards, repartitions, yields to a sink, sends on) numbers
 own row; each of its messages also carries the ``genmon-id`` of the tracked value it was made from
 (``genmon-origin``, docs/ARCHITECTURE.md "A value keeps its origin"). When the probe sees a value
 die at a hop (an agent raised, a payload did not decode, a send raised) it notes the origin's id in
-the origin's row (``SourceState.downstream``). Here both rows learn of it: the origin's verdict says
-its values were lost downstream, and where; the hop's verdict names the original ids.
+the origin's row (``SourceState.downstream``). A loss nobody saw happen (a hop's values that never
+reached a stage: acked, received) is named from the hop's side instead: the hop's row keeps, for its
+values not yet done, the origin each was made from (``SourceState.made_from``), and
+:func:`lost_from` turns its lost ids into the origins' (``came_from``). Here both rows learn of it:
+the origin's verdict says its values were lost downstream, and where; the hop's verdict names the
+original ids.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import replace
 
-from genmon.model.ids import MissingIds
+from pyroaring import BitMap
+
+from genmon.model.ids import Ids, MissingIds, both
 from genmon.model.snapshot import HopLoss, PipelineSnapshot, Verdict
 from genmon.model.state import SourceState, split_downstream
-from genmon.model.vocabulary import Proof, VerdictState
+from genmon.model.vocabulary import Cause, Proof, VerdictState
+
+SEEN_AT_THE_HOP = (Cause.CRASHED, Cause.DECODE_FAILED, Cause.SEND_RAISED)
+"""Losses the probe names on the origin's row itself when it sees them (the record, or the running
+agent's event, carries the origin): not translated again from the hop's side."""
+
+
+FROM = " — from "
+"""What a hop's verdict says before the original ids of what died there (``… — from orders 9, 18``)."""
+
+
+def origins_text(upstream: tuple[HopLoss, ...], cause: Cause | None) -> str:
+    """`` — from clicks 7, 14``: the original ids of what died at a hop by ``cause`` (None: silently)."""
+    origins = "; ".join(f"{up.row} {up.ids.text()}" for up in upstream if up.cause == cause)
+    return f"{FROM}{origins}" if origins else ""
+
+
+def origin_rows(sources: tuple[SourceState, ...]) -> dict[str, str]:
+    """``name@token`` (what a ``genmon-id`` header starts with) -> the row it is counted in. A row
+    merged from several workers (ids lifted side by side) is left out: its ids are not a header's."""
+    return {src.origin: src.name for src in sources if src.expected is None and not src.foreign}
+
+
+def lost_from(
+    src: SourceState, verdict: Verdict, lost: Ids | None, rows: Mapping[str, str]
+) -> tuple[HopLoss, ...]:
+    """A hop's silent loss (``verdict``, the ids ``lost`` at its stage) in its origins' ids: one
+    entry per origin row, biggest first. Nothing when the row is not a hop, the loss is one the
+    probe already named on the origin (``SEEN_AT_THE_HOP``), or no origin of these ids is known."""
+    if not src.made_from or not lost or verdict.stage is None:
+        return ()
+    if verdict.state not in (VerdictState.LOST, VerdictState.STUCK) or verdict.cause in SEEN_AT_THE_HOP:
+        return ()
+    by_row: dict[str, BitMap] = {}
+    for run in src.made_from:
+        row = rows.get(run.origin)
+        if row is None:
+            continue
+        span = BitMap()
+        span.add_range(run.first, run.last + 1)
+        hit = both(span, lost)  # the lost ids in this run (a range and a set: in C)
+        if hit:
+            by_row.setdefault(row, BitMap()).update(run.origins(hit))
+    # the hop's verdict without its own count: "lost at received: probably a wrong topic name: …"
+    note = re.sub(
+        r"^(\w+ at \w+): [\d,]+(?: \((.*)\))?$", lambda m: ": ".join(filter(None, m.groups())), verdict.text
+    )
+    losses = [
+        HopLoss(
+            row,
+            verdict.cause,
+            MissingIds.of(ids),
+            note,
+            verdict.stage,
+            verdict.state,
+            verdict.proof or Proof.SEEN,
+        )
+        for row, ids in by_row.items()
+    ]
+    return tuple(sorted(losses, key=lambda loss: (-loss.ids.count, loss.row)))
 
 
 def downstream_of(src: SourceState) -> tuple[HopLoss, ...]:
@@ -26,45 +93,67 @@ def downstream_of(src: SourceState) -> tuple[HopLoss, ...]:
         if ids:
             hop, cause = split_downstream(key)
             losses.append(HopLoss(hop, cause, MissingIds.of(ids), src.downstream_notes.get(key, "")))
-    return tuple(sorted(losses, key=lambda loss: (-loss.ids.count, loss.row)))
+    return _biggest_first(tuple(losses))
 
 
 def with_hops(pipes: tuple[PipelineSnapshot, ...]) -> tuple[PipelineSnapshot, ...]:
     """Each row with its losses downstream in its verdict, and each hop's row with the origins of
     the values that died there (``upstream``)."""
     upstream: dict[str, list[HopLoss]] = {}
+    downstream: dict[str, list[HopLoss]] = {}
     for pipe in pipes:
         for loss in pipe.downstream:
-            upstream.setdefault(loss.row, []).append(HopLoss(pipe.name, loss.cause, loss.ids, loss.note))
-    return tuple(_judged(pipe, tuple(upstream.get(pipe.name, ()))) for pipe in pipes)
+            upstream.setdefault(loss.row, []).append(replace(loss, row=pipe.name))
+        for loss in pipe.came_from:  # a silent loss at this hop, in its origins' ids
+            upstream.setdefault(pipe.name, []).append(loss)
+            downstream.setdefault(loss.row, []).append(replace(loss, row=pipe.name))
+    return tuple(
+        _judged(
+            replace(pipe, downstream=_biggest_first(pipe.downstream + tuple(downstream[pipe.name])))
+            if pipe.name in downstream
+            else pipe,
+            tuple(upstream.get(pipe.name, ())),
+        )
+        for pipe in pipes
+    )
+
+
+def _biggest_first(losses: tuple[HopLoss, ...]) -> tuple[HopLoss, ...]:
+    return tuple(sorted(losses, key=lambda loss: (-loss.ids.count, loss.row)))
 
 
 def _judged(pipe: PipelineSnapshot, upstream: tuple[HopLoss, ...]) -> PipelineSnapshot:
     verdict = pipe.verdict
-    if upstream and verdict.cause is not None:
-        origins = "; ".join(f"{up.row} {up.ids.text()}" for up in upstream if up.cause == verdict.cause)
+    if upstream and verdict.state.problem:
+        origins = origins_text(upstream, verdict.cause)
         if origins:
-            verdict = replace(verdict, text=f"{verdict.text} — from {origins}")
+            verdict = replace(verdict, text=verdict.text + origins)
     if pipe.downstream:
         n = sum(loss.ids.count for loss in pipe.downstream)
         first = pipe.downstream[0]
         where = (
-            f"at {first.row} ({first.note or first.cause.words})"
+            f"at {first.row} ({first.why})"
             if len(pipe.downstream) == 1
-            else "(" + "; ".join(f"{d.row}: {d.ids.count} {d.cause.words}" for d in pipe.downstream) + ")"
+            else "("
+            + "; ".join(
+                f"{d.row}: {d.ids.count} {d.cause.words if d.cause else d.why}" for d in pipe.downstream
+            )
+            + ")"
         )
+        stuck = all(d.state == VerdictState.STUCK for d in pipe.downstream)
+        state = VerdictState.STUCK if stuck else VerdictState.LOST
         if verdict.state.problem:
-            verdict = replace(verdict, text=f"{verdict.text} · {n:,} more lost downstream")
+            verdict = replace(verdict, text=f"{verdict.text} · {n:,} more {state} downstream")
         elif verdict.state != VerdictState.UNVERIFIABLE:
             verdict = Verdict(
-                VerdictState.LOST,
-                f"lost downstream: {n:,} {where}",
+                state,
+                f"{state} downstream: {n:,} {where}",
                 None,
-                lost=n,
-                in_flight=verdict.in_flight,
+                lost=0 if stuck else n,
+                in_flight=n if stuck else verdict.in_flight,
                 cause=first.cause,
                 error=first.note or None,
-                proof=Proof.SEEN,
+                proof=first.proof,
             )
     if verdict is pipe.verdict and not upstream:
         return pipe

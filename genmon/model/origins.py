@@ -119,6 +119,7 @@ def merge_origin(
         downstream_notes={
             k: text for _, s in parts for k, text in s.downstream_notes.items() if k in downstream
         },
+        made_from=tuple(run for run in sender.made_from if run.first > floor),
         duplicates=duplicates,
         reorders=sum(s.reorders for _, s in parts),
         agents=tuple(dict.fromkeys(a for _, s in parts for a in s.agents)),
@@ -170,6 +171,7 @@ def lift_all(name: str, parts: list[tuple[int, SourceState, Heard]]) -> SourceSt
             for key in {k for _, src, _ in parts for k in src.downstream}
         },
         downstream_notes={k: text for _, src, _ in parts for k, text in src.downstream_notes.items()},
+        made_from=(),  # its ids are lifted, a header's are not: a silent loss here keeps the hop's ids
         acked_at={},
         lifted_at=tuple(
             (topic, partition, AckLog(_lift(log.ids, number), log.offsets, log.ordered))

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from genmon.model.hops import FROM, origins_text
 from genmon.model.snapshot import PipelineSnapshot, Snapshot
-from genmon.model.vocabulary import Cause, Problem, Stage, VerdictState
+from genmon.model.vocabulary import Cause, Problem, VerdictState
 
 
 def problems(snapshot: Snapshot, fail_on: Iterable[Problem], declared_sinks: Iterable[str] = ()) -> list[str]:
@@ -41,17 +42,31 @@ def problems(snapshot: Snapshot, fail_on: Iterable[Problem], declared_sinks: Ite
                 + _from(pipe, Cause.DECODE_FAILED)
             )
         for loss in pipe.downstream:  # its values that died at a later hop, in its own ids
-            if _KIND.get(loss.cause, Problem.LOSS) in kinds:
-                why = loss.note or loss.cause.words
-                lost_there = f"{loss.ids.count} lost downstream at {loss.row} ({why})"
-                found.append(f"{pipe.name}: {lost_there}, ids {loss.ids.text()}")
+            stuck = loss.state == VerdictState.STUCK
+            kind = (
+                Problem.STUCK
+                if stuck
+                else _KIND.get(loss.cause, Problem.LOSS)
+                if loss.cause
+                else Problem.LOSS
+            )
+            if kind in kinds:
+                there = (
+                    f"{loss.ids.count} {'stuck' if stuck else 'lost'} downstream at {loss.row} ({loss.why})"
+                )
+                found.append(f"{pipe.name}: {there}, ids {loss.ids.text()}")
+        own, _, _ = v.text.partition(FROM)  # a hop's origins go after its own ids
         lost = v.state == VerdictState.LOST and v.cause not in (Cause.CRASHED, Cause.DECODE_FAILED)
         if Problem.LOSS in kinds and lost and v.lost_at:
             ids = (damaged.get(v.cause) if v.cause else None) or pipe.missing.get(v.lost_at)
-            found.append(f"{pipe.name}: {v.text}" + (f", ids {ids.text()}" if ids else ""))
-        if Problem.STUCK in kinds and v.state == VerdictState.STUCK:
-            ids = pipe.missing.get(Stage.RECEIVED)
-            found.append(f"{pipe.name}: {v.text}" + (f", ids {ids.text()}" if ids else ""))
+            found.append(
+                f"{pipe.name}: {own}" + (f", ids {ids.text()}" if ids else "") + _from(pipe, v.cause)
+            )
+        if Problem.STUCK in kinds and v.state == VerdictState.STUCK and v.lost_at:
+            ids = pipe.missing.get(v.lost_at)
+            found.append(
+                f"{pipe.name}: {own}" + (f", ids {ids.text()}" if ids else "") + _from(pipe, v.cause)
+            )
         if Problem.DUPLICATE in kinds and any(pipe.duplicates.values()):
             found.append(f"{pipe.name}: duplicates {dict((str(k), n) for k, n in pipe.duplicates.items())}")
         undeclared = [topic for topic in pipe.sinks if topic not in declared]
@@ -69,10 +84,9 @@ _KIND = {Cause.CRASHED: Problem.CRASH, Cause.DECODE_FAILED: Problem.DECODE}
 """The ``--fail-on`` kind of a loss by its cause (any other cause: ``loss``)."""
 
 
-def _from(pipe: PipelineSnapshot, cause: Cause) -> str:
+def _from(pipe: PipelineSnapshot, cause: Cause | None) -> str:
     """`` — from clicks 7, 14`` for a hop's row: the original ids of what died there by ``cause``."""
-    origins = "; ".join(f"{up.row} {up.ids.text()}" for up in pipe.upstream if up.cause == cause)
-    return f" — from {origins}" if origins else ""
+    return origins_text(pipe.upstream, cause)
 
 
 def parse_fail_on(text: str) -> tuple[Problem, ...]:

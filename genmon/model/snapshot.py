@@ -113,14 +113,32 @@ class HopLoss:
 
     row: str
     """``downstream``: the hop's row where they died; ``upstream``: the row of their origin."""
-    cause: Cause
+    cause: Cause | None
+    """None for a silent loss (the hop's values never reached a stage, nothing seen raising)."""
     ids: MissingIds
     """In the origin row's numbering (the ids its generator gave them)."""
     note: str = ""
-    """What genmon saw happen there (``agent by_user raised RuntimeError('bad click 7')``)."""
+    """What genmon saw happen there (``agent by_user raised RuntimeError('bad click 7')``), or the
+    hop's verdict (``lost at received``)."""
+    stage: Stage | None = None
+    """The hop's stage they never reached (None: they died inside the hop, e.g. its agent raised)."""
+    state: VerdictState = VerdictState.LOST
+    """``stuck`` when they wait on the broker at that hop (nothing dropped them)."""
+    proof: Proof = Proof.SEEN
+
+    @property
+    def why(self) -> str:
+        return self.note or (self.cause.words if self.cause else f"{self.state} at {self.stage}")
 
     def to_dict(self, row_key: str) -> dict[str, Any]:
-        return {row_key: self.row, "cause": self.cause, "ids": self.ids.to_dict(), "note": self.note}
+        return {
+            row_key: self.row,
+            "cause": self.cause,
+            "stage": self.stage,
+            "state": self.state,
+            "ids": self.ids.to_dict(),
+            "note": self.note,
+        }
 
 
 @dataclass(frozen=True)
@@ -160,6 +178,9 @@ class PipelineSnapshot:
     """This row's values that died at a later hop (the hop's row, the cause, the ids)."""
     upstream: tuple[HopLoss, ...] = ()
     """A hop's row: the origins of the values that died here (their rows, the cause, their ids)."""
+    came_from: tuple[HopLoss, ...] = ()
+    """A hop's row with a silent loss: the origins of the values it lost, per origin row (moved into
+    ``upstream``, and into each origin row's ``downstream``, by :func:`genmon.model.hops.with_hops`)."""
     """Broker truth for the topics this pipeline's values were sent to (polled every 2 s)."""
 
     def __post_init__(self) -> None:

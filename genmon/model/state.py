@@ -8,8 +8,9 @@ combined exactly (a union per stage) wherever they come from.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from pyroaring import FrozenBitMap, FrozenBitMap64
 
@@ -19,6 +20,25 @@ from genmon.model.vocabulary import AppState, Cause, RowKind, Stage
 
 EMPTY = FrozenBitMap()
 NO_OFFSETS = FrozenBitMap64()
+
+
+class Made(NamedTuple):
+    """A run of a hop's ids made from consecutive ids of one origin: hop ids ``first`` … ``last``
+    from the origin's ``origin_first`` … (see ``ORIGIN`` in genmon/probe/runtime.py)."""
+
+    first: int
+    last: int
+    origin: str
+    """``name@token``: the origin's source, as its ``genmon-id`` header names it."""
+    origin_first: int
+    since_us: int
+    """When the hop sent its first value of the run, and its last (µs since the epoch)."""
+    until_us: int
+
+    def origins(self, hop_ids: Iterable[int]) -> list[int]:
+        """The origin's ids of those of ``hop_ids`` in this run."""
+        shift = self.origin_first - self.first
+        return [seq + shift for seq in hop_ids if self.first <= seq <= self.last]
 
 
 @dataclass(frozen=True)
@@ -95,6 +115,9 @@ class SourceState:
     in genmon/probe/runtime.py): the hop's row counts in its own ids, this one names the originals."""
     downstream_notes: Mapping[str, str] = field(default_factory=dict)
     """The same keys -> what genmon saw happen there."""
+    made_from: tuple[Made, ...] = ()
+    """A hop's row: what its values not yet done (processed where it runs) were made from, as runs
+    of ids: a silent loss at this hop is named in its origins' ids (:mod:`genmon.model.hops`)."""
     duplicates: Mapping[Stage, int] = field(default_factory=dict)
     reorders: int = 0
     topics: tuple[str, ...] = ()

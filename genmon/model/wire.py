@@ -28,7 +28,15 @@ from pyroaring import BitMap, BitMap64, FrozenBitMap, FrozenBitMap64
 from genmon.model.checked import ID_MAX, flag, integer, mapping, maybe_text, number, text, texts
 from genmon.model.checked import items as checked_items
 from genmon.model.snapshot import LoopStalls
-from genmon.model.state import AckLog, AppReading, InboundState, SourceState, downstream_key, split_downstream
+from genmon.model.state import (
+    AckLog,
+    AppReading,
+    InboundState,
+    Made,
+    SourceState,
+    downstream_key,
+    split_downstream,
+)
 from genmon.model.vocabulary import AppState, Cause, RowKind, Stage
 
 FORMAT = 2
@@ -37,6 +45,8 @@ BITS_SPAN_MAX = 8192
 """An id set is sent as bits only when its first and last id are at most this far apart."""
 PLAIN_IDS = 64
 """Up to this many ids of a partition's landing log travel as plain lists of ints."""
+MADE_RUNS_MAX = 20_000
+"""The most runs a hop's ``made_from`` holds (a probe keeps at most that many values)."""
 MAX_REPORT_BYTES = 900_000
 INFLATE_STEP = 2**20
 MAX_INFLATED = 32 * 2**20
@@ -182,6 +192,7 @@ def _source(src: SourceState) -> dict[str, Any]:
         "notes": dict(src.notes),
         "downstream": {key: _ids(ids) for key, ids in src.downstream.items()},
         "downstream_notes": dict(src.downstream_notes),
+        "made_from": [list(run) for run in src.made_from],
         "duplicates": {stage: n for stage, n in src.duplicates.items()},
         "reorders": src.reorders,
         "topics": list(src.topics),
@@ -286,6 +297,7 @@ def _source_from(d: Any) -> SourceState:
             _downstream(key): text(note, "a note")
             for key, note in mapping(d.get("downstream_notes", {}), "downstream notes").items()
         },
+        made_from=_made_from(d.get("made_from", []), seq),
         duplicates={
             Stage(stage): integer(n, "duplicates")
             for stage, n in mapping(d["duplicates"], "duplicates").items()
@@ -298,6 +310,28 @@ def _source_from(d: Any) -> SourceState:
         latency_hist=text(d["latency"], "latency"),
         acked_at=_acked_at_from(checked_items(d.get("acked_at", []), "acked_at")),
     )
+
+
+def _made_from(value: Any, seq: int) -> tuple[Made, ...]:
+    """A hop's ``made_from`` read back, checked: its ids are ones it made, each origin a text."""
+    runs = []
+    entries = checked_items(value, "made_from")
+    if len(entries) > MADE_RUNS_MAX:
+        raise ValueError(f"made_from: more than {MADE_RUNS_MAX:,} runs")
+    for entry in entries:
+        first, last, origin, origin_first, since, until = checked_items(entry, "a made_from run")
+        first = integer(first, "a hop's id", 1, seq)
+        runs.append(
+            Made(
+                first,
+                integer(last, "a hop's id", first, seq),
+                text(origin, "an origin"),
+                integer(origin_first, "an origin's id", 1, ID_MAX),
+                integer(since, "a send time"),
+                integer(until, "a send time"),
+            )
+        )
+    return tuple(runs)
 
 
 def _downstream(key: Any) -> str:

@@ -86,10 +86,12 @@ def mark_sent(
         headers[HEADER] = value
         if origin is not None:
             headers[ORIGIN] = origin
+            src.made(seq, origin, yielded_at)
     else:
         stamp_header(message, HEADER, value)
         if origin is not None:
             stamp_header(message, ORIGIN, origin if isinstance(origin, bytes) else origin.encode())
+            src.made(seq, origin, yielded_at)
     state = (src, seq, topic)
     sent = probe.ledger.sent
     sent.extend(state)

@@ -10,14 +10,17 @@ because of the read.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from hdrh.histogram import HdrHistogram
 from pyroaring import BitMap, FrozenBitMap
 
-from genmon.model import CAUSES, Cause, RowKind, SourceState, Stage, downstream_key
+from genmon.model import CAUSES, Cause, Made, RowKind, SourceState, Stage, downstream_key
+from genmon.model.ids import finished_by_all
 from genmon.model.latency import LATENCY_MAX_US, histogram
 from genmon.probe.landing import Landing, by_partition
 
@@ -76,6 +79,12 @@ two significant digits): a latency rounded down to those bits lands in the very 
 
 
 EMPTY_IDS = FrozenBitMap()
+MADE_FROM_LIMIT = 20_000
+"""Hop values whose origin a row keeps while they are not done (a few MB at most): past it the oldest
+half goes — a loss among them is still counted, in the hop's own ids only."""
+NAMED_DOWNSTREAM = (Cause.CRASHED, Cause.DECODE_FAILED)
+"""Losses the probe names on the origin's row when it sees them (the record carries the origin):
+no need to keep where those values came from."""
 
 
 def _damaged() -> dict[Cause, StageIds]:
@@ -122,6 +131,10 @@ class Source:
     their own, e.g. an agent that repartitions) by that cause."""
     downstream_notes: dict[str, str] = field(default_factory=dict)
     """cause -> what genmon saw happen last (``agent count raised KeyError('x')``), for the verdict."""
+    made_from: dict[int, tuple[bytes | str, int]] = field(default_factory=dict)
+    """A hop's row: id -> (the origin header of the value it was made from, the send's time in µs).
+    Filled by the send hook (one dict entry per hop's send), let go once the value is done (see
+    :meth:`_outstanding`); at most ``MADE_FROM_LIMIT`` entries, the oldest dropped first."""
     topics: dict[str, None] = field(default_factory=dict)
     agents: dict[str, None] = field(default_factory=dict)
     reorders: int = 0
@@ -162,6 +175,16 @@ class Source:
         if ids is None:
             ids = stage[topic] = StageIds()
         return ids
+
+    def made(self, seq: int, origin: bytes | str, at: int) -> None:
+        """Hop value ``seq`` was made from the value whose ``genmon-id`` is ``origin``, sent at ``at``
+        (µs): one dict entry per hop's send, on the loop's thread."""
+        made = self.made_from
+        made[seq] = (origin, at)
+        if len(made) > MADE_FROM_LIMIT:
+            with self.guard:
+                for old in list(itertools.islice(made, MADE_FROM_LIMIT // 2)):
+                    del made[old]
 
     def next_seq(self) -> int:
         """Give the value being yielded its id."""
@@ -323,6 +346,7 @@ class Source:
         self.notes = {}
         self.downstream, self.downstream_notes = {}, {}
         self.crashed_by = {}
+        self.made_from = {}
 
     def read(self, latency: bool = True) -> SourceState:
         """Copy every stage, latest stage first (see the module docstring), from any thread.
@@ -358,6 +382,7 @@ class Source:
             notes=dict(self.notes),
             downstream={key: FrozenBitMap(ids.ids) for key, ids in list(self.downstream.items()) if ids.ids},
             downstream_notes=dict(self.downstream_notes),
+            made_from=self._outstanding(processed) if self.made_from else (),
             duplicates={
                 Stage.SENT: sent_dups,
                 Stage.ACKED: acked_dups,
@@ -375,6 +400,44 @@ class Source:
             latency_hist=self._latency_encoded() if latency else self._latency_text(),
             acked_at={key: log for key, landing in list(self.landed.items()) if (log := landing.read())},
         )
+
+    def _outstanding(self, processed: dict[tuple[str, str], tuple[FrozenBitMap, int]]) -> tuple[Made, ...]:
+        """What of ``made_from`` is not done yet, as runs (the rest is let go): a value is done once
+        every agent of this process that reads its topic finished it. A value nothing here finishes
+        (sent to a sink, or read in another process) stays until the limit: an acknowledgement
+        says nothing of whether a reader will take it. Consecutive hop ids made from consecutive
+        ids of one origin are one run (a hop forwarding in order: a handful of runs however many
+        values). Runs under the ledger's lock (from :meth:`read`, after the count)."""
+        with self.guard:
+            made = self.made_from
+            done = finished_by_all((topic, ids) for (topic, _), (ids, _) in processed.items())
+            gone: list[Any] = [
+                self.damaged[cause].ids for cause in NAMED_DOWNSTREAM if self.damaged[cause].ids
+            ]
+            if done is not None:
+                gone.append(done)
+            runs: list[Made] = []
+            for seq, (origin, at) in sorted(made.items()):  # a copy in C: the loop's thread adds meanwhile
+                if any(seq in ids for ids in gone):
+                    made.pop(seq, None)
+                    continue
+                if isinstance(origin, bytes):
+                    origin = origin.decode(errors="replace")
+                key, _, rest = origin.rpartition(":")[0].rpartition(":")
+                if not rest.isdigit():
+                    continue
+                first = int(rest)
+                if runs:
+                    run = runs[-1]
+                    if (
+                        run.last == seq - 1
+                        and run.origin == key
+                        and run.origin_first + seq - run.first == first
+                    ):
+                        runs[-1] = run._replace(last=seq, until_us=at)
+                        continue
+                runs.append(Made(seq, seq, key, first, at, at))
+            return tuple(runs)
 
     def _latency_text(self) -> str:
         synced = self._synced

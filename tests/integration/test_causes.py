@@ -223,3 +223,39 @@ def test_a_loss_at_the_last_of_three_hops_names_the_generators_original_ids(
         for line in lines
     ), lines
     assert any(line.endswith("on ids 9, 18 — from orders 9, 18") for line in lines), lines
+
+
+@PROBE_SIDE
+def test_a_silent_loss_at_a_later_hop_names_the_generators_original_ids(broker: BrokerProcess) -> None:
+    """orders → enrich (sink=, drops order 5) → misroute, which sends every 7th order to a misspelled
+    topic nothing reads: nothing raises, the values are acked and never received. The hop's row
+    counts the loss in its own ids (6, 13) and names the origin's (7, 14); the orders row says its
+    values died downstream, where and why — on the screen's verdict, in the JSON and in check's lines."""
+    done = check("-A", "tests.apps.hopmisnamed", *broker_args(broker), "--duration", "4", "--json")
+    assert done.returncode == 1, done.stderr[-2000:]
+    rows = {p["name"]: p for p in json.loads(done.stdout)["pipelines"]}
+    orders, hop = rows["orders"], rows["misroute()"]
+    assert orders["counts"]["processed"] == 20 and hop["counts"]["sent"] == 19
+    (downstream,) = orders["downstream"]
+    assert (downstream["hop"], downstream["cause"], downstream["stage"], downstream["ids"]["ranges"]) == (
+        "misroute()",
+        None,
+        "received",
+        [[7, 7], [14, 14]],
+    )
+    assert downstream["note"].startswith("lost at received: probably a wrong topic name")
+    verdict = orders["verdict"]
+    assert (verdict["state"], verdict["stage"], verdict["lost"]) == ("lost", None, 2)
+    assert verdict["text"].startswith("lost downstream: 2 at misroute() (lost at received: probably")
+    assert hop["missing"]["received"]["ranges"] == [[6, 6], [13, 13]]  # the hop's own numbering
+    (upstream,) = hop["upstream"]
+    assert (upstream["origin"], upstream["ids"]["ranges"]) == ("orders", [[7, 7], [14, 14]])
+    assert hop["verdict"]["text"].endswith(" — from orders 7, 14")
+    assert rows["enrich()"]["verdict"]["state"] == "ok"  # the hop before it lost nothing
+    table = check("-A", "tests.apps.hopmisnamed", *broker_args(broker), "--duration", "4")
+    lines = [" ".join(line.split()) for line in table.stdout.splitlines() if line.startswith("  - ")]
+    assert any(
+        line.startswith("- orders: 2 lost downstream at misroute()") and line.endswith("ids 7, 14")
+        for line in lines
+    ), lines
+    assert any(line.endswith("ids 6, 13 — from orders 7, 14") for line in lines), lines

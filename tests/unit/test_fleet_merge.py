@@ -19,6 +19,7 @@ from genmon.model import (
     BrokerInfo,
     Cause,
     Clocks,
+    Made,
     RowKind,
     SourceState,
     Stage,
@@ -220,7 +221,12 @@ def test_the_wire_carries_a_report_exactly() -> None:
         sender("a", 1_000_000, received=ids(1, 1_000_000, without=tuple(range(1000, 1_000_000, 1000)))),
         latency_hist="",
     )
-    original = report("1", src, receiver("z", ids(3, 9)), consumed=("numbers",))
+    hop = replace(
+        sender("h", 9),
+        name="route()",
+        made_from=(Made(1, 4, "numbers@a", 3, 10, 40), Made(5, 9, "numbers@a", 8, 50, 90)),
+    )
+    original = report("1", src, receiver("z", ids(3, 9)), hop, consumed=("numbers",))
     data = encode(original)
     assert len(data) < 20_000  # a million ids with a gap per thousand: a few KB, run-length compressed
     back = decode(data)

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyroaring import BitMap, FrozenBitMap
 
-from genmon.model import AppReading, AppState, BrokerInfo, Clocks, RowKind, SourceState, build
+from genmon.model import AppReading, AppState, BrokerInfo, Clocks, Made, RowKind, SourceState, build
 from genmon.model.control_record import ControlRecord
 from genmon.model.merge import Fleet
 from genmon.model.wire import MAX_INFLATED, ZDICT, WireError, WorkerReport, decode, encode
@@ -49,6 +49,7 @@ def _report() -> WorkerReport:
         processed={("t", "agent"): FrozenBitMap(range(1, 41))},
         topics=("t",),
         agents=("agent",),
+        made_from=(Made(41, 50, "numbers@tok", 1, 1_000_000, 2_000_000),),  # a hop of itself: any row
     )
     app = AppReading("app0", "app", AppState.RUNNING, readers={"t": ("agent",)}, declared={"t": 4})
     return WorkerReport(

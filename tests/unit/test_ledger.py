@@ -307,3 +307,38 @@ def test_a_batch_splits_per_partition_in_order_whatever_its_shape(partitions: li
     for partition, (ids, at) in split.items():
         mine = [i for i, p in enumerate(partitions) if p == partition]
         assert ids == [seqs[i] for i in mine] and at == [offsets[i] for i in mine]
+
+
+def _hop_send(hooks: GenmonSensor, topic: str, origin: bytes) -> Any:
+    """A send from a hop (an agent holding an event whose value came from ``origin``)."""
+    probe = hooks.probe
+    found = sensor.identify(probe, topic, None)
+    assert found is not None
+    return sensor.mark_sent(probe, found, topic, SimpleNamespace(headers={}), origin)
+
+
+def test_a_hop_keeps_what_its_values_were_made_from_as_runs_until_they_are_done(
+    probe: Probe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hop's ids map to its origins' ids as runs (consecutive ids from consecutive ids of one
+    origin), kept while not processed here and let go once they are; at the limit the oldest go."""
+    monkeypatch.setattr(sensor, "sender_name", lambda skip=4: ("route()", "app.route"))
+    hooks = GenmonSensor(probe)
+    origin = probe.declare("orders")
+    made = [5, 6, 7, 9, 10]  # order 8 was filtered out before this hop
+    for n in made:
+        _hop_send(hooks, "routed", origin.header_value_prefix + b"%d:1" % n)
+    hop = probe.sources["route()"]
+    runs = hop.read().made_from
+    assert [(r.first, r.last, r.origin, r.origin_first) for r in runs] == [
+        (1, 3, "orders@" + probe.token, 5),
+        (4, 5, "orders@" + probe.token, 9),
+    ]
+    assert runs[1].origins([1, 4, 5]) == [9, 10]
+    hop.processed_by("routed", "bill").add_all([1, 2, 3, 4])  # processed here: done
+    assert [(r.first, r.last) for r in hop.read().made_from] == [(5, 5)]
+    assert list(hop.made_from) == [5]
+    monkeypatch.setattr("genmon.probe.source.MADE_FROM_LIMIT", 4)
+    for n in range(20, 24):
+        _hop_send(hooks, "routed", origin.header_value_prefix + b"%d:1" % n)
+    assert list(hop.made_from) == [7, 8, 9]  # over the limit: the oldest half went
