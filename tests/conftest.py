@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +23,9 @@ from genmon.broker import BrokerProcess, EmbeddedBroker, KafkaBroker
 from genmon.demo import create_app
 from genmon.host.host import Host
 from genmon.watch.logs import route_logging
+
+os.environ["TZ"] = "UTC"  # times on the screen are local: the pictures are the same on every machine
+time.tzset()
 
 
 @pytest.fixture(scope="session", autouse=True)

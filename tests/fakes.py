@@ -19,14 +19,17 @@ from genmon.model import (
     Clocks,
     Counts,
     LoopStalls,
+    Made,
     NotSwitchable,
     Reading,
+    Refused,
     RowKind,
     Snapshot,
     SourceState,
     UnknownPipeline,
     build,
 )
+from genmon.model.path import ValuePath, value_path
 
 LOG_PATH = "/tmp/genmon-0/genmon-4242.log"
 
@@ -98,11 +101,18 @@ def settled(reading: Reading) -> Snapshot:
 
 
 class FakeMonitor:
-    """Serves one snapshot; commands change it the way a host would (switches), or refuse."""
+    """Serves one snapshot; commands change it the way a host would (switches), or refuse; a value's
+    path comes from ``reading`` (the one the snapshot was built from) through the real model."""
 
-    def __init__(self, snapshot: Snapshot) -> None:
+    def __init__(self, snapshot: Snapshot, reading: Reading | None = None) -> None:
         self.snap = snapshot
+        self.reading = reading
         self.commands: list[tuple[str, ...]] = []
+
+    def path(self, row: str, seq: int) -> ValuePath:
+        if self.reading is None:
+            raise Refused("this fake keeps no reading")
+        return value_path(self.reading, self.snap, row, seq)
 
     def snapshot(self, fresh: bool = False) -> Snapshot:
         return self.snap
@@ -129,7 +139,49 @@ class FakeMonitor:
 
 
 def demo_monitor() -> FakeMonitor:
-    return FakeMonitor(settled(demo_reading()))
+    return FakeMonitor(settled(demo_reading()), demo_reading())
+
+
+def hops_monitor() -> FakeMonitor:
+    """orders → enrich() (drops order 5) → misroute(), which sent orders 7 and 14 to a misspelled
+    topic: acked, never received (tests/apps/hopmisnamed.py as its probe reports it)."""
+    token = "7f3a"
+    orders = replace(source("orders", 20, topic="orders", agent="enrich"), token=token)
+    enrich = replace(
+        source("enrich()", 19, topic="enriched", agent="misroute", kind=RowKind.SENDER),
+        token=token,
+    )
+    origin = f"orders@{token}"
+    at = 1_700_000_000_000_000
+    misroute = replace(
+        source("misroute()", 19, received=19, topic="routed", agent="bill", kind=RowKind.SENDER),
+        token=token,
+        received=FrozenBitMap(ids(1, 19) - FrozenBitMap([6, 13])),
+        processed={("routed", "bill"): FrozenBitMap(ids(1, 19) - FrozenBitMap([6, 13]))},
+        sent_by=(
+            by := {"routed": FrozenBitMap(ids(1, 19) - FrozenBitMap([6, 13])), "routd": FrozenBitMap([6, 13])}
+        ),
+        acked_by=by,
+        received_by={"routed": by["routed"]},
+        topics=("routed", "routd"),
+        made_from=(
+            Made(6, 6, origin, 7, at + 6_000, at + 6_000),
+            Made(13, 13, origin, 14, at + 13_000, at + 13_000),
+        ),
+    )
+    reading = replace(
+        demo_reading(),
+        apps=(
+            AppReading(
+                "app0",
+                "genmon-test-hopmisnamed",
+                AppState.RUNNING,
+                readers={"orders": ("enrich",), "enriched": ("misroute",), "routed": ("bill",)},
+            ),
+        ),
+        sources=(orders, enrich, misroute),
+    )
+    return FakeMonitor(settled(reading), reading)
 
 
 def crashed_monitor() -> FakeMonitor:

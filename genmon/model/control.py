@@ -6,9 +6,12 @@ serves hand-built snapshots, and a watcher of remote workers can serve it the sa
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from genmon.model.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from genmon.model.path import ValuePath
 
 
 class Refused(Exception):
@@ -45,6 +48,11 @@ class Monitor(Protocol):
 
     def reset(self) -> None:
         """Zero every count (values already in flight are ignored at every stage)."""
+        ...
+
+    def path(self, row: str, seq: int) -> ValuePath:
+        """Where value ``seq`` of ``row`` went, hop by hop (see :mod:`genmon.model.path`); raises
+        :class:`Refused` for a row or an id that does not exist."""
         ...
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from genmon.model.ids import MissingIds
-from genmon.model.snapshot import PipelineSnapshot
+from genmon.model.snapshot import Counts, PipelineSnapshot
 from genmon.model.text import plural, short_name
 from genmon.model.vocabulary import REPLIES_WAIT, Cause, RowKind, Stage, VerdictState
 
@@ -261,7 +261,7 @@ def diagnose(
         if pipe.misnamed is not None:
             sent_to, read = pipe.misnamed
             return Diagnosis(
-                f"acked {c.acked}, received 0 of them: they are on {sent_to}, which no agent reads, while "
+                f"{_unread(c, pipe)}: they are on {sent_to}, which no agent reads, while "
                 f"an agent reads {read} — a name one typo away. Probably a wrong topic name.",
                 f"app.topic({read!r}, value_type=...)  # send where the agent reads (or read {sent_to!r})",
             )
@@ -269,7 +269,7 @@ def diagnose(
         if unread:
             reading = ", ".join(sorted(set(nearby))) or "no topic"
             return Diagnosis(
-                f"acked {c.acked}, received 0 of them: they are on {', '.join(unread)}, which no agent "
+                f"{_unread(c, pipe)}: they are on {', '.join(unread)}, which no agent "
                 f"reads (this app's agents read: {reading}). A wrong topic name.",
                 f"@app.agent(app.topic({unread[0]!r}, value_type=...))",
             )
@@ -336,3 +336,13 @@ def _crash_fix(text: str) -> str:
             "faust -A your.app worker --web-port 6067   # or --without-web, or web_enabled=False"
         )
     return ""
+
+
+def _unread(c: Counts, pipe: PipelineSnapshot) -> str:
+    """``acked 20, received 0 of them`` — or, when the row's values also went to a topic an agent
+    reads, ``acked 19, received 17: the other 2`` (only those missing are on the unread topic)."""
+    if not c.received:
+        return f"acked {c.acked:,}, received 0 of them"
+    missing = pipe.missing.get(Stage.RECEIVED)
+    other = missing.count if missing else c.acked - c.received
+    return f"acked {c.acked:,}, received {c.received:,}: the other {other:,}"

@@ -41,6 +41,15 @@ def origins_text(upstream: tuple[HopLoss, ...], cause: Cause | None) -> str:
     return f"{FROM}{origins}" if origins else ""
 
 
+def one_value(text: str) -> str:
+    """A row's verdict said of one value or a few of them, without its own count: ``lost at
+    received: 2 (probably a wrong topic name …)`` -> ``lost at received: probably a wrong topic name …``."""
+    text = text.split(FROM)[0]
+    return re.sub(
+        r"^(\w+ at \w+): [\d,]+(?: \((.*)\))?$", lambda m: ": ".join(filter(None, m.groups())), text
+    )
+
+
 def origin_rows(sources: tuple[SourceState, ...]) -> dict[str, str]:
     """``name@token`` (what a ``genmon-id`` header starts with) -> the row it is counted in. A row
     merged from several workers (ids lifted side by side) is left out: its ids are not a header's."""
@@ -67,10 +76,7 @@ def lost_from(
         hit = both(span, lost)  # the lost ids in this run (a range and a set: in C)
         if hit:
             by_row.setdefault(row, BitMap()).update(run.origins(hit))
-    # the hop's verdict without its own count: "lost at received: probably a wrong topic name: …"
-    note = re.sub(
-        r"^(\w+ at \w+): [\d,]+(?: \((.*)\))?$", lambda m: ": ".join(filter(None, m.groups())), verdict.text
-    )
+    note = one_value(verdict.text)
     losses = [
         HopLoss(
             row,

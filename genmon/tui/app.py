@@ -62,7 +62,8 @@ class GenmonApp(App[None]):
             "detail",
             "detail",
             id="detail",
-            tooltip="details of the highlighted pipeline (enter too): missing ids, latency, diagnosis",
+            tooltip="details of the highlighted pipeline (enter too): missing ids, latency, diagnosis; "
+            "there / asks where one value went, hop by hop",
         ),
         Binding(
             "s",

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from rich.table import Table
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Input, Static
 
-from genmon.model import STAGES, PipelineSnapshot, Snapshot, Stage, flow
+from genmon.model import STAGES, PipelineSnapshot, Refused, Snapshot, Stage, flow
+from genmon.model.path import ValuePath
 from genmon.tui.detail_panel import Explanation, RateHistory, Rates
 
 
@@ -34,6 +36,20 @@ def stages_table(pipe: PipelineSnapshot) -> Table:
     for cause, ids in pipe.damaged.items():
         table.add_row(Text(cause.words, style="bold red"), f"{ids.count:,}", ids.text(), "")
     return table
+
+
+def path_text(path: ValuePath) -> Text:
+    """The answer to "where is value N?": one line per row it reached, the step where it stopped in
+    the error colour."""
+    text = Text()
+    text.append(f"where is {path.row} #{path.id}?", style="bold")
+    text.append("  (/ asks again: the answer is of the moment it was asked)\n", style="dim")
+    for index, step in enumerate(path.steps):
+        text.append("  " * min(index, 1) + ("→ " if index else ""), style="dim")
+        text.append(step.line() + "\n", style="" if step.ok else "bold red")
+    if path.note:
+        text.append(f"({path.note})\n", style="dim")
+    return text
 
 
 def facts(pipe: PipelineSnapshot) -> Text:
@@ -67,9 +83,13 @@ def facts(pipe: PipelineSnapshot) -> Text:
 
 
 class DetailScreen(ModalScreen[None]):
-    """Refreshed with every snapshot while open; escape, enter, d or q closes it."""
+    """Refreshed with every snapshot while open; escape, enter, d or q closes it; / asks where one
+    value went (its path, hop by hop: :mod:`genmon.model.path`)."""
 
-    BINDINGS = [Binding("escape,enter,d,q", "close", "close", key_display="esc")]
+    BINDINGS = [
+        Binding("escape,enter,d,q", "close", "close", key_display="esc"),
+        Binding("slash", "where", "where is value…", key_display="/"),
+    ]
 
     def __init__(self, name: str) -> None:
         super().__init__()
@@ -78,11 +98,15 @@ class DetailScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail-body"):
             yield Static(id="detail-title")
+            yield Static(id="detail-path")
             with Horizontal(id="detail-top"):
                 yield Rates(id="detail-rates")
                 yield Static(id="detail-stages")
             yield Static(id="detail-facts")
             yield Explanation(id="detail-why")
+        yield Input(
+            id="path-ask", placeholder="where is value …? one of this row's ids (enter asks, escape closes)"
+        )
         yield Footer()  # its own keys: the main screen's do nothing here
 
     def show(self, snapshot: Snapshot, history: RateHistory) -> None:
@@ -104,4 +128,40 @@ class DetailScreen(ModalScreen[None]):
         self.query_one(Explanation).show(pipe, snapshot)
 
     def action_close(self) -> None:
+        ask = self.query_one("#path-ask", Input)
+        if ask.has_focus:  # escape leaves the question, not the screen
+            ask.remove_class("shown")
+            self.set_focus(None)
+            return
         self.dismiss(None)
+
+    def action_where(self) -> None:
+        ask = self.query_one("#path-ask", Input)
+        ask.add_class("shown")
+        ask.focus()
+
+    @on(Input.Submitted, "#path-ask")
+    def _ask(self, event: Input.Submitted) -> None:
+        answer = self.query_one("#detail-path", Static)
+        answer.add_class("shown")
+        self.query_one("#detail-body").scroll_home(animate=False)
+        typed = event.value.strip().lstrip("#")
+        if not typed.isdigit():
+            answer.update(
+                Text(f"an id is a whole number (this row's values are numbered from 1): {typed!r}", "yellow")
+            )
+            return
+        monitor = getattr(self.app, "monitor", None)
+        try:
+            path = monitor.path(self.pipeline_name, int(typed)) if monitor is not None else None
+        except Refused as refused:
+            answer.update(Text(str(refused), "yellow"))
+            return
+        if path is None:
+            answer.update(Text("this screen has no monitor to ask", "yellow"))
+            return
+        answer.update(path_text(path))
+        ask = self.query_one("#path-ask", Input)
+        ask.value = ""
+        ask.remove_class("shown")
+        self.set_focus(None)

@@ -12,6 +12,7 @@ import time
 from genmon.broker.health import BrokerHealth
 from genmon.model import Reading, Snapshot
 from genmon.model.merge import Fleet
+from genmon.model.path import ValuePath, value_path
 from genmon.watch.offsets import OffsetWatcher
 from genmon.watch.sampler import Sampler
 
@@ -58,3 +59,8 @@ class Readout:
     def snapshot(self, fresh: bool = False) -> Snapshot:
         """One reading of every pipeline (``fresh``: taken now, see :class:`genmon.model.Monitor`)."""
         return self.sampler.snapshot(fresh)
+
+    def path(self, row: str, seq: int) -> ValuePath:
+        """Where value ``seq`` of ``row`` went (see :class:`genmon.model.Monitor`): from the reports as
+        they are now, judged by the latest snapshot's verdicts."""
+        return value_path(self.merged(), self.snapshot(), row, seq)

@@ -172,3 +172,41 @@ def test_the_view_sorts_problems_first_filters_and_groups_only_when_it_helps() -
     by_rate = View(sort=SortBy.RATE)
     fastest = ordered(arrange(catalogue, by_rate), by_rate, {"sync-pump": 9.0})[0]
     assert fastest.name == "sync-pump"
+
+
+def test_where_is_a_value_follows_its_hops_and_names_where_it_stopped() -> None:
+    """The path of a value lost silently at a later hop: its first row, then the hop's id and time,
+    stopped in words; asked by the hop's own id, the same path (it starts at the origin); a value
+    that died inside a hop (its agent raised) is named there without a hop id."""
+    from dataclasses import replace
+
+    from fakes import hops_monitor
+    from pyroaring import FrozenBitMap
+
+    from genmon.model import Refused, build, downstream_key
+    from genmon.model.path import value_path
+
+    monitor = hops_monitor()
+    path = monitor.path("orders", 7)
+    assert [(s.row, s.id, s.ok) for s in path.steps] == [("orders", 7, True), ("misroute()", 6, False)]
+    assert path.steps[1].at == "22:13:20.006" and path.steps[1].fate.startswith("lost at received: probably")
+    assert monitor.path("misroute()", 6) == path
+    assert [s.row for s in monitor.path("orders", 8).steps] == ["orders"]  # passed every hop: let go
+    with pytest.raises(Refused, match="no value 0"):
+        monitor.path("orders", 0)
+    with pytest.raises(Refused, match="no pipeline named 'nope'"):
+        monitor.path("nope", 1)
+    reading = monitor.reading
+    assert reading is not None
+    orders = reading.sources[0]
+    key = downstream_key("bill()", Cause.CRASHED)
+    crashed = replace(
+        orders,
+        downstream={key: FrozenBitMap([9])},
+        downstream_notes={key: "agent bill raised RuntimeError('cannot bill order 9')"},
+    )
+    reading = replace(reading, sources=(crashed, *reading.sources[1:]))
+    snap, _ = build(reading, Clocks(5.0))
+    steps = value_path(reading, snap, "orders", 9).steps
+    assert [(s.row, s.id, s.ok) for s in steps] == [("orders", 9, True), ("bill()", None, False)]
+    assert steps[1].line() == "bill(): died here: agent bill raised RuntimeError('cannot bill order 9')"

@@ -17,13 +17,16 @@ from fakes import (
     demo_monitor,
     empty_monitor,
     fleet_monitor,
+    hops_monitor,
     lost_monitor,
     skipped_monitor,
 )
 from textual.pilot import Pilot
+from textual.widgets import Input, Static
 
 from genmon.tui import GenmonApp
 from genmon.tui.detail_panel import DetailPanel
+from genmon.tui.detail_screen import DetailScreen
 from genmon.tui.table import PipelineTable
 from genmon.watch.logs import LogRing
 
@@ -71,6 +74,35 @@ def test_detail_screen_of_a_lost_row(snap_compare) -> None:  # type: ignore[no-u
 def test_a_loss_proven_by_position_while_flowing(snap_compare) -> None:  # type: ignore[no-untyped-def]
     """The row names the skip and its proof; the detail screen explains it and gives the fix."""
     assert snap_compare(screen(skipped_monitor()), press=["enter"], terminal_size=(120, 40))
+
+
+def test_where_is_a_value_that_died_at_a_later_hop(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    """/ on the detail screen of the orders row, 7, enter: every hop the value reached, its id and
+    time there, and where it stopped in the error colour."""
+    keys = ["down", "enter", "slash", "7", "enter"]
+    assert snap_compare(screen(hops_monitor()), press=keys, terminal_size=(120, 35))
+
+
+async def test_where_is_asks_answers_refuses_and_escape_leaves_the_question_first() -> None:
+    app = screen(hops_monitor())
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.press("down", "enter")  # the hop's row sorts first, then its origin's
+        detail = app.screen
+        assert isinstance(detail, DetailScreen) and detail.pipeline_name == "orders"
+        await pilot.press("slash", "1", "4", "enter")
+        answer = str(detail.query_one("#detail-path", Static).render())
+        assert "orders #14" in answer and "misroute() #13" in answer and "lost at received" in answer
+        await pilot.press("slash", "9", "9", "enter")
+        assert "orders has no value 99 (ids 1 to 20)" in str(
+            detail.query_one("#detail-path", Static).render()
+        )
+        await pilot.press("slash", "x", "enter")
+        assert "an id is a whole number" in str(detail.query_one("#detail-path", Static).render())
+        assert detail.query_one("#path-ask", Input).has_class("shown")  # refused: still asking
+        await pilot.press("escape")  # the question goes, the screen stays
+        assert app.screen is detail and not detail.query_one("#path-ask", Input).has_class("shown")
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DetailScreen)
 
 
 def test_log_panel(snap_compare) -> None:  # type: ignore[no-untyped-def]
