@@ -122,10 +122,16 @@ def diagnose(
             Cause.DECODE_FAILED: "# send the hop's topic values of its value_type",
             Cause.SEND_RAISED: "# the hop sends what its topic's serializer cannot take:\n"
             "# send a faust.Record, or JSON's types",
+            Cause.UNAWAITED: "await topic.send(value=...)  # in the hop: a send never awaited never leaves",
         }.get(first.cause or Cause.BROKER, "# see the hop's row for its fix")
         return Diagnosis(
             f"every stage of this row was reached, but values made from these died at a later hop ({parts}). "
-            "The hop's own row counts them in its own numbering; these are the ids this generator gave them.",
+            + (
+                "The hop dropped its send before giving it an id, so its own row does not count them"
+                if first.cause == Cause.UNAWAITED
+                else "The hop's own row counts them in its own numbering"
+            )
+            + "; these are the ids this generator gave them.",
             fix,
         )
     if v.cause == Cause.UNASSIGNED:

@@ -151,6 +151,7 @@ class Probe:
                     Cause.DECODE_FAILED, getattr(message, "headers", None)
                 ),
                 on_unawaited=self._unawaited,
+                hop=sensor.current_hop,
                 after_send=self._after_send,
                 current=CURRENT,
                 on_send_soon=self._buffered,
@@ -345,10 +346,17 @@ class Probe:
         for event in events:
             self.record(Cause.CRASHED, getattr(event, "headers", None), note, name)
 
-    def _unawaited(self, captured: tuple[Source, int, int] | None) -> None:
-        """A send was dropped unawaited: it belonged to the value current when it was created."""
+    def _unawaited(
+        self, captured: tuple[Source, int, int] | None, hop: tuple[str, bytes | str] | None
+    ) -> None:
+        """A send was dropped unawaited: it belonged to the value current when it was created — or,
+        made by a hop (an agent's send: it never got an id of the hop's), it was the value the agent
+        held, which dies downstream of its origin."""
         if captured is not None:
             self.damage(captured[0], captured[1], Cause.UNAWAITED)
+        elif hop is not None:
+            with self.ledger.lock:
+                self._died_downstream(hop[1], hop[0], Cause.UNAWAITED, "")
 
     def damage(self, src: Source, seq: int, cause: Cause, note: str = "") -> None:
         """Count a loss of ``seq`` that no header names (the value is known from the hook's state);

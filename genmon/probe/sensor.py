@@ -74,6 +74,19 @@ def current_origin() -> bytes | str | None:
     return None if event is None else origin_in(event.headers)
 
 
+def current_hop() -> tuple[str, bytes | str] | None:
+    """``(the hop's row name, the origin of the event it holds)`` when an agent sends while holding
+    an event of a followed value (two context variables and a header look-up), else None."""
+    event = current_event()
+    if event is None:
+        return None
+    origin = origin_in(event.headers)
+    agent = current_agent()
+    if origin is None or agent is None:
+        return None
+    return f"{agent.name.rsplit('.', 1)[-1]}()", origin
+
+
 def mark_sent(
     probe: Probe, found: tuple[Source, int, int], topic: str, message: Any, origin: bytes | str | None = None
 ) -> tuple[Source, int, str]:

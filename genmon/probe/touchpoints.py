@@ -40,9 +40,10 @@ class Hooks:
     event, or a ``take()`` batch's events; empty when none is known)."""
     on_decode_error: Callable[[Any], None]
     """``Channel.on_decode_error``: this message's value could not be deserialized."""
-    on_unawaited: Callable[[Any], None]
+    on_unawaited: Callable[[Any, Any], None]
     """A ``Topic.send`` coroutine was dropped unawaited; called with what ``current`` held when the
-    coroutine was *created* (the value it carried), not when it was dropped."""
+    coroutine was *created* (the value it carried), not when it was dropped, and — for an agent's
+    send, where nothing is current — what ``hop`` returned then."""
     after_send: Callable[[], Awaitable[None] | None]
     """Awaited after every ``Topic.send`` (the pause point of a sync generator), or None."""
     current: contextvars.ContextVar[Any]
@@ -54,6 +55,9 @@ class Hooks:
     """An in-memory channel is about to deliver ``message``: returns a state for ``on_channel_put``."""
     on_channel_put: Callable[[Any], None] = lambda state: None
     """The channel's subscribers' queues took the message (a channel's "ack")."""
+    hop: Callable[[], Any] = lambda: None
+    """Called when a ``Topic.send`` is created with nothing current: the hop that sends (an agent
+    holding an event), kept with the coroutine for ``on_unawaited``; None outside an agent."""
     on_send_raised: Callable[[Any, str, BaseException], None] = lambda captured, topic, exc: None
     """``Topic.send`` raised ``exc`` for the value ``captured`` (what ``current`` held when the
     send was made; None for code that is not a tracked generator) on its way to ``topic``: a value
@@ -159,7 +163,7 @@ def _patch_topic_send() -> None:
 
     original = Topic.send
 
-    async def send_coroutine(topic: Any, captured: Any, args: Any, kwargs: Any) -> Any:
+    async def send_coroutine(topic: Any, captured: Any, args: Any, kwargs: Any, hop: Any = None) -> Any:
         hooks = _hooks
         if hooks is None:
             return await original(topic, *args, **kwargs)
@@ -186,7 +190,12 @@ def _patch_topic_send() -> None:
 
     def send(self: Any, *args: Any, **kwargs: Any) -> Any:
         hooks = _hooks
-        return send_coroutine(self, hooks.current.get() if hooks is not None else None, args, kwargs)
+        if hooks is None:
+            return send_coroutine(self, None, args, kwargs)
+        captured = hooks.current.get()
+        # an agent's send (a hop): who sends and the origin of the event it holds, named if dropped
+        hop = hooks.hop() if captured is None else None
+        return send_coroutine(self, captured, args, kwargs, hop)
 
     send.__doc__ = original.__doc__
     send.__name__, send.__qualname__ = original.__name__, original.__qualname__
@@ -323,7 +332,8 @@ def _watch_unawaited_sends() -> None:
         if hooks is not None and getattr(coro, "__qualname__", "") == "Topic.send":
             with contextlib.suppress(Exception):
                 frame = coro.cr_frame
-                hooks.on_unawaited(frame.f_locals.get("captured") if frame is not None else None)
+                if frame is not None:
+                    hooks.on_unawaited(frame.f_locals.get("captured"), frame.f_locals.get("hop"))
         if getattr(coro, "cr_origin", None) is not None:
             previous(coro)  # origin tracking on: the stdlib formats where the coroutine was made
             return

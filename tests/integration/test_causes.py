@@ -259,3 +259,23 @@ def test_a_silent_loss_at_a_later_hop_names_the_generators_original_ids(broker: 
         for line in lines
     ), lines
     assert any(line.endswith("ids 6, 13 — from orders 7, 14") for line in lines), lines
+
+
+@PROBE_SIDE
+def test_a_send_never_awaited_at_a_later_hop_names_the_generators_ids(broker: BrokerProcess) -> None:
+    """orders → route, which forgets the ``await`` on every 6th order's send: the coroutine is dropped
+    before the hop gave the value an id, so only the origin can name it — by its own ids, at route(),
+    with the fix."""
+    done = check("-A", "tests.apps.hopunawaited", *broker_args(broker), "--duration", "4", "--json")
+    assert done.returncode == 1, done.stderr[-2000:]
+    rows = {p["name"]: p for p in json.loads(done.stdout)["pipelines"]}
+    orders = rows["orders"]
+    (downstream,) = orders["downstream"]
+    assert (downstream["hop"], downstream["cause"], downstream["ids"]["ranges"]) == (
+        "route()",
+        "unawaited",
+        [[6, 6], [12, 12], [18, 18]],
+    )
+    assert orders["verdict"]["text"] == "lost downstream: 3 at route() (send not awaited)"
+    assert orders["diagnosis"]["fix"].startswith("await topic.send(value=...)")
+    assert rows["route()"]["counts"]["sent"] == 17  # the hop counts only what it sent

@@ -139,7 +139,7 @@ def _hooks(**given: Any) -> touchpoints.Hooks:
     defaults: dict[str, Any] = {
         "on_crash": lambda agent, exc, events: None,
         "on_decode_error": lambda message: None,
-        "on_unawaited": lambda captured: None,
+        "on_unawaited": lambda captured, hop: None,
         "after_send": lambda: None,
         "current": CURRENT_FOR_TEST,
     }
@@ -150,17 +150,21 @@ def test_an_unawaited_topic_send_is_blamed_on_the_value_current_when_it_was_made
     """CPython hands the dropped coroutine to ``warnings._warn_unawaited_coroutine``; its frame still
     holds the value captured when ``topic.send(...)`` was called."""
     seen: list[Any] = []
-    touchpoints.install(_hooks(on_unawaited=seen.append))
+    touchpoints.install(
+        _hooks(on_unawaited=lambda captured, hop: seen.append((captured, hop)), hop=lambda: "hop 9")
+    )
     try:
         topic = _app("unawaited").topic("t", value_type=int)
         CURRENT_FOR_TEST.set("value 3")
         coroutine = topic.send(value=1)
+        CURRENT_FOR_TEST.set(None)  # nothing current: an agent's send, the hop is asked
+        hop_send = topic.send(value=2)
         CURRENT_FOR_TEST.set("value 4")  # current when it is dropped: not the one to blame
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            del coroutine
+            del coroutine, hop_send
             gc.collect()
-        assert seen == ["value 3"]
+        assert seen == [("value 3", None), (None, "hop 9")]
         assert any("coroutine 'Topic.send' was never awaited" in str(w.message) for w in caught)
     finally:
         touchpoints.uninstall()
