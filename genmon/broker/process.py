@@ -68,6 +68,7 @@ class BrokerProcess:
         self.address: BrokerAddress | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self._workdir: tempfile.TemporaryDirectory[str] | None = None
+        self._command: list[str] = []
 
     # -- what a subclass provides ----------------------------------------------------------
     def prepare(self, workdir: Path, port: int) -> None:
@@ -108,6 +109,25 @@ class BrokerProcess:
         except BaseException:
             self.stop()
             raise
+        self._command = command
+        self._spawn(command, workdir)
+        return self
+
+    def bounce(self) -> None:
+        """Stop the broker process and start it again on the same port and the same storage, as an
+        operator restarts a broker: Apache Kafka keeps its log and committed offsets (the embedded
+        broker keeps nothing in memory). Clients reconnect by themselves."""
+        assert self.process is not None and self._workdir is not None, f"{self.name} not started"
+        proc, self.process = self.process, None
+        proc.terminate()
+        try:
+            proc.wait(timeout=self.stop_grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        self._spawn(self._command, Path(self._workdir.name))
+
+    def _spawn(self, command: list[str], workdir: Path) -> None:
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         try:
             self.process = subprocess.Popen(
@@ -125,7 +145,6 @@ class BrokerProcess:
             if not isinstance(out, int):  # a log file, not DEVNULL
                 out.close()
         self._wait_ready()
-        return self
 
     def _wait_ready(self) -> None:
         assert self.process is not None
