@@ -57,7 +57,7 @@ sys.path.insert(0, str(ROOT))
 from genmon.broker import KafkaBroker  # noqa: E402
 from genmon.broker.address import BrokerAddress, parse_broker_url  # noqa: E402
 from genmon.fleet.watcher import Watcher  # noqa: E402
-from genmon.model import RowKind, VerdictState  # noqa: E402
+from genmon.model import RowKind, Stage, VerdictState  # noqa: E402
 from genmon.model.ids import finished_by_all  # noqa: E402
 from genmon.watch.waiting import wait_settled  # noqa: E402
 
@@ -109,7 +109,7 @@ class Run:
     def start_worker(self, slot: int) -> Worker:
         log = open(self.workdir / f"worker-{slot}.log", "ab")  # noqa: SIM115
         process = subprocess.Popen(
-            [sys.executable, "-m", "faust", "-A", "chaos_app", "worker", "-l", "warning"],
+            [sys.executable, "-m", "faust", "-A", "chaos_app", "worker", "--without-web", "-l", "warn"],
             cwd=self.workdir,
             env=self.env(),
             stdin=subprocess.DEVNULL,
@@ -233,7 +233,11 @@ def judge(watcher: Watcher, truth: dict[str, dict[tuple[str, int], int]]) -> lis
     numbers = {h.report.worker.rsplit(":", 1)[1]: h.number for h in watcher.fleet.heard.values()}
     out = []
     for row, agent in ROWS:
-        src = next(s for s in reading.sources if s.name == row and not s.foreign)
+        src = next((s for s in reading.sources if s.name == row and not s.foreign), None)
+        if src is None:
+            raise SystemExit(
+                f"chaos: the watcher saw no row {row} (rows: {[p.name for p in snap.pipelines]})"
+            )
         pipe = snap.pipeline(row)
         lifted = src.expected is not None
 
@@ -276,7 +280,7 @@ def judge(watcher: Watcher, truth: dict[str, dict[tuple[str, int], int]]) -> lis
                 counted_not_finished=len(done64 - finished),
                 unverifiable=unverifiable,
                 duplicates_truth=duplicates,
-                duplicates_genmon=sum(pipe.duplicates.values()),
+                duplicates_genmon=pipe.duplicates.get(Stage.PROCESSED, 0),
                 verdict=verdict.text,
             )
         )
@@ -321,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     (workdir / "truth").mkdir()
     broker = None if args.broker else KafkaBroker(log_path=workdir / "kafka.log", ready_timeout=120)
     started = time.monotonic()
+    run: Run | None = None
     try:
         if broker is not None:
             broker.start()
@@ -336,6 +341,11 @@ def main(argv: list[str] | None = None) -> int:
             f"a fault every {args.every:g}s, for {args.minutes:g} min"
         )
         time.sleep(WARMUP)
+        dead = [w for w in run.workers if w.process.poll() is not None]
+        if dead:
+            raise SystemExit(
+                f"chaos: worker {dead[0].slot} exited at start: see {workdir}/worker-{dead[0].slot}.log"
+            )
         run.note_memory("start")
         kinds = ["kill -9", "graceful restart", "broker restart", "watcher restart"]
         if broker is None:
@@ -356,6 +366,10 @@ def main(argv: list[str] | None = None) -> int:
         broker = None
         return report(run, verdicts, still, left, time.monotonic() - started)
     finally:
+        if run is not None:  # an error on the way: nothing may be left running
+            run.stop_watcher()
+            for worker in run.workers:
+                run.stop_worker(worker, signal.SIGKILL, 5)
         if broker is not None:
             broker.stop()
         if not args.keep:
@@ -415,7 +429,7 @@ def report(run: Run, verdicts: list[Judged], still: tuple[str, ...], left: list[
             (f"{v.row}: missed losses", f"{v.missed}"),
             (f"{v.row}: counted, never finished", f"{v.counted_not_finished}"),
             (f"{v.row}: unverifiable", f"{v.unverifiable:,}"),
-            (f"{v.row}: duplicates (app / genmon)", f"{v.duplicates_truth:,} / {v.duplicates_genmon:,}"),
+            (f"{v.row}: finished twice (app / genmon)", f"{v.duplicates_truth:,} / {v.duplicates_genmon:,}"),
             (f"{v.row}: verdict", v.verdict),
         ]
         ok = ok and v.false_losses == 0 and v.missed == 0 and v.counted_not_finished == 0

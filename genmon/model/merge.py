@@ -159,6 +159,7 @@ class Fleet:
             merged = (version, *self._merge_sources(heard, owners, several))
             self._merged = merged
         _, sources, shares = merged
+        sources = tuple(self._switching(sources, heard, now))
         turns = self._latency_due(sources, now)
         sources = tuple(self._with_latency(src, now, turns) for src in sources)
         inbound: dict[str, InboundState] = {}
@@ -266,14 +267,17 @@ class Fleet:
                 out.append(parts[0][1])
             else:
                 out.append(lift_all(name, sorted(parts, key=lambda p: p[0])))
-        return tuple(self._switching(out, heard)), shares
+        return tuple(out), shares
 
-    def _switching(self, sources: list[SourceState], heard: list[Heard]) -> Iterable[SourceState]:
-        """Each switchable source's desired state, and whether every alive worker obeys it yet."""
+    def _switching(
+        self, sources: tuple[SourceState, ...], heard: list[Heard], now: float
+    ) -> Iterable[SourceState]:
+        """Each switchable source's desired state, and whether every alive worker obeys it yet (a
+        worker that fell silent without a final report — killed — is not waited for)."""
         if not self.switches:
             yield from sources
             return
-        now_alive = {h.report.worker for h in heard if not h.report.final}
+        now_alive = {h.report.worker for h in heard if not h.report.final and not h.gone(now)}
         for src in sources:
             wanted = self._wanted(src.owner or "", src.name)
             if wanted is None or not src.kind.switchable:

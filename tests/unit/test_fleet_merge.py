@@ -216,6 +216,19 @@ def test_a_switch_waits_for_every_alive_worker() -> None:
     assert fleet.reading(0.0, broker=BROKER).sources[0].on is True
 
 
+def test_a_switch_does_not_wait_for_a_worker_killed_without_a_goodbye() -> None:
+    """A worker killed (SIGKILL) never obeys and never says goodbye: once it is gone the switch is
+    complete without it (it said "switching off (3 of 4 workers)" for the rest of the run)."""
+    fleet = Fleet()
+    a, b = sender("a", 5, received=ids(1, 5)), sender("b", 5, received=ids(1, 5))
+    fleet.add(report("1", a), 0.0)
+    fleet.add(report("2", b), 0.0)
+    fleet.switch("fleet", "numbers", False, stamp=1)
+    fleet.add(report("1", replace(a, on=False), number=2), 1.5)
+    assert fleet.reading(2.0, broker=BROKER).sources[0].switching == "switching off (1 of 2 workers)"
+    assert fleet.reading(5.0, broker=BROKER).sources[0].switching is None  # w2 silent 3 intervals: gone
+
+
 def test_the_wire_carries_a_report_exactly() -> None:
     src = replace(
         sender("a", 1_000_000, received=ids(1, 1_000_000, without=tuple(range(1000, 1_000_000, 1000)))),
