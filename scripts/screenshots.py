@@ -70,6 +70,9 @@ async def shoot_catalogue(host: Host, ring) -> None:  # type: ignore[no-untyped-
         await pilot.press("enter")
         await pilot.pause(2.5)  # a broker-offsets poll lands
         app.save_screenshot(filename="genmon-detail.svg", path=str(OUT))
+        await pilot.press("escape", "m")  # the catalogue's flow as a map
+        await pilot.pause(1.5)
+        app.save_screenshot(filename="genmon-map-catalogue.svg", path=str(OUT))
 
 
 def run(scenarios: str, shooter) -> None:  # type: ignore[no-untyped-def]
@@ -165,6 +168,9 @@ async def shoot_multihop(host: Host, ring) -> None:  # type: ignore[no-untyped-d
         highlight(app, "orders")
         await pilot.pause(0.5)
         app.save_screenshot(filename="genmon-multihop.svg", path=str(OUT))
+        await pilot.press("m")  # the same app as a map: the hop where values die, in red
+        await pilot.pause(1.5)
+        app.save_screenshot(filename="genmon-map.svg", path=str(OUT))
 
 
 def main() -> int:

@@ -9,10 +9,10 @@ acked on the source's edge to its topic, received and processed on the topic's e
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from genmon.model.snapshot import PipelineSnapshot, Snapshot
-from genmon.model.vocabulary import RowKind, Stage
+from genmon.model.vocabulary import Cause, RowKind, Stage, VerdictState
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,15 @@ class Node:
     kind: str
     """``source`` (a tracked generator or sending code), ``topic``, ``agent``, or ``nowhere`` (what a
     source's values never reached: nothing sends them)."""
+    rows: tuple[str, ...] = ()
+    """The pipelines this node is part of (the source's row first): what ``enter`` on it opens."""
+    verdict: str = ""
+    """Where values die at this node: the verdict of the row that loses them."""
+    state: str = "ok"
+    """``paused`` (a generator switched off), ``crashed`` (an agent that raised, or its app),
+    ``lost`` or ``stuck`` (where a row's values die), else ``ok``."""
+    internal: bool = False
+    """A topic Faust made for itself (a repartition or changelog topic, a channel)."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +40,8 @@ class Edge:
     label: str
     lost: bool
     """Values die on this edge (the row's verdict names a stage it covers)."""
+    verdict: str = ""
+    """The verdict of the row whose values die here, to draw beside the edge."""
 
 
 @dataclass(frozen=True)
@@ -45,38 +56,147 @@ def _agent_key(name: str) -> str:
 
 def flow_graph(snapshot: Snapshot) -> Graph:
     """The snapshot's rows as one graph (a node per source, topic and agent; an edge per hop)."""
+    return graph_of(snapshot.pipelines)
+
+
+def graph_of(pipes: tuple[PipelineSnapshot, ...]) -> Graph:
+    """These rows as one graph (see :func:`flow_graph`)."""
     nodes: dict[str, Node] = {}
+    rows: dict[str, list[str]] = {}
+    states: dict[str, str] = {}
     edges: list[Edge] = []
-    agents = {agent for pipe in snapshot.pipelines for agent in pipe.agents}
-    for pipe in snapshot.pipelines:
+    agents = {agent for pipe in pipes for agent in pipe.agents}
+
+    def node(key: str, label: str, kind: str, row: str) -> None:
+        if key not in nodes:
+            internal = kind == "topic" and _internal(label)
+            nodes[key] = Node(key, label, kind, internal=internal)
+        if row not in rows.setdefault(key, []):
+            rows[key].append(row)
+
+    verdicts: dict[str, str] = {}
+
+    def mark(key: str, state: str, why: str = "") -> None:
+        if RANK[state] > RANK[states.get(key, "ok")]:
+            states[key] = state
+        if why and key not in verdicts:
+            verdicts[key] = why
+
+    for pipe in pipes:
         if pipe.kind == RowKind.TOPIC:
             continue
         source = _source_key(pipe, agents)
-        if source not in nodes:
-            nodes[source] = Node(
-                source,
-                pipe.name.removesuffix("()") if source.startswith("agent:") else pipe.name,
-                "agent" if source.startswith("agent:") else "source",
-            )
-        lost = pipe.verdict.lost_at
+        hop = source.startswith("agent:")
+        node(
+            source,
+            pipe.name.removesuffix("()") if hop else pipe.name,
+            "agent" if hop else "source",
+            pipe.name,
+        )
+        verdict = pipe.verdict
+        lost = verdict.lost_at
+        why = verdict.text if verdict.state in (VerdictState.LOST, VerdictState.STUCK) else ""
+        stuck = "stuck" if verdict.state == VerdictState.STUCK else "lost"
+        if not pipe.on and pipe.kind.switchable:
+            mark(source, "paused")
+        if verdict.state == VerdictState.CRASHED:
+            mark(source, "crashed")
         if not pipe.topics:
             nowhere = f"nowhere:{pipe.name}"
-            nodes[nowhere] = Node(nowhere, "no topic", "nowhere")
-            edges.append(Edge(source, nowhere, f"{pipe.counts.yielded:,} yielded, 0 sent", lost is not None))
+            node(nowhere, "no topic", "nowhere", pipe.name)
+            if lost is not None:
+                mark(source, stuck, why)
+            edges.append(
+                Edge(source, nowhere, f"{pipe.counts.yielded:,} yielded, 0 sent", lost is not None, why)
+            )
             continue
+        # values that die reading: on the topic nobody reads, when that is where (a wrong name)
+        unread = pipe.misnamed[0] if pipe.misnamed is not None else None
         for topic in pipe.topics:
             key = f"topic:{topic}"
-            nodes.setdefault(key, Node(key, topic, "topic"))
+            node(key, topic, "topic", pipe.name)
             sent = f"{pipe.counts.acked:,} acked" if pipe.counts.acked else f"{pipe.counts.sent:,} sent"
-            edges.append(Edge(source, key, sent, lost in (Stage.SENT, Stage.ACKED)))
+            dies = lost in (Stage.SENT, Stage.ACKED)
+            edges.append(Edge(source, key, sent, dies, why if dies else ""))
+            if dies:
+                mark(source, stuck, why)
+            reading = lost in (Stage.RECEIVED, Stage.PROCESSED)
+            if reading and topic == unread:
+                mark(key, stuck, why)
+            if topic == unread or topic in pipe.sinks:
+                continue  # nobody reads it: its values end here
             for agent in pipe.agents:
                 akey = _agent_key(agent)
-                nodes.setdefault(akey, Node(akey, agent, "agent"))
+                node(akey, agent, "agent", pipe.name)
                 done = pipe.processed_by.get(agent, 0)
-                edges.append(
-                    Edge(key, akey, f"{done:,} processed", lost in (Stage.RECEIVED, Stage.PROCESSED))
-                )
-    return Graph(tuple(nodes.values()), tuple(dict.fromkeys(edges)))
+                dies = reading and unread is None
+                edges.append(Edge(key, akey, f"{done:,} processed", dies, why if dies else ""))
+                if dies:
+                    mark(key, stuck, why)
+                if _raised(pipe, agent):
+                    mark(akey, "crashed", pipe.verdict.error or why)
+    out = tuple(
+        replace(
+            n, rows=tuple(rows.get(n.key, ())), state=states.get(n.key, "ok"), verdict=verdicts.get(n.key, "")
+        )
+        for n in nodes.values()
+    )
+    return Graph(out, tuple(dict.fromkeys(edges)))
+
+
+RANK = {"ok": 0, "paused": 1, "stuck": 2, "lost": 3, "crashed": 4}
+"""How bad a node's state is: the worst of its rows' marks it (and the map selects the worst first)."""
+
+
+def _raised(pipe: PipelineSnapshot, agent: str) -> bool:
+    """Whether ``agent`` raised on a value of this row (its note names it: ``agent bill raised …``)."""
+    said = f"agent {agent} raised"
+    if Cause.CRASHED in pipe.damaged and said in (pipe.verdict.error or pipe.verdict.text):
+        return True
+    return any(said in loss.note for loss in (*pipe.downstream, *pipe.upstream))
+
+
+def _internal(topic: str) -> bool:
+    """A topic Faust makes for itself: a ``group_by`` repartition, a table's changelog, a channel."""
+    return topic.endswith(("-repartition", "-changelog")) or topic.startswith("channel:")
+
+
+def folded(pipes: tuple[PipelineSnapshot, ...], limit: int) -> tuple[tuple[PipelineSnapshot, ...], int]:
+    """The rows a picture of at most ``limit`` nodes can hold, those with problems first (drawn
+    first: at the top), then in flow order — and how many rows it leaves out (the picture says so)."""
+    shown: list[PipelineSnapshot] = []
+    seen: set[str] = set()
+    ranked = sorted(pipes, key=lambda p: not p.verdict.state.problem)  # stable: flow order within
+    for pipe in ranked:
+        if pipe.kind == RowKind.TOPIC:
+            continue
+        keys = {pipe.name, *(f"topic:{t}" for t in pipe.topics), *(f"agent:{a}" for a in pipe.agents)}
+        if shown and len(seen | keys) > limit:
+            continue
+        shown.append(pipe)
+        seen |= keys
+    kept = {p.name for p in shown}
+    return tuple(shown), sum(1 for p in pipes if p.kind != RowKind.TOPIC and p.name not in kept)
+
+
+def layers(graph: Graph) -> dict[str, int]:
+    """Each node's column, left to right: its longest path from a node nothing points at (a cycle —
+    replies back to an earlier topic — is cut where it closes)."""
+    into: dict[str, list[str]] = {}
+    for edge in graph.edges:
+        into.setdefault(edge.end, []).append(edge.start)
+    column: dict[str, int] = {}
+
+    def depth(key: str, path: frozenset[str]) -> int:
+        if key in column:
+            return column[key]
+        before = [start for start in into.get(key, ()) if start not in path]
+        column[key] = 1 + max((depth(s, path | {key}) for s in before), default=-1)
+        return column[key]
+
+    for n in graph.nodes:
+        depth(n.key, frozenset())
+    return column
 
 
 def _source_key(pipe: PipelineSnapshot, agents: set[str]) -> str:

@@ -31,6 +31,7 @@ from genmon.tui.detail_panel import DetailPanel, RateHistory
 from genmon.tui.detail_screen import DetailScreen
 from genmon.tui.header import SteadyHeader
 from genmon.tui.help import HelpScreen
+from genmon.tui.map_screen import MapScreen
 from genmon.tui.messages import RowChosen, RowHighlighted, SnapshotTaken
 from genmon.tui.table import NAVIGATION, PipelineTable
 from genmon.tui.terminal import driver_class
@@ -95,6 +96,13 @@ class GenmonApp(App[None]):
             "q", "quit", "quit", id="quit", tooltip="quit (ctrl+c too): stops Faust and the embedded broker"
         ),
         Binding("l", "toggle_log", "log", id="log", tooltip="show or hide Faust's log lines"),
+        Binding(
+            "m",
+            "map",
+            "map",
+            id="map",
+            tooltip="the flow as a graph: generators, topics, agents, values on each edge, where they die",
+        ),
         Binding(
             "w",
             "toggle_workers",
@@ -213,6 +221,9 @@ class GenmonApp(App[None]):
         if isinstance(self.screen, DetailScreen):
             self.screen.show(snap, self.history)
             return  # the table is hidden under the modal: skip its repaint
+        if isinstance(self.screen, MapScreen):
+            self.screen.show(snap)
+            return
         if isinstance(self.screen, (HelpScreen, TooSmallScreen)):
             return
         header = header_line(snap)
@@ -318,6 +329,21 @@ class GenmonApp(App[None]):
             return
         name = table.highlighted_pipeline
         if name is None or self.snapshot is None or isinstance(self.screen, DetailScreen):
+            return
+        screen = DetailScreen(name)
+        self.push_screen(screen)
+        self.call_after_refresh(screen.show, self.snapshot, self.history)
+
+    def action_map(self) -> None:
+        if self.snapshot is None or isinstance(self.screen, (MapScreen, DetailScreen)):
+            return
+        screen = MapScreen(self._open_detail)
+        self.push_screen(screen)
+        self.call_after_refresh(screen.show, self.snapshot, True)
+
+    def _open_detail(self, name: str) -> None:
+        """The detail screen of ``name`` over the map (escape goes back to the map)."""
+        if self.snapshot is None or isinstance(self.screen, DetailScreen):
             return
         screen = DetailScreen(name)
         self.push_screen(screen)

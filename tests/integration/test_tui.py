@@ -14,6 +14,7 @@ from genmon.host.host import Host
 from genmon.tui import GenmonApp
 from genmon.tui.detail_screen import DetailScreen
 from genmon.tui.help import HelpScreen
+from genmon.tui.map_screen import MapScreen
 from genmon.tui.table import PipelineTable
 
 
@@ -84,6 +85,27 @@ async def test_rows_toggle_reset_help_log_and_quit(demo_host: Host) -> None:
         assert fix.display and yielded > 0
         await pilot.press("escape")
         assert not isinstance(app.screen, DetailScreen)
+
+        # m draws the flow: the lost generator selected and marked, enter opens its row, escape back.
+        await pilot.press("m")
+        assert isinstance(app.screen, MapScreen)
+        await pilot.pause(0.5)
+        graph = app.screen.graph
+        assert {n.label for n in graph.nodes} >= {
+            "unwired",
+            "sync-pump",
+            "sync_topic",
+            "sync_agent",
+            "async-pump",
+        }
+        assert app.screen.selected == "source:unwired"
+        assert next(n for n in graph.nodes if n.key == "source:unwired").verdict.startswith("lost at sent: ")
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailScreen) and app.screen.pipeline_name == "unwired"
+        await pilot.press("escape")
+        assert isinstance(app.screen, MapScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, MapScreen)
         await pilot.press("l")
         assert app.query_one("#log").has_class("shown")
         await pilot.press("question_mark")

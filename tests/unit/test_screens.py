@@ -27,6 +27,7 @@ from textual.widgets import Input, Static
 from genmon.tui import GenmonApp
 from genmon.tui.detail_panel import DetailPanel
 from genmon.tui.detail_screen import DetailScreen
+from genmon.tui.map_screen import MapScreen
 from genmon.tui.table import PipelineTable
 from genmon.watch.logs import LogRing
 
@@ -373,3 +374,41 @@ async def test_escape_clears_a_search_after_enter_and_an_empty_table_empties_the
         assert table.row_count == 0
         panel = app.query_one(DetailPanel)
         assert panel.border_title == "no row shown"  # not the last row's explanation any more
+
+
+def test_map_of_a_multi_hop_app(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    """m: generators, topics and agents left to right by hop, counts on the edges, the edge where
+    values die in red with the verdict beside it, the node where they die selected."""
+    assert snap_compare(screen(hops_monitor()), press=["m"], terminal_size=(160, 35))
+
+
+def test_map_of_the_demo_at_80x24(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    """At 80x24 the map scrolls; it is never cut into garble."""
+    assert snap_compare(screen(demo_monitor()), press=["m"], terminal_size=(80, 24))
+
+
+def test_map_of_fifty_pipelines_folds_what_does_not_fit(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(screen(busy(50)), press=["m"], terminal_size=(200, 50))
+
+
+async def test_map_keys_move_between_nodes_open_a_row_and_go_back() -> None:
+    app = screen(hops_monitor())
+    async with app.run_test(size=(160, 35)) as pilot:
+        await pilot.press("m")
+        the_map = app.screen
+        assert isinstance(the_map, MapScreen)
+        await pilot.pause(0.2)
+        assert the_map.selected == "topic:routd"  # where the values die
+        assert "from orders 7, 14" in str(the_map.query_one("#map-legend", Static).render())
+        await pilot.press("left")
+        assert the_map.selected == "agent:misroute"
+        await pilot.press("left", "left", "left", "left", "left")
+        assert the_map.selected == "source:orders"  # the first column; further left stays there
+        await pilot.press("right")
+        assert the_map.selected == "topic:orders"
+        await pilot.press("enter")
+        assert isinstance(app.screen, DetailScreen) and app.screen.pipeline_name == "orders"
+        await pilot.press("escape")
+        assert app.screen is the_map
+        await pilot.press("m")  # m closes it too
+        assert not isinstance(app.screen, MapScreen)
