@@ -12,11 +12,23 @@ broker's growth hit them alike:
                  ``faust worker``): what genmon costs an app that merely keeps the decorator;
 * ``probe``    - genmon's probe installed: ids, headers, sensor hooks, as under ``genmon``, and a
                  thread reading the probe every 0.5 s as a worker's publisher does (reading counts
-                 what the hooks queued: that work is timed too, up to the last value's).
+                 what the hooks queued: that work is timed too, up to the last value's);
+* ``otel``     - what a user adds for tracing instead: OpenTelemetry's aiokafka instrumentation
+                 (``AIOKafkaInstrumentor().instrument()`` before the app), the SDK's defaults, a
+                 ``BatchSpanProcessor`` and an exporter that counts the spans and drops them (each run
+                 checks it got more than 0 a value). Faust's consumer reads with
+                 ``getmany``-free ``Fetcher`` calls the instrumentation does not wrap: the spans are
+                 the producer's, one a value;
+* ``prommon``  - Faust's own Prometheus sensor as Faust documents it
+                 (``faust.sensors.prometheus.setup_prometheus_sensors(app)``) and a thread calling
+                 ``generate_latest`` every 0.5 s, as a scrape would.
 
-With ``--in-place N`` it also makes N runs of a fourth mode, ``timed``: the probe as in ``probe``,
+``--modes`` picks among them (default: all five; the peers need the ``bench`` extra).
+
+With ``--in-place N`` it also makes N runs of a mode ``timed``: the probe as in ``probe``,
 with every sensor hook and every count timed where it runs by the CPU clock of its thread (a wrapped
-no-op, timed alike, is subtracted). It prints genmon's own CPU per value inside the worker, hook by
+no-op, timed alike, is subtracted) — and N of ``timed-prom``, Faust's Prometheus sensor's hooks
+timed alike. It prints genmon's own CPU per value inside the worker, hook by
 hook — a number the end-to-end rate cannot resolve (runs of one mode spread ±15 %), steady enough to
 tell a change of 1 µs a value apart. The wrappers around the hooks cost time of their own, so the
 ``timed`` runs stay out of the ratios.
@@ -50,8 +62,21 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
-MODES = ("plain", "tracked", "probe")
+MODES = ("plain", "tracked", "probe", "otel", "prommon")
+PEERS = ("otel", "prommon")
+"""What users would run instead of genmon (the ``bench`` extra: ``pip install -e '.[bench]'``)."""
+PROM_HOOKS = (
+    "on_message_in",
+    "on_stream_event_in",
+    "on_stream_event_out",
+    "on_message_out",
+    "on_send_initiated",
+    "on_send_completed",
+)
+"""The hooks of Faust's ``PrometheusMonitor`` a value passes through (timed in place like genmon's)."""
+SCRAPE_SECONDS = 0.5
 TIMED_HOOKS = (
     "on_send_initiated",
     "on_send_completed",
@@ -115,6 +140,7 @@ async def one_run(
     probing = mode in ("probe", "timed")
     if probing:
         probe.install()
+    spans = traced() if mode == "otel" else None
     app_id = f"bench-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory() as datadir:
         route_logging(Path(datadir) / "bench.log")  # Faust's log lines, gone with the run
@@ -139,8 +165,19 @@ async def one_run(
             for i in range(values):
                 yield i
 
-        source = numbers if mode == "plain" else genmon.track(numbers, name="bench")
+        source = genmon.track(numbers, name="bench") if mode in ("tracked", "probe", "timed") else numbers
         in_place = None
+        registry = None
+        if mode in ("prommon", "timed-prom"):
+            from faust.sensors.prometheus import setup_prometheus_sensors
+            from prometheus_client import CollectorRegistry
+
+            registry = CollectorRegistry()
+            setup_prometheus_sensors(app, registry=registry)  # replaces the app's default Monitor
+        if mode in ("timed-prom", "timed-monitor"):  # the sensor's hooks, or the default Monitor's
+            in_place = InPlace()
+            for hook in PROM_HOOKS:
+                in_place.wrap(app.monitor, hook)
         if probing:
             sensor = GenmonSensor(probe)
             app.sensors.add(sensor)
@@ -160,6 +197,8 @@ async def one_run(
         reading = threading.Event()
         if probing:  # what a worker's publisher does: read every source every 0.5 s
             threading.Thread(target=read_every, args=(probe, reading), daemon=True).start()
+        if registry is not None:  # what Prometheus does: scrape every 0.5 s
+            threading.Thread(target=scrape_every, args=(registry, reading), daemon=True).start()
         collecting = collector_time()
         started, cpu_started = time.perf_counter(), time.process_time()
         async for value in source():
@@ -173,6 +212,10 @@ async def one_run(
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         gc.callbacks.remove(collecting.callback)
         await app.stop()
+    if spans is not None:
+        spans.provider.force_flush()
+        assert spans.count > 0, "OpenTelemetry made no span"
+        print(f"spans {spans.count / values:.2f} a value")
     if in_place is not None:
         print("in-place", " ".join(f"{k}={v:.3f}" for k, v in in_place.per_value(values).items()))
     per_batch = batches[1] / max(batches[0], 1)
@@ -223,6 +266,41 @@ def read_every(probe, stop: threading.Event, seconds: float = 0.5) -> None:  # t
         probe.read_sources(latency=reads % 10 == 0)
 
 
+class Spans:
+    """OpenTelemetry as a user sets it up, with an exporter that counts and drops."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.provider: Any = None
+
+
+def traced() -> Spans:
+    from opentelemetry import trace
+    from opentelemetry.instrumentation.aiokafka import AIOKafkaInstrumentor
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    spans = Spans()
+
+    class Counting(SpanExporter):  # type: ignore[misc]
+        def export(self, batch):  # type: ignore[no-untyped-def]
+            spans.count += len(batch)
+            return SpanExportResult.SUCCESS
+
+    spans.provider = TracerProvider()
+    spans.provider.add_span_processor(BatchSpanProcessor(Counting()))
+    trace.set_tracer_provider(spans.provider)
+    AIOKafkaInstrumentor().instrument()
+    return spans
+
+
+def scrape_every(registry: Any, stop: threading.Event) -> None:
+    from prometheus_client import generate_latest
+
+    while not stop.wait(SCRAPE_SECONDS):
+        generate_latest(registry)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--values", type=int, default=5000)
@@ -238,7 +316,8 @@ def main() -> int:
     parser.add_argument(
         "--in-place", type=int, default=0, metavar="N", help="N runs timing the probe in place"
     )
-    parser.add_argument("--child", choices=(*MODES, "timed"))
+    parser.add_argument("--modes", default=",".join(MODES), help=f"among {', '.join(MODES)}")
+    parser.add_argument("--child", choices=(*MODES, "timed", "timed-prom", "timed-monitor"))
     parser.add_argument("--url")
     args = parser.parse_args()
     if args.child:
@@ -247,11 +326,22 @@ def main() -> int:
 
     from genmon.broker import EmbeddedBroker, KafkaBroker
 
-    rates: dict[str, list[float]] = {mode: [] for mode in MODES}
-    batching: dict[str, list[float]] = {mode: [] for mode in MODES}
-    cpus: dict[str, list[float]] = {mode: [] for mode in MODES}
-    collectors: dict[str, list[float]] = {mode: [] for mode in MODES}
+    modes = tuple(mode.strip() for mode in args.modes.split(",") if mode.strip())
+    unknown = [mode for mode in modes if mode not in MODES]
+    if unknown:
+        parser.error(f"unknown mode {unknown[0]!r}: choose among {', '.join(MODES)}")
+    if any(mode in PEERS for mode in modes):
+        try:
+            import opentelemetry.instrumentation.aiokafka
+            import opentelemetry.sdk  # noqa: F401
+        except ImportError:
+            parser.error("the peers' modes need the bench extra: pip install -e '.[bench]'")
+    rates: dict[str, list[float]] = {mode: [] for mode in modes}
+    batching: dict[str, list[float]] = {mode: [] for mode in modes}
+    cpus: dict[str, list[float]] = {mode: [] for mode in modes}
+    collectors: dict[str, list[float]] = {mode: [] for mode in modes}
     in_place: list[dict[str, float]] = []
+    in_place_prom: list[dict[str, Any]] = []
     kind = {"embedded": EmbeddedBroker, "kafka": KafkaBroker}[args.broker]
     with kind() as broker:
         print(f"broker: {broker.name} at {broker.url}", flush=True)
@@ -270,8 +360,8 @@ def main() -> int:
         for round_ in range(1, args.rounds + 1):
             # The embedded broker slows down as it fills: each round starts with another mode, so no
             # mode always runs last (the order had put the probe last in every round).
-            first = (round_ - 1) % len(MODES)
-            for mode in MODES[first:] + MODES[:first]:
+            first = (round_ - 1) % len(modes)
+            for mode in modes[first:] + modes[:first]:
                 rate, per_batch, cpu, collector = map(float, child(mode)[-1].split())
                 rates[mode].append(rate)
                 batching[mode].append(per_batch)
@@ -290,8 +380,25 @@ def main() -> int:
             print(
                 f"in place {run}  " + "  ".join(f"{k} {float(v):.2f}" for k, v in spent.items()), flush=True
             )
+            if "prommon" in modes:
+                for timed in ("timed-prom", "timed-monitor"):
+                    lines = child(timed)
+                    spent = dict(item.split("=") for item in lines[-2].split()[1:])
+                    in_place_prom.append({"mode": timed, **{hook: float(us) for hook, us in spent.items()}})
     if args.rounds:
         summarize(args.values, args.rounds, rates, batching, cpus, collectors)
+    if in_place_prom:
+        totals = {
+            timed: statistics.median(
+                sum(v for k, v in run.items() if k != "mode") for run in in_place_prom if run["mode"] == timed
+            )
+            for timed in ("timed-prom", "timed-monitor")
+        }
+        prom, default = totals["timed-prom"], totals["timed-monitor"]
+        print(
+            f"\nFaust's Prometheus sensor's hooks, timed in place alike: {prom:6.2f} µs a value"
+            f" ({prom - default:.2f} beyond the default Monitor's {default:.2f}, which it replaces)"
+        )
     if in_place:
         print(f"\ngenmon's own CPU per value in the worker, timed in place (median of {len(in_place)} runs):")
         for hook in in_place[0]:
@@ -310,25 +417,43 @@ def summarize(
     collectors: dict[str, list[float]],
 ) -> None:
     medians = {mode: statistics.median(r) for mode, r in rates.items()}
+    plain = "plain" in rates
     print(f"\n{values:,} values per run, {rounds} rounds, median values/s end to end:")
-    for mode in MODES:
+    for mode in rates:
         # the ratio of the medians, and the median of each round's own ratio (the drift of the
         # machine between rounds cancels in a round's ratio)
-        paired = statistics.median(m / p for m, p in zip(rates[mode], rates["plain"], strict=True))
+        ratios = ""
+        if plain:
+            paired = statistics.median(m / p for m, p in zip(rates[mode], rates["plain"], strict=True))
+            ratios = (
+                f"   ratio to plain {medians[mode] / medians['plain']:.3f}"
+                f"   median of the rounds' ratios {paired:.3f}"
+            )
         print(
-            f"  {mode:8} {medians[mode]:9,.0f}   ratio to plain {medians[mode] / medians['plain']:.3f}"
-            f"   median of the rounds' ratios {paired:.3f}"
+            f"  {mode:8} {medians[mode]:9,.0f}{ratios}"
             f"   records per produce request {statistics.median(batching[mode]):.1f}"
         )
     # CPU per value of the Faust process (all its threads, the probe's reader included; not the
     # broker's): steadier than the rate, which also moves with how the app's sends batch.
     print("median CPU time per value in the Faust process:")
-    for mode in MODES:
+    added: dict[str, float] = {}
+    for mode in rates:
         cpu = statistics.median(cpus[mode])
+        versus = ""
+        if plain:
+            base = statistics.median(cpus["plain"])
+            added[mode] = cpu - base
+            versus = f"   {cpu / base:.3f} of plain, {cpu - base:+5.0f} µs added"
         print(
-            f"  {mode:8} {cpu:6.0f} µs   {cpu / statistics.median(cpus['plain']):.3f} of plain"
+            f"  {mode:8} {cpu:6.0f} µs{versus}"
             f"   collecting garbage {statistics.median(collectors[mode]):4.1f} µs"
         )
+    if "probe" in added:
+        for peer, share in (("prommon", 5), ("otel", 10)):
+            if peer in added and added[peer] > 0:
+                ratio = added["probe"] / added[peer]
+                budget = "within" if ratio <= 1 / share else "OVER"
+                print(f"genmon's added CPU is {ratio:.2f} of {peer}'s ({budget} the budget of 1/{share})")
 
 
 if __name__ == "__main__":
