@@ -184,6 +184,52 @@ def hops_monitor() -> FakeMonitor:
     return FakeMonitor(settled(reading), reading)
 
 
+def shop_monitor() -> FakeMonitor:
+    """examples/shop as genmon reports it: orders → charge, which repartitions by customer (a topic of
+    Faust's own, read by charge again) and sends payments, read by ledger; the generator paused."""
+    repartition = "shop.app.charge-shop-orders-Order.customer-repartition"
+    orders = source("orders", 122, topic="shop-orders", agent="charge", on=False)
+    charge = replace(
+        source("charge()", 244, topic="shop-payments", agent="ledger", kind=RowKind.SENDER),
+        topics=(repartition, "shop-payments"),
+        agents=("charge", "ledger"),
+        processed={(repartition, "charge"): ids(1, 122), ("shop-payments", "ledger"): ids(123, 244)},
+    )
+    app = AppReading(
+        "app0",
+        "shop",
+        AppState.RUNNING,
+        readers={"shop-orders": ("charge",), repartition: ("charge",), "shop-payments": ("ledger",)},
+    )
+    reading = replace(demo_reading(), apps=(app,), sources=(orders, charge))
+    return FakeMonitor(settled(reading), reading)
+
+
+def catalogue_monitor() -> FakeMonitor:
+    """A catalogue of the demo's bugs in one picture: a generator nobody sends, a crashing agent, a
+    wrong topic name, a paused generator, a timer, and correct rows beside them."""
+    reading = demo_reading()
+    crashing = source(
+        "crashing-agent",
+        20,
+        topic="crash_topic",
+        agent="crashing",
+        damaged={Cause.CRASHED: FrozenBitMap([7, 14])},
+    )
+    misnamed = source("wrong-topic", 40, topic="order", agent="?", received=0)
+    timer = source("tick()", 9, topic="ticks", agent="tock", kind=RowKind.SENDER)
+    readers = {
+        "sync_topic": ("sync_agent",),
+        "async_topic": ("async_agent",),
+        "crash_topic": ("crashing",),
+        "orders": ("take_order",),
+        "ticks": ("tock",),
+    }
+    app = replace(reading.apps[0], app_id="genmon-demo", readers=readers)
+    reading = replace(reading, apps=(app,), sources=(*reading.sources, crashing, misnamed, timer))
+    return FakeMonitor(settled(reading), reading)
+
+
 def crashed_monitor() -> FakeMonitor:
     reading = demo_reading()
     crashed = AppReading(

@@ -95,6 +95,7 @@ def build(reading: Reading, clocks: Clocks) -> tuple[Snapshot, Clocks]:
             consumed=tuple(agent_topics(app)),
             stalls=app.stalls,
             not_imported=app.not_imported,
+            readers=dict(app.readers),
             mismatched=tuple(
                 f"{topic}: {text}"
                 for topic in app.declared

@@ -56,11 +56,22 @@ def _agent_key(name: str) -> str:
 
 def flow_graph(snapshot: Snapshot) -> Graph:
     """The snapshot's rows as one graph (a node per source, topic and agent; an edge per hop)."""
-    return graph_of(snapshot.pipelines)
+    return graph_of(snapshot.pipelines, readers_of(snapshot))
 
 
-def graph_of(pipes: tuple[PipelineSnapshot, ...]) -> Graph:
-    """These rows as one graph (see :func:`flow_graph`)."""
+def readers_of(snapshot: Snapshot) -> dict[str, set[str]]:
+    """topic -> the agents that read it, over every app (a row's agents read some of its topics)."""
+    readers: dict[str, set[str]] = {}
+    for app in snapshot.apps:
+        for topic, agents in app.readers.items():
+            readers.setdefault(topic, set()).update(a.rsplit(".", 1)[-1] for a in agents)
+    return readers
+
+
+def graph_of(pipes: tuple[PipelineSnapshot, ...], readers: dict[str, set[str]] | None = None) -> Graph:
+    """These rows as one graph (see :func:`flow_graph`); ``readers`` (topic -> agents) keeps an edge
+    from a topic to only the agents that read it (a row sending to two topics has the agents of
+    both)."""
     nodes: dict[str, Node] = {}
     rows: dict[str, list[str]] = {}
     states: dict[str, str] = {}
@@ -112,10 +123,13 @@ def graph_of(pipes: tuple[PipelineSnapshot, ...]) -> Graph:
             continue
         # values that die reading: on the topic nobody reads, when that is where (a wrong name)
         unread = pipe.misnamed[0] if pipe.misnamed is not None else None
+        shares = _shares(pipe, readers)
         for topic in pipe.topics:
             key = f"topic:{topic}"
             node(key, topic, "topic", pipe.name)
             sent = f"{pipe.counts.acked:,} acked" if pipe.counts.acked else f"{pipe.counts.sent:,} sent"
+            if topic in shares:
+                sent = f"{shares[topic]:,} acked"
             dies = lost in (Stage.SENT, Stage.ACKED)
             edges.append(Edge(source, key, sent, dies, why if dies else ""))
             if dies:
@@ -125,16 +139,22 @@ def graph_of(pipes: tuple[PipelineSnapshot, ...]) -> Graph:
                 mark(key, stuck, why)
             if topic == unread or topic in pipe.sinks:
                 continue  # nobody reads it: its values end here
+            known = readers.get(topic) if readers else None
             for agent in pipe.agents:
+                if known is not None and agent not in known:
+                    continue
                 akey = _agent_key(agent)
                 node(akey, agent, "agent", pipe.name)
                 done = pipe.processed_by.get(agent, 0)
                 dies = reading and unread is None
                 edges.append(Edge(key, akey, f"{done:,} processed", dies, why if dies else ""))
-                if dies:
+                crashed = _raised(pipe, agent) or (
+                    dies and verdict.cause == Cause.CRASHED and len(pipe.agents) == 1
+                )
+                if crashed:  # they died in the agent, not on the topic
+                    mark(akey, "crashed", why or pipe.verdict.error or "")
+                elif dies:
                     mark(key, stuck, why)
-                if _raised(pipe, agent):
-                    mark(akey, "crashed", pipe.verdict.error or why)
     out = tuple(
         replace(
             n, rows=tuple(rows.get(n.key, ())), state=states.get(n.key, "ok"), verdict=verdicts.get(n.key, "")
@@ -142,6 +162,26 @@ def graph_of(pipes: tuple[PipelineSnapshot, ...]) -> Graph:
         for n in nodes.values()
     )
     return Graph(out, tuple(dict.fromkeys(edges)))
+
+
+def _shares(pipe: PipelineSnapshot, readers: dict[str, set[str]] | None) -> dict[str, int]:
+    """A row that sends to several topics: how many of its values each took — what that topic's
+    readers finished, and for the one topic nobody reads, the rest of what was acked (the snapshot
+    counts a row's values, not per topic). Empty when that cannot be told."""
+    if len(pipe.topics) < 2 or not readers:
+        return {}
+    shares, unread = {}, []
+    for topic in pipe.topics:
+        known = [a for a in pipe.agents if a in readers.get(topic, ())]
+        if known:
+            shares[topic] = min(pipe.processed_by.get(a, 0) for a in known)
+        else:
+            unread.append(topic)
+    if len(unread) == 1:
+        shares[unread[0]] = max(pipe.counts.acked - sum(shares.values()), 0)
+    elif unread:
+        return {}
+    return shares
 
 
 RANK = {"ok": 0, "paused": 1, "stuck": 2, "lost": 3, "crashed": 4}

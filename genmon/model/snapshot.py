@@ -346,6 +346,8 @@ class AppStatus:
     """``module: error`` per module its autodiscovery could not import."""
     mismatched: tuple[str, ...] = ()
     """``topic: on the broker it has 1 partition, the app declares 4`` per topic its agents read."""
+    readers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """topic -> this app's agents that read it (the map draws an edge only to those)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -29,7 +29,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
 from genmon.model import Snapshot
-from genmon.model.graph import RANK, Graph, Node, folded, graph_of, layers
+from genmon.model.graph import RANK, Graph, Node, folded, graph_of, layers, readers_of
 from genmon.model.text import plural
 
 
@@ -158,7 +158,7 @@ class MapScreen(ModalScreen[None]):
         self._snapshot = snapshot
         now = time.monotonic()
         pipes, hidden = folded(snapshot.pipelines, MAP_NODES)
-        graph = graph_of(pipes)
+        graph = graph_of(pipes, readers_of(snapshot))
         shape = (
             tuple((n.key, n.state) for n in graph.nodes),
             tuple((e.start, e.end, e.lost) for e in graph.edges),

@@ -13,12 +13,14 @@ from collections.abc import AsyncIterator
 from fakes import (
     LOG_PATH,
     FakeMonitor,
+    catalogue_monitor,
     crashed_monitor,
     demo_monitor,
     empty_monitor,
     fleet_monitor,
     hops_monitor,
     lost_monitor,
+    shop_monitor,
     skipped_monitor,
 )
 from textual.pilot import Pilot
@@ -385,6 +387,16 @@ def test_map_of_a_multi_hop_app(snap_compare) -> None:  # type: ignore[no-untype
 def test_map_of_the_demo_at_80x24(snap_compare) -> None:  # type: ignore[no-untyped-def]
     """At 80x24 the map scrolls; it is never cut into garble."""
     assert snap_compare(screen(demo_monitor()), press=["m"], terminal_size=(80, 24))
+
+
+def test_map_of_the_shop_example(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    """examples/shop: a repartition topic (Faust's own) read by the agent that made it, payments by
+    ledger; each edge goes to the agent that reads that topic only; the paused generator dimmed."""
+    assert snap_compare(screen(shop_monitor()), press=["m"], terminal_size=(160, 35))
+
+
+def test_map_of_the_catalogue(snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(screen(catalogue_monitor()), press=["m"], terminal_size=(200, 50))
 
 
 def test_map_of_fifty_pipelines_folds_what_does_not_fit(snap_compare) -> None:  # type: ignore[no-untyped-def]
