@@ -32,6 +32,30 @@ TAB_STOP_SECONDS = 10.0
 hard exit, genmon.tui.served.HARD_EXIT_SECONDS, well within this)."""
 
 
+HEARTBEAT_SECONDS = 4.0
+"""A tab's websocket is pinged this often; one that does not answer within half of it is closed,
+and its screen ends. A browser that vanished without closing its connection (a network cut, a
+laptop lid) is noticed within 6 s instead of textual-serve's 15 s + 7.5 s."""
+
+
+class _Heartbeat:
+    """``aiohttp.web`` as textual-serve's server module sees it, with every websocket it opens
+    pinged every ``HEARTBEAT_SECONDS`` (it asks for 15, in the middle of its handler)."""
+
+    def __init__(self, web: Any) -> None:
+        self._web = web
+
+        class WebSocketResponse(web.WebSocketResponse):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                kwargs["heartbeat"] = HEARTBEAT_SECONDS
+                super().__init__(*args, **kwargs)
+
+        self.WebSocketResponse = WebSocketResponse
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._web, name)
+
+
 def watch_command(watch_args: Sequence[str]) -> str:
     """The shell command each tab runs: this Python's genmon, watching (``exec``: the screen is the
     server's own child, so that it can tell when its parent is gone)."""
@@ -51,12 +75,15 @@ def public_url(host: str, port: int) -> str:
 
 def serve(watch_args: Sequence[str], host: str, port: int, title: str, public: str | None = None) -> None:
     """Serve the watcher's screen on ``http://host:port`` until SIGINT/SIGTERM."""
+    import textual_serve.server
     from textual_serve.server import Server
 
     from genmon.session import SIGNALLED
     from genmon.tui.served import SERVED_ENV
 
     check_port(host, port, "--host/--port")
+    if not isinstance(textual_serve.server.web, _Heartbeat):
+        textual_serve.server.web = _Heartbeat(textual_serve.server.web)  # type: ignore[assignment]
     os.environ[SERVED_ENV] = "1"  # inherited by every tab's screen (textual-serve copies os.environ)
     url = (public or public_url(host, port)).rstrip("/")
     tabs: set[asyncio.Task[Any]] = set()

@@ -125,9 +125,23 @@ def served_screens(server: subprocess.Popen[bytes]) -> list[int]:
     return children_of(server.pid, b"genmon", b"watch")
 
 
-def start_server(broker: BrokerProcess, app_id: str, port: int, cwd: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    broker: BrokerProcess, app_id: str, port: int, cwd: Path, *more: str
+) -> subprocess.Popen[bytes]:
     server = subprocess.Popen(
-        [*GENMON, "serve", "--broker", broker.url, "--app-id", app_id, "--port", str(port), "--settle", "2"],
+        [
+            *GENMON,
+            "serve",
+            "--broker",
+            broker.url,
+            "--app-id",
+            app_id,
+            "--port",
+            str(port),
+            "--settle",
+            "2",
+            *more,
+        ],
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -136,7 +150,8 @@ def start_server(broker: BrokerProcess, app_id: str, port: int, cwd: Path) -> su
     )
     assert server.stderr is not None
     line = server.stderr.readline().decode()
-    assert line.startswith("genmon: serving genmon watch ") and f"http://127.0.0.1:{port}" in line, line
+    shown = more[more.index("--public-url") + 1] if "--public-url" in more else f"http://127.0.0.1:{port}"
+    assert line.startswith("genmon: serving genmon watch ") and shown in line, line
     return server
 
 
@@ -268,3 +283,79 @@ async def _close_a_tab(url: str, server: subprocess.Popen[bytes]) -> None:
         assert len(screens) == 1, screens
         await page.close()
         await gone(screens, TAB_GONE_WITHIN)
+
+
+class Cuttable:
+    """A TCP proxy between the browser and the server whose network can be cut: after ``cut()`` it
+    forwards nothing either way and keeps every connection open, as a pulled cable or a sleeping
+    laptop does (nothing closes: only the websocket's heartbeat can tell)."""
+
+    def __init__(self, upstream: int) -> None:
+        self.upstream = upstream
+        self.flowing = asyncio.Event()
+        self.flowing.set()
+        self.held: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    def cut(self) -> None:
+        self.flowing.clear()
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream)
+        self.held += [writer, up_writer]
+        await asyncio.gather(
+            self._pump(reader, up_writer), self._pump(up_reader, writer), return_exceptions=True
+        )
+
+    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(65536):
+            await self.flowing.wait()  # cut: the bytes go nowhere, the connection stays
+            writer.write(data)
+            await writer.drain()
+
+    async def close(self) -> None:
+        self.server.close()
+        for writer in self.held:
+            writer.close()
+
+
+def test_a_tab_whose_network_is_cut_leaves_no_screen_behind(broker: BrokerProcess, tmp_path: Path) -> None:
+    """The browser's network goes away without a close (nothing reaches the server any more): the
+    websocket's heartbeat (genmon.serve.HEARTBEAT_SECONDS) finds it dead and closes it, and the
+    tab's screen ends within ``TAB_GONE_WITHIN`` of that."""
+    from genmon.serve import HEARTBEAT_SECONDS
+
+    port = free_port()
+
+    async def run() -> None:
+        # the proxy listens first: the page must be told its address (its websocket goes there too)
+        proxy = Cuttable(port)
+        front = await proxy.start()
+        server = await asyncio.to_thread(
+            start_server,
+            broker,
+            f"cut-{uuid.uuid4().hex[:8]}",
+            port,
+            tmp_path,
+            "--public-url",
+            f"http://127.0.0.1:{front}",
+        )
+        try:
+            async with Chromium() as browser:
+                page = await browser.open(f"http://127.0.0.1:{front}/")
+                await page.wait_for(r"pipelines", timeout=30)
+                screens = served_screens(server)
+                assert len(screens) == 1, screens
+                proxy.cut()
+                waited = await gone(screens, HEARTBEAT_SECONDS * 1.5 + TAB_GONE_WITHIN)
+                assert waited >= HEARTBEAT_SECONDS / 2, "ended before the heartbeat could tell"
+                assert server.poll() is None, "the server outlives its tabs"
+        finally:
+            await proxy.close()
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+    asyncio.run(run())
