@@ -181,10 +181,12 @@ class Source:
         (µs): one dict entry per hop's send, on the loop's thread."""
         made = self.made_from
         made[seq] = (origin, at)
+        self._made_new.append(seq)
         if len(made) > MADE_FROM_LIMIT:
             with self.guard:
                 for old in list(itertools.islice(made, MADE_FROM_LIMIT // 2)):
                     del made[old]
+                self._made_rebuild = True
 
     def next_seq(self) -> int:
         """Give the value being yielded its id."""
@@ -346,7 +348,7 @@ class Source:
         self.notes = {}
         self.downstream, self.downstream_notes = {}, {}
         self.crashed_by = {}
-        self.made_from = {}
+        self.made_from, self._made_runs, self._made_new = {}, [], []
 
     def read(self, latency: bool = True) -> SourceState:
         """Copy every stage, latest stage first (see the module docstring), from any thread.
@@ -410,23 +412,37 @@ class Source:
         values). Runs under the ledger's lock (from :meth:`read`, after the count)."""
         with self.guard:
             made = self.made_from
+            new, self._made_new = self._made_new, []  # the loop's thread appends to the fresh list
+            if self._made_rebuild:  # the limit dropped the oldest: the runs are made again
+                self._made_rebuild, self._made_runs, new = False, [], list(made)
             done = finished_by_all((topic, ids) for (topic, _), (ids, _) in processed.items())
             gone: list[Any] = [
                 self.damaged[cause].ids for cause in NAMED_DOWNSTREAM if self.damaged[cause].ids
             ]
             if done is not None:
                 gone.append(done)
-            runs: list[Made] = []
-            for seq, (origin, at) in sorted(made.items()):  # a copy in C: the loop's thread adds meanwhile
-                if any(seq in ids for ids in gone):
-                    made.pop(seq, None)
+            if gone and made:  # let go of what is done: a set operation in C, then only those
+                removed = BitMap(list(made))  # list(): one C call while the loop's thread adds
+                removed &= BitMap.union(*(BitMap(ids) for ids in gone)) if len(gone) > 1 else BitMap(gone[0])
+                if removed:
+                    for seq in removed:
+                        made.pop(seq, None)
+                    self._made_runs = _without(self._made_runs, removed)
+            runs = self._made_runs
+            for seq in sorted(new):
+                entry = made.get(seq)
+                if entry is None:
                     continue
+                origin, at = entry
                 if isinstance(origin, bytes):
                     origin = origin.decode(errors="replace")
                 key, _, rest = origin.rpartition(":")[0].rpartition(":")
                 if not rest.isdigit():
                     continue
                 first = int(rest)
+                if runs and runs[-1].last >= seq:  # out of order (rare): made again from all kept
+                    self._made_rebuild = True
+                    continue
                 if runs:
                     run = runs[-1]
                     if (
@@ -438,6 +454,13 @@ class Source:
                         continue
                 runs.append(Made(seq, seq, key, first, at, at))
             return tuple(runs)
+
+    _made_runs: list[Made] = field(default_factory=list, repr=False, compare=False)
+    """``made_from`` as runs, kept from read to read: a read adds the values sent since and cuts
+    out those done since (a sink's hop holds thousands: made again on every read, twice a second,
+    they had cost tens of milliseconds)."""
+    _made_new: list[int] = field(default_factory=list, repr=False, compare=False)
+    _made_rebuild: bool = field(default=False, repr=False, compare=False)
 
     def _latency_text(self) -> str:
         synced = self._synced
@@ -465,3 +488,31 @@ class Source:
                 text = filled.encode().decode() if filled.get_total_count() else ""
             self._synced = (counts, filled, recorded, text)
             return text
+
+
+def _without(runs: list[Made], removed: BitMap) -> list[Made]:
+    """The runs with the ids in ``removed`` cut out: a run loses its ends, or splits (each piece
+    keeps its share of the run's send times). Work per run cut, not per id it holds."""
+    out: list[Made] = []
+    for run in runs:
+        if not removed.range_cardinality(run.first, run.last + 1):
+            out.append(run)
+            continue
+        cuts = BitMap()
+        cuts.add_range(run.first, run.last + 1)
+        cuts &= removed  # the ids of this run that are done, in order
+        start = run.first
+        for seq in [*cuts, run.last + 1]:
+            if seq > start:
+                out.append(_piece(run, start, seq - 1))
+            start = seq + 1
+    return out
+
+
+def _piece(run: Made, first: int, last: int) -> Made:
+    span = max(run.last - run.first, 1)
+
+    def at(seq: int) -> int:
+        return run.since_us + (run.until_us - run.since_us) * (seq - run.first) // span
+
+    return Made(first, last, run.origin, run.origin_first + first - run.first, at(first), at(last))

@@ -335,7 +335,13 @@ def test_a_hop_keeps_what_its_values_were_made_from_as_runs_until_they_are_done(
         (4, 5, "orders@" + probe.token, 9),
     ]
     assert runs[1].origins([1, 4, 5]) == [9, 10]
-    hop.processed_by("routed", "bill").add_all([1, 2, 3, 4])  # processed here: done
+    hop.processed_by("routed", "bill").add_all([2])  # the middle of a run done: the run splits
+    assert [(r.first, r.last, r.origin_first) for r in hop.read().made_from] == [
+        (1, 1, 5),
+        (3, 3, 7),
+        (4, 5, 9),
+    ]
+    hop.processed_by("routed", "bill").add_all([1, 3, 4])  # processed here: done
     assert [(r.first, r.last) for r in hop.read().made_from] == [(5, 5)]
     assert list(hop.made_from) == [5]
     monkeypatch.setattr("genmon.probe.source.MADE_FROM_LIMIT", 4)
