@@ -6,6 +6,7 @@ the Faust apps, the embedded broker, the scratch directory that holds Faust's da
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import logging
@@ -29,6 +30,7 @@ from genmon.fleet.watcher import Watcher
 from genmon.host.errors import HostError
 from genmon.model import AppState, Snapshot
 from genmon.watch.logs import LogRing, LogTail, default_log_path, route_logging
+from genmon.watch.recorder import Recorder, attach
 from genmon.watch.waiting import drain_limit, wait_settled
 
 START_SECONDS = 60.0
@@ -52,6 +54,8 @@ class Options:
     workers: int = 1
     prometheus: tuple[str, int] | None = None
     """Where to serve Prometheus metrics (host, port), if asked."""
+    record: str | None = None
+    """Record the run to this file (``--record``)."""
 
 
 @dataclass
@@ -67,6 +71,12 @@ class Running:
     knows at the end when the broker, and with it the report topic, is gone."""
     recover: Callable[[], str] | None = None
     """Restart the embedded broker and the app's workers (None: the broker is not genmon's)."""
+    recorder: Recorder | None = None
+    """``--record``: closed by the command once its last snapshot is taken (at exit otherwise)."""
+
+    def close_recording(self) -> None:
+        if self.recorder is not None:
+            self.recorder.close()
 
     def with_finals(self) -> Snapshot:
         """The run's result once it is over and its broker gone: the workers' final reports (from
@@ -139,13 +149,14 @@ def running(opts: Options) -> Iterator[Running]:
             listening_rows=opts.app_spec is not None,
             control_since=since,
         )
+        recorder = record_to(watcher, opts.record) if opts.record else None
         stack.callback(watcher.stop)
         watcher.start()
         _export(stack, watcher, opts.prometheus)
         _wait_started(watcher, workers, scratch)
         _say_not_imported(scratch)
         descriptions = _descriptions(opts) if opts.app_spec is None else {}
-        running_now = Running(watcher, ring, descriptions, workers, hung, finals)
+        running_now = Running(watcher, ring, descriptions, workers, hung, finals, recorder=recorder)
         if embedded is not None:
             lock = threading.Lock()
 
@@ -181,6 +192,13 @@ def running(opts: Options) -> Iterator[Running]:
 
             running_now.recover = recover
         yield running_now
+
+
+def record_to(watcher: Watcher, path: str) -> Recorder:
+    """Record what ``watcher`` reads to ``path``; closed at exit whatever way the run ends."""
+    recorder = attach(watcher, path)
+    atexit.register(recorder.close)
+    return recorder
 
 
 def _ours(key: bytes, host_name: str, pids: set[str]) -> bool:
@@ -358,6 +376,7 @@ class WatchOptions:
     loglevel: int = logging.INFO
     history: float = WATCH_HISTORY_SECONDS
     prometheus: tuple[str, int] | None = None
+    record: str | None = None
 
 
 @contextlib.contextmanager
@@ -382,11 +401,12 @@ def watching(opts: WatchOptions) -> Iterator[Running]:
         log_path=str(log_path),
         listening_rows=True,
     )
+    recorder = record_to(watcher, opts.record) if opts.record else None
     with contextlib.ExitStack() as stack:
         stack.callback(watcher.stop)
         watcher.start()
         _export(stack, watcher, opts.prometheus)
-        yield Running(watcher, ring, {})
+        yield Running(watcher, ring, {}, recorder=recorder)
 
 
 def _export(stack: contextlib.ExitStack, watcher: Watcher, where: tuple[str, int] | None) -> None:

@@ -15,6 +15,7 @@ import click
 from genmon.broker import BrokerError
 from genmon.cli.check import check
 from genmon.cli.outcome import Exit
+from genmon.cli.replay import replay
 from genmon.cli.run import cli
 from genmon.cli.tools import kafka, worker
 from genmon.cli.watch import serve, watch
@@ -22,7 +23,7 @@ from genmon.host.errors import HostError
 from genmon.host.loader import AppLoadError
 from genmon.listen import ListenError
 
-for command in (check, watch, serve, worker, kafka):
+for command in (check, watch, serve, worker, kafka, replay):
     cli.add_command(command)
 
 __all__ = ["cli", "main"]

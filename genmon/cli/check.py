@@ -18,9 +18,11 @@ from genmon.cli.options import (
     json_option,
     keep_log_option,
     loglevel_option,
+    record_option,
     seconds,
     settle_option,
     workers_option,
+    writable,
 )
 from genmon.cli.outcome import Exit
 from genmon.model import DEFAULT_FAIL_ON, PROBLEMS, RowKind, parse_fail_on, plural, problems
@@ -78,6 +80,7 @@ from genmon.session import Options, running, settle_and_read
     help="Also append the result as Markdown (problems, table, the flow as a Mermaid chart) to FILE; "
     "under GitHub Actions it goes to $GITHUB_STEP_SUMMARY by itself.",
 )
+@record_option
 @workers_option
 @loglevel_option
 @keep_log_option
@@ -94,6 +97,7 @@ def check(
     sinks: tuple[str, ...],
     junit_path: str | None,
     summary_path: str | None,
+    record_path: str | None,
     workers: int,
     loglevel: str,
 ) -> None:
@@ -105,11 +109,8 @@ def check(
     except ValueError as exc:
         raise UsageProblem(f"--fail-on: {exc}") from None
     broker_choice(broker, embedded)
-    for option, path in (("--junit", junit_path), ("--summary", summary_path)):
-        if path is not None:
-            folder = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-                raise UsageProblem(f"{option}: cannot write in {folder}")
+    for option, path in (("--junit", junit_path), ("--summary", summary_path), ("--record", record_path)):
+        writable(option, path)
     opts = Options(
         broker,
         embedded,
@@ -118,12 +119,14 @@ def check(
         loglevel=level(loglevel),
         create_topics=create_topics,
         workers=workers,
+        record=record_path,
     )
     with running(opts) as run:
         snapshot = settle_and_read(run.watcher, duration, settle)
     from genmon.cli.report import print_report
 
     snapshot = outcome.final_snapshot(run, snapshot)
+    run.close_recording()  # whole: its last sample is the snapshot judged here
     found = problems(snapshot, kinds, declared_sinks=sinks)
     if junit_path is not None:
         from genmon.cli.junit import write_junit

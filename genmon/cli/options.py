@@ -141,3 +141,23 @@ prometheus_option = click.option(
     metavar="HOST:PORT",
     help="Serve Prometheus metrics of every pipeline on http://HOST:PORT/metrics (PORT alone: on 127.0.0.1).",
 )
+
+
+record_option = click.option(
+    "--record",
+    "record_path",
+    metavar="FILE",
+    default=None,
+    help="Record the run to FILE as it happens (reports, broker truth, samples): open it anywhere "
+    "with genmon replay FILE.",
+)
+
+
+def writable(option: str, path: str | None) -> None:
+    """A file an option will write: its folder must exist and be writable (checked before anything starts)."""
+    import os
+
+    if path is not None:
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            raise UsageProblem(f"{option}: cannot write in {folder}")

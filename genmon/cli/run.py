@@ -24,9 +24,11 @@ from genmon.cli.options import (
     loglevel_option,
     prometheus_option,
     rate_type,
+    record_option,
     seconds,
     settle_option,
     workers_option,
+    writable,
 )
 from genmon.cli.outcome import Exit
 from genmon.model import Snapshot
@@ -75,6 +77,7 @@ HEADLESS_SECONDS = 10.0
 @click.option("--app-id", default="genmon-demo", show_default=True, help="Demo: the Faust app id.")
 @workers_option
 @prometheus_option
+@record_option
 @loglevel_option
 @keep_log_option
 @click.option(
@@ -101,6 +104,7 @@ def cli(
     app_id: str,
     workers: int,
     prometheus: tuple[str, int] | None,
+    record_path: str | None,
     loglevel: str,
     show_version: bool,
 ) -> None:
@@ -142,6 +146,7 @@ def cli(
         raise UsageProblem("--duration goes with --headless")
     broker_choice(broker, embedded)
     listen(prometheus)
+    writable("--record", record_path)
     if not headless:
         check_terminal()
     opts = Options(
@@ -156,6 +161,7 @@ def cli(
         create_topics,
         workers,
         prometheus,
+        record=record_path,
     )
     snapshot: Snapshot | None = None
     seen: Snapshot | None = None
@@ -178,6 +184,7 @@ def cli(
 
         snapshot = outcome.final_snapshot(run, snapshot)
         print_report(snapshot, json_output)
+    run.close_recording()
     hung = outcome.hung(run)
     faulted = outcome.broker_fault(run, snapshot or seen)
     drained = Exit.DRAINING if snapshot is not None and snapshot.draining else 0

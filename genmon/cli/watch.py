@@ -18,8 +18,10 @@ from genmon.cli.options import (
     keep_log_option,
     loglevel_option,
     prometheus_option,
+    record_option,
     seconds,
     settle_option,
+    writable,
 )
 from genmon.cli.outcome import Exit
 from genmon.serve import DEFAULT_PORT as SERVE_PORT
@@ -43,6 +45,7 @@ from genmon.session import WatchOptions, settle_and_read, signalled, watching
 )
 @json_option
 @prometheus_option
+@record_option
 @loglevel_option
 @keep_log_option
 def watch(
@@ -54,6 +57,7 @@ def watch(
     pause: bool,
     json_output: bool,
     prometheus: tuple[str, int] | None,
+    record_path: str | None,
     loglevel: str,
 ) -> None:
     """Watch a fleet: every worker that reports to the broker (faust workers started with
@@ -68,9 +72,10 @@ def watch(
     if pause and not headless:
         raise UsageProblem("--pause goes with --headless")
     listen(prometheus)
+    writable("--record", record_path)
     if not headless:
         check_terminal(allow_served=True)
-    opts = WatchOptions(url, app_id, settle, level(loglevel), prometheus=prometheus)
+    opts = WatchOptions(url, app_id, settle, level(loglevel), prometheus=prometheus, record=record_path)
     status = 0
     with watching(opts) as run:
         if headless:
@@ -91,6 +96,7 @@ def watch(
             screen = GenmonApp(run.watcher, descriptions={}, log_ring=run.ring)
             screen.run()
             status = screen.return_code or 0  # 128 + N when a signal ended the screen
+    run.close_recording()
     sys.exit(signalled() or status)
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from genmon.model.delta import fold
 from genmon.model.latency import latency_summary
@@ -94,6 +95,8 @@ class Fleet:
         """With a secret: records refused because they do not verify, by the key id they claim."""
         self.switches: dict[tuple[str, str], Switch] = {}
         """(app id, generator or ``*``) -> the desired state (empty: nobody switched anything)"""
+        self.recorder: Any = None
+        """Told every report kept, every reset and switch (``--record``: genmon.watch.recorder)."""
 
     # -- input ---------------------------------------------------------------------------------
     def add(self, report: WorkerReport, now: float) -> None:
@@ -110,6 +113,8 @@ class Fleet:
         first = known.first_arrived if known else now
         self.heard = {**self.heard, report.worker: Heard(report, now, number, first)}
         self.version += 1
+        if self.recorder is not None:
+            self.recorder.report(report, now)
 
     def forget_before(self, started: float) -> None:
         """Drop workers whose last word came before ``started`` (seconds since the epoch): a snapshot
@@ -126,6 +131,8 @@ class Fleet:
                     floors[src.origin] = max(floors.get(src.origin, 0), src.seq)
         self.floors = floors
         self.version += 1
+        if self.recorder is not None:
+            self.recorder.reset()
 
     def switch(self, app_id: str, name: str, on: bool, stamp: int) -> None:
         """Record a desired state (read back from the control topic, or set by an in-process host)."""
@@ -134,6 +141,8 @@ class Fleet:
         if known is None or known.stamp <= stamp:
             self.switches = {**self.switches, key: Switch(on, stamp)}
             self.version += 1
+            if self.recorder is not None:
+                self.recorder.switch(app_id, name, on, stamp)
 
     # -- output --------------------------------------------------------------------------------
     def reading(

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from genmon.model import Clocks, Reading, Snapshot, build
 
@@ -51,6 +52,8 @@ class Sampler:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="genmon-sampler", daemon=True)
+        self.recorder: Any = None
+        """Told every reading and how its snapshot was judged (``--record``: genmon.watch.recorder)."""
 
     def start(self) -> None:
         self.sample()
@@ -65,6 +68,8 @@ class Sampler:
         with self._lock:
             snap, self._clocks = build(reading, self._clocks)
             self._last = snap
+            if self.recorder is not None:
+                self.recorder.sample(reading, "advance")
 
     def stale(self) -> None:
         """A command changed what a snapshot shows: the next one is built afresh, not reused."""
@@ -90,6 +95,8 @@ class Sampler:
         reading = self._read()
         with self._lock:
             clocks = self._clocks
+            if self.recorder is not None:
+                self.recorder.sample(reading, "peek")
         snap, _ = build(reading, clocks)
         return snap
 
@@ -99,6 +106,8 @@ class Sampler:
         reading = self._read()
         with self._lock:
             clocks = replace(self._clocks, settle_seconds=0.0)
+            if self.recorder is not None:
+                self.recorder.sample(reading, "over")
         snap, _ = build(reading, clocks)
         return snap
 

@@ -151,7 +151,10 @@ def start_server(
     assert server.stderr is not None
     line = server.stderr.readline().decode()
     shown = more[more.index("--public-url") + 1] if "--public-url" in more else f"http://127.0.0.1:{port}"
-    assert line.startswith("genmon: serving genmon watch ") and shown in line, line
+    if not (line.startswith("genmon: serving genmon watch ") and shown in line):
+        os.killpg(server.pid, signal.SIGKILL)  # a failed start leaves nothing running
+        server.wait()
+        raise AssertionError(line)
     return server
 
 

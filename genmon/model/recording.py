@@ -1,0 +1,235 @@
+"""A run recorded to one file (``--record FILE``), and read back (``genmon replay FILE``).
+
+What the screen shows is a function of two inputs (docs/ARCHITECTURE.md, "The data path"): the
+workers' reports, merged by a :class:`~genmon.model.merge.Fleet`, and, at each sample, broker truth
+and the time. A recording is those inputs in the order they happened, so a replay rebuilds every
+snapshot with the same code, not a copy of what was shown:
+
+* ``report`` — a worker's report as the fleet kept it, in the fleet protocol's bytes
+  (:mod:`genmon.model.wire`): a delta on the worker's previous one, a whole checkpoint every
+  ``CHECKPOINT_SECONDS`` (and first);
+* ``reset`` / ``switch`` — the fleet's floors and switches, as commands changed them;
+* ``sample`` — one reading's other inputs: the monotonic and wall times, the broker's state and
+  outages, each topic's offsets, the groups' members, the refused records; and how the snapshot of
+  it was judged (``advance``: the sampler's clocks moved; ``peek``: judged with them, not moved;
+  ``over``: judged with no settle time left, the end of a run whose broker is gone).
+
+Bytes: ``MAGIC``, then frames: a 4-byte big-endian length, a kind byte, the time (an 8-byte
+double, the recording's monotonic clock), the payload (JSON, zlib-compressed, or a report's own
+bytes). The writer flushes every second, so a recorder killed with SIGKILL leaves every whole frame
+up to its last second: a reader stops at a cut frame and says so (``cut``). ``FORMAT`` changes when
+a reader of the old one would misread the new one.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from genmon.model.checked import integer, mapping, maybe_text, number, text
+from genmon.model.checked import items as checked_items
+from genmon.model.snapshot import BrokerInfo, Outage, TopicOffsets
+
+FORMAT = 1
+MAGIC = b"GENMON-RECORDING %d\n" % FORMAT
+HEAD = struct.Struct(">IBd")
+"""A frame's length (kind, time and payload), its kind, its time."""
+FRAME_MAX = 64 * 2**20
+"""No frame is bigger (a report is at most 1 MB on the wire): a bigger length is a corrupt file."""
+CHECKPOINT_SECONDS = 30.0
+
+REPORT, RESET, SWITCH, SAMPLE, META = 1, 2, 3, 4, 5
+KINDS = {REPORT: "report", RESET: "reset", SWITCH: "switch", SAMPLE: "sample", META: "meta"}
+JUDGED = ("advance", "peek", "over")
+
+
+class RecordingError(ValueError):
+    """A file that is not a recording genmon can read (another format, or not genmon's at all)."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    kind: int
+    at: float
+    payload: bytes
+
+
+def frame(kind: int, at: float, payload: bytes) -> bytes:
+    return HEAD.pack(1 + 8 + len(payload), kind, at) + payload
+
+
+def packed(doc: Any) -> bytes:
+    return zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), 6)
+
+
+def unpacked(payload: bytes) -> Any:
+    try:
+        return json.loads(zlib.decompress(payload))
+    except (zlib.error, ValueError, RecursionError) as exc:
+        raise RecordingError(f"a damaged frame ({exc})") from None
+
+
+@dataclass
+class Frames:
+    """The frames of a recording's bytes, in order; ``cut``: the file ends inside a frame (the run
+    was killed while writing it: everything before it is whole)."""
+
+    frames: list[Frame] = field(default_factory=list)
+    cut: bool = False
+
+
+def read_frames(data: bytes) -> Frames:
+    if not data.startswith(MAGIC):
+        if data.startswith(b"GENMON-RECORDING "):
+            raise RecordingError("a recording of another format: read it with the genmon that wrote it")
+        raise RecordingError("not a genmon recording")
+    out = Frames()
+    at = len(MAGIC)
+    while at < len(data):
+        if len(data) - at < HEAD.size:
+            out.cut = True
+            break
+        length, kind, time = HEAD.unpack_from(data, at)
+        if kind not in KINDS or not 9 <= length <= FRAME_MAX or time != time:
+            raise RecordingError(f"a damaged frame at byte {at:,}")
+        end = at + 4 + length
+        if end > len(data):
+            out.cut = True
+            break
+        out.frames.append(Frame(kind, time, data[at + HEAD.size : end]))
+        at = end
+    return out
+
+
+# -- a sample's inputs ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Sample:
+    """Everything a reading takes besides the fleet's reports (see :meth:`Fleet.reading`)."""
+
+    now: float
+    wall: float
+    uptime: float
+    broker: BrokerInfo
+    offsets: Mapping[str, TopicOffsets]
+    members: Mapping[str, int]
+    settle_seconds: float
+    log_path: str | None
+    listening_rows: bool
+    rejected: int = 0
+    unverified: Mapping[str, int] = field(default_factory=dict)
+    judged: str = "advance"
+
+    def to_doc(self) -> dict[str, Any]:
+        b = self.broker
+        return {
+            "now": self.now,
+            "wall": self.wall,
+            "uptime": self.uptime,
+            "broker": {
+                "url": b.url,
+                "embedded": b.embedded,
+                "up": b.up,
+                "state": b.state,
+                "outages": [[o.state, o.start, o.end, o.since, o.until] for o in b.outages],
+                "memory": b.memory_bytes,
+                "memory_warning": b.memory_warning_bytes,
+                "restarts": list(b.restarts),
+            },
+            "offsets": [
+                [
+                    o.topic,
+                    o.partitions,
+                    o.on_topic,
+                    o.group,
+                    o.committed,
+                    [[p, c] for p, c in o.committed_by.items()],
+                    [[p, s] for p, s in o.starts.items()],
+                ]
+                for o in self.offsets.values()
+            ],
+            "members": dict(self.members),
+            "settle": self.settle_seconds,
+            "log": self.log_path,
+            "listening": self.listening_rows,
+            "rejected": self.rejected,
+            "unverified": dict(self.unverified),
+            "judged": self.judged,
+        }
+
+
+def sample_from(doc: Any) -> Sample:
+    """A sample read back, every field checked (a damaged file is one error, never a traceback)."""
+    try:
+        d = mapping(doc, "a sample")
+        b = mapping(d["broker"], "the broker")
+        outages = tuple(
+            Outage(
+                text(state, "an outage"),
+                number(start, "an outage's start", float("-inf"), float("inf")),
+                None if end is None else number(end, "an outage's end", float("-inf"), float("inf")),
+                text(since, "an outage's time"),
+                maybe_text(until, "an outage's time"),
+            )
+            for state, start, end, since, until in checked_items(b["outages"], "outages")
+        )
+        broker = BrokerInfo(
+            text(b["url"], "the broker's URL"),
+            bool(b["embedded"]),
+            bool(b["up"]),
+            text(b["state"], "the broker's state"),
+            outages,
+            None if b["memory"] is None else integer(b["memory"], "memory"),
+            None if b["memory_warning"] is None else integer(b["memory_warning"], "memory"),
+            tuple(text(r, "a restart") for r in checked_items(b["restarts"], "restarts")),
+        )
+        offsets = {}
+        for topic, partitions, on_topic, group, committed, by, starts in checked_items(
+            d["offsets"], "offsets"
+        ):
+            offsets[text(topic, "a topic")] = TopicOffsets(
+                text(topic, "a topic"),
+                integer(partitions, "partitions"),
+                integer(on_topic, "records"),
+                maybe_text(group, "a group"),
+                None if committed is None else integer(committed, "committed"),
+                {
+                    integer(p, "a partition"): integer(c, "an offset")
+                    for p, c in checked_items(by, "committed")
+                },
+                {
+                    integer(p, "a partition"): integer(s, "an offset")
+                    for p, s in checked_items(starts, "starts")
+                },
+            )
+        judged = text(d.get("judged", "advance"), "how it was judged")
+        if judged not in JUDGED:
+            raise ValueError(f"judged: {judged!r}")
+        return Sample(
+            now=number(d["now"], "now", float("-inf"), float("inf")),
+            wall=number(d["wall"], "wall"),
+            uptime=number(d["uptime"], "uptime", float("-inf"), float("inf")),
+            broker=broker,
+            offsets=offsets,
+            members={
+                text(g, "a group"): integer(n, "members") for g, n in mapping(d["members"], "members").items()
+            },
+            settle_seconds=number(d["settle"], "settle"),
+            log_path=maybe_text(d["log"], "the log"),
+            listening_rows=bool(d["listening"]),
+            rejected=integer(d.get("rejected", 0), "rejected"),
+            unverified={
+                text(k, "a key"): integer(n, "unverified")
+                for k, n in mapping(d.get("unverified", {}), "unverified").items()
+            },
+            judged=judged,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RecordingError(f"a damaged sample ({exc})") from None
+
+
+def frames_of(data: bytes) -> Iterator[Frame]:
+    yield from read_frames(data).frames

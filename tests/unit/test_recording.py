@@ -1,0 +1,75 @@
+"""The recording's format: frames read back exactly, a cut tail tolerated, damage refused in words."""
+
+from __future__ import annotations
+
+import pytest
+from fakes import demo_reading
+
+from genmon.model.recording import (
+    MAGIC,
+    REPORT,
+    SAMPLE,
+    RecordingError,
+    Sample,
+    frame,
+    packed,
+    read_frames,
+    sample_from,
+    unpacked,
+)
+from genmon.model.snapshot import Outage, TopicOffsets
+
+
+def _sample() -> Sample:
+    reading = demo_reading()
+    broker = reading.broker.__class__(
+        reading.broker.url,
+        True,
+        False,
+        "down",
+        (Outage("down", 90.0, None, "17:40:03"),),
+        1234,
+        9999,
+        ("17:41:00",),
+    )
+    offsets = {"t": TopicOffsets("t", 2, 40, "g", 38, {0: 20, 1: 18}, {1: 3})}
+    return Sample(
+        100.5, 1_700_000_000.25, 30.0, broker, offsets, {"g": 2}, 5.0, "/tmp/x.log", True, 3, {"k": 1}, "over"
+    )
+
+
+def test_a_sample_round_trips_exactly() -> None:
+    sample = _sample()
+    assert sample_from(unpacked(packed(sample.to_doc()))) == sample
+
+
+def test_frames_read_back_in_order_and_a_cut_tail_is_tolerated() -> None:
+    data = MAGIC + frame(REPORT, 1.0, b"abc") + frame(SAMPLE, 2.0, packed(_sample().to_doc()))
+    read = read_frames(data)
+    assert [(f.kind, f.at) for f in read.frames] == [(REPORT, 1.0), (SAMPLE, 2.0)] and not read.cut
+    cut = read_frames(data[:-5])  # killed while writing the last frame
+    assert [f.kind for f in cut.frames] == [REPORT] and cut.cut
+
+
+@pytest.mark.parametrize(
+    ("data", "said"),
+    [
+        (b"", "not a genmon recording"),
+        (b"PK\x03\x04 a zip", "not a genmon recording"),
+        (b"GENMON-RECORDING 99\n", "another format"),
+        (MAGIC + b"\xff\xff\xff\xff\x01" + bytes(8), "a damaged frame at byte"),
+        (MAGIC + frame(77, 1.0, b"x"), "a damaged frame at byte"),
+    ],
+)
+def test_what_is_not_a_recording_is_refused_in_words(data: bytes, said: str) -> None:
+    with pytest.raises(RecordingError, match=said):
+        read_frames(data)
+
+
+def test_a_damaged_sample_is_refused_in_words() -> None:
+    doc = _sample().to_doc()
+    doc["offsets"] = [["t", "two"]]
+    with pytest.raises(RecordingError, match="a damaged sample"):
+        sample_from(doc)
+    with pytest.raises(RecordingError, match="a damaged frame"):
+        unpacked(b"not zlib")
