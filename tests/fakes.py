@@ -403,3 +403,45 @@ def broker_down_monitor() -> FakeMonitor:
         ),
     )
     return FakeMonitor(settled(reading))
+
+
+def record_a_loss(path: str) -> None:
+    """A recording of one worker whose ``numbers`` lose values 16-20 at received: samples every
+    second for 12 s — received stops at 15 after 2 s, acked at 20 after 3 s, and the settle timeout
+    (5 s) makes the shortfall a loss at 7 s. Written by the real recorder from real fleet readings."""
+    from genmon.model.merge import Fleet
+    from genmon.model.wire import WorkerReport
+    from genmon.watch.recorder import Recorder
+
+    recorder = Recorder(path)
+    fleet = Fleet()
+    fleet.recorder = recorder
+    broker = BrokerInfo("kafka://127.0.0.1:41873", embedded=True, up=True)
+    app = AppReading("app0", "recorded", AppState.RUNNING, readers={"numbers": ("consume",)})
+    for second in range(13):
+        yielded = min(5 * (second + 1), 20)
+        got = min(yielded, 15)
+        src = SourceState(
+            name="numbers",
+            function="recorded.produce",
+            kind=RowKind.ASYNC,
+            owner="app0",
+            seq=yielded,
+            token="tok",
+            sent=ids(1, yielded),
+            acked=ids(1, yielded),
+            received=ids(1, got),
+            processed={("numbers", "consume"): ids(1, got)},
+            topics=("numbers",),
+            agents=("consume",),
+        )
+        report = WorkerReport(
+            "host:1:tok", "host", 1, 1000.0, 1000.0 + second, second + 1, apps=(app,), sources=(src,)
+        )
+        now = 100.0 + second
+        fleet.add(report, now)
+        reading = fleet.reading(
+            now, broker=broker, settle_seconds=5.0, uptime=float(second), wall=1_700_000_000.0 + second
+        )
+        recorder.sample(reading, "advance")
+    recorder.close()

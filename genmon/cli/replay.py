@@ -3,6 +3,8 @@ snapshots are rebuilt from its recorded inputs (:mod:`genmon.watch.replay`)."""
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from genmon.cli.base import CONTEXT_SETTINGS
@@ -21,8 +23,9 @@ from genmon.cli.options import UsageProblem, json_option
     help="The snapshot this many seconds into the run [default: its end].",
 )
 def replay(recording: str, json_output: bool, at_seconds: float | None) -> None:
-    """Replay a run recorded with --record, offline: the snapshot at a moment, as the report check
-    prints or as JSON (--json; at the end, what the run's own --json printed)."""
+    """Replay a run recorded with --record, offline: the screen, with time under your keys (p play,
+    . and , step, j the next problem); in a pipe the report check prints; --json the snapshot as
+    JSON (at the end, what the run's own --json printed)."""
     from genmon.model.recording import RecordingError
     from genmon.watch.replay import Replay
 
@@ -41,10 +44,17 @@ def replay(recording: str, json_output: bool, at_seconds: float | None) -> None:
     if json_output:
         click.echo(run.to_json())
         return
-    from genmon.cli.report import print_report
+    if not sys.stdout.isatty() or not sys.stdin.isatty():  # a pipe, a CI log: the report, as check prints it
+        from genmon.cli.report import print_report
 
-    print_report(run.snapshot(), False)
-    click.echo(f"genmon replay: {run.at:.1f} s of {run.length:.1f} s")
+        print_report(run.snapshot(), False)
+        click.echo(f"genmon replay: {run.at:.1f} s of {run.length:.1f} s")
+        return
+    from genmon.tui import GenmonApp
+
+    screen = GenmonApp(run)
+    screen.run()
+    sys.exit(screen.return_code or 0)
 
 
 __all__ = ["replay"]

@@ -33,6 +33,7 @@ from genmon.tui.header import SteadyHeader
 from genmon.tui.help import HelpScreen
 from genmon.tui.map_screen import MapScreen
 from genmon.tui.messages import RowChosen, RowHighlighted, SnapshotTaken
+from genmon.tui.replay_controls import ReplayClock
 from genmon.tui.table import NAVIGATION, PipelineTable
 from genmon.tui.terminal import driver_class
 from genmon.tui.too_small import TooSmallScreen, too_small
@@ -117,6 +118,25 @@ class GenmonApp(App[None]):
             id="restart-broker",
             tooltip="the embedded broker is down: restart it (empty) and the app, keeping the counts",
         ),
+        Binding("p", "replay_play", "play/pause", id="replay-play", tooltip="replay: play or pause the run"),
+        Binding(
+            "full_stop",
+            "replay_step(1)",
+            "step",
+            key_display=".",
+            id="replay-step",
+            tooltip="replay: one sample on",
+        ),
+        Binding(
+            "comma", "replay_step(-1)", "back", key_display=",", show=False, tooltip="replay: one sample back"
+        ),
+        Binding(
+            "j",
+            "replay_jump",
+            "next problem",
+            id="replay-jump",
+            tooltip="replay: the next moment a row gets a problem",
+        ),
         Binding("ctrl+c", "quit", "quit", show=False, priority=True),
     ]
 
@@ -142,6 +162,8 @@ class GenmonApp(App[None]):
         self._log_seq = 0
         self._workers_chosen = False
         """The user showed or hid the workers panel: no longer shown by itself for a fleet."""
+        self.replay = ReplayClock(monitor) if hasattr(monitor, "seek") else None  # type: ignore[arg-type]
+        """A recorded run (genmon replay): time moves with the user's keys, not by itself."""
 
     def compose(self) -> ComposeResult:
         yield SteadyHeader()
@@ -168,6 +190,12 @@ class GenmonApp(App[None]):
                     loop.add_signal_handler(sig, self.exit, None, 128 + sig)
         self._apply(self.monitor.snapshot())
         self._poll()
+        if self.replay is not None:
+            self.set_interval(0.1, self._replay_tick)
+
+    def _replay_tick(self) -> None:
+        if self.replay is not None and self.replay.tick():
+            self._replayed()
 
     def _loop_or_none(self) -> asyncio.AbstractEventLoop | None:
         try:
@@ -229,7 +257,7 @@ class GenmonApp(App[None]):
         header = header_line(snap)
         if header != self.sub_title:
             self.sub_title = header
-        text = status_line(snap)
+        text = (self.replay.line() if self.replay is not None else "") + status_line(snap)
         if text != self._status_text:  # only on a change; one line high: no layout
             self._status_text = text
             self.query_one("#status", Static).update(text, layout=False)
@@ -386,12 +414,36 @@ class GenmonApp(App[None]):
             workers.show(self.snapshot)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """``b`` is shown (in the footer) only while genmon's own broker is down."""
+        """``b`` is shown (in the footer) only while genmon's own broker is down; the replay's keys
+        only over a recorded run, where the switches do nothing."""
+        if action.startswith("replay_"):
+            return self.replay is not None
+        if self.replay is not None and action in ("switch", "all_on", "all_off", "reset", "restart_broker"):
+            return False
         if action == "restart_broker":
             snap = self.snapshot
             down = snap is not None and snap.broker.embedded and not snap.broker.up
             return self.recover is not None and down and not self._recovering
         return True
+
+    def action_replay_play(self) -> None:
+        if self.replay is not None:
+            self.replay.toggle()
+            self._replayed()
+
+    def action_replay_step(self, by: int) -> None:
+        if self.replay is not None:
+            self.replay.step(by)
+            self._replayed()
+
+    def action_replay_jump(self) -> None:
+        if self.replay is not None:
+            self.replay.next_problem()
+            self._replayed()
+
+    def _replayed(self) -> None:
+        self.snapshot = None  # the moment changed: every part of the screen shows the new one
+        self._apply(self.monitor.snapshot())
 
     def action_restart_broker(self) -> None:
         if self.recover is None or self._recovering:

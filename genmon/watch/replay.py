@@ -60,7 +60,11 @@ class Replay:
     @property
     def at(self) -> float:
         """Seconds into the recording of the moment shown."""
-        return self.frames[self.samples[self.position]].at - self.started
+        return self.time_of(self.position)
+
+    def time_of(self, position: int) -> float:
+        """Seconds into the recording of sample ``position``."""
+        return self.frames[self.samples[position]].at - self.started
 
     def seek(self, position: int) -> Snapshot:
         """Move to sample ``position`` (clamped); its snapshot."""

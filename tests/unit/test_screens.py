@@ -424,3 +424,52 @@ async def test_map_keys_move_between_nodes_open_a_row_and_go_back() -> None:
         assert app.screen is the_map
         await pilot.press("m")  # m closes it too
         assert not isinstance(app.screen, MapScreen)
+
+
+def _replayed(tmp_path):  # type: ignore[no-untyped-def]
+    from fakes import record_a_loss
+
+    from genmon.watch.replay import Replay
+
+    path = str(tmp_path / "run.genmon")
+    record_a_loss(path)
+    return Replay(path)
+
+
+def test_a_replay_at_the_moment_before_the_loss(snap_compare, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The replay's status line: where in the run, paused, its keys; the rows as they were 6 s in."""
+    run = _replayed(tmp_path)
+    run.seek_seconds(6)
+    assert snap_compare(GenmonApp(run), terminal_size=(120, 30))
+
+
+def test_a_replay_at_the_moment_the_loss_is_judged(snap_compare, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    run = _replayed(tmp_path)
+    run.seek_seconds(6)
+    assert snap_compare(GenmonApp(run), press=["j"], terminal_size=(120, 30))
+
+
+async def test_replay_keys_step_jump_play_and_refuse_switches(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    run = _replayed(tmp_path)
+    app = GenmonApp(run)
+    async with app.run_test(size=(120, 30)) as pilot:
+        assert run.at == 12.0  # a replay opens at the run's end
+        assert app.snapshot is not None and app.snapshot.pipeline("numbers").verdict.state == "lost"
+        await pilot.press("comma", "comma", "comma", "comma", "comma", "comma", "comma")
+        assert run.at == 5.0 and app.snapshot.pipeline("numbers").verdict.state == "in_flight"
+        await pilot.press("full_stop")
+        assert run.at == 6.0
+        await pilot.press("j")  # the next moment a row gets a problem: once received stood still 5 s
+        assert run.at == 7.0 and app.snapshot.pipeline("numbers").verdict.state == "lost"
+        assert "replay 7.0 s of 12.0 s" in str(app.query_one("#status", Static).render())
+        await pilot.press("j")
+        assert run.at == 7.0 and "no later problem" in str(app.query_one("#status", Static).render())
+        await pilot.press("space")  # the switch key does nothing to a recording
+        assert run.at == 7.0 and app.snapshot.pipeline("numbers").on
+        await pilot.press("full_stop", "full_stop", "full_stop")
+        await pilot.press("p")  # plays on at the recorded pace (a second a sample), to the end
+        await pilot.pause(1.0)
+        assert app.replay is not None and app.replay.playing and run.at < 12.0
+        await pilot.pause(1.8)
+        assert run.at == 12.0 and app.replay is not None and not app.replay.playing
+        await pilot.press("q")
