@@ -149,7 +149,7 @@ def running(opts: Options) -> Iterator[Running]:
             listening_rows=opts.app_spec is not None,
             control_since=since,
         )
-        recorder = record_to(watcher, opts.record) if opts.record else None
+        recorder = record_to(watcher, opts.record, ring) if opts.record else None
         stack.callback(watcher.stop)
         watcher.start()
         _export(stack, watcher, opts.prometheus)
@@ -194,9 +194,11 @@ def running(opts: Options) -> Iterator[Running]:
         yield running_now
 
 
-def record_to(watcher: Watcher, path: str) -> Recorder:
-    """Record what ``watcher`` reads to ``path``; closed at exit whatever way the run ends."""
+def record_to(watcher: Watcher, path: str, ring: LogRing) -> Recorder:
+    """Record what ``watcher`` reads, and the log panel's lines, to ``path``; closed at exit
+    whatever way the run ends."""
     recorder = attach(watcher, path)
+    ring.listener = recorder.log
     atexit.register(recorder.close)
     return recorder
 
@@ -401,7 +403,7 @@ def watching(opts: WatchOptions) -> Iterator[Running]:
         log_path=str(log_path),
         listening_rows=True,
     )
-    recorder = record_to(watcher, opts.record) if opts.record else None
+    recorder = record_to(watcher, opts.record, ring) if opts.record else None
     with contextlib.ExitStack() as stack:
         stack.callback(watcher.stop)
         watcher.start()

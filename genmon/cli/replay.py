@@ -52,7 +52,7 @@ def replay(recording: str, json_output: bool, at_seconds: float | None) -> None:
         return
     from genmon.tui import GenmonApp
 
-    screen = GenmonApp(run)
+    screen = GenmonApp(run, log_ring=run)
     screen.run()
     sys.exit(screen.return_code or 0)
 

@@ -12,7 +12,8 @@ snapshot with the same code, not a copy of what was shown:
 * ``sample`` — one reading's other inputs: the monotonic and wall times, the broker's state and
   outages, each topic's offsets, the groups' members, the refused records; and how the snapshot of
   it was judged (``advance``: the sampler's clocks moved; ``peek``: judged with them, not moved;
-  ``over``: judged with no settle time left, the end of a run whose broker is gone).
+  ``over``: judged with no settle time left, the end of a run whose broker is gone);
+* ``log`` — a line of the log panel (genmon's and the app's output), as UTF-8.
 
 Bytes: ``MAGIC``, then frames: a 4-byte big-endian length, a kind byte, the time (an 8-byte
 double, the recording's monotonic clock), the payload (JSON, zlib-compressed, or a report's own
@@ -42,8 +43,8 @@ FRAME_MAX = 64 * 2**20
 """No frame is bigger (a report is at most 1 MB on the wire): a bigger length is a corrupt file."""
 CHECKPOINT_SECONDS = 30.0
 
-REPORT, RESET, SWITCH, SAMPLE, META = 1, 2, 3, 4, 5
-KINDS = {REPORT: "report", RESET: "reset", SWITCH: "switch", SAMPLE: "sample", META: "meta"}
+REPORT, RESET, SWITCH, SAMPLE, META, LOG = 1, 2, 3, 4, 5, 6
+KINDS = {REPORT: "report", RESET: "reset", SWITCH: "switch", SAMPLE: "sample", META: "meta", LOG: "log"}
 JUDGED = ("advance", "peek", "over")
 
 

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,21 +32,24 @@ class LogRing(logging.Handler):
         self._lines: deque[tuple[int, str]] = deque(maxlen=capacity)
         self._seq = 0
         self._guard = threading.Lock()
+        self.listener: Callable[[str], None] | None = None
+        """Told every line as it comes (``--record`` writes them to the recording)."""
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             line = self.format(record)
         except Exception:
             line = str(record.msg)
-        with self._guard:
-            self._seq += 1
-            self._lines.append((self._seq, line))
+        self.add_line(line)
 
     def add_line(self, line: str) -> None:
         """A line that is already formatted (a worker process's log, tailed)."""
         with self._guard:
             self._seq += 1
             self._lines.append((self._seq, line))
+        listener = self.listener
+        if listener is not None:
+            listener(line)
 
     def since(self, seq: int) -> tuple[int, list[str]]:
         """Lines after ``seq`` and the new last sequence number."""

@@ -18,6 +18,7 @@ from typing import Any
 from genmon.model.delta import delta_of
 from genmon.model.recording import (
     CHECKPOINT_SECONDS,
+    LOG,
     MAGIC,
     REPORT,
     RESET,
@@ -57,6 +58,10 @@ class Recorder:
             data = encode(delta_of(_numbered(base, number), report, number + 1))
             self._last[report.worker] = (report, number + 1, checkpoint)
         self._add(frame(REPORT, now, data), now)
+
+    def log(self, line: str) -> None:
+        now = time.monotonic()
+        self._add(frame(LOG, now, line.encode(errors="replace")), now)
 
     def reset(self) -> None:
         now = time.monotonic()

@@ -17,6 +17,7 @@ from genmon.model import Clocks, NotSwitchable, Snapshot, build
 from genmon.model.merge import Fleet
 from genmon.model.path import ValuePath, value_path
 from genmon.model.recording import (
+    LOG,
     REPORT,
     RESET,
     SAMPLE,
@@ -45,6 +46,10 @@ class Replay:
         self.frames = read.frames
         self.samples = [i for i, f in enumerate(self.frames) if f.kind == SAMPLE]
         """Index of each sample frame: the moments a replay can show."""
+        self.logs = [
+            (i, f.payload.decode(errors="replace")) for i, f in enumerate(self.frames) if f.kind == LOG
+        ]
+        """(frame index, line) of every log line: the log panel shows those up to the moment."""
         if not self.samples:
             raise RecordingError("the recording holds no reading (the run ended before its first)")
         self.started = self.frames[self.samples[0]].at
@@ -162,6 +167,12 @@ class Replay:
     def path(self, row: str, seq: int) -> ValuePath:
         assert self.reading is not None
         return value_path(self.reading, self.snap, row, seq)
+
+    def since(self, seq: int) -> tuple[int, list[str]]:
+        """The log panel's lines after ``seq`` up to the moment shown (a :class:`LogSource`)."""
+        upto = self.samples[self.position]
+        shown = [line for index, line in self.logs if index <= upto]
+        return len(shown), shown[seq:]
 
     def to_json(self) -> str:
         return json.dumps(self.snap.to_dict(), indent=2)

@@ -60,6 +60,13 @@ def test_a_recorded_catalogue_replays_to_what_the_run_printed(broker: BrokerProc
         p["counts"]["yielded"] for p in final["pipelines"]
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.genmon"], "nothing else left behind"
+    from genmon.watch.replay import Replay
+
+    played = Replay(str(recording))  # the log panel's lines too, up to the moment shown
+    count, lines = played.since(0)
+    assert count == len(lines) > 0 and any("genmon" in line or "faust" in line.lower() for line in lines)
+    played.seek(0)
+    assert played.since(0)[0] < count
 
 
 @PROBE_SIDE
