@@ -199,9 +199,12 @@ def test_a_fleet_of_three_faust_workers_counted_once_switched_together_and_survi
             final.pipeline("numbers")
         ), verdict
 
-        # A watcher started late sees the same counts, from the workers' newest reports.
+        # A watcher started late sees the same counts, from the workers' newest reports; recorded,
+        # its replay is the same document, the workers panel's three workers included.
+        recording = tmp_path / "watch.genmon"
+        watch = [sys.executable, "-m", "genmon", "watch", "-b", broker.url, "--app-id", app_id, *HEADLESS]
         late_watch = subprocess.run(
-            [sys.executable, "-m", "genmon", "watch", "-b", broker.url, "--app-id", app_id, *HEADLESS],
+            [*watch, "--record", str(recording)],
             capture_output=True,
             text=True,
             timeout=60,
@@ -213,6 +216,15 @@ def test_a_fleet_of_three_faust_workers_counted_once_switched_together_and_survi
         now = watcher.snapshot().pipeline("numbers").counts
         assert row["counts"] == {stage: now[stage] for stage in row["counts"]}
         assert sum(1 for w in seen["workers"] if w["alive"]) == 3
+        replayed = subprocess.run(
+            [sys.executable, "-m", "genmon", "replay", str(recording), "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert replayed.returncode == 0, replayed.stderr
+        assert json.loads(replayed.stdout) == seen
+        recording.unlink()
 
         # A clean stop: every remaining worker says goodbye in a final report.
         codes = fleet.stop()
