@@ -124,6 +124,11 @@ def reading_order(graph: Graph) -> list[list[Node]]:
     return [nodes for nodes in out if nodes]
 
 
+class MapScroll(ScrollableContainer, can_focus=False):
+    """Scrolls the map (the mouse's wheel, and to the selected node); never takes the arrow keys,
+    which move between nodes."""
+
+
 class MapScreen(ModalScreen[None]):
     """Refreshed with the snapshots while open; escape, m or q closes it."""
 
@@ -149,7 +154,7 @@ class MapScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(id="map-title")
-        with ScrollableContainer(id="map-scroll"):
+        with MapScroll(id="map-scroll"):
             yield Static(id="map-canvas")
         yield Static(id="map-legend")
         yield Footer()
@@ -208,7 +213,7 @@ class MapScreen(ModalScreen[None]):
         with contextlib.suppress(Exception):  # not laid out yet, or netext's internals moved
             box = drawn.node_buffers[self.selected].region
             origin = drawn.viewport
-            self.query_one("#map-scroll", ScrollableContainer).scroll_to_region(
+            self.query_one("#map-scroll", MapScroll).scroll_to_region(
                 Region(box.x - origin.x, box.y - origin.y, box.width, box.height), animate=False
             )
 

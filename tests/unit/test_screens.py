@@ -412,6 +412,10 @@ async def test_map_keys_move_between_nodes_open_a_row_and_go_back() -> None:
         await pilot.pause(0.2)
         assert the_map.selected == "topic:routd"  # where the values die
         assert "from orders 7, 14" in str(the_map.query_one("#map-legend", Static).render())
+        await pilot.press("up")  # within the column: the topic the hop sends to rightly
+        assert the_map.selected == "topic:routed"
+        await pilot.press("down")
+        assert the_map.selected == "topic:routd"
         await pilot.press("left")
         assert the_map.selected == "agent:misroute"
         await pilot.press("left", "left", "left", "left", "left")
