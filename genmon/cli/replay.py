@@ -8,7 +8,8 @@ import sys
 import click
 
 from genmon.cli.base import CONTEXT_SETTINGS
-from genmon.cli.options import UsageProblem, json_option
+from genmon.cli.options import UsageProblem, json_option, writable
+from genmon.model import DEFAULT_FAIL_ON, PROBLEMS, parse_fail_on, problems
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -22,7 +23,27 @@ from genmon.cli.options import UsageProblem, json_option
     metavar="SECONDS",
     help="The snapshot this many seconds into the run [default: its end].",
 )
-def replay(recording: str, json_output: bool, at_seconds: float | None) -> None:
+@click.option(
+    "--fail-on",
+    default=",".join(DEFAULT_FAIL_ON),
+    show_default=True,
+    metavar="KINDS",
+    help=f"With --junit/--summary: the problems that count, a comma list of {', '.join(PROBLEMS)}.",
+)
+@click.option(
+    "--junit", "junit_path", metavar="FILE", default=None, help="Also write the result as JUnit XML."
+)
+@click.option(
+    "--summary", "summary_path", metavar="FILE", default=None, help="Also append the result as Markdown."
+)
+def replay(
+    recording: str,
+    json_output: bool,
+    at_seconds: float | None,
+    fail_on: str,
+    junit_path: str | None,
+    summary_path: str | None,
+) -> None:
     """Replay a run recorded with --record, offline: the screen, with time under your keys (p play,
     . and , step, j the next problem); in a pipe the report check prints; --json the snapshot as
     JSON (at the end, what the run's own --json printed)."""
@@ -32,11 +53,26 @@ def replay(recording: str, json_output: bool, at_seconds: float | None) -> None:
     if at_seconds is not None and (at_seconds < 0 or at_seconds != at_seconds):
         raise UsageProblem(f"--at {at_seconds!r}: seconds into the run, 0 or more")
     try:
+        kinds = parse_fail_on(fail_on)
+    except ValueError as exc:
+        raise UsageProblem(f"--fail-on: {exc}") from None
+    for option, path in (("--junit", junit_path), ("--summary", summary_path)):
+        writable(option, path)
+    try:
         run = Replay(recording)
         if at_seconds is not None:
             run.seek_seconds(at_seconds)
     except RecordingError as exc:
         raise UsageProblem(f"{recording}: {exc}") from None
+    if junit_path is not None or summary_path is not None:  # the CI formats, made after the run
+        from genmon.cli.junit import write_junit
+        from genmon.cli.summary import write_summary
+
+        found = problems(run.snapshot(), kinds)
+        if junit_path is not None:
+            write_junit(junit_path, run.snapshot(), found)
+        if summary_path is not None:
+            write_summary(summary_path, run.snapshot(), found)
     if run.cut:
         click.echo(
             f"genmon replay: {recording} ends inside a frame (the run was cut): replaying up to it", err=True

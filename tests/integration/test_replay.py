@@ -67,6 +67,15 @@ def test_a_recorded_catalogue_replays_to_what_the_run_printed(broker: BrokerProc
     assert count == len(lines) > 0 and any("genmon" in line or "faust" in line.lower() for line in lines)
     played.seek(0)
     assert played.since(0)[0] < count
+    # the CI formats, made afterwards from the recording
+    from junitparser import JUnitXml
+
+    junit, summary = tmp_path / "late.xml", tmp_path / "late.md"
+    made = replay(str(recording), "--json", "--junit", str(junit), "--summary", str(summary))
+    assert made.returncode == 0, made.stderr
+    cases = [case.name for suite in JUnitXml.fromfile(str(junit)) for case in suite]
+    assert sorted(cases) == sorted(p["name"] for p in final["pipelines"])
+    assert "```mermaid" in summary.read_text()
 
 
 @PROBE_SIDE
