@@ -74,7 +74,7 @@ def test_a_recorded_catalogue_replays_to_what_the_run_printed(broker: BrokerProc
     made = replay(str(recording), "--json", "--junit", str(junit), "--summary", str(summary))
     assert made.returncode == 0, made.stderr
     cases = [case.name for suite in JUnitXml.fromfile(str(junit)) for case in suite]
-    assert sorted(cases) == sorted(p["name"] for p in final["pipelines"])
+    assert {p["name"] for p in final["pipelines"]} <= set(cases)  # a case per pipeline (and per app)
     assert "```mermaid" in summary.read_text()
 
 
