@@ -10,18 +10,17 @@ because of the read.
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from hdrh.histogram import HdrHistogram
 from pyroaring import BitMap, FrozenBitMap
 
-from genmon.model import CAUSES, Cause, Made, RowKind, SourceState, Stage, downstream_key
+from genmon.model import CAUSES, Cause, RowKind, SourceState, Stage, downstream_key
 from genmon.model.ids import finished_by_all
 from genmon.model.latency import LATENCY_MAX_US, histogram
+from genmon.probe.hop_origins import NAMED_DOWNSTREAM, HopOrigins
 from genmon.probe.landing import Landing, by_partition
 
 
@@ -79,12 +78,6 @@ two significant digits): a latency rounded down to those bits lands in the very 
 
 
 EMPTY_IDS = FrozenBitMap()
-MADE_FROM_LIMIT = 20_000
-"""Hop values whose origin a row keeps while they are not done (a few MB at most): past it the oldest
-half goes — a loss among them is still counted, in the hop's own ids only."""
-NAMED_DOWNSTREAM = (Cause.CRASHED, Cause.DECODE_FAILED)
-"""Losses the probe names on the origin's row when it sees them (the record carries the origin):
-no need to keep where those values came from."""
 
 
 def _damaged() -> dict[Cause, StageIds]:
@@ -131,10 +124,9 @@ class Source:
     their own, e.g. an agent that repartitions) by that cause."""
     downstream_notes: dict[str, str] = field(default_factory=dict)
     """cause -> what genmon saw happen last (``agent count raised KeyError('x')``), for the verdict."""
-    made_from: dict[int, tuple[bytes | str, int]] = field(default_factory=dict)
-    """A hop's row: id -> (the origin header of the value it was made from, the send's time in µs).
-    Filled by the send hook (one dict entry per hop's send), let go once the value is done (see
-    :meth:`_outstanding`); at most ``MADE_FROM_LIMIT`` entries, the oldest dropped first."""
+    made_from: HopOrigins = field(default_factory=HopOrigins)
+    """A hop's row: what each of its values not yet done was made from (see
+    :mod:`genmon.probe.hop_origins`)."""
     topics: dict[str, None] = field(default_factory=dict)
     agents: dict[str, None] = field(default_factory=dict)
     reorders: int = 0
@@ -178,15 +170,8 @@ class Source:
 
     def made(self, seq: int, origin: bytes | str, at: int) -> None:
         """Hop value ``seq`` was made from the value whose ``genmon-id`` is ``origin``, sent at ``at``
-        (µs): one dict entry per hop's send, on the loop's thread."""
-        made = self.made_from
-        made[seq] = (origin, at)
-        self._made_new.append(seq)
-        if len(made) > MADE_FROM_LIMIT:
-            with self.guard:
-                for old in list(itertools.islice(made, MADE_FROM_LIMIT // 2)):
-                    del made[old]
-                self._made_rebuild = True
+        (µs): on the loop's thread, once per hop's send."""
+        self.made_from.add(seq, origin, at, self.guard)
 
     def next_seq(self) -> int:
         """Give the value being yielded its id."""
@@ -348,7 +333,7 @@ class Source:
         self.notes = {}
         self.downstream, self.downstream_notes = {}, {}
         self.crashed_by = {}
-        self.made_from, self._made_runs, self._made_new = {}, [], []
+        self.made_from = HopOrigins()
 
     def read(self, latency: bool = True) -> SourceState:
         """Copy every stage, latest stage first (see the module docstring), from any thread.
@@ -384,7 +369,13 @@ class Source:
             notes=dict(self.notes),
             downstream={key: FrozenBitMap(ids.ids) for key, ids in list(self.downstream.items()) if ids.ids},
             downstream_notes=dict(self.downstream_notes),
-            made_from=self._outstanding(processed) if self.made_from else (),
+            made_from=self.made_from.outstanding(
+                finished_by_all((topic, ids) for (topic, _), (ids, _) in processed.items()),
+                [self.damaged[cause].ids for cause in NAMED_DOWNSTREAM if self.damaged[cause].ids],
+                self.guard,
+            )
+            if self.made_from
+            else (),
             duplicates={
                 Stage.SENT: sent_dups,
                 Stage.ACKED: acked_dups,
@@ -402,65 +393,6 @@ class Source:
             latency_hist=self._latency_encoded() if latency else self._latency_text(),
             acked_at={key: log for key, landing in list(self.landed.items()) if (log := landing.read())},
         )
-
-    def _outstanding(self, processed: dict[tuple[str, str], tuple[FrozenBitMap, int]]) -> tuple[Made, ...]:
-        """What of ``made_from`` is not done yet, as runs (the rest is let go): a value is done once
-        every agent of this process that reads its topic finished it. A value nothing here finishes
-        (sent to a sink, or read in another process) stays until the limit: an acknowledgement
-        says nothing of whether a reader will take it. Consecutive hop ids made from consecutive
-        ids of one origin are one run (a hop forwarding in order: a handful of runs however many
-        values). Runs under the ledger's lock (from :meth:`read`, after the count)."""
-        with self.guard:
-            made = self.made_from
-            new, self._made_new = self._made_new, []  # the loop's thread appends to the fresh list
-            if self._made_rebuild:  # the limit dropped the oldest: the runs are made again
-                self._made_rebuild, self._made_runs, new = False, [], list(made)
-            done = finished_by_all((topic, ids) for (topic, _), (ids, _) in processed.items())
-            gone: list[Any] = [
-                self.damaged[cause].ids for cause in NAMED_DOWNSTREAM if self.damaged[cause].ids
-            ]
-            if done is not None:
-                gone.append(done)
-            if gone and made:  # let go of what is done: a set operation in C, then only those
-                removed = BitMap(list(made))  # list(): one C call while the loop's thread adds
-                removed &= BitMap.union(*(BitMap(ids) for ids in gone)) if len(gone) > 1 else BitMap(gone[0])
-                if removed:
-                    for seq in removed:
-                        made.pop(seq, None)
-                    self._made_runs = _without(self._made_runs, removed)
-            runs = self._made_runs
-            for seq in sorted(new):
-                entry = made.get(seq)
-                if entry is None:
-                    continue
-                origin, at = entry
-                if isinstance(origin, bytes):
-                    origin = origin.decode(errors="replace")
-                key, _, rest = origin.rpartition(":")[0].rpartition(":")
-                if not rest.isdigit():
-                    continue
-                first = int(rest)
-                if runs and runs[-1].last >= seq:  # out of order (rare): made again from all kept
-                    self._made_rebuild = True
-                    continue
-                if runs:
-                    run = runs[-1]
-                    if (
-                        run.last == seq - 1
-                        and run.origin == key
-                        and run.origin_first + seq - run.first == first
-                    ):
-                        runs[-1] = run._replace(last=seq, until_us=at)
-                        continue
-                runs.append(Made(seq, seq, key, first, at, at))
-            return tuple(runs)
-
-    _made_runs: list[Made] = field(default_factory=list, repr=False, compare=False)
-    """``made_from`` as runs, kept from read to read: a read adds the values sent since and cuts
-    out those done since (a sink's hop holds thousands: made again on every read, twice a second,
-    they had cost tens of milliseconds)."""
-    _made_new: list[int] = field(default_factory=list, repr=False, compare=False)
-    _made_rebuild: bool = field(default=False, repr=False, compare=False)
 
     def _latency_text(self) -> str:
         synced = self._synced
@@ -488,31 +420,3 @@ class Source:
                 text = filled.encode().decode() if filled.get_total_count() else ""
             self._synced = (counts, filled, recorded, text)
             return text
-
-
-def _without(runs: list[Made], removed: BitMap) -> list[Made]:
-    """The runs with the ids in ``removed`` cut out: a run loses its ends, or splits (each piece
-    keeps its share of the run's send times). Work per run cut, not per id it holds."""
-    out: list[Made] = []
-    for run in runs:
-        if not removed.range_cardinality(run.first, run.last + 1):
-            out.append(run)
-            continue
-        cuts = BitMap()
-        cuts.add_range(run.first, run.last + 1)
-        cuts &= removed  # the ids of this run that are done, in order
-        start = run.first
-        for seq in [*cuts, run.last + 1]:
-            if seq > start:
-                out.append(_piece(run, start, seq - 1))
-            start = seq + 1
-    return out
-
-
-def _piece(run: Made, first: int, last: int) -> Made:
-    span = max(run.last - run.first, 1)
-
-    def at(seq: int) -> int:
-        return run.since_us + (run.until_us - run.since_us) * (seq - run.first) // span
-
-    return Made(first, last, run.origin, run.origin_first + first - run.first, at(first), at(last))

@@ -344,7 +344,7 @@ def test_a_hop_keeps_what_its_values_were_made_from_as_runs_until_they_are_done(
     hop.processed_by("routed", "bill").add_all([1, 3, 4])  # processed here: done
     assert [(r.first, r.last) for r in hop.read().made_from] == [(5, 5)]
     assert list(hop.made_from) == [5]
-    monkeypatch.setattr("genmon.probe.source.MADE_FROM_LIMIT", 4)
+    monkeypatch.setattr("genmon.probe.hop_origins.MADE_FROM_LIMIT", 4)
     for n in range(20, 24):
         _hop_send(hooks, "routed", origin.header_value_prefix + b"%d:1" % n)
     assert list(hop.made_from) == [7, 8, 9]  # over the limit: the oldest half went
