@@ -1,7 +1,7 @@
 """Render the README's screenshots from a real run: embedded broker, demo app, the real screen.
 
     python scripts/screenshots.py            # writes screenshots/*.svg
-    python scripts/screenshots.py multihop   # only the pictures named (demo, catalogue, shop, many, multihop)
+    python scripts/screenshots.py multihop   # only those named: demo catalogue shop many multihop replay
 
 Nothing here is drawn by hand: the counts are whatever the demo reached when the picture was taken.
 """
@@ -173,9 +173,40 @@ async def shoot_multihop(host: Host, ring) -> None:  # type: ignore[no-untyped-d
         app.save_screenshot(filename="genmon-map.svg", path=str(OUT))
 
 
+def shoot_replay() -> None:
+    """tests/apps/hopmisnamed.py checked with --record, then replayed: the moment its loss is judged."""
+    import subprocess
+
+    from genmon.watch.replay import Replay
+
+    root = OUT.parent
+    with tempfile.TemporaryDirectory(prefix="genmon-shot-") as folder:
+        recording = Path(folder) / "run.genmon"
+        check = [sys.executable, "-m", "genmon", "check", "-A", "tests.apps.hopmisnamed", "--embedded"]
+        subprocess.run(
+            [*check, "--duration", "4", "--record", str(recording)],
+            cwd=root,
+            capture_output=True,
+            check=False,
+        )
+        run = Replay(str(recording))
+        run.seek(0)
+        moment = run.next_problem(0)
+        if moment is not None:
+            run.seek(moment)
+
+        async def shoot() -> None:
+            app = GenmonApp(run, log_ring=run)
+            async with app.run_test(size=(120, 30)) as pilot:
+                await pilot.pause(0.5)
+                app.save_screenshot(filename="genmon-replay.svg", path=str(OUT))
+
+        asyncio.run(shoot())
+
+
 def main() -> int:
     OUT.mkdir(exist_ok=True)
-    wanted = set(sys.argv[1:]) or {"demo", "catalogue", "shop", "many", "multihop"}
+    wanted = set(sys.argv[1:]) or {"demo", "catalogue", "shop", "many", "multihop", "replay"}
     if "demo" in wanted:
         run("unwired,sync-pump,async-pump", shoot)
     if "catalogue" in wanted:
@@ -187,6 +218,8 @@ def main() -> int:
         run_user_app(OUT.parent, "bench.many_app", shoot_many)
     if "multihop" in wanted:
         run_user_app(OUT.parent, "tests.apps.multihop", shoot_multihop)
+    if "replay" in wanted:
+        shoot_replay()
     for svg in sorted(OUT.glob("*.svg")):
         print(svg)
     return 0

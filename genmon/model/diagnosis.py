@@ -267,7 +267,7 @@ def diagnose(
         if pipe.misnamed is not None:
             sent_to, read = pipe.misnamed
             return Diagnosis(
-                f"{_unread(c, pipe)}: they are on {sent_to}, which no agent reads, while "
+                f"{_unread(c, pipe)} on {sent_to}, which no agent reads, while "
                 f"an agent reads {read} — a name one typo away. Probably a wrong topic name.",
                 f"app.topic({read!r}, value_type=...)  # send where the agent reads (or read {sent_to!r})",
             )
@@ -275,7 +275,7 @@ def diagnose(
         if unread:
             reading = ", ".join(sorted(set(nearby))) or "no topic"
             return Diagnosis(
-                f"{_unread(c, pipe)}: they are on {', '.join(unread)}, which no agent "
+                f"{_unread(c, pipe)} on {', '.join(unread)}, which no agent "
                 f"reads (this app's agents read: {reading}). A wrong topic name.",
                 f"@app.agent(app.topic({unread[0]!r}, value_type=...))",
             )
@@ -345,10 +345,10 @@ def _crash_fix(text: str) -> str:
 
 
 def _unread(c: Counts, pipe: PipelineSnapshot) -> str:
-    """``acked 20, received 0 of them`` — or, when the row's values also went to a topic an agent
-    reads, ``acked 19, received 17: the other 2`` (only those missing are on the unread topic)."""
+    """``acked 20, received 0 of them: they are`` — or, when the row's values also went to a topic an
+    agent reads, ``acked 19, received 17; the other 2 are`` (only those missing are on the unread topic)."""
     if not c.received:
-        return f"acked {c.acked:,}, received 0 of them"
+        return f"acked {c.acked:,}, received 0 of them: they are"
     missing = pipe.missing.get(Stage.RECEIVED)
     other = missing.count if missing else c.acked - c.received
-    return f"acked {c.acked:,}, received {c.received:,}: the other {other:,}"
+    return f"acked {c.acked:,}, received {c.received:,}; the other {other:,} are"
