@@ -351,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         if broker is None:
             kinds.remove("broker restart")
         rng.shuffle(kinds)
-        end = started + args.minutes * 60
+        end = time.monotonic() + args.minutes * 60  # faults for the whole time asked, after the warm-up
         turn = 0
         while time.monotonic() + args.every < end:
             time.sleep(args.every)
