@@ -15,11 +15,14 @@ snapshot with the same code, not a copy of what was shown:
   ``over``: judged with no settle time left, the end of a run whose broker is gone);
 * ``log`` — a line of the log panel (genmon's and the app's output), as UTF-8.
 
-Bytes: ``MAGIC``, then frames: a 4-byte big-endian length, a kind byte, the time (an 8-byte
-double, the recording's monotonic clock), the payload (JSON, zlib-compressed, or a report's own
-bytes). The writer flushes every second, so a recorder killed with SIGKILL leaves every whole frame
-up to its last second: a reader stops at a cut frame and says so (``cut``). ``FORMAT`` changes when
-a reader of the old one would misread the new one.
+Bytes: ``MAGIC``, then blocks — a 4-byte big-endian length and that many bytes of zlib — each the
+frames of one flush (about a second): a 4-byte big-endian length, a kind byte, the time (an 8-byte
+double, the recording's monotonic clock), the payload (a report's JSON as the fleet protocol writes
+it before compressing, a sample's or a switch's JSON, a log line). A second of reports repeats
+itself (the same rows, the same histograms a little fuller): compressed together they take a fifth
+of what each compressed alone takes. A recorder killed with SIGKILL leaves every block up to its
+last second: a reader stops at a cut block and says so (``cut``). ``FORMAT`` changes when a reader
+of the old one would misread the new one.
 """
 
 from __future__ import annotations
@@ -35,8 +38,10 @@ from genmon.model.checked import integer, mapping, maybe_text, number, text
 from genmon.model.checked import items as checked_items
 from genmon.model.snapshot import BrokerInfo, Outage, TopicOffsets
 
-FORMAT = 1
+FORMAT = 2
 MAGIC = b"GENMON-RECORDING %d\n" % FORMAT
+BLOCK = struct.Struct(">I")
+"""A block's length: the frames of one flush (about a second), compressed together."""
 HEAD = struct.Struct(">IBd")
 """A frame's length (kind, time and payload), its kind, its time."""
 FRAME_MAX = 64 * 2**20
@@ -64,14 +69,20 @@ def frame(kind: int, at: float, payload: bytes) -> bytes:
 
 
 def packed(doc: Any) -> bytes:
-    return zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), 6)
+    return json.dumps(doc, separators=(",", ":")).encode()
 
 
 def unpacked(payload: bytes) -> Any:
     try:
-        return json.loads(zlib.decompress(payload))
-    except (zlib.error, ValueError, RecursionError) as exc:
+        return json.loads(payload)
+    except (ValueError, RecursionError) as exc:
         raise RecordingError(f"a damaged frame ({exc})") from None
+
+
+def block(frames: bytes) -> bytes:
+    """One flush's frames as a block of the file."""
+    data = zlib.compress(frames, 6)
+    return BLOCK.pack(len(data)) + data
 
 
 @dataclass
@@ -91,19 +102,40 @@ def read_frames(data: bytes) -> Frames:
     out = Frames()
     at = len(MAGIC)
     while at < len(data):
-        if len(data) - at < HEAD.size:
+        if len(data) - at < BLOCK.size:
             out.cut = True
             break
-        length, kind, time = HEAD.unpack_from(data, at)
-        if kind not in KINDS or not 9 <= length <= FRAME_MAX or time != time:
-            raise RecordingError(f"a damaged frame at byte {at:,}")
-        end = at + 4 + length
+        (length,) = BLOCK.unpack_from(data, at)
+        if not 0 < length <= FRAME_MAX:
+            raise RecordingError(f"a damaged block at byte {at:,}")
+        end = at + BLOCK.size + length
         if end > len(data):
-            out.cut = True
+            out.cut = True  # killed while writing its last block
             break
-        out.frames.append(Frame(kind, time, data[at + HEAD.size : end]))
+        inflater = zlib.decompressobj()
+        try:
+            frames = inflater.decompress(data[at + BLOCK.size : end], FRAME_MAX)
+        except zlib.error:
+            raise RecordingError(f"a damaged block at byte {at:,}") from None
+        if inflater.unconsumed_tail or not inflater.eof:
+            raise RecordingError(f"a damaged block at byte {at:,}")
+        out.frames += _frames(frames, at)
         at = end
     return out
+
+
+def _frames(data: bytes, where: int) -> list[Frame]:
+    frames, at = [], 0
+    while at < len(data):
+        if len(data) - at < HEAD.size:
+            raise RecordingError(f"a damaged block at byte {where:,}")
+        length, kind, time = HEAD.unpack_from(data, at)
+        end = at + 4 + length
+        if kind not in KINDS or length < 9 or end > len(data) or time != time:
+            raise RecordingError(f"a damaged block at byte {where:,}")
+        frames.append(Frame(kind, time, data[at + HEAD.size : end]))
+        at = end
+    return frames
 
 
 # -- a sample's inputs ---------------------------------------------------------------------------------

@@ -415,6 +415,12 @@ def encode(report: WorkerReport) -> bytes:
 
 
 def _encode(report: WorkerReport) -> bytes:
+    packer = zlib.compressobj(6, zdict=ZDICT)
+    return packer.compress(document(report)) + packer.flush()
+
+
+def document(report: WorkerReport) -> bytes:
+    """The report's JSON, uncompressed (a recording compresses many of them together)."""
     doc = {
         "format": FORMAT,
         "worker": report.worker,
@@ -433,8 +439,7 @@ def _encode(report: WorkerReport) -> bytes:
         "truncated": list(report.truncated),
         "delta": report.delta,
     }
-    packer = zlib.compressobj(6, zdict=ZDICT)
-    return packer.compress(json.dumps(doc, separators=(",", ":")).encode()) + packer.flush()
+    return json.dumps(doc, separators=(",", ":")).encode()
 
 
 def _counts_only(report: WorkerReport) -> WorkerReport:
@@ -477,8 +482,17 @@ def decode(data: bytes) -> WorkerReport:
     try:
         if not isinstance(data, bytes | bytearray):
             raise TypeError("no bytes")
-        doc = json.loads(_inflated(bytes(data)))
+        raw = _inflated(bytes(data))
     except (zlib.error, ValueError, TypeError, RecursionError) as exc:
+        raise WireError(f"not a genmon report: {exc}") from None
+    return from_document(raw)
+
+
+def from_document(raw: bytes) -> WorkerReport:
+    """A report from its JSON (see :func:`document`), every field checked as :func:`decode` does."""
+    try:
+        doc = json.loads(raw)
+    except (ValueError, TypeError, RecursionError) as exc:
         raise WireError(f"not a genmon report: {exc}") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         got = doc.get("format") if isinstance(doc, dict) else "?"

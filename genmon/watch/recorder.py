@@ -25,11 +25,12 @@ from genmon.model.recording import (
     SAMPLE,
     SWITCH,
     Sample,
+    block,
     frame,
     packed,
 )
 from genmon.model.state import Reading
-from genmon.model.wire import WorkerReport, encode
+from genmon.model.wire import WorkerReport, document
 
 FLUSH_SECONDS = 1.0
 
@@ -38,8 +39,9 @@ class Recorder:
     def __init__(self, path: str) -> None:
         self.path = path
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.write(self._fd, MAGIC)
         self._lock = threading.Lock()
-        self._buffer: list[bytes] = [MAGIC]
+        self._buffer: list[bytes] = []
         self._flushed = time.monotonic()
         self._last: dict[str, tuple[WorkerReport, int, float]] = {}
         """worker -> (the report recorded last, its number in the recording, when its checkpoint was)"""
@@ -51,11 +53,11 @@ class Recorder:
         known = self._last.get(report.worker)
         if known is None or now - known[2] >= CHECKPOINT_SECONDS:
             number = 1 if known is None else known[1] + 1
-            data = encode(_numbered(report, number))
+            data = document(_numbered(report, number))
             self._last[report.worker] = (report, number, now)
         else:
             base, number, checkpoint = known
-            data = encode(delta_of(_numbered(base, number), report, number + 1))
+            data = document(delta_of(_numbered(base, number), report, number + 1))
             self._last[report.worker] = (report, number + 1, checkpoint)
         self._add(frame(REPORT, now, data), now)
 
@@ -99,7 +101,9 @@ class Recorder:
                 self._flushed = now
 
     def _write(self) -> None:
-        data = b"".join(self._buffer)
+        if not self._buffer:
+            return
+        data = block(b"".join(self._buffer))
         self._buffer = []
         view = memoryview(data)
         while view:

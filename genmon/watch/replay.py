@@ -30,7 +30,7 @@ from genmon.model.recording import (
     unpacked,
 )
 from genmon.model.state import Reading
-from genmon.model.wire import WireError, decode
+from genmon.model.wire import WireError, from_document
 
 
 class Replay:
@@ -114,7 +114,7 @@ class Replay:
     def _play(self, frame: Frame) -> None:
         if frame.kind == REPORT:
             try:
-                self.fleet.add(decode(frame.payload), frame.at)
+                self.fleet.add(from_document(frame.payload), frame.at)
             except WireError as exc:
                 raise RecordingError(f"a damaged report ({exc})") from None
         elif frame.kind == RESET:

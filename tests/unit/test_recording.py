@@ -11,6 +11,7 @@ from genmon.model.recording import (
     SAMPLE,
     RecordingError,
     Sample,
+    block,
     frame,
     packed,
     read_frames,
@@ -44,11 +45,13 @@ def test_a_sample_round_trips_exactly() -> None:
 
 
 def test_frames_read_back_in_order_and_a_cut_tail_is_tolerated() -> None:
-    data = MAGIC + frame(REPORT, 1.0, b"abc") + frame(SAMPLE, 2.0, packed(_sample().to_doc()))
+    first = block(frame(REPORT, 1.0, b"abc") + frame(SAMPLE, 2.0, packed(_sample().to_doc())))
+    data = MAGIC + first + block(frame(REPORT, 3.0, b"def"))
     read = read_frames(data)
-    assert [(f.kind, f.at) for f in read.frames] == [(REPORT, 1.0), (SAMPLE, 2.0)] and not read.cut
-    cut = read_frames(data[:-5])  # killed while writing the last frame
-    assert [f.kind for f in cut.frames] == [REPORT] and cut.cut
+    assert [(f.kind, f.at) for f in read.frames] == [(REPORT, 1.0), (SAMPLE, 2.0), (REPORT, 3.0)]
+    assert not read.cut
+    cut = read_frames(data[:-5])  # killed while writing the last block: the ones before are whole
+    assert [f.kind for f in cut.frames] == [REPORT, SAMPLE] and cut.cut
 
 
 @pytest.mark.parametrize(
@@ -57,8 +60,9 @@ def test_frames_read_back_in_order_and_a_cut_tail_is_tolerated() -> None:
         (b"", "not a genmon recording"),
         (b"PK\x03\x04 a zip", "not a genmon recording"),
         (b"GENMON-RECORDING 99\n", "another format"),
-        (MAGIC + b"\xff\xff\xff\xff\x01" + bytes(8), "a damaged frame at byte"),
-        (MAGIC + frame(77, 1.0, b"x"), "a damaged frame at byte"),
+        (MAGIC + b"\xff\xff\xff\xff\x01" + bytes(8), "a damaged block at byte"),
+        (MAGIC + block(frame(77, 1.0, b"x")), "a damaged block at byte"),
+        (MAGIC + b"\x00\x00\x00\x05" + b"notzl", "a damaged block at byte"),
     ],
 )
 def test_what_is_not_a_recording_is_refused_in_words(data: bytes, said: str) -> None:
@@ -72,4 +76,4 @@ def test_a_damaged_sample_is_refused_in_words() -> None:
     with pytest.raises(RecordingError, match="a damaged sample"):
         sample_from(doc)
     with pytest.raises(RecordingError, match="a damaged frame"):
-        unpacked(b"not zlib")
+        unpacked(b"not json")
