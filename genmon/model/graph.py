@@ -153,7 +153,9 @@ def graph_of(pipes: tuple[PipelineSnapshot, ...], readers: dict[str, set[str]] |
                 )
                 if crashed:  # they died in the agent, not on the topic
                     mark(akey, "crashed", why or pipe.verdict.error or "")
-                elif dies:
+                elif dies and not (
+                    verdict.cause == Cause.CRASHED and any(_raised(pipe, a) for a in pipe.agents)
+                ):
                     mark(key, stuck, why)
     out = tuple(
         replace(

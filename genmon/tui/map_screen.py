@@ -13,12 +13,14 @@ columns, up and down within one), ``enter`` opens the detail of the node's row.
 from __future__ import annotations
 
 import contextlib
+import io
 import time
 from collections.abc import Callable
 from typing import Any
 
 from netext import ArrowTip, ConsoleGraph, EdgeRoutingMode, EdgeSegmentDrawingMode
 from netext.layout_engines import LayoutDirection, SugiyamaLayout
+from rich.console import Console
 from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
@@ -97,6 +99,21 @@ def drawing(graph: Graph, selected: str | None) -> ConsoleGraph:
             )
         )
     return ConsoleGraph(nodes, edges, layout_engine=SugiyamaLayout(LayoutDirection.LEFT_RIGHT))
+
+
+def at_full_width(drawn: ConsoleGraph) -> Text:
+    """The drawing as text at its own width: netext lays a graph out to the width it is offered, and a
+    Static offers the screen's, so a wide map came out cut at the edge instead of scrolling."""
+    console = Console(width=MAP_WIDTH, file=io.StringIO(), color_system="truecolor", force_terminal=True)
+    with console.capture() as capture:
+        console.print(drawn)
+    text = Text.from_ansi("\n".join(line.rstrip() for line in capture.get().splitlines()))
+    text.no_wrap = True
+    return text
+
+
+MAP_WIDTH = 2000
+"""The widest map drawn (characters): far past any terminal; the screen scrolls to the rest."""
 
 
 def legend(graph: Graph, selected: str | None) -> Text:
@@ -200,7 +217,7 @@ class MapScreen(ModalScreen[None]):
             canvas.update(Text("nothing to draw yet: no pipeline has sent a value", style="dim"))
             return
         self._drawing = drawing(graph, self.selected)
-        canvas.update(self._drawing)
+        canvas.update(at_full_width(self._drawing))
         self.call_after_refresh(self._scroll_to_selected)
         self.query_one("#map-legend", Static).update(legend(graph, self.selected))
 
