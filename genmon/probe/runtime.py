@@ -346,17 +346,19 @@ class Probe:
         for event in events:
             self.record(Cause.CRASHED, getattr(event, "headers", None), note, name)
 
-    def _unawaited(
-        self, captured: tuple[Source, int, int] | None, hop: tuple[str, bytes | str] | None
-    ) -> None:
+    def _unawaited(self, captured: tuple[Source, int, int] | None, hop: tuple[Any, Any] | None) -> None:
         """A send was dropped unawaited: it belonged to the value current when it was created — or,
         made by a hop (an agent's send: it never got an id of the hop's), it was the value the agent
         held, which dies downstream of its origin."""
         if captured is not None:
             self.damage(captured[0], captured[1], Cause.UNAWAITED)
         elif hop is not None:
-            with self.ledger.lock:
-                self._died_downstream(hop[1], hop[0], Cause.UNAWAITED, "")
+            agent, event = hop
+            origin = origin_in(getattr(event, "headers", None))
+            if origin is not None:  # the agent held a followed value: it dies at the agent's hop
+                name = str(getattr(agent, "name", "") or "?").rsplit(".", 1)[-1]
+                with self.ledger.lock:
+                    self._died_downstream(origin, f"{name}()", Cause.UNAWAITED, "")
 
     def damage(self, src: Source, seq: int, cause: Cause, note: str = "") -> None:
         """Count a loss of ``seq`` that no header names (the value is known from the hook's state);

@@ -74,17 +74,13 @@ def current_origin() -> bytes | str | None:
     return None if event is None else origin_in(event.headers)
 
 
-def current_hop() -> tuple[str, bytes | str] | None:
-    """``(the hop's row name, the origin of the event it holds)`` when an agent sends while holding
-    an event of a followed value (two context variables and a header look-up), else None."""
+def current_hop() -> tuple[Any, Any] | None:
+    """``(the agent, the event it holds)`` when an agent sends while holding an event: two context
+    variables, on every agent's send. Whose value it was is read from the event only if the send is
+    dropped unawaited (see ``Probe._unawaited``)."""
     event = current_event()
-    if event is None:
-        return None
-    origin = origin_in(event.headers)
-    agent = current_agent()
-    if origin is None or agent is None:
-        return None
-    return f"{agent.name.rsplit('.', 1)[-1]}()", origin
+    agent = current_agent() if event is not None else None
+    return None if agent is None else (agent, event)
 
 
 def mark_sent(
