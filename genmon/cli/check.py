@@ -15,17 +15,20 @@ from genmon.cli.options import (
     broker_option,
     create_topics_option,
     embedded_option,
+    fail_on_option,
     json_option,
+    junit_option,
     keep_log_option,
     loglevel_option,
     record_option,
     seconds,
     settle_option,
+    summary_option,
     workers_option,
     writable,
 )
 from genmon.cli.outcome import Exit
-from genmon.model import DEFAULT_FAIL_ON, PROBLEMS, RowKind, parse_fail_on, plural, problems
+from genmon.model import RowKind, parse_fail_on, plural, problems
 from genmon.session import Options, running, settle_and_read
 
 
@@ -49,13 +52,7 @@ from genmon.session import Options, running, settle_and_read
     is_flag=True,
     help="Pass even when no pipeline was seen (nothing sent to a topic during the run).",
 )
-@click.option(
-    "--fail-on",
-    default=",".join(DEFAULT_FAIL_ON),
-    show_default=True,
-    metavar="KINDS",
-    help=f"Problems that fail the check: a comma list of {', '.join(PROBLEMS)}.",
-)
+@fail_on_option("Problems that fail the check")
 @click.option(
     "--sink",
     "sinks",
@@ -64,22 +61,8 @@ from genmon.session import Options, running, settle_and_read
     help="A topic the app writes for others to read (repeatable): never a problem, even with "
     "--fail-on unread.",
 )
-@click.option(
-    "--junit",
-    "junit_path",
-    metavar="FILE",
-    default=None,
-    help="Also write the result as JUnit XML (a test case per pipeline, a failure per problem) for "
-    "CI test reporters.",
-)
-@click.option(
-    "--summary",
-    "summary_path",
-    metavar="FILE",
-    default=None,
-    help="Also append the result as Markdown (problems, table, the flow as a Mermaid chart) to FILE; "
-    "under GitHub Actions it goes to $GITHUB_STEP_SUMMARY by itself.",
-)
+@junit_option
+@summary_option
 @record_option
 @workers_option
 @loglevel_option

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 LEVELS = ("debug", "info", "warning", "error")
@@ -161,3 +163,33 @@ def writable(option: str, path: str | None) -> None:
         folder = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
             raise UsageProblem(f"{option}: cannot write in {folder}")
+
+
+def fail_on_option(help_text: str) -> Any:
+    from genmon.model import DEFAULT_FAIL_ON, PROBLEMS
+
+    return click.option(
+        "--fail-on",
+        default=",".join(DEFAULT_FAIL_ON),
+        show_default=True,
+        metavar="KINDS",
+        help=f"{help_text}, a comma list of {', '.join(PROBLEMS)}.",
+    )
+
+
+junit_option = click.option(
+    "--junit",
+    "junit_path",
+    metavar="FILE",
+    default=None,
+    help="Also write the result as JUnit XML (a test case per pipeline, a failure per problem) for "
+    "CI test reporters.",
+)
+summary_option = click.option(
+    "--summary",
+    "summary_path",
+    metavar="FILE",
+    default=None,
+    help="Also append the result as Markdown (problems, table, the flow as a Mermaid chart) to FILE; "
+    "under GitHub Actions it goes to $GITHUB_STEP_SUMMARY by itself.",
+)

@@ -8,8 +8,15 @@ import sys
 import click
 
 from genmon.cli.base import CONTEXT_SETTINGS
-from genmon.cli.options import UsageProblem, json_option, writable
-from genmon.model import DEFAULT_FAIL_ON, PROBLEMS, parse_fail_on, problems
+from genmon.cli.options import (
+    UsageProblem,
+    fail_on_option,
+    json_option,
+    junit_option,
+    summary_option,
+    writable,
+)
+from genmon.model import parse_fail_on, problems
 
 
 @click.command(context_settings=CONTEXT_SETTINGS)
@@ -23,19 +30,9 @@ from genmon.model import DEFAULT_FAIL_ON, PROBLEMS, parse_fail_on, problems
     metavar="SECONDS",
     help="The snapshot this many seconds into the run [default: its end].",
 )
-@click.option(
-    "--fail-on",
-    default=",".join(DEFAULT_FAIL_ON),
-    show_default=True,
-    metavar="KINDS",
-    help=f"With --junit/--summary: the problems that count, a comma list of {', '.join(PROBLEMS)}.",
-)
-@click.option(
-    "--junit", "junit_path", metavar="FILE", default=None, help="Also write the result as JUnit XML."
-)
-@click.option(
-    "--summary", "summary_path", metavar="FILE", default=None, help="Also append the result as Markdown."
-)
+@fail_on_option("With --junit/--summary: the problems that count")
+@junit_option
+@summary_option
 def replay(
     recording: str,
     json_output: bool,
