@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 import struct
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,8 +48,8 @@ FRAME_MAX = 64 * 2**20
 """No frame is bigger (a report is at most 1 MB on the wire): a bigger length is a corrupt file."""
 CHECKPOINT_SECONDS = 30.0
 
-REPORT, RESET, SWITCH, SAMPLE, META, LOG = 1, 2, 3, 4, 5, 6
-KINDS = {REPORT: "report", RESET: "reset", SWITCH: "switch", SAMPLE: "sample", META: "meta", LOG: "log"}
+REPORT, RESET, SWITCH, SAMPLE, LOG = 1, 2, 3, 4, 6
+KINDS = {REPORT: "report", RESET: "reset", SWITCH: "switch", SAMPLE: "sample", LOG: "log"}
 JUDGED = ("advance", "peek", "over")
 
 
@@ -262,7 +262,3 @@ def sample_from(doc: Any) -> Sample:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise RecordingError(f"a damaged sample ({exc})") from None
-
-
-def frames_of(data: bytes) -> Iterator[Frame]:
-    yield from read_frames(data).frames

@@ -72,7 +72,7 @@ class ReplayClock:
         due = self._started_at + (time.monotonic() - self._started_wall)
         position = self.replay.position
         last = len(self.replay.samples) - 1
-        while position < last and self._time_of(position + 1) <= due:
+        while position < last and self.replay.time_of(position + 1) <= due:
             position += 1
         if position >= last:
             self.playing = False
@@ -80,6 +80,3 @@ class ReplayClock:
             return False
         self.replay.seek(position)
         return True
-
-    def _time_of(self, position: int) -> float:
-        return self.replay.time_of(position)

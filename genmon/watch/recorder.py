@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from dataclasses import replace
 from typing import Any
 
 from genmon.model.delta import delta_of
@@ -120,8 +121,6 @@ class Recorder:
 
 
 def _numbered(report: WorkerReport, number: int) -> WorkerReport:
-    from dataclasses import replace
-
     return replace(report, number=number, delta=False)
 
 

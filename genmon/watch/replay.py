@@ -53,6 +53,8 @@ class Replay:
         if not self.samples:
             raise RecordingError("the recording holds no reading (the run ended before its first)")
         self.started = self.frames[self.samples[0]].at
+        self.snap: Snapshot
+        """The snapshot of the moment shown (set by every seek: it plays at least one sample)."""
         self._restart()
         self.seek(len(self.samples) - 1)
 
@@ -107,7 +109,6 @@ class Replay:
         self.fleet = Fleet()
         self.clocks: Clocks | None = None
         self.reading: Reading | None = None
-        self.snap: Snapshot = Snapshot(app_id="?", broker=None, app_state=None)  # type: ignore[arg-type]
         self._next = 0
         self.position = 0
 
