@@ -101,9 +101,8 @@ def test_a_recording_cut_by_kill_9_replays_up_to_its_last_second(
     )
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and (not recording.exists() or recording.stat().st_size < 20_000):
-            time.sleep(0.2)
-        time.sleep(1.5)
+        while time.monotonic() < deadline and not _all_sent(recording):  # the run, recorded so far
+            time.sleep(0.5)
     finally:
         os.killpg(run.pid, signal.SIGKILL)  # genmon and its workers, with no chance to close anything
         run.wait()
@@ -111,6 +110,20 @@ def test_a_recording_cut_by_kill_9_replays_up_to_its_last_second(
     assert replayed.returncode == 0, replayed.stderr
     rows = {p["name"]: p for p in json.loads(replayed.stdout)["pipelines"]}
     assert rows["orders"]["counts"]["yielded"] == 20 and rows["misroute()"]["counts"]["sent"] == 19
+
+
+def _all_sent(recording: Path) -> bool:
+    """The recording so far shows every order yielded and every hop value sent (the run goes on)."""
+    from genmon.model.recording import RecordingError
+    from genmon.watch.replay import Replay
+
+    try:
+        rows = {p.name: p for p in Replay(str(recording)).snapshot().pipelines}
+    except (RecordingError, OSError):
+        return False
+    return (
+        "misroute()" in rows and rows["orders"].counts.yielded == 20 and rows["misroute()"].counts.sent == 19
+    )
 
 
 def test_a_file_that_is_not_a_whole_recording_is_one_line_and_status_2(tmp_path: Path) -> None:
