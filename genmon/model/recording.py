@@ -15,33 +15,44 @@ snapshot with the same code, not a copy of what was shown:
   ``over``: judged with no settle time left, the end of a run whose broker is gone);
 * ``log`` — a line of the log panel (genmon's and the app's output), as UTF-8.
 
-Bytes: ``MAGIC``, then blocks — a 4-byte big-endian length and that many bytes of zlib — each the
-frames of one flush (about a second): a 4-byte big-endian length, a kind byte, the time (an 8-byte
-double, the recording's monotonic clock), the payload (a report's JSON as the fleet protocol writes
-it before compressing, a sample's or a switch's JSON, a log line). A second of reports repeats
-itself (the same rows, the same histograms a little fuller): compressed together they take a fifth
-of what each compressed alone takes. A recorder killed with SIGKILL leaves every block up to its
-last second: a reader stops at a cut block and says so (``cut``). ``FORMAT`` changes when a reader
-of the old one would misread the new one.
+Bytes: ``MAGIC``, then blocks — a 4-byte big-endian length and that many bytes — which together
+are one Zstandard stream, flushed at the end of each block (the frames of one flush, about a
+second). Inflated, the stream is frames: a 4-byte big-endian length, a kind byte, the time (an
+8-byte double, the recording's monotonic clock), the payload (a report's JSON as the fleet protocol
+writes it before compressing, a sample's or a switch's JSON, a log line). One stream, not a
+compressed block per second: a run's reports repeat each other from second to second (the same
+rows, the same histograms a little fuller), and Zstandard's window spans minutes of them where
+zlib's 32 KB spans one report — a third of the bytes of per-second zlib blocks
+(``bench/recording.py``; docs/PERFORMANCE.md). Each block ends on a flush, so a recorder killed
+with SIGKILL leaves every block up to its last second readable: a reader stops at a cut block and
+says so (``cut``). ``FORMAT`` changes when a reader of the old one would misread the new one.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import struct
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any, cast
+
+import zstandard
 
 from genmon.model.checked import integer, mapping, maybe_text, number, text
 from genmon.model.checked import items as checked_items
 from genmon.model.snapshot import BrokerInfo, Outage, TopicOffsets
 
-FORMAT = 2
+FORMAT = 3
 MAGIC = b"GENMON-RECORDING %d\n" % FORMAT
 BLOCK = struct.Struct(">I")
-"""A block's length: the frames of one flush (about a second), compressed together."""
+"""A block's length: the frames of one flush (about a second), the stream's bytes up to its flush."""
+LEVEL = 9
+"""Zstandard's level: a second of a 200-pipeline run compresses in milliseconds at it."""
+INFLATED_RATIO = 100
+INFLATED_FLOOR = 64 * 2**20
+"""A recording inflates to at most this many times its bytes (or the floor): genmon's own are about
+13 times; a file built to inflate to gigabytes is refused before it does."""
 HEAD = struct.Struct(">IBd")
 """A frame's length (kind, time and payload), its kind, its time."""
 FRAME_MAX = 64 * 2**20
@@ -79,10 +90,15 @@ def unpacked(payload: bytes) -> Any:
         raise RecordingError(f"a damaged frame ({exc})") from None
 
 
-def block(frames: bytes) -> bytes:
-    """One flush's frames as a block of the file."""
-    data = zlib.compress(frames, 6)
-    return BLOCK.pack(len(data)) + data
+class Blocks:
+    """The writing side of the stream: each call's frames as one block of the file."""
+
+    def __init__(self) -> None:
+        self._packer = zstandard.ZstdCompressor(level=LEVEL).compressobj()
+
+    def block(self, frames: bytes) -> bytes:
+        data = self._packer.compress(frames) + self._packer.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK)
+        return BLOCK.pack(len(data)) + data if data else b""
 
 
 @dataclass
@@ -100,42 +116,72 @@ def read_frames(data: bytes) -> Frames:
             raise RecordingError("a recording of another format: read it with the genmon that wrote it")
         raise RecordingError("not a genmon recording")
     out = Frames()
-    at = len(MAGIC)
-    while at < len(data):
+    source = _BlockReader(data, len(MAGIC))
+    cap = max(INFLATED_FLOOR, INFLATED_RATIO * len(data))
+    pending = bytearray()
+    inflated = 0
+    try:
+        for chunk in zstandard.ZstdDecompressor().read_to_iter(cast(IO[bytes], source), write_size=1 << 20):
+            inflated += len(chunk)
+            if inflated > cap:
+                raise RecordingError(f"inflates past {cap // 2**20:,} MB: not a recording genmon wrote")
+            pending += chunk
+            taken = _take_frames(pending, out.frames, source.where)
+            del pending[:taken]
+    except zstandard.ZstdError:
+        raise RecordingError(f"a damaged block at byte {source.where:,}") from None
+    if pending:  # every block ends on a flush: whole frames only
+        raise RecordingError(f"a damaged block at byte {source.where:,}")
+    out.cut = source.cut
+    return out
+
+
+class _BlockReader(io.RawIOBase):
+    """The stream's bytes, a block at a time (for the inflater), up to a cut last block."""
+
+    def __init__(self, data: bytes, at: int) -> None:
+        super().__init__()
+        self.data = memoryview(data)
+        self.at = at
+        self.where = at
+        """Where the block being inflated starts (for a damaged one's message)."""
+        self.cut = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, _size: int | None = -1) -> bytes:
+        data, at = self.data, self.at
+        if at >= len(data):
+            return b""
         if len(data) - at < BLOCK.size:
-            out.cut = True
-            break
+            self.cut, self.at = True, len(data)
+            return b""
         (length,) = BLOCK.unpack_from(data, at)
         if not 0 < length <= FRAME_MAX:
             raise RecordingError(f"a damaged block at byte {at:,}")
         end = at + BLOCK.size + length
         if end > len(data):
-            out.cut = True  # killed while writing its last block
-            break
-        inflater = zlib.decompressobj()
-        try:
-            frames = inflater.decompress(data[at + BLOCK.size : end], FRAME_MAX)
-        except zlib.error:
-            raise RecordingError(f"a damaged block at byte {at:,}") from None
-        if inflater.unconsumed_tail or not inflater.eof:
-            raise RecordingError(f"a damaged block at byte {at:,}")
-        out.frames += _frames(frames, at)
-        at = end
-    return out
+            self.cut, self.at = True, len(data)  # killed while writing its last block
+            return b""
+        self.where, self.at = at, end
+        return bytes(data[at + BLOCK.size : end])
 
 
-def _frames(data: bytes, where: int) -> list[Frame]:
-    frames, at = [], 0
-    while at < len(data):
-        if len(data) - at < HEAD.size:
-            raise RecordingError(f"a damaged block at byte {where:,}")
+def _take_frames(data: bytearray, frames: list[Frame], where: int) -> int:
+    """Append the whole frames at the start of ``data``; how many bytes they took (a frame whose end
+    has not been inflated yet waits for the next chunk)."""
+    at = 0
+    while len(data) - at >= HEAD.size:
         length, kind, time = HEAD.unpack_from(data, at)
-        end = at + 4 + length
-        if kind not in KINDS or length < 9 or end > len(data) or time != time:
+        if kind not in KINDS or not 9 <= length <= FRAME_MAX or time != time:
             raise RecordingError(f"a damaged block at byte {where:,}")
-        frames.append(Frame(kind, time, data[at + HEAD.size : end]))
+        end = at + 4 + length
+        if end > len(data):
+            break
+        frames.append(Frame(kind, time, bytes(data[at + HEAD.size : end])))
         at = end
-    return frames
+    return at
 
 
 # -- a sample's inputs ---------------------------------------------------------------------------------

@@ -25,8 +25,8 @@ from genmon.model.recording import (
     RESET,
     SAMPLE,
     SWITCH,
+    Blocks,
     Sample,
-    block,
     frame,
     packed,
 )
@@ -43,6 +43,7 @@ class Recorder:
         os.write(self._fd, MAGIC)
         self._lock = threading.Lock()
         self._buffer: list[bytes] = []
+        self._blocks = Blocks()
         self._flushed = time.monotonic()
         self._last: dict[str, tuple[WorkerReport, int, float]] = {}
         """worker -> (the report recorded last, its number in the recording, when its checkpoint was)"""
@@ -104,7 +105,7 @@ class Recorder:
     def _write(self) -> None:
         if not self._buffer:
             return
-        data = block(b"".join(self._buffer))
+        data = self._blocks.block(b"".join(self._buffer))
         self._buffer = []
         view = memoryview(data)
         while view:

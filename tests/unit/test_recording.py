@@ -6,12 +6,14 @@ import pytest
 from fakes import demo_reading
 
 from genmon.model.recording import (
+    INFLATED_FLOOR,
+    LOG,
     MAGIC,
     REPORT,
     SAMPLE,
+    Blocks,
     RecordingError,
     Sample,
-    block,
     frame,
     packed,
     read_frames,
@@ -44,9 +46,15 @@ def test_a_sample_round_trips_exactly() -> None:
     assert sample_from(unpacked(packed(sample.to_doc()))) == sample
 
 
+def block(frames: bytes) -> bytes:
+    """A block of its own stream (the first block of a recording)."""
+    return Blocks().block(frames)
+
+
 def test_frames_read_back_in_order_and_a_cut_tail_is_tolerated() -> None:
-    first = block(frame(REPORT, 1.0, b"abc") + frame(SAMPLE, 2.0, packed(_sample().to_doc())))
-    data = MAGIC + first + block(frame(REPORT, 3.0, b"def"))
+    blocks = Blocks()
+    first = blocks.block(frame(REPORT, 1.0, b"abc") + frame(SAMPLE, 2.0, packed(_sample().to_doc())))
+    data = MAGIC + first + blocks.block(frame(REPORT, 3.0, b"def"))
     read = read_frames(data)
     assert [(f.kind, f.at) for f in read.frames] == [(REPORT, 1.0), (SAMPLE, 2.0), (REPORT, 3.0)]
     assert not read.cut
@@ -62,7 +70,8 @@ def test_frames_read_back_in_order_and_a_cut_tail_is_tolerated() -> None:
         (b"GENMON-RECORDING 99\n", "another format"),
         (MAGIC + b"\xff\xff\xff\xff\x01" + bytes(8), "a damaged block at byte"),
         (MAGIC + block(frame(77, 1.0, b"x")), "a damaged block at byte"),
-        (MAGIC + b"\x00\x00\x00\x05" + b"notzl", "a damaged block at byte"),
+        (MAGIC + b"\x00\x00\x00\x05" + b"notzs", "a damaged block at byte"),
+        (b"GENMON-RECORDING 2\n", "another format"),
     ],
 )
 def test_what_is_not_a_recording_is_refused_in_words(data: bytes, said: str) -> None:
@@ -77,3 +86,25 @@ def test_a_damaged_sample_is_refused_in_words() -> None:
         sample_from(doc)
     with pytest.raises(RecordingError, match="a damaged frame"):
         unpacked(b"not json")
+
+
+def test_the_stream_spans_blocks_so_a_second_like_the_last_costs_little() -> None:
+    """Reports repeat from second to second: the second block of the same frames is a fraction."""
+    blocks = Blocks()
+    frames = b"".join(
+        frame(REPORT, float(n), packed({"row": n % 7, "ids": list(range(400))})) for n in range(40)
+    )
+    first, second = blocks.block(frames), blocks.block(frames)
+    assert len(second) * 10 < len(first)
+    assert len(read_frames(MAGIC + first + second).frames) == 80
+
+
+def test_a_file_built_to_inflate_to_gigabytes_is_refused_before_it_does() -> None:
+    """Whole frames, a megabyte of log line each, past the floor: refused at the cap, not inflated
+    on (the cap bounds what a hostile file can make the reader hold)."""
+    blocks = Blocks()
+    line = frame(LOG, 1.0, bytes(2**20 - 20))
+    bomb = MAGIC + b"".join(blocks.block(line * 4) for _ in range(INFLATED_FLOOR // 2**22 + 2))
+    assert len(bomb) < 64 * 1024
+    with pytest.raises(RecordingError, match="inflates past 64 MB"):
+        read_frames(bomb)
