@@ -407,6 +407,9 @@ def watching(opts: WatchOptions) -> Iterator[Running]:
     with contextlib.ExitStack() as stack:
         stack.callback(watcher.stop)
         watcher.start()
+        # Until the reports already on the topic are merged the fleet is the past's: a worker that
+        # ran an hour ago looks silent, and nothing may be shown or judged from that.
+        watcher.catch_up(lambda line: print(line, file=sys.stderr, flush=True))
         _export(stack, watcher, opts.prometheus)
         yield Running(watcher, ring, {}, recorder=recorder)
 

@@ -27,11 +27,19 @@ from genmon.model.control import NotSwitchable, UnknownPipeline
 from genmon.model.control_record import EVERY, RESET, ControlRecord
 from genmon.model.merge import Fleet
 from genmon.model.wire import WireError, WorkerReport, decode
+from genmon.watch.heap import give_back
 from genmon.watch.offsets import OffsetWatcher
 from genmon.watch.readout import Readout
 from genmon.watch.sampler import Sampler
 
 log = logging.getLogger("genmon.fleet")
+
+TRIM_SECONDS = 60.0
+"""How often the memory decoding freed is handed back to the OS (and once the history is merged)."""
+HISTORY_STALL_SECONDS = 20.0
+"""Waiting for the history ends when nothing was read for this long."""
+HISTORY_PRUNE_RECORDS = 2000
+"""The history read is pruned to each worker's newest checkpoint on whenever it holds this many."""
 
 Accept = Callable[[WorkerReport], bool]
 
@@ -88,7 +96,18 @@ class Watcher(OwnLoop, Readout):
         """Set by :meth:`reconnect`: the reading loop ends, a new one starts on the same fleet."""
         self._outbox: asyncio.Queue[ControlRecord] | None = None
         self._backlog = 0
-        """The reports topic's end when the watcher started: reports before it are history."""
+        """The reports topic's end when the watcher connected: reports before it are history."""
+        self._first = 0
+        """The reports topic's first offset when the watcher connected (for the history's progress)."""
+        self._position: int | None = None
+        """The next report to read; kept across a reconnect, so a broker that kept the topic is read
+        on from there rather than from its beginning again."""
+        self._known: dict[int, WorkerReport | None] = {}
+        self._prune_at = HISTORY_PRUNE_RECORDS
+        """History's checkpoints decoded so far, by offset (refused ones too: counted once)."""
+        self.caught_up = threading.Event()
+        """Set once the reports that were on the topic when the watcher started are merged: until
+        then the fleet is the past's (workers that ran an hour ago look silent, not gone)."""
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self, timeout: float = 15.0) -> Watcher:
@@ -164,15 +183,40 @@ class Watcher(OwnLoop, Readout):
             await producer.start()
             reports, control = TopicPartition(REPORTS, 0), TopicPartition(CONTROL, 0)
             consumer.assign([reports, control])
-            await consumer.seek_to_beginning(reports, control)
-            self._backlog = (await consumer.end_offsets([reports])).get(reports, 0)
+            first = (await consumer.beginning_offsets([reports])).get(reports, 0)
+            end = (await consumer.end_offsets([reports])).get(reports, 0)
+            await consumer.seek_to_beginning(control)
+            if self._position is not None and first <= self._position <= end:
+                consumer.seek(reports, self._position)  # the broker kept the topic: read on
+            else:
+                await consumer.seek_to_beginning(reports)
+                self._position = first
+            self._first, self._backlog = first, end
+            history: list[Any] = []
+            trimmed = time.monotonic()
+            if self._position >= end:
+                self.caught_up.set()
             self._ready.set()
             sender = asyncio.ensure_future(self._send_control(producer))
             try:
                 while not self._stopping.is_set() and not self._reread.is_set():
                     batches = await consumer.getmany(timeout_ms=100)
                     now = time.monotonic()
-                    self._take_reports(batches.get(reports, ()), now)
+                    self._position = await consumer.position(reports)
+                    records = self._counted(batches.get(reports, ()))
+                    if self.caught_up.is_set():
+                        self._take_reports(records, now)
+                    else:
+                        history = self._pruned(history + records)
+                        if self._position >= self._backlog:
+                            self._take_reports(history, now)
+                            history = []
+                            self._known.clear()
+                            self.caught_up.set()
+                            trimmed = 0.0  # the history's decoding is over: its memory goes back now
+                    if now - trimmed >= TRIM_SECONDS:
+                        give_back()
+                        trimmed = now
                     self._take_control(batches.get(control, ()))
             finally:
                 sender.cancel()
@@ -182,16 +226,68 @@ class Watcher(OwnLoop, Readout):
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(producer.stop(), 1.0)
 
-    def _take_reports(self, records: Iterable[Any], now: float) -> None:
-        """Fold a batch of reports in order; what precedes a worker's newest checkpoint in the batch
-        is skipped undecoded (the checkpoint has it all) — its newest *readable* checkpoint: a record
-        under a worker's key that is not a report (anyone may write one) is refused and counted,
-        and never hides the worker's own."""
+    def catch_up(self, say: Callable[[str], None] | None = None, every: float = 5.0) -> float:
+        """Block until the history is merged (see :attr:`caught_up`); ``say`` is told how far it
+        is, every ``every`` seconds after the first, when it takes that long. Returns the seconds it
+        took. Ends early when the watcher stops (its thread ended: the error is its own) or reads
+        nothing for ``HISTORY_STALL_SECONDS`` (a broker gone away: the screen says so, and the
+        watcher reads on when it is back)."""
+        started = time.monotonic()
+        moved, at = started, self._position
+        while not self.caught_up.wait(every):
+            now = time.monotonic()
+            if at != self._position:
+                moved, at = now, self._position
+            if not self._thread.is_alive() or self._stopping.is_set() or now - moved >= HISTORY_STALL_SECONDS:
+                break
+            progress = self.history()
+            if say is not None and progress is not None:
+                read, total = progress
+                say(
+                    f"genmon: reading the fleet's reports of the last hour: {read:,} of {total:,} "
+                    f"({100 * read // max(total, 1)} %)"
+                )
+        return time.monotonic() - started
+
+    def history(self) -> tuple[int, int] | None:
+        """While the reports that were on the topic at the start are being read: how many of them
+        are read, of how many; None once they are merged."""
+        if self.caught_up.is_set():
+            return None
+        position = self._position if self._position is not None else self._first
+        return max(position - self._first, 0), max(self._backlog - self._first, 0)
+
+    def _counted(self, records: Iterable[Any]) -> list[Any]:
         records = list(records)
+        self.received_messages += len(records)
+        self.received_bytes += sum(len(record.value or b"") for record in records)
+        return records
+
+    def _pruned(self, records: list[Any]) -> list[Any]:
+        """The history read so far, less what no watcher needs: for each worker, everything before
+        its newest readable checkpoint (the checkpoint has it all). An hour of a fleet's reports is
+        held as a few checkpoints and the deltas after them, and folded once, when it is all read."""
+        if len(records) < self._prune_at:
+            return records
+        last_checkpoint, _ = self._checkpoints(records)
+        kept = []
+        for index, record in enumerate(records):
+            key = record.key
+            if key is None or not self.accept_key(key):
+                continue
+            if index >= last_checkpoint.get(key.split(b"#", 1)[0], -1):
+                kept.append(record)
+        offsets = {record.offset for record in kept}
+        self._known = {offset: report for offset, report in self._known.items() if offset in offsets}
+        self._prune_at = max(HISTORY_PRUNE_RECORDS, 2 * len(kept))  # what is left is not scanned again soon
+        return kept
+
+    def _checkpoints(self, records: list[Any]) -> tuple[dict[bytes, int], dict[int, WorkerReport]]:
+        """Each worker's newest *readable* checkpoint among ``records`` (its index), decoded: a
+        record under a worker's key that is not a report (anyone may write one) is refused and
+        counted, and never hides the worker's own."""
         checkpoints: dict[bytes, list[int]] = {}
         for index, record in enumerate(records):
-            self.received_messages += 1
-            self.received_bytes += len(record.value or b"")
             if record.key is not None and b"#" not in record.key:
                 checkpoints.setdefault(record.key, []).append(index)
         last_checkpoint: dict[bytes, int] = {}
@@ -200,10 +296,24 @@ class Watcher(OwnLoop, Readout):
             if not self.accept_key(key):
                 continue
             for index in reversed(indexes):
-                report = self._decoded(records[index])
+                report = self._decoded_once(records[index])
                 if report is not None:
                     last_checkpoint[key], decoded[index] = index, report
                     break
+        return last_checkpoint, decoded
+
+    def _decoded_once(self, record: Any) -> WorkerReport | None:
+        """:meth:`_decoded`, remembered while the history is read (it is pruned more than once)."""
+        if self.caught_up.is_set():
+            return self._decoded(record)
+        if record.offset not in self._known:
+            self._known[record.offset] = self._decoded(record)
+        return self._known[record.offset]
+
+    def _take_reports(self, records: list[Any], now: float) -> None:
+        """Fold reports in order; what precedes a worker's newest checkpoint among them is skipped
+        undecoded (the checkpoint has it all)."""
+        last_checkpoint, decoded = self._checkpoints(records)
         wall = time.time()
         for index, record in enumerate(records):
             key = record.key

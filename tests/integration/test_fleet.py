@@ -437,3 +437,117 @@ def test_with_a_secret_forged_and_replayed_switches_and_forged_reports_change_no
         assert "✗ unverified reports: " in header_line(after)
     finally:
         watcher.stop()
+
+
+@pytest.mark.brokers("embedded")  # the watcher's reading of its topic: no broker behaviour in it
+def test_a_watcher_started_after_a_long_run_merges_its_history_before_anything_is_judged(
+    broker: BrokerProcess, app_id: str
+) -> None:
+    """Thirty worker runs of an hour ago, each a checkpoint, deltas, a checkpoint again and more
+    deltas (more records than the history is pruned at), a record under one worker's key that is
+    not a report after its newest checkpoint: once ``catch_up`` returns every run is merged at its
+    newest report, the counts are every run's values, nothing is missed — the same as a watcher
+    that folded every record — and the hostile record is counted and hid nothing."""
+    from pyroaring import FrozenBitMap
+
+    from genmon.fleet import watcher as watching
+    from genmon.fleet.channel import REPORTS, ensure_topics
+    from genmon.model import AppReading, AppState, RowKind, SourceState
+    from genmon.model.delta import delta_of
+    from genmon.model.wire import WorkerReport, encode
+
+    assert broker.address is not None
+    runs, deltas, every = 30, 80, 3
+    long_ago = time.time() - 3000
+
+    def report(run: int, number: int, values: int, final: bool = False) -> WorkerReport:
+        ids = FrozenBitMap(range(1, values + 1))
+        return WorkerReport(
+            worker=f"host:{run}:{app_id}-{run}",
+            host="host",
+            pid=run,
+            started=long_ago + run * 60,
+            at=long_ago + run * 60 + number * 0.5,
+            number=number,
+            final=final,
+            apps=(AppReading("app0", app_id, AppState.RUNNING, readers={"t": ("agent",)}),),
+            sources=(
+                SourceState(
+                    name="numbers",
+                    function="app.numbers",
+                    kind=RowKind.ASYNC,
+                    owner="app0",
+                    seq=values,
+                    token=f"tok{run}",
+                    sent=ids,
+                    acked=ids,
+                    received=ids,
+                    processed={("t", "agent"): ids},
+                    topics=("t",),
+                    agents=("agent",),
+                ),
+            ),
+        )
+
+    records: list[tuple[bytes, bytes]] = []
+    for run in range(1, runs + 1):
+        base = report(run, 1, every)
+        records.append((base.key, encode(base)))
+        for number in range(2, deltas + 2):
+            now = report(run, number, every * number, final=run % 2 == 0 and number == deltas + 1)
+            if number == deltas // 2:
+                base = now  # a checkpoint mid-run: what came before it is not needed
+                records.append((now.key, encode(now)))
+            else:
+                delta = delta_of(base, now, number)
+                records.append((delta.key, encode(delta)))
+                base = now
+        if run == 7:
+            records.append((base.worker.encode(), b"\x00not a report"))
+    assert len(records) > watching.HISTORY_PRUNE_RECORDS
+
+    async def produce() -> None:
+        from aiokafka import AIOKafkaProducer
+
+        await ensure_topics(broker.address.bootstrap)  # one partition, as every worker makes it
+        producer = AIOKafkaProducer(bootstrap_servers=broker.address.bootstrap, linger_ms=20)
+        await producer.start()
+        try:
+            sent = [await producer.send(REPORTS, value, key=key) for key, value in records]
+            await asyncio.gather(*sent)
+        finally:
+            await producer.stop()
+
+    asyncio.run(produce())
+
+    def merged(prune_at: int) -> tuple[Watcher, Snapshot, float]:
+        watcher = Watcher(broker.address, accept=lambda r: any(a.app_id == app_id for a in r.apps))
+        watcher._prune_at = prune_at
+        watcher.start()
+        took = watcher.catch_up()
+        assert watcher.history() is None
+        return watcher, watcher.snapshot(fresh=True), took
+
+    pruned, snap, _ = merged(watching.HISTORY_PRUNE_RECORDS)
+    whole, whole_snap, _ = merged(10**9)  # every record folded, nothing pruned
+    try:
+        for watcher in (pruned, whole):
+            ours = {
+                w: h
+                for w, h in watcher.fleet.heard.items()
+                if w.endswith(tuple(f"-{r}" for r in range(runs + 1)))
+            }
+            assert len(ours) == runs
+            assert {h.report.number for h in ours.values()} == {deltas + 1}
+            assert sum(h.report.final for h in ours.values()) == runs // 2
+            assert watcher.fleet.missed == 0
+            assert watcher.fleet.rejected == 1
+        pipe = snap.pipeline("numbers")
+        assert pipe.counts.as_tuple() == (runs * every * (deltas + 1),) * 5
+        assert pipe.counts.as_tuple() == whole_snap.pipeline("numbers").counts.as_tuple()
+        assert pipe.verdict.state == whole_snap.pipeline("numbers").verdict.state
+        assert [w.alive for w in snap.workers] == [w.alive for w in whole_snap.workers]
+        assert not any(w.alive for w in snap.workers)  # an hour ago: gone or stopped, and said so
+    finally:
+        pruned.stop()
+        whole.stop()
