@@ -57,8 +57,9 @@ sys.path.insert(0, str(ROOT))
 from genmon.broker import KafkaBroker  # noqa: E402
 from genmon.broker.address import BrokerAddress, parse_broker_url  # noqa: E402
 from genmon.fleet.watcher import Watcher  # noqa: E402
-from genmon.model import RowKind, Stage, VerdictState  # noqa: E402
+from genmon.model import Proof, RowKind, SourceState, Stage, VerdictState  # noqa: E402
 from genmon.model.ids import finished_by_all  # noqa: E402
+from genmon.model.vocabulary import STAGES  # noqa: E402
 from genmon.watch.waiting import wait_settled  # noqa: E402
 
 ROWS = (("numbers", "double"), ("double()", "tally"))
@@ -87,6 +88,8 @@ class Run:
     workers: list[Worker] = field(default_factory=list)
     watcher: subprocess.Popen[bytes] | None = None
     faults: dict[str, int] = field(default_factory=dict)
+    catch_up: tuple[float, int] = (0.0, 0)
+    """How long the judging watcher took to merge the reports already on the topic, and how many."""
     memory: dict[str, list[float]] = field(default_factory=dict)
     pids: set[int] = field(default_factory=set)
     """Every process this run started (to find any left behind)."""
@@ -228,6 +231,12 @@ class Judged:
     verdict: str
 
 
+def _at(src: SourceState, stage: Stage, expected: BitMap64, done: BitMap64) -> BitMap64:
+    """The ids a row's merged reading has at ``stage`` (lifted as its rows are)."""
+    ids = {Stage.SENT: src.sent, Stage.ACKED: src.acked, Stage.RECEIVED: src.received}.get(stage)
+    return expected if stage == Stage.YIELDED else done if stage == Stage.PROCESSED else BitMap64(ids)
+
+
 def judge(watcher: Watcher, truth: dict[str, dict[tuple[str, int], int]]) -> list[Judged]:
     """Each row's verdict against the truth, value by value (ids lifted as the fleet's rows are)."""
     reading = watcher.merged()
@@ -271,10 +280,17 @@ def judge(watcher: Watcher, truth: dict[str, dict[tuple[str, int], int]]) -> lis
         for ids in src.damaged.values():
             named |= BitMap64(ids)
         verdict = pipe.verdict
-        if verdict.state == VerdictState.LOST:
-            named |= expected - done64  # every value not finished is called lost
-        unverifiable = len(never - named) if verdict.state == VerdictState.UNVERIFIABLE else 0
-        missed = 0 if verdict.state == VerdictState.UNVERIFIABLE else len(never - named)
+        if verdict.state == VerdictState.LOST and verdict.proof != Proof.SEEN and verdict.stage is not None:
+            # a loss judged from a stage gone quiet: every value missing at that stage is called lost
+            named |= _at(src, STAGES[STAGES.index(verdict.stage) - 1], expected, done64) - _at(
+                src, verdict.stage, expected, done64
+            )
+        also = verdict.also
+        if also is not None and also.state == VerdictState.LOST:
+            named |= expected - done64  # beside the seen loss, every value not finished is called lost
+        doubted = VerdictState.UNVERIFIABLE in (verdict.state, also.state if also is not None else None)
+        unverifiable = len(never - named) if doubted else 0
+        missed = 0 if doubted else len(never - named)
         out.append(
             Judged(
                 row=row,
@@ -396,6 +412,7 @@ def settle_and_judge(run: Run, address: BrokerAddress) -> tuple[list[Judged], tu
         address, accept=lambda report: any(app.app_id == run.app_id for app in report.apps)
     ).start()
     try:
+        run.catch_up = watcher.catch_up(say), watcher.received_messages
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             snap = watcher.snapshot()
@@ -431,6 +448,7 @@ def report(run: Run, verdicts: list[Judged], still: tuple[str, ...], left: list[
     rows = [
         ("minutes", f"{seconds / 60:.1f}"),
         ("faults", ", ".join(f"{kind} x{n}" for kind, n in sorted(run.faults.items())) or "none"),
+        ("judging watcher: history read", f"{run.catch_up[1]:,} reports in {run.catch_up[0]:.1f} s"),
     ]
     ok = not left and not still
     for v in verdicts:

@@ -279,8 +279,9 @@ def skipped_monitor() -> FakeMonitor:
         offset_reset="latest",
     )
     clocks = Clocks(reading.settle_seconds)
-    for now in (reading.now - 10, reading.now - 5, reading.now):  # flowing all along
-        snap, clocks = build(replace(reading, now=now, sources=(signups,), apps=(app,)), clocks)
+    for back, now in enumerate((reading.now - 10, reading.now - 5, reading.now)):  # flowing all along
+        done = replace(signups, processed={("signups", "welcome"): FrozenBitMap(range(13, 57 + back))})
+        snap, clocks = build(replace(reading, now=now, sources=(done,), apps=(app,)), clocks)
     return FakeMonitor(snap)
 
 

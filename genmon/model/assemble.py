@@ -242,6 +242,21 @@ def _missing(src: SourceState, stages: _Stages, judged_to: Stage | None = None) 
     return missing
 
 
+def _with_also(verdict: Verdict, also: Verdict, app: AppReading | None) -> Verdict:
+    """The seen loss's verdict, ending with what else is missing: lost, or unverifiable when a
+    worker that may have held those values is gone (as for a row with no seen loss)."""
+    if app is not None and app.gone:
+        worker = app.gone[0].split(" ", 1)[0]
+        also = Verdict(
+            VerdictState.UNVERIFIABLE,
+            f"unverifiable: {also.lost:,} at {also.stage} ({worker} gone)",
+            also.stage,
+            in_flight=also.lost,
+            error=app.gone[0],
+        )
+    return replace(verdict, text=f"{verdict.text} · {also.text}", also=also)
+
+
 def _pipeline(
     src: SourceState,
     stages: _Stages,
@@ -326,6 +341,8 @@ def _pipeline(
             verdict = replace(verdict, text=text)
         elif sinks and verdict.state in (VerdictState.OK, VerdictState.IN_FLIGHT):
             verdict = replace(verdict, text=f"{verdict.text} · to sink {', '.join(sinks)}")
+        if verdict.also is not None:
+            verdict = _with_also(verdict, verdict.also, app)
     if src.stalls and verdict.state in (VerdictState.OK, VerdictState.IN_FLIGHT, VerdictState.PAUSED):
         # counted "stalled" in the header: the row says why, not only "ok"
         times = "once" if src.stalls == 1 else f"{src.stalls:,} times"

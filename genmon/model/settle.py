@@ -127,12 +127,38 @@ class Clocks:
             if count and cause is not None:
                 # values missing there beyond the seen ones are in flight while the stage moves (an
                 # agent Faust restarts after a crash reads on after a pause), not lost
-                rest = max(values[i - 1] - values[i] - count, 0)
-                if rest and clock is not None and self._quiet(clock, i, now):
-                    rest = 0  # the stage stopped moving: nothing more is on its way (they stay missing)
+                more, more_stage, rest = 0, None, 0
+                for j in range(i, len(values)):
+                    # values missing beyond the seen ones, here and further on: in flight while their
+                    # stage moves, missing for good once it stopped (said apart: nobody saw them die)
+                    extra = values[j - 1] - values[j] - (seen or {}).get(STAGES[j], (0, None))[0]
+                    if extra <= 0:
+                        continue
+                    if clock is not None and self._quiet(clock, j, now):
+                        more, more_stage = more + extra, more_stage or STAGES[j]
+                    else:
+                        rest += extra
+                also = (
+                    Verdict(
+                        VerdictState.LOST,
+                        f"lost at {more_stage}: {more:,}",
+                        more_stage,
+                        more,
+                        proof=Proof.QUIET,
+                    )
+                    if more
+                    else None
+                )
                 text = f"lost at {stage}: {count:,} ({cause.words})"
                 return Verdict(
-                    VerdictState.LOST, text, stage, lost=count, in_flight=rest, cause=cause, proof=cause.proof
+                    VerdictState.LOST,
+                    text,
+                    stage,
+                    lost=count,
+                    in_flight=rest,
+                    cause=cause,
+                    proof=cause.proof,
+                    also=also,
                 )
         for i in range(1, len(values)):
             short = values[i - 1] - values[i]

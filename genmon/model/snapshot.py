@@ -50,6 +50,10 @@ class Verdict:
     shortfall: the worker that fell silent (``w3 (pod-7:1) fell silent 12s ago``)."""
     proof: Proof | None = None
     """How a loss was proven (None when nothing is lost)."""
+    also: Verdict | None = None
+    """Beside losses genmon saw: the values missing at stages gone quiet that it did not see die —
+    lost (``quiet``), or unverifiable when a worker that may have held them is gone — judged apart,
+    so a seen loss never hides them. Its text ends the verdict's."""
 
     def __post_init__(self) -> None:
         # Accept the words as plain strings too (JSON, hand-built test snapshots): store members.
@@ -60,6 +64,8 @@ class Verdict:
             object.__setattr__(self, "cause", Cause(self.cause))
         if self.proof is not None:
             object.__setattr__(self, "proof", Proof(self.proof))
+        if isinstance(self.also, Mapping):  # read back from JSON
+            object.__setattr__(self, "also", Verdict(**self.also))
 
     @property
     def lost_at(self) -> Stage | None:
@@ -74,6 +80,7 @@ class Verdict:
             "proof": self.proof,
             "lost": self.lost,
             "in_flight": self.in_flight,
+            "also": self.also.to_dict() if self.also is not None else None,
             "text": self.text,
         }
 

@@ -98,9 +98,16 @@ def metrics_of(snap: Snapshot) -> list[Metric]:
         for stage in STAGES:
             values.add_metric([*key, str(stage)], pipe.counts[stage])
             duplicates.add_metric([*key, str(stage)], pipe.duplicates.get(stage, 0))  # 0s too: rate() works
-        lost.add_metric(key, pipe.verdict.lost)
-        if pipe.verdict.lost and pipe.verdict.stage is not None:
-            lost_at.add_metric([*key, str(pipe.verdict.stage)], pipe.verdict.lost)
+        also = (
+            pipe.verdict.also if pipe.verdict.also and pipe.verdict.also.state == VerdictState.LOST else None
+        )
+        lost.add_metric(key, pipe.verdict.lost + (also.lost if also else 0))
+        at: dict[str, int] = {}
+        for part in (pipe.verdict, also):
+            if part is not None and part.lost and part.stage is not None:
+                at[str(part.stage)] = at.get(str(part.stage), 0) + part.lost
+        for stage_name, count in at.items():
+            lost_at.add_metric([*key, stage_name], count)
         in_flight.add_metric(key, pipe.verdict.in_flight)
         stuck.add_metric(key, pipe.verdict.in_flight if pipe.verdict.state == VerdictState.STUCK else 0)
         for state in VerdictState:

@@ -235,3 +235,36 @@ def test_the_json_reads_as_before() -> None:
     import json
 
     assert json.loads(json.dumps(data))["pipelines"][0]["duplicates"] == {}
+
+
+def test_values_missing_beside_a_seen_loss_are_unverifiable_when_a_worker_is_gone() -> None:
+    """A send raised for value 1; values 2-11 were received and never counted processed, and the
+    worker that read them fell silent: the row names the loss it saw and calls the rest
+    unverifiable, not lost — and with every worker alive, lost (and counted in the metric)."""
+    src = orders(30, sent=30, received=30)
+    src = replace(
+        src,
+        acked=ids((2, 30)),
+        received=ids((2, 30)),
+        processed={("orders", "charge"): ids((12, 30))},
+        damaged={Cause.SEND_FAILED: ids((1, 1))},
+        notes={Cause.SEND_FAILED: "send raised NotReady: Producer service not yet started"},
+    )
+    for gone, state, words in (
+        (
+            ("w2 (vm:41) fell silent 30s ago",),
+            VerdictState.UNVERIFIABLE,
+            "unverifiable: 10 at processed (w2 gone)",
+        ),
+        ((), VerdictState.LOST, "lost at processed: 10"),
+    ):
+        clocks = Clocks(settle_seconds=5.0)
+        for t in range(8):
+            snap, clocks = build(reading(float(t), src, apps=(app(gone=gone),)), clocks)
+        verdict = snap.pipeline("orders").verdict
+        assert (verdict.state, verdict.stage, verdict.lost) == (VerdictState.LOST, Stage.ACKED, 1)
+        assert verdict.also is not None and verdict.also.state == state
+        assert (
+            verdict.text
+            == f"lost at acked: 1 (send raised NotReady: Producer service not yet started) · {words}"
+        )

@@ -73,3 +73,27 @@ def test_a_loss_is_exported_at_its_stage_with_its_count() -> None:
         assert metrics[("genmon_values_lost_at", stage)] == pipe.verdict.lost
     kept = {labels for name, labels in metrics if name == "genmon_values_lost_at"}
     assert len(kept) == len(lost), "only losing rows have a lost-at series"
+
+
+def test_values_lost_beside_a_seen_loss_count_at_their_own_stage_and_unverifiable_ones_do_not() -> None:
+    from genmon.model import Verdict
+
+    snap = lost_monitor().snapshot()
+    pipe = next(p for p in snap.pipelines if p.verdict.lost)
+    also = Verdict("lost", "lost at processed: 10", "processed", lost=10, proof="quiet")
+    seen = Verdict(
+        "lost", "lost at acked: 1 (send raised) · lost at processed: 10", "acked", lost=1, also=also
+    )
+    doubt = replace(also, state="unverifiable", text="unverifiable: 10 at processed (w2 gone)", lost=0)
+    row = (("app", pipe.app_id), ("pipeline", pipe.name))
+    for verdict, lost, at in (
+        (seen, 11, {"acked": 1, "processed": 10}),
+        (replace(seen, also=doubt), 1, {"acked": 1}),
+    ):
+        metrics = exposed(replace(snap, pipelines=(replace(pipe, verdict=verdict),)))
+        assert metrics[("genmon_values_lost", row)] == lost
+        assert {
+            dict(labels)["stage"]: value
+            for (name, labels), value in metrics.items()
+            if name == "genmon_values_lost_at"
+        } == at

@@ -210,3 +210,24 @@ def test_where_is_a_value_follows_its_hops_and_names_where_it_stopped() -> None:
     steps = value_path(reading, snap, "orders", 9).steps
     assert [(s.row, s.id, s.ok) for s in steps] == [("orders", 9, True), ("bill()", None, False)]
     assert steps[1].line() == "bill(): died here: agent bill raised RuntimeError('cannot bill order 9')"
+
+
+def test_a_seen_loss_never_hides_values_missing_further_on() -> None:
+    """One value's send raised (seen, at acked); 25 more never reached processed and that stage
+    went quiet: lost too, said apart (nobody saw them die) — while processed still moves, they are
+    in flight and the verdict waits for them."""
+    counts = Counts(100, 100, 99, 99, 74)
+    seen = {Stage.ACKED: (1, Cause.SEND_FAILED)}
+    clocks = Clocks(settle_seconds=5.0).observe({"p": counts}, now=0.0)
+    moving = clocks.verdict("p", counts, on=False, now=1.0, seen=seen)
+    assert (moving.lost, moving.in_flight, moving.also) == (1, 25, None)
+    quiet = clocks.verdict("p", counts, on=False, now=6.0, seen=seen)
+    assert (quiet.state, quiet.stage, quiet.lost, quiet.in_flight) == ("lost", "acked", 1, 0)
+    assert quiet.also is not None
+    assert (quiet.also.state, quiet.also.stage, quiet.also.lost, quiet.also.proof) == (
+        "lost",
+        "processed",
+        25,
+        "quiet",
+    )
+    assert Verdict(**{**quiet.to_dict(), "also": quiet.also.to_dict()}).also == quiet.also  # JSON round trip
