@@ -65,6 +65,8 @@ from genmon.watch.waiting import wait_settled  # noqa: E402
 ROWS = (("numbers", "double"), ("double()", "tally"))
 """Each row genmon shows, and the agent whose truth lines say which of its values were finished."""
 RESTART_AFTER = 5.0
+WATCHER_SETTLED = 20.0
+"""A watcher process younger than this is not measured (it may still be starting or reading)."""
 MEMORY_GROWTH = 1.5
 """Memory at the end may be at most this many times that at the start, plus ``MEMORY_SLACK_MB``."""
 MEMORY_SLACK_MB = 40.0
@@ -91,6 +93,9 @@ class Run:
     catch_up: tuple[float, int] = (0.0, 0)
     """How long the judging watcher took to merge the reports already on the topic, and how many."""
     memory: dict[str, list[float]] = field(default_factory=dict)
+    watcher_started: float = 0.0
+    watcher_peaks: list[float] = field(default_factory=list)
+    """The memory of each watcher process at the end of its life (that lived ``WATCHER_SETTLED``)."""
     pids: set[int] = field(default_factory=set)
     """Every process this run started (to find any left behind)."""
 
@@ -128,6 +133,7 @@ class Run:
 
     def start_watcher(self) -> None:
         log = open(self.workdir / "watcher.log", "ab")  # noqa: SIM115
+        self.watcher_started = time.monotonic()
         self.watcher = subprocess.Popen(
             [
                 sys.executable,
@@ -171,11 +177,28 @@ class Run:
                 worker.process.wait()
 
     # -- memory ---------------------------------------------------------------------------------
+    def note_watcher(self) -> None:
+        """The current watcher's memory, if it has run long enough to have read the history and
+        merged reports since (one just restarted holds nothing yet)."""
+        alive = self.watcher is not None and self.watcher.poll() is None
+        if alive and time.monotonic() - self.watcher_started >= WATCHER_SETTLED:
+            assert self.watcher is not None
+            self.watcher_peaks.append(rss_mb(self.watcher.pid))
+
     def note_memory(self, when: str) -> None:
-        procs = [("watcher", self.watcher)] + [(f"worker {w.slot}", w.process) for w in self.workers]
+        """Each process's memory at the start and at the end; the watcher's at the end is the
+        largest any of its processes had at the end of its life (see :meth:`note_watcher`)."""
+        procs = [(f"worker {w.slot}", w.process) for w in self.workers]
+        if when == "start":
+            procs.append(("watcher", self.watcher))
+        else:
+            self.note_watcher()
+            if self.watcher_peaks and "watcher" in self.memory:
+                self.memory["watcher"].append(max(self.watcher_peaks))
         for name, proc in procs:
-            if proc is not None and proc.poll() is None:
-                self.memory.setdefault(name, []).append(rss_mb(proc.pid))
+            rss = rss_mb(proc.pid) if proc is not None and proc.poll() is None else 0.0
+            if rss:  # a slot between two processes (restarting) has nothing to measure
+                self.memory.setdefault(name, []).append(rss)
 
 
 def rss_mb(pid: int) -> float:
@@ -327,6 +350,7 @@ def inject(run: Run, fault: str, rng: random.Random, broker: KafkaBroker | None)
         assert broker is not None
         broker.bounce()
         return "broker restarted (storage kept)"
+    run.note_watcher()  # its memory after a life of reading (the restarted one starts afresh)
     run.stop_watcher()
     run.start_watcher()
     return "watcher restarted"
@@ -468,7 +492,8 @@ def report(run: Run, verdicts: list[Judged], still: tuple[str, ...], left: list[
             first, last = samples
             grew = last > first * MEMORY_GROWTH + MEMORY_SLACK_MB
             ok = ok and not grew
-            rows.append((f"memory {name} (MB)", f"{first:.0f} → {last:.0f}{'  GREW' if grew else ''}"))
+            lives = f" (end: the largest of {len(run.watcher_peaks)} processes)" if name == "watcher" else ""
+            rows.append((f"memory {name} (MB)", f"{first:.0f} → {last:.0f}{lives}{'  GREW' if grew else ''}"))
     rows.append(("still draining at the end", ", ".join(still) or "none"))
     rows.append(("processes left", ", ".join(left) or "0"))
     width = max(len(name) for name, _ in rows)
