@@ -175,6 +175,7 @@ class Watcher(OwnLoop, Readout):
             bootstrap_servers=self.broker.bootstrap,
             group_id=None,
             enable_auto_commit=False,
+            auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 * 1024 * 1024,
         )
         producer = AIOKafkaProducer(bootstrap_servers=self.broker.bootstrap, linger_ms=0, acks=1)
@@ -183,18 +184,20 @@ class Watcher(OwnLoop, Readout):
             await producer.start()
             reports, control = TopicPartition(REPORTS, 0), TopicPartition(CONTROL, 0)
             consumer.assign([reports, control])
-            first = (await consumer.beginning_offsets([reports])).get(reports, 0)
             end = (await consumer.end_offsets([reports])).get(reports, 0)
-            await consumer.seek_to_beginning(control)
-            if self._position is not None and first <= self._position <= end:
-                consumer.seek(reports, self._position)  # the broker kept the topic: read on
+            if self._position is not None and self._position <= end:
+                # The broker kept the topic: read on (an offset it has deleted since falls back to
+                # its earliest: ``auto_offset_reset``). Each offsets request costs a round trip.
+                consumer.seek(reports, self._position)
+                await consumer.seek_to_beginning(control)
             else:
-                await consumer.seek_to_beginning(reports)
-                self._position = first
-            self._first, self._backlog = first, end
+                await consumer.seek_to_beginning(reports, control)
+                self._position = None
+            self._first = self._position or 0
+            self._backlog = end
             history: list[Any] = []
             trimmed = time.monotonic()
-            if self._position >= end:
+            if end == 0 or (self._position or 0) >= end:
                 self.caught_up.set()
             self._ready.set()
             sender = asyncio.ensure_future(self._send_control(producer))
@@ -202,8 +205,10 @@ class Watcher(OwnLoop, Readout):
                 while not self._stopping.is_set() and not self._reread.is_set():
                     batches = await consumer.getmany(timeout_ms=100)
                     now = time.monotonic()
-                    self._position = await consumer.position(reports)
                     records = self._counted(batches.get(reports, ()))
+                    if records and self._position is None:
+                        self._first = records[0].offset  # where the history starts (its progress)
+                    self._position = await consumer.position(reports)
                     if self.caught_up.is_set():
                         self._take_reports(records, now)
                     else:

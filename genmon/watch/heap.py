@@ -10,17 +10,17 @@ that read an hour of a fleet's reports held 86 MB with nothing merged, 50 MB onc
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 from collections.abc import Callable
 
 
 @functools.cache
 def _trim() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
+    """glibc's ``malloc_trim`` from the symbols the process already has (``find_library`` would run
+    ``ldconfig`` in a subprocess)."""
     try:
-        return ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):
+        return getattr(ctypes.CDLL(None), "malloc_trim", None)
+    except OSError:
         return None
 
 
