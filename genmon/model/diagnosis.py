@@ -305,11 +305,18 @@ def diagnose(
             "before it resubscribes). Until then the caller's ask waits.",
             "app = faust.App(..., reply_create_topic=True)  # the reply consumer reads it from the start",
         )
-    if pipe.stalls or pipe.loop_stalls:  # after replies: a busy machine stalls loops too
+    if pipe.stalls:  # after replies: a busy machine stalls loops too
         return Diagnosis(
             f"the generator held Faust's event loop for up to {pipe.longest_stall:.2f}s "
             f"({pipe.stalls} times): every agent and send of the app waited with it.",
             "await asyncio.sleep(...) / await loop.run_in_executor(None, blocking_call)",
+        )
+    if pipe.loop_stalls:
+        return Diagnosis(
+            f"the app's event loop stalled {plural(pipe.loop_stalls, 'time')}, not in this generator: "
+            "another coroutine (an agent, a timer, a call that blocks) or a busy machine held it, and "
+            "this row's values waited with it (the header says how long, and when).",
+            "PYTHONASYNCIODEBUG=1 faust -A proj.app worker  # logs each callback that held the loop past 0.1 s",
         )
     if v.state == VerdictState.PAUSED:
         return Diagnosis(f"the generator is switched off after {c.yielded} values; space resumes it.")

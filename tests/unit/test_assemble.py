@@ -268,3 +268,13 @@ def test_values_missing_beside_a_seen_loss_are_unverifiable_when_a_worker_is_gon
             verdict.text
             == f"lost at acked: 1 (send raised NotReady: Producer service not yet started) · {words}"
         )
+
+
+def test_a_loop_stalled_elsewhere_is_not_blamed_on_the_rows_generator() -> None:
+    from genmon.model.diagnosis import diagnose
+
+    snap, _ = build(reading(0.0, orders(10)), Clocks())
+    pipe = replace(snap.pipeline("orders"), loop_stalls=2)
+    why = diagnose(pipe).why
+    assert why.startswith("the app's event loop stalled 2 times, not in this generator")
+    assert "held Faust's event loop" in diagnose(replace(pipe, stalls=1, longest_stall=0.4)).why
