@@ -316,7 +316,7 @@ def diagnose(
             f"the app's event loop stalled {plural(pipe.loop_stalls, 'time')}, not in this generator: "
             "another coroutine (an agent, a timer, a call that blocks) or a busy machine held it, and "
             "this row's values waited with it (the header says how long, and when).",
-            "PYTHONASYNCIODEBUG=1 faust -A proj.app worker  # logs each callback that held the loop past 0.1 s",
+            "PYTHONASYNCIODEBUG=1 faust -A proj.app worker  # logs each callback holding the loop 0.1 s+",
         )
     if v.state == VerdictState.PAUSED:
         return Diagnosis(f"the generator is switched off after {c.yielded} values; space resumes it.")
