@@ -10,8 +10,8 @@ from dataclasses import replace
 from typing import Any
 
 from genmon.model.ids import either, frozen, minus
-from genmon.model.state import AckLog, SourceState
-from genmon.model.wire import WorkerReport
+from genmon.model.state import AckLog, Made, SourceState
+from genmon.model.wire import MADE_RUNS_MAX, WorkerReport
 
 
 def _grown(old: SourceState, new: SourceState) -> SourceState:
@@ -39,7 +39,29 @@ def _grown(old: SourceState, new: SourceState) -> SourceState:
         downstream=joined(old.downstream, new.downstream),
         downstream_notes={**old.downstream_notes, **new.downstream_notes},
         acked_at=_logs_grown(old.acked_at, new.acked_at),
+        made_from=_runs_grown(old.made_from, new.made_from),
     )
+
+
+def _runs_grown(old: tuple[Made, ...], new: tuple[Made, ...]) -> tuple[Made, ...]:
+    """A hop's runs with a delta's: its new runs, and the ones that grew (the same first id). Runs
+    the worker let go of since (their values done) stay until its next checkpoint: they name the
+    origin of values that are not lost, and are never read."""
+    if not new or not old:
+        return old or new
+    grown = {run.first for run in new}
+    runs = sorted((*(run for run in old if run.first not in grown), *new))
+    return tuple(runs[-MADE_RUNS_MAX:])
+
+
+def _runs_added(old: tuple[Made, ...], new: tuple[Made, ...]) -> tuple[Made, ...]:
+    """The runs of ``new`` that ``old`` does not have as they are (new, or grown since). A hop whose
+    values are read in other workers keeps thousands of short runs (values from three origins,
+    interleaved): carried whole in every delta they were 98 % of a fleet's report bytes."""
+    if not old:
+        return new
+    had = set(old)
+    return tuple(run for run in new if run not in had)
 
 
 def _logs_grown(old: Mapping[Any, AckLog], new: Mapping[Any, AckLog]) -> Mapping[Any, AckLog]:
@@ -91,6 +113,7 @@ def _shrunk(old: SourceState, new: SourceState) -> SourceState:
         damaged=minus_by(new.damaged, old.damaged),
         downstream=minus_by(new.downstream, old.downstream),
         acked_at=_logs_shrunk(old.acked_at, new.acked_at),
+        made_from=_runs_added(old.made_from, new.made_from),
     )
 
 

@@ -494,3 +494,31 @@ def test_losses_at_a_later_hop_travel_merge_and_name_both_rows() -> None:
         f"numbers: 1 lost downstream at route() ({note}), ids 9",
         f"route(): {note} on ids 9 — from numbers 9",
     ]
+
+
+def test_a_hops_runs_travel_as_what_is_new_and_fold_back_to_what_the_watcher_needs() -> None:
+    """A hop whose values other workers read keeps thousands of short runs: a delta carries only
+    the runs that are new or grew; folded, the watcher has every run the worker has (and the ones
+    it let go of since, until its next checkpoint: they are never read)."""
+    from genmon.model.delta import delta_of, fold
+
+    def runs(upto: int) -> tuple[Made, ...]:  # one run per value: three origins, interleaved
+        return tuple(
+            Made(n, n, f"numbers@{'abc'[n % 3]}", n // 3 + 1, n * 10, n * 10) for n in range(1, upto + 1)
+        )
+
+    hop = replace(sender("h", 3000), name="double()", made_from=runs(3000))
+    base = report("1", hop)
+    grown = replace(hop, seq=3004, made_from=(*runs(3000)[10:], *runs(3004)[3000:]))  # 10 let go, 4 new
+    now = report("1", grown, number=2)
+    delta = delta_of(base, now, 2)
+    assert [run.first for run in delta.sources[0].made_from] == [3001, 3002, 3003, 3004]
+    assert len(encode(delta)) * 20 < len(encode(now))
+    folded = fold(base, decode(encode(delta))).sources[0].made_from
+    assert set(grown.made_from) <= set(folded) and len(folded) == 3004
+    assert list(folded) == sorted(folded)
+    longer = replace(
+        grown, made_from=(*grown.made_from[:-1], Made(3004, 3006, "numbers@b", 1002, 30040, 30060))
+    )
+    again = fold(fold(base, delta), delta_of(now, report("1", longer, number=3), 3)).sources[0].made_from
+    assert again[-1] == Made(3004, 3006, "numbers@b", 1002, 30040, 30060) and len(again) == 3004
