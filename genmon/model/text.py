@@ -125,8 +125,13 @@ def header_line(snap: Snapshot) -> str:
         fleet = " ─ workers unheard (their reports travel through the broker)"
     elif snap.fleet:
         alive = sum(1 for w in snap.workers if w.alive)
-        gone = len(snap.workers) - alive
-        fleet = f" ─ workers {alive} alive" + (f", {gone} gone" if gone else "")
+        stopped = sum(1 for w in snap.workers if not w.alive and w.final)  # said goodbye
+        gone = len(snap.workers) - alive - stopped  # fell silent
+        fleet = (
+            f" ─ workers {alive} alive"
+            + (f", {stopped} stopped" if stopped else "")
+            + (f", {gone} gone" if gone else "")
+        )
     from genmon.model.view import rows_line  # view builds on this module's words
 
     for who, count in snap.unverified_reports.items():

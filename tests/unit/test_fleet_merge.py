@@ -522,3 +522,14 @@ def test_a_hops_runs_travel_as_what_is_new_and_fold_back_to_what_the_watcher_nee
     )
     again = fold(fold(base, delta), delta_of(now, report("1", longer, number=3), 3)).sources[0].made_from
     assert again[-1] == Made(3004, 3006, "numbers@b", 1002, 30040, 30060) and len(again) == 3004
+
+
+def test_the_header_tells_workers_that_stopped_from_workers_that_fell_silent() -> None:
+    from genmon.model import header_line
+
+    fleet = Fleet()
+    fleet.add(replace(report("1", sender("a", 50), interval=1.0), final=True), 0.0)  # said goodbye
+    fleet.add(report("2", sender("b", 5), interval=1.0), 0.0)  # fell silent
+    fleet.add(report("3", receiver("a", ids(1, 50)), interval=1.0), 9.5)
+    snap, _ = merged(fleet, now=10.0)
+    assert "workers 1 alive, 1 stopped, 1 gone" in header_line(snap)
