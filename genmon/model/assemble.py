@@ -246,15 +246,21 @@ def _with_also(verdict: Verdict, also: Verdict, app: AppReading | None) -> Verdi
     """The seen loss's verdict, ending with what else is missing: lost, or unverifiable when a
     worker that may have held those values is gone (as for a row with no seen loss)."""
     if app is not None and app.gone:
-        worker = app.gone[0].split(" ", 1)[0]
-        also = Verdict(
-            VerdictState.UNVERIFIABLE,
-            f"unverifiable: {also.lost:,} at {also.stage} ({worker} gone)",
-            also.stage,
-            in_flight=also.lost,
-            error=app.gone[0],
-        )
+        also = _unverifiable(also, app.gone[0])
     return replace(verdict, text=f"{verdict.text} · {also.text}", also=also)
+
+
+def _unverifiable(verdict: Verdict, gone: str) -> Verdict:
+    """A quiet loss while a worker is ``gone`` (fell silent between reports): what it did last is
+    unknown, so the shortfall is not proof of loss."""
+    worker = gone.split(" ", 1)[0]
+    return Verdict(
+        VerdictState.UNVERIFIABLE,
+        f"unverifiable: {verdict.lost:,} at {verdict.stage} ({worker} gone)",
+        verdict.stage,
+        in_flight=verdict.lost,
+        error=gone,
+    )
 
 
 def _pipeline(
@@ -312,15 +318,7 @@ def _pipeline(
                 error=shared,
             )
         elif verdict.state == VerdictState.LOST and verdict.cause is None and app is not None and app.gone:
-            # A worker died between reports: what it did last is unknown, so this is not proof of loss.
-            worker = app.gone[0].split(" ", 1)[0]
-            verdict = Verdict(
-                VerdictState.UNVERIFIABLE,
-                f"unverifiable: {verdict.lost:,} at {verdict.stage} ({worker} gone)",
-                verdict.stage,
-                in_flight=verdict.lost,
-                error=app.gone[0],
-            )
+            verdict = _unverifiable(verdict, app.gone[0])
         elif len(causes := [c for c in damaged if c.stage == verdict.lost_at]) > 1:
             # several ways values were lost on the way to one stage: each, with its count
             parts = "; ".join(
