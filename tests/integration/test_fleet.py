@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -279,36 +280,10 @@ def test_hostile_records_on_the_reports_topic_change_nothing_and_are_counted(
     import zlib
 
     from genmon.fleet.channel import REPORTS
-    from genmon.model import AppReading, AppState, RowKind, SourceState
-    from genmon.model.wire import ZDICT, WorkerReport, encode
+    from genmon.model.wire import ZDICT, encode
 
     assert broker.address is not None
-    ids = __import__("pyroaring").FrozenBitMap(range(1, 31))
-    real = WorkerReport(
-        worker=f"host:1:{app_id}",
-        host="host",
-        pid=1,
-        started=time.time(),
-        at=time.time(),
-        number=1,
-        apps=(AppReading("app0", app_id, AppState.RUNNING, readers={"t": ("agent",)}),),
-        sources=(
-            SourceState(
-                name="numbers",
-                function="app.numbers",
-                kind=RowKind.ASYNC,
-                owner="app0",
-                seq=30,
-                token="tok",
-                sent=ids,
-                acked=ids,
-                received=ids,
-                processed={("t", "agent"): ids},
-                topics=("t",),
-                agents=("agent",),
-            ),
-        ),
-    )
+    real = one_row_report(app_id, 1, 30, time.time())
 
     def packed(raw: bytes) -> bytes:
         packer = zlib.compressobj(9, zdict=ZDICT)
@@ -448,11 +423,9 @@ def test_a_watcher_started_after_a_long_run_merges_its_history_before_anything_i
     not a report after its newest checkpoint: once ``catch_up`` returns every run is merged at its
     newest report, the counts are every run's values, nothing is missed — the same as a watcher
     that folded every record — and the hostile record is counted and hid nothing."""
-    from pyroaring import FrozenBitMap
 
     from genmon.fleet import watcher as watching
     from genmon.fleet.channel import REPORTS, ensure_topics
-    from genmon.model import AppReading, AppState, RowKind, SourceState
     from genmon.model.delta import delta_of
     from genmon.model.wire import WorkerReport, encode
 
@@ -461,33 +434,8 @@ def test_a_watcher_started_after_a_long_run_merges_its_history_before_anything_i
     long_ago = time.time() - 3000
 
     def report(run: int, number: int, values: int, final: bool = False) -> WorkerReport:
-        ids = FrozenBitMap(range(1, values + 1))
-        return WorkerReport(
-            worker=f"host:{run}:{app_id}-{run}",
-            host="host",
-            pid=run,
-            started=long_ago + run * 60,
-            at=long_ago + run * 60 + number * 0.5,
-            number=number,
-            final=final,
-            apps=(AppReading("app0", app_id, AppState.RUNNING, readers={"t": ("agent",)}),),
-            sources=(
-                SourceState(
-                    name="numbers",
-                    function="app.numbers",
-                    kind=RowKind.ASYNC,
-                    owner="app0",
-                    seq=values,
-                    token=f"tok{run}",
-                    sent=ids,
-                    acked=ids,
-                    received=ids,
-                    processed={("t", "agent"): ids},
-                    topics=("t",),
-                    agents=("agent",),
-                ),
-            ),
-        )
+        at = long_ago + run * 60
+        return one_row_report(app_id, run, values, at + number * 0.5, number, final, started=at)
 
     records: list[tuple[bytes, bytes]] = []
     for run in range(1, runs + 1):
@@ -557,3 +505,47 @@ def test_a_watcher_started_after_a_long_run_merges_its_history_before_anything_i
     finally:
         pruned.stop()
         whole.stop()
+
+
+def one_row_report(
+    app_id: str,
+    run: int,
+    values: int,
+    at: float,
+    number: int = 1,
+    final: bool = False,
+    started: float | None = None,
+) -> Any:
+    """Worker run ``run``'s report of one row, ``numbers``, whose values 1…``values`` went all the way."""
+    from pyroaring import FrozenBitMap
+
+    from genmon.model import AppReading, AppState, RowKind, SourceState
+    from genmon.model.wire import WorkerReport
+
+    ids = FrozenBitMap(range(1, values + 1))
+    return WorkerReport(
+        worker=f"host:{run}:{app_id}-{run}",
+        host="host",
+        pid=run,
+        started=at if started is None else started,
+        at=at,
+        number=number,
+        final=final,
+        apps=(AppReading("app0", app_id, AppState.RUNNING, readers={"t": ("agent",)}),),
+        sources=(
+            SourceState(
+                name="numbers",
+                function="app.numbers",
+                kind=RowKind.ASYNC,
+                owner="app0",
+                seq=values,
+                token=f"tok{run}",
+                sent=ids,
+                acked=ids,
+                received=ids,
+                processed={("t", "agent"): ids},
+                topics=("t",),
+                agents=("agent",),
+            ),
+        ),
+    )
