@@ -47,6 +47,14 @@ GONE_AFTER_INTERVALS = 3
 """A worker silent for this many report intervals (plus a second of slack) is gone."""
 STATE_ORDER = (AppState.CRASHED, AppState.RUNNING, AppState.STARTING, AppState.STOPPING, AppState.STOPPED)
 """When a fleet's workers disagree on an app's state, the first of these that any alive worker is in."""
+ENDED_ORDER = (AppState.STOPPED, AppState.CRASHED, AppState.STOPPING, AppState.RUNNING, AppState.STARTING)
+"""When no worker is alive, how the fleet ended: the first of these that a run of its end is in. A
+clean stop comes first: a worker told to stop while it starts crashes (Faust's ``NotReady``) as the
+rest stop cleanly, and that crash is the stop's doing, not the app's."""
+ENDED_TOGETHER_SECONDS = 15.0
+"""Runs whose last reports arrived this close to the newest one ended together: the fleet's end. A
+graceful stop takes each worker up to Faust's 10 s stop timeout; a run that ended earlier (crashed
+an hour ago and was started again) says nothing about how the fleet ended."""
 
 
 @dataclass(frozen=True)
@@ -311,6 +319,16 @@ class Fleet:
         return newest.on if newest else None
 
 
+def _fell_silent(h: Heard, now: float) -> str:
+    return f"w{h.number} ({h.report.name}) fell silent {now - h.arrived:.0f}s ago"
+
+
+def _ended_together(runs: list[tuple[Heard, AppReading]]) -> list[tuple[Heard, AppReading]]:
+    """The runs of a fleet with no worker alive that ended with the last of them."""
+    last = max(h.arrived for h, _ in runs)
+    return [(h, a) for h, a in runs if last - h.arrived <= ENDED_TOGETHER_SECONDS]
+
+
 def _merge_apps(heard: list[Heard], now: float, broker_up: bool = True) -> tuple[AppReading, ...]:
     """One app reading per app id: its workers' states, readers, assignments and stalls combined.
 
@@ -323,17 +341,16 @@ def _merge_apps(heard: list[Heard], now: float, broker_up: bool = True) -> tuple
     apps = []
     for app_id, runs in by_id.items():
         alive = [(h, a) for h, a in runs if not h.report.final and not h.gone(now)]
-        gone = tuple(
-            f"w{h.number} ({h.report.name}) fell silent {now - h.arrived:.0f}s ago"
-            for h, _ in runs
-            if h.gone(now)
-        )
-        pool = alive or runs
+        gone = tuple(_fell_silent(h, now) for h, _ in runs if h.gone(now))
+        pool = alive or _ended_together(runs)
         states = {a.state for _, a in pool}
-        state = next((s for s in STATE_ORDER if s in states), AppState.STOPPED)
+        state = next((s for s in (STATE_ORDER if alive else ENDED_ORDER) if s in states), AppState.STOPPED)
         error = next((a.error for _, a in pool if a.state == state and a.error), None)
-        if not alive and gone and broker_up and not any(h.report.final for h, _ in runs):
-            state, error = AppState.CRASHED, f"every worker stopped reporting: {gone[0]}"
+        if not alive and broker_up and not any(h.report.final for h, _ in pool):
+            state, error = (
+                AppState.CRASHED,
+                f"every worker stopped reporting: {_fell_silent(pool[0][0], now)}",
+            )
         readers: dict[str, tuple[str, ...]] = {}
         for _, a in pool:
             for topic, agents in a.readers.items():

@@ -533,3 +533,39 @@ def test_the_header_tells_workers_that_stopped_from_workers_that_fell_silent() -
     fleet.add(report("3", receiver("a", ids(1, 50)), interval=1.0), 9.5)
     snap, _ = merged(fleet, now=10.0)
     assert "workers 1 alive, 1 stopped, 1 gone" in header_line(snap)
+
+
+def ended(worker: str, state: AppState, error: str | None = None) -> WorkerReport:
+    """A worker run's final report, its app in ``state``."""
+    app = AppReading("app0", "fleet", state, error=error, readers={TOPIC: (AGENT,)})
+    return replace(report(worker, sender(worker, 20), interval=1.0), final=True, apps=(app,))
+
+
+def test_a_fleet_that_stopped_is_stopped_though_one_run_crashed_on_the_way() -> None:
+    fleet = Fleet()
+    fleet.add(ended("1", AppState.CRASHED, "TypeError: boom"), 0.0)  # an hour ago, started again since
+    fleet.add(ended("2", AppState.STOPPED), 3600.0)
+    fleet.add(ended("3", AppState.CRASHED, "NotReady: Producer service not yet started"), 3601.0)
+    fleet.add(ended("4", AppState.STOPPED), 3604.0)  # told to stop as it started: the stop's doing
+    snap, _ = merged(fleet, now=3700.0)
+    assert snap.app_state == AppState.STOPPED
+    assert all(not p.verdict.text.startswith("app crashed") for p in snap.pipelines), snap.pipelines
+
+
+def test_a_fleet_whose_last_runs_crashed_is_crashed_and_says_why() -> None:
+    fleet = Fleet()
+    fleet.add(ended("1", AppState.STOPPED), 0.0)  # long before the end
+    fleet.add(ended("2", AppState.CRASHED, "TypeError: boom"), 3600.0)
+    fleet.add(ended("3", AppState.CRASHED, "TypeError: boom"), 3602.0)
+    snap, _ = merged(fleet, now=3700.0)
+    assert (snap.app_state, snap.error) == (AppState.CRASHED, "TypeError: boom")
+    assert snap.pipelines[0].verdict.text == "app crashed: TypeError: boom"
+
+
+def test_a_fleet_whose_last_run_fell_silent_stopped_reporting() -> None:
+    fleet = Fleet()
+    fleet.add(ended("1", AppState.STOPPED), 0.0)
+    fleet.add(report("2", sender("b", 5), interval=1.0), 3600.0)  # killed without a goodbye
+    snap, _ = merged(fleet, now=3700.0)
+    assert snap.app_state == AppState.CRASHED
+    assert snap.error == "every worker stopped reporting: w2 (host:2) fell silent 100s ago", snap.error
