@@ -33,7 +33,7 @@ from __future__ import annotations
 import io
 import json
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, cast
 
@@ -111,29 +111,49 @@ class Frames:
 
 
 def read_frames(data: bytes) -> Frames:
-    if not data.startswith(MAGIC):
-        if data.startswith(b"GENMON-RECORDING "):
-            raise RecordingError("a recording of another format: read it with the genmon that wrote it")
-        raise RecordingError("not a genmon recording")
-    out = Frames()
-    source = _BlockReader(data, len(MAGIC))
-    cap = max(INFLATED_FLOOR, INFLATED_RATIO * len(data))
-    pending = bytearray()
-    inflated = 0
-    try:
-        for chunk in zstandard.ZstdDecompressor().read_to_iter(cast(IO[bytes], source), write_size=1 << 20):
+    stream = FrameStream(data)
+    frames = list(stream)
+    return Frames(frames, stream.cut)
+
+
+class FrameStream:
+    """The frames of a recording's bytes, inflated as they are iterated: a replay holds the file's
+    bytes and the frames of the moment it plays, never the whole run inflated (an hour of 200
+    pipelines inflates to gigabytes). Each iteration reads the stream from its start; ``cut`` is
+    known once one has reached the end."""
+
+    def __init__(self, data: bytes) -> None:
+        if not data.startswith(MAGIC):
+            if data.startswith(b"GENMON-RECORDING "):
+                raise RecordingError("a recording of another format: read it with the genmon that wrote it")
+            raise RecordingError("not a genmon recording")
+        self.data = data
+        self.cut = False
+
+    def __iter__(self) -> Iterator[Frame]:
+        source = _BlockReader(self.data, len(MAGIC))
+        cap = max(INFLATED_FLOOR, INFLATED_RATIO * len(self.data))
+        pending = bytearray()
+        inflated = 0
+        taken: list[Frame] = []
+        chunks = zstandard.ZstdDecompressor().read_to_iter(cast(IO[bytes], source), write_size=1 << 20)
+        while True:
+            try:
+                chunk = next(chunks, None)
+            except zstandard.ZstdError:
+                raise RecordingError(f"a damaged block at byte {source.where:,}") from None
+            if chunk is None:
+                break
             inflated += len(chunk)
             if inflated > cap:
                 raise RecordingError(f"inflates past {cap // 2**20:,} MB: not a recording genmon wrote")
             pending += chunk
-            taken = _take_frames(pending, out.frames, source.where)
-            del pending[:taken]
-    except zstandard.ZstdError:
-        raise RecordingError(f"a damaged block at byte {source.where:,}") from None
-    if pending:  # every block ends on a flush: whole frames only
-        raise RecordingError(f"a damaged block at byte {source.where:,}")
-    out.cut = source.cut
-    return out
+            del pending[: _take_frames(pending, taken, source.where)]
+            yield from taken
+            taken.clear()
+        if pending:  # every block ends on a flush: whole frames only
+            raise RecordingError(f"a damaged block at byte {source.where:,}")
+        self.cut = source.cut
 
 
 class _BlockReader(io.RawIOBase):

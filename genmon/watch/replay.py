@@ -4,7 +4,7 @@ The recording's reports go into a :class:`~genmon.model.merge.Fleet` in the orde
 and at each of its samples the fleet is read with that sample's broker truth and time and judged
 as the run's sampler judged it — the same code as the live run, so the replay's snapshots are the
 run's. Time is the user's: :meth:`Replay.seek` moves to any sample (forward from where it is, or
-from the start when going back).
+from the start when going back, inflating the stream again: the run is never held inflated).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from genmon.model.recording import (
     SAMPLE,
     SWITCH,
     Frame,
+    FrameStream,
     RecordingError,
     Sample,
-    read_frames,
     sample_from,
     unpacked,
 )
@@ -41,18 +41,23 @@ class Replay:
             data = Path(path).read_bytes()
         except OSError as exc:
             raise RecordingError(f"cannot read {path}: {exc.strerror or exc}") from None
-        read = read_frames(data)
-        self.cut = read.cut
-        self.frames = read.frames
-        self.samples = [i for i, f in enumerate(self.frames) if f.kind == SAMPLE]
+        self.stream = FrameStream(data)
+        self.samples: list[int] = []
         """Index of each sample frame: the moments a replay can show."""
-        self.logs = [
-            (i, f.payload.decode(errors="replace")) for i, f in enumerate(self.frames) if f.kind == LOG
-        ]
+        self.sampled: list[float] = []
+        """The time of each sample (the recording's clock)."""
+        self.logs: list[tuple[int, str]] = []
         """(frame index, line) of every log line: the log panel shows those up to the moment."""
+        for i, f in enumerate(self.stream):  # the index; the frames themselves are read again to play
+            if f.kind == SAMPLE:
+                self.samples.append(i)
+                self.sampled.append(f.at)
+            elif f.kind == LOG:
+                self.logs.append((i, f.payload.decode(errors="replace")))
+        self.cut = self.stream.cut
         if not self.samples:
             raise RecordingError("the recording holds no reading (the run ended before its first)")
-        self.started = self.frames[self.samples[0]].at
+        self.started = self.sampled[0]
         self.snap: Snapshot
         """The snapshot of the moment shown (set by every seek: it plays at least one sample)."""
         self._restart()
@@ -62,7 +67,7 @@ class Replay:
     @property
     def length(self) -> float:
         """Seconds from the first sample to the last."""
-        return self.frames[self.samples[-1]].at - self.started
+        return self.sampled[-1] - self.started
 
     @property
     def at(self) -> float:
@@ -71,7 +76,7 @@ class Replay:
 
     def time_of(self, position: int) -> float:
         """Seconds into the recording of sample ``position``."""
-        return self.frames[self.samples[position]].at - self.started
+        return self.sampled[position] - self.started
 
     def seek(self, position: int) -> Snapshot:
         """Move to sample ``position`` (clamped); its snapshot."""
@@ -80,7 +85,7 @@ class Replay:
         if target < self._next:
             self._restart()
         while self._next <= target:
-            self._play(self.frames[self._next])
+            self._play(next(self._frames))
             self._next += 1
         self.position = position
         return self.snap
@@ -88,8 +93,8 @@ class Replay:
     def seek_seconds(self, seconds: float) -> Snapshot:
         """Move to the last sample at or before ``seconds`` into the recording."""
         chosen = 0
-        for position, index in enumerate(self.samples):
-            if self.frames[index].at - self.started <= seconds + 1e-9:
+        for position, at in enumerate(self.sampled):
+            if at - self.started <= seconds + 1e-9:
                 chosen = position
         return self.seek(chosen)
 
@@ -109,6 +114,7 @@ class Replay:
         self.fleet = Fleet()
         self.clocks: Clocks | None = None
         self.reading: Reading | None = None
+        self._frames = iter(self.stream)
         self._next = 0
         self.position = 0
 

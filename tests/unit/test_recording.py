@@ -108,3 +108,29 @@ def test_a_file_built_to_inflate_to_gigabytes_is_refused_before_it_does() -> Non
     assert len(bomb) < 64 * 1024
     with pytest.raises(RecordingError, match="inflates past 64 MB"):
         read_frames(bomb)
+
+
+def test_a_replay_holds_the_file_not_the_run_inflated(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Forty seconds of a megabyte each inflate to 40 MB; opening the replay (which plays to the
+    end) and going back to the start never holds more than a few of them."""
+    import tracemalloc
+
+    from genmon.watch.replay import Replay
+
+    doc = _sample().to_doc()
+    blocks, data = Blocks(), bytearray(MAGIC)
+    for second in range(40):
+        padded = {**doc, "now": 100.0 + second, "pad": f"{second:>{2**20}}"}  # kept by no reader
+        data += blocks.block(frame(SAMPLE, 100.0 + second, packed(padded)))
+    path = tmp_path / "run.genmon"
+    path.write_bytes(data)
+    assert len(data) < 2**20
+    tracemalloc.start()
+    try:
+        replay = Replay(str(path))
+        assert (replay.position, replay.length) == (39, 39.0)
+        assert replay.seek(0) is replay.snapshot() and replay.at == 0.0
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 12 * 2**20, f"{peak / 2**20:.1f} MB"
