@@ -41,6 +41,7 @@ from genmon.model.vocabulary import (
     RowKind,
     Stage,
     VerdictState,
+    WorkerState,
 )
 
 __all__ = [
@@ -77,6 +78,7 @@ __all__ = [
     "UnknownPipeline",
     "Verdict",
     "VerdictState",
+    "WorkerState",
     "build",
     "count_text",
     "diagnose",

@@ -11,7 +11,16 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from genmon.model.ids import MissingIds
-from genmon.model.vocabulary import STAGES, AppState, Cause, Proof, RowKind, Stage, VerdictState
+from genmon.model.vocabulary import (
+    STAGES,
+    AppState,
+    Cause,
+    Proof,
+    RowKind,
+    Stage,
+    VerdictState,
+    WorkerState,
+)
 
 if TYPE_CHECKING:
     from genmon.model.diagnosis import Diagnosis
@@ -393,11 +402,18 @@ class WorkerStatus:
     def label(self) -> str:
         return f"w{self.number}"
 
+    @property
+    def state(self) -> WorkerState:
+        if self.alive:
+            return WorkerState.ALIVE
+        return WorkerState.STOPPED if self.final else WorkerState.GONE
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "worker": self.label,
             "name": self.name,
             "apps": list(self.app_ids),
+            "state": str(self.state),
             "alive": self.alive,
             "final": self.final,
             "uptime": round(self.uptime, 1),

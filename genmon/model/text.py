@@ -6,9 +6,10 @@ No Textual and no Rich here: plain strings, so the screen, the headless report a
 from __future__ import annotations
 
 import re
+from collections import Counter
 
 from genmon.model.snapshot import PipelineSnapshot, Snapshot
-from genmon.model.vocabulary import CHANNEL, RowKind, Stage
+from genmon.model.vocabulary import CHANNEL, RowKind, Stage, WorkerState
 
 HINTS = {
     "RocksDB bindings not installed": "; or keep the tables in memory: faust.App(..., store='memory://')",
@@ -124,13 +125,9 @@ def header_line(snap: Snapshot) -> str:
     if snap.fleet and not broker.up:
         fleet = " ─ workers unheard (their reports travel through the broker)"
     elif snap.fleet:
-        alive = sum(1 for w in snap.workers if w.alive)
-        stopped = sum(1 for w in snap.workers if not w.alive and w.final)  # said goodbye
-        gone = len(snap.workers) - alive - stopped  # fell silent
-        fleet = (
-            f" ─ workers {alive} alive"
-            + (f", {stopped} stopped" if stopped else "")
-            + (f", {gone} gone" if gone else "")
+        tally = Counter(w.state for w in snap.workers)
+        fleet = f" ─ workers {tally[WorkerState.ALIVE]} alive" + "".join(
+            f", {tally[state]} {state}" for state in (WorkerState.STOPPED, WorkerState.GONE) if tally[state]
         )
     from genmon.model.view import rows_line  # view builds on this module's words
 

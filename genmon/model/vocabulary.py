@@ -253,6 +253,17 @@ class AppState(Word):
     CRASHED = "crashed"
 
 
+class WorkerState(Word):
+    """Where a fleet's worker run is, as the watcher last heard of it."""
+
+    ALIVE = "alive"
+    """It reports."""
+    STOPPED = "stopped"
+    """It said goodbye: a final report, a clean stop."""
+    GONE = "gone"
+    """It fell silent without a final report (killed, or cut off): what it held is unverifiable."""
+
+
 REPLIES = "replies"
 """What reads an app's reply topic (``agent.ask``/``map``/``join``): Faust's reply consumer, not an
 agent. Shown where an agent's name would be."""

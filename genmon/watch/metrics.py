@@ -13,6 +13,7 @@ a reset on the screen is a counter reset), times are in seconds, states are gaug
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +27,7 @@ from prometheus_client.core import (
 )
 
 from genmon.listen import ListenError, http_url
-from genmon.model import STAGES, Snapshot, VerdictState
+from genmon.model import STAGES, Snapshot, VerdictState, WorkerState
 
 log = logging.getLogger("genmon")
 
@@ -133,9 +134,9 @@ def metrics_of(snap: Snapshot) -> list[Metric]:
     longest_stall = GaugeMetricFamily(
         "genmon_loop_stall_longest_seconds", "The worker's longest event loop stall.", labels=worker
     )
-    alive = sum(1 for w in snap.workers if w.alive)
-    workers_alive.add_metric(["alive"], alive)
-    workers_alive.add_metric(["gone"], len(snap.workers) - alive)
+    tally = Counter(w.state for w in snap.workers)
+    for worker_state in WorkerState:
+        workers_alive.add_metric([str(worker_state)], tally[worker_state])
     for w in snap.workers:
         labels = [w.label, w.name]
         worker_up.add_metric(labels, 1.0 if w.alive else 0.0)

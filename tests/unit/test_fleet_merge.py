@@ -533,6 +533,7 @@ def test_the_header_tells_workers_that_stopped_from_workers_that_fell_silent() -
     fleet.add(report("3", receiver("a", ids(1, 50)), interval=1.0), 9.5)
     snap, _ = merged(fleet, now=10.0)
     assert "workers 1 alive, 1 stopped, 1 gone" in header_line(snap)
+    assert [w.to_dict()["state"] for w in snap.workers] == ["stopped", "gone", "alive"]
 
 
 def ended(worker: str, state: AppState, error: str | None = None) -> WorkerReport:

@@ -29,7 +29,9 @@ def test_every_pipeline_and_worker_series_carries_the_snapshots_numbers() -> Non
         reorders=5,
         latency_ms={"count": 120.0, "p50": 12.5, "p95": 40.0, "p99": 80.0, "max": 95.0},
     )
-    snap = replace(fleet, pipelines=(pipe,))
+    gone = next(w for w in fleet.workers if not w.alive)
+    stopped = replace(gone, number=9, name="host:99", final=True)  # said goodbye
+    snap = replace(fleet, pipelines=(pipe,), workers=(*fleet.workers, stopped))
     metrics = exposed(snap)
     row = (("app", pipe.app_id), ("pipeline", "numbers"))
     for stage in STAGES:
@@ -49,9 +51,9 @@ def test_every_pipeline_and_worker_series_carries_the_snapshots_numbers() -> Non
         labels[-1][1]: value for (name, labels), value in metrics.items() if name == "genmon_pipeline_state"
     }
     assert states[str(pipe.verdict.state)] == 1.0 and sum(states.values()) == 1.0
-    alive = sum(1 for w in snap.workers if w.alive)
-    assert metrics[("genmon_workers", (("state", "alive"),))] == alive == 2
-    assert metrics[("genmon_workers", (("state", "gone"),))] == len(snap.workers) - alive == 1
+    assert metrics[("genmon_workers", (("state", "alive"),))] == 2
+    assert metrics[("genmon_workers", (("state", "stopped"),))] == 1
+    assert metrics[("genmon_workers", (("state", "gone"),))] == 1
     for w in snap.workers:
         labels = (("name", w.name), ("worker", w.label))
         assert metrics[("genmon_worker_up", labels)] == (1.0 if w.alive else 0.0)
