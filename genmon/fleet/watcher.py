@@ -35,7 +35,8 @@ from genmon.watch.sampler import Sampler
 log = logging.getLogger("genmon.fleet")
 
 TRIM_SECONDS = 60.0
-"""How often the memory decoding freed is handed back to the OS (and once the history is merged)."""
+"""How often the memory decoding freed is handed back to the OS, and the hops' runs of values the
+fleet processed are let go of (and once the history is merged)."""
 HISTORY_STALL_SECONDS = 20.0
 """Waiting for the history ends when nothing was read for this long."""
 HISTORY_PRUNE_RECORDS = 2000
@@ -220,6 +221,7 @@ class Watcher(OwnLoop, Readout):
                             self.caught_up.set()
                             trimmed = 0.0  # the history's decoding is over: its memory goes back now
                     if now - trimmed >= TRIM_SECONDS:
+                        self.fleet.settle_hops()
                         give_back()
                         trimmed = now
                     self._take_control(batches.get(control, ()))

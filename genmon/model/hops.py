@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import replace
+from typing import cast
 
 from pyroaring import BitMap
 
@@ -25,6 +26,7 @@ from genmon.model.ids import Ids, MissingIds, both
 from genmon.model.snapshot import HopLoss, PipelineSnapshot, Verdict
 from genmon.model.state import SourceState, split_downstream
 from genmon.model.vocabulary import Cause, Proof, VerdictState
+from genmon.model.wire import WorkerReport
 
 SEEN_AT_THE_HOP = (Cause.CRASHED, Cause.DECODE_FAILED, Cause.SEND_RAISED)
 """Losses the probe names on the origin's row itself when it sees them (the record, or the running
@@ -164,3 +166,45 @@ def _judged(pipe: PipelineSnapshot, upstream: tuple[HopLoss, ...]) -> PipelineSn
     if verdict is pipe.verdict and not upstream:
         return pipe
     return replace(pipe, verdict=verdict, upstream=upstream)
+
+
+def settled(reports: Mapping[str, WorkerReport]) -> dict[str, WorkerReport]:
+    """``reports`` with each hop's runs of values the fleet has processed let go of (the reports
+    that change; the others are not in it).
+
+    A worker lets go of the values its own agents finish; values read in another worker stay in its
+    runs until its limit (``MADE_FROM_LIMIT``), since no worker sees another's reads. The watcher
+    sees them all: a run whose every value some worker processed names the origin of nothing that
+    can be lost. Without this, every worker run the watcher ever heard of kept thousands of runs —
+    after an hour of chaos, 145,000 runs and 40 MB of a watcher's 110."""
+    done: dict[str, dict[tuple[str, str], BitMap]] = {}
+    for report in reports.values():
+        for src in report.sources:
+            by_reader = done.setdefault(src.origin, {})
+            for key, ids in src.processed.items():  # a worker's own ids: 32-bit
+                if key in by_reader:
+                    by_reader[key] |= cast(BitMap, ids)
+                else:
+                    by_reader[key] = BitMap(ids)
+    finished = {
+        origin: BitMap.intersection(*by_reader.values())
+        if len(by_reader) > 1
+        else next(iter(by_reader.values()))
+        for origin, by_reader in done.items()
+        if by_reader
+    }
+    changed = {}
+    for worker, report in reports.items():
+        sources = []
+        for src in report.sources:
+            processed = finished.get(src.origin)
+            if src.made_from and processed:
+                kept = tuple(
+                    run for run in src.made_from if not processed.contains_range(run.first, run.last + 1)
+                )
+                if len(kept) < len(src.made_from):
+                    src = src.evolve(made_from=kept)
+            sources.append(src)
+        if any(new is not old for new, old in zip(sources, report.sources, strict=True)):
+            changed[worker] = replace(report, sources=tuple(sources))
+    return changed

@@ -22,10 +22,11 @@ time, and hand the reading to :func:`genmon.model.build`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from genmon.model.delta import fold
+from genmon.model.hops import settled
 from genmon.model.latency import latency_summary
 from genmon.model.origins import lift_all, merge_origin
 from genmon.model.rows import combined
@@ -123,6 +124,17 @@ class Fleet:
         self.version += 1
         if self.recorder is not None:
             self.recorder.report(report, now)
+
+    def settle_hops(self) -> None:
+        """Let go of hop runs whose values some worker processed (:func:`genmon.model.hops.settled`):
+        the watcher calls it every minute, so what it holds of the worker runs it ever heard of
+        stays what can still be lost."""
+        changed = settled({worker: h.report for worker, h in self.heard.items()})
+        if changed:
+            self.heard = {
+                w: replace(h, report=changed[w]) if w in changed else h for w, h in self.heard.items()
+            }
+            self.version += 1
 
     def forget_before(self, started: float) -> None:
         """Drop workers whose last word came before ``started`` (seconds since the epoch): a snapshot
