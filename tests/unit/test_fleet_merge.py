@@ -570,3 +570,44 @@ def test_a_fleet_whose_last_run_fell_silent_stopped_reporting() -> None:
     snap, _ = merged(fleet, now=3700.0)
     assert snap.app_state == AppState.CRASHED
     assert snap.error == "every worker stopped reporting: w2 (host:2) fell silent 100s ago", snap.error
+
+
+def test_the_watcher_lets_go_of_hop_runs_whose_values_some_worker_processed() -> None:
+    """A worker keeps the origin of every hop value another worker reads (it cannot see that read):
+    the watcher, which sees every worker's, drops the runs whose every value was processed, and
+    judges and names a loss as it did before."""
+    made = tuple(Made(n, n + 9, "numbers@h", n, n, n) for n in range(31, 101, 10))  # ids 31..100
+    hop = replace(sender("h", 100, received=ids(1, 30)), name="double()", made_from=made)
+    fleet = Fleet()
+    fleet.add(report("1", sender("h", 100, received=ids(1, 100)), hop, interval=60.0), 0.0)
+    other = replace(receiver("h", ids(31, 70, without=(61, 62, 63, 64))), name="double()")
+    fleet.add(report("2", other, interval=60.0), 0.0)
+    fleet.add(report("3", replace(receiver("h", ids(71, 80)), name="double()"), interval=60.0), 0.0)
+    before, _ = merged(fleet, now=30.0)
+    fleet.settle_hops()
+    kept = next(s for s in fleet.heard["host:1:1"].report.sources if s.name == "double()").made_from
+    assert [(run.first, run.last) for run in kept] == [(61, 70), (81, 90), (91, 100)]
+    after, _ = merged(fleet, now=30.0)
+    row = {p.name: p for p in after.pipelines}["double()"]
+    assert row.verdict.lost == 24 and row.verdict == {p.name: p for p in before.pipelines}["double()"].verdict
+    assert [p.came_from for p in after.pipelines] == [p.came_from for p in before.pipelines]
+    assert row.came_from and row.came_from[0].ids.text() == "61-64, 81-100"
+    grown = replace(
+        hop,
+        seq=105,
+        sent=ids(1, 105),
+        acked=ids(1, 105),
+        made_from=(*made[-1:], Made(101, 105, "numbers@h", 101, 1, 1)),
+    )
+    fleet.add(
+        replace(
+            delta_of(
+                fleet.heard["host:1:1"].report,
+                report("1", sender("h", 100, received=ids(1, 100)), grown, number=2),
+                2,
+            )
+        ),
+        1.0,
+    )
+    folded = next(s for s in fleet.heard["host:1:1"].report.sources if s.name == "double()").made_from
+    assert [(run.first, run.last) for run in folded] == [(61, 70), (81, 90), (91, 100), (101, 105)]
