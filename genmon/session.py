@@ -431,4 +431,5 @@ def settle_and_read(host: Watcher, duration: float, settle: float) -> Snapshot:
     host.set_all(False)
     drained = wait_settled(host, drain_limit(settle))
     host.offsets.refresh()  # broker truth as of now, not of the last 2 s poll
+    host.sampler.stop()  # the judged snapshot is the run's last reading (and its recording's)
     return replace(host.snapshot(fresh=True), draining=drained.draining)

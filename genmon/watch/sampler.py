@@ -20,6 +20,8 @@ SAMPLE_SECONDS = 0.2
 QUIET_SAMPLE_SECONDS = 1.0
 """With a ``changed`` token that did not change, a sample is still taken this often: the settle
 clocks and the ages on screen move with time alone."""
+STOP_WAIT_SECONDS = 5.0
+"""How long stopping waits for a sample under way (a reading of a big fleet takes ~0.1 s)."""
 SAMPLE_BUDGET = 0.04
 """The share of one core the sampler may take: a snapshot that took 35 ms to build (200 busy rows
 from a fleet) is followed by a 0.84 s pause rather than 0.2 s; apps of a few dozen rows (a few ms a
@@ -60,7 +62,11 @@ class Sampler:
         self._thread.start()
 
     def stop(self) -> None:
+        """No sample after this returns (one under way is waited for): a run's judged snapshot is
+        then the last reading its recording holds, and its replay ends on it."""
         self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(STOP_WAIT_SECONDS)
 
     def sample(self) -> None:
         """Advance the clocks to now (the sampler's thread, or a test that needs it at once)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -80,3 +81,31 @@ def test_without_a_token_every_tick_samples() -> None:
     finally:
         sampler.stop()
     assert len(reads) >= 10  # ~20 ticks in a second; a loaded machine may drop some
+
+
+def test_no_sample_is_recorded_after_the_sampler_stops() -> None:
+    """A run's judged snapshot is taken once the sampler stopped: a sample under way then (its
+    reading taken a moment later) once landed in the recording after it, and the replay ended a
+    millisecond past what the run printed."""
+    reading_now = threading.Event()
+    recorded: list[str] = []
+
+    class Recorder:
+        def sample(self, reading: Reading, judged: str) -> None:
+            recorded.append(judged)
+
+    def read() -> Reading:
+        if threading.current_thread().name == "genmon-sampler":
+            reading_now.set()
+            time.sleep(0.3)  # a reading under way when the sampler is stopped, slower than the last
+        return demo_reading(time.monotonic())
+
+    sampler = Sampler(read, 5.0, every=0.05)
+    sampler.recorder = Recorder()
+    sampler.start()
+    reading_now.clear()
+    assert reading_now.wait(5.0)  # the sampler's thread is inside a reading now
+    sampler.stop()
+    sampler.snapshot(fresh=True)  # the judged snapshot
+    time.sleep(0.5)
+    assert recorded[-1] == "peek", recorded
