@@ -38,7 +38,9 @@ async def test_rows_toggle_reset_help_log_and_quit(demo_host: Host) -> None:
     app = GenmonApp(demo_host, descriptions={"unwired": "the bug"})
     async with app.run_test(size=(140, 40)) as pilot:
         table = app.query_one(PipelineTable)
-        await _until(pilot, lambda: table.row_count == 3)
+        # The rows come with the demo's first values: on a 2-core machine whose other test worker
+        # is stopping apps of its own, that took over 20 s once.
+        await _until(pilot, lambda: table.row_count == 3, timeout=60.0)
         await pilot.press("s")  # sorted by name: rows stay put while their states change
         assert [str(table.get_row_at(i)[1]) for i in range(3)] == ["async-pump", "sync-pump", "unwired"]
         await _until(pilot, lambda: app.snapshot.pipeline("sync-pump").counts.processed > 0)
