@@ -176,7 +176,7 @@ def settled(reports: Mapping[str, WorkerReport]) -> dict[str, WorkerReport]:
     runs until its limit (``MADE_FROM_LIMIT``), since no worker sees another's reads. The watcher
     sees them all: a run whose every value some worker processed names the origin of nothing that
     can be lost. Without this, every worker run the watcher ever heard of kept thousands of runs —
-    after an hour of chaos, 145,000 runs and 40 MB of a watcher's 110."""
+    after 11 minutes of chaos at 150 values/s, 145,000 runs and 40 MB of a watcher's 96."""
     done: dict[str, dict[tuple[str, str], BitMap]] = {}
     for report in reports.values():
         for src in report.sources:
