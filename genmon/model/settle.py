@@ -122,15 +122,16 @@ class Clocks:
         """
         values = counts.as_tuple()
         clock = self.rows.get(name)
-        for i, stage in enumerate(STAGES[1:], start=1):
+        for stage in STAGES[1:]:
             count, cause = (seen or {}).get(stage, (0, None))
             if count and cause is not None:
                 # values missing there beyond the seen ones are in flight while the stage moves (an
                 # agent Faust restarts after a crash reads on after a pause), not lost
                 more, more_stage, rest = 0, None, 0
-                for j in range(i, len(values)):
-                    # values missing beyond the seen ones, here and further on: in flight while their
-                    # stage moves, missing for good once it stopped (said apart: nobody saw them die)
+                for j in range(1, len(values)):
+                    # values missing beyond the seen ones, at every stage — before this one too (a
+                    # worker stopped between a yield and its send): in flight while their stage
+                    # moves, missing for good once it stopped (said apart: nobody saw them die)
                     extra = values[j - 1] - values[j] - (seen or {}).get(STAGES[j], (0, None))[0]
                     if extra <= 0:
                         continue

@@ -231,3 +231,18 @@ def test_a_seen_loss_never_hides_values_missing_further_on() -> None:
         "quiet",
     )
     assert Verdict(**{**quiet.to_dict(), "also": quiet.also.to_dict()}).also == quiet.also  # JSON round trip
+
+
+def test_a_seen_loss_never_hides_values_missing_before_it() -> None:
+    """One value's send raised (seen, at acked); another was yielded and never sent (its worker
+    stopped between the yield and the send): lost at sent too once sent went quiet, in flight while
+    it moves. Ten minutes of chaos found the second one named nowhere, neither lost nor in flight."""
+    counts = Counts(100, 99, 98, 98, 98)
+    seen = {Stage.ACKED: (1, Cause.SEND_FAILED)}
+    clocks = Clocks(settle_seconds=5.0).observe({"p": counts}, now=0.0)
+    moving = clocks.verdict("p", counts, on=False, now=1.0, seen=seen)
+    assert (moving.stage, moving.lost, moving.in_flight, moving.also) == ("acked", 1, 1, None)
+    quiet = clocks.verdict("p", counts, on=False, now=6.0, seen=seen)
+    assert (quiet.stage, quiet.lost, quiet.in_flight) == ("acked", 1, 0)
+    assert quiet.also is not None
+    assert (quiet.also.stage, quiet.also.lost, quiet.also.proof) == ("sent", 1, "quiet")
