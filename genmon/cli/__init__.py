@@ -13,6 +13,7 @@ import sys
 import click
 
 from genmon.broker import BrokerError
+from genmon.cli.base import WHOLE_PROCESS
 from genmon.cli.check import check
 from genmon.cli.outcome import Exit
 from genmon.cli.replay import replay
@@ -49,7 +50,9 @@ def main(argv: list[str] | None = None) -> None:
 
 def _status_of(argv: list[str] | None) -> int:
     try:
-        code = cli.main(args=argv, prog_name="genmon", standalone_mode=False)
+        code = cli.main(
+            args=argv, prog_name="genmon", standalone_mode=False, obj=WHOLE_PROCESS if argv is None else None
+        )
     except SystemExit as exc:
         code = exc.code
     except click.exceptions.Exit as exc:

@@ -16,6 +16,14 @@ from genmon.listen import check_port
 
 CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
+WHOLE_PROCESS = "whole process"
+"""The click context's ``obj`` when ``genmon`` runs as a process of its own (its arguments are the
+process's): only then may a command run the process again (:func:`on_system_allocator`)."""
+
+
+def whole_process() -> bool:
+    return click.get_current_context().obj == WHOLE_PROCESS
+
 
 def given(ctx: click.Context, name: str) -> bool:
     """Whether the user typed option ``name`` (not its default)."""

@@ -9,7 +9,7 @@ import time
 import click
 
 from genmon.cli import outcome
-from genmon.cli.base import CONTEXT_SETTINGS, check_terminal, fleet_broker, level, listen
+from genmon.cli.base import CONTEXT_SETTINGS, check_terminal, fleet_broker, level, listen, whole_process
 from genmon.cli.options import (
     UsageProblem,
     fleet_app_option,
@@ -26,6 +26,7 @@ from genmon.cli.options import (
 from genmon.cli.outcome import Exit
 from genmon.serve import DEFAULT_PORT as SERVE_PORT
 from genmon.session import WatchOptions, settle_and_read, signalled, watching
+from genmon.watch.heap import on_system_allocator
 
 
 @click.command(
@@ -66,6 +67,7 @@ def watch(
     A value sent in one worker and processed in another is one value. Keys switch generators in
     every worker (and in workers that start later).
     """
+    on_system_allocator(whole_process())  # a watcher lives long (docs/ARCHITECTURE.md, "Memory")
     url = fleet_broker("watch", broker)
     if json_output and not headless:
         raise UsageProblem("--json goes with --headless")
