@@ -15,7 +15,18 @@ from dataclasses import dataclass, replace
 from pyroaring import FrozenBitMap
 
 from genmon.model.hops import downstream_of, lost_from, origin_rows, with_hops
-from genmon.model.ids import Ids, MissingIds, both, either, finished_by_all, id_range, minus, union_all
+from genmon.model.ids import (
+    ORIGIN_SHIFT,
+    Ids,
+    MissingIds,
+    both,
+    either,
+    finished_by_all,
+    id_range,
+    minus,
+    union_all,
+    within,
+)
 from genmon.model.positions import Passed, passed, proven_notes, readers_of
 from genmon.model.rows import combined, flow_order, listening_rows
 from genmon.model.settle import Clocks
@@ -44,6 +55,7 @@ from genmon.model.vocabulary import (
     Cause,
     Stage,
     VerdictState,
+    WorkerState,
 )
 
 
@@ -242,12 +254,27 @@ def _missing(src: SourceState, stages: _Stages, judged_to: Stage | None = None) 
     return missing
 
 
-def _with_also(verdict: Verdict, also: Verdict, app: AppReading | None) -> Verdict:
+def _with_also(verdict: Verdict, also: Verdict, app: AppReading | None, gone_may_hold: bool) -> Verdict:
     """The seen loss's verdict, ending with what else is missing: lost, or unverifiable when a
     worker that may have held those values is gone (as for a row with no seen loss)."""
-    if app is not None and app.gone:
+    if app is not None and app.gone and gone_may_hold:
         also = _unverifiable(also, app.gone[0])
     return replace(verdict, text=f"{verdict.text} · {also.text}", also=also)
+
+
+def _gone_may_hold(src: SourceState, stages: _Stages, reading: Reading, at: Stage | None, only: bool) -> bool:
+    """Whether a worker that fell silent may hold the values a quiet loss at ``at`` names (``only``:
+    that loss is all at that stage). Any may hold a value missing after sent (it may have read it
+    and died); a value yielded and never sent, only the run that yielded it — a fleet's row names
+    it in its ids (``run << 32 | seq``), so a worker that stopped cleanly between a yield and its
+    send lost the value, whoever else fell silent."""
+    if at != Stage.SENT or not only or src.expected is None:
+        return True
+    missing = _missing_at(src, stages, Stage.SENT)
+    if missing is None:
+        return True
+    gone = [w.number for w in reading.workers if w.state == WorkerState.GONE]
+    return any(within(missing, n << ORIGIN_SHIFT, ((n + 1) << ORIGIN_SHIFT) - 1) for n in gone)
 
 
 def _unverifiable(verdict: Verdict, gone: str) -> Verdict:
@@ -317,7 +344,13 @@ def _pipeline(
                 in_flight=verdict.lost,
                 error=shared,
             )
-        elif verdict.state == VerdictState.LOST and verdict.cause is None and app is not None and app.gone:
+        elif (
+            verdict.state == VerdictState.LOST
+            and verdict.cause is None
+            and app is not None
+            and app.gone
+            and _gone_may_hold(src, stages, reading, verdict.stage, only=True)
+        ):
             verdict = _unverifiable(verdict, app.gone[0])
         elif len(causes := [c for c in damaged if c.stage == verdict.lost_at]) > 1:
             # several ways values were lost on the way to one stage: each, with its count
@@ -340,7 +373,10 @@ def _pipeline(
         elif sinks and verdict.state in (VerdictState.OK, VerdictState.IN_FLIGHT):
             verdict = replace(verdict, text=f"{verdict.text} · to sink {', '.join(sinks)}")
         if verdict.also is not None:
-            verdict = _with_also(verdict, verdict.also, app)
+            unsent = judged.yielded - judged.sent - seen.get(Stage.SENT, (0, None))[0]
+            only = verdict.also.lost == unsent  # nothing else is missing: the whole loss is unsent
+            held = _gone_may_hold(src, stages, reading, verdict.also.stage, only)
+            verdict = _with_also(verdict, verdict.also, app, held)
     if src.stalls and verdict.state in (VerdictState.OK, VerdictState.IN_FLIGHT, VerdictState.PAUSED):
         # counted "stalled" in the header: the row says why, not only "ok"
         times = "once" if src.stalls == 1 else f"{src.stalls:,} times"

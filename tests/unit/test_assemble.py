@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from pyroaring import FrozenBitMap
+from pyroaring import FrozenBitMap, FrozenBitMap64
 
 from genmon.model import (
     AppReading,
@@ -20,6 +20,7 @@ from genmon.model import (
     VerdictState,
     build,
 )
+from genmon.model.snapshot import WorkerStatus
 
 BROKER = BrokerInfo("kafka://127.0.0.1:9092", embedded=True, up=True)
 
@@ -268,6 +269,57 @@ def test_values_missing_beside_a_seen_loss_are_unverifiable_when_a_worker_is_gon
             verdict.text
             == f"lost at acked: 1 (send raised NotReady: Producer service not yet started) · {words}"
         )
+
+
+def test_a_value_yielded_and_never_sent_is_unverifiable_only_when_its_own_worker_fell_silent() -> None:
+    """A fleet's row (ids ``run << 32 | seq``): w1 stopped cleanly with its value 20 yielded and
+    never sent, w2 fell silent. Only w1 could have sent w1:20, so it is lost, whoever else is gone
+    — beside a seen loss and alone; the same value of w2's is unverifiable (w2 may have sent it
+    after its last report). Ten minutes of chaos called w1's value `unverifiable (w2 gone)`."""
+
+    def lifted(run: int, first: int, last: int) -> FrozenBitMap64:
+        return FrozenBitMap64((run << 32) | n for n in range(first, last + 1))
+
+    workers = tuple(
+        WorkerStatus(n, f"vm:{n}", ("shop",), alive=False, final=final, uptime=9.0, age=1.0)
+        for n, final in ((1, True), (2, False))
+    )
+    gone = app(gone=("w2 (vm:2) fell silent 30s ago",))
+    for unsent_by, seen, state in (
+        (1, True, VerdictState.LOST),
+        (1, False, VerdictState.LOST),
+        (2, True, VerdictState.UNVERIFIABLE),
+        (2, False, VerdictState.UNVERIFIABLE),
+    ):
+        expected = lifted(1, 1, 20) | lifted(2, 1, 20)
+        sent = expected - lifted(unsent_by, 20, 20)
+        done = sent - lifted(2, 1, 1) if seen else sent  # w2:1's send raised
+        src = replace(
+            orders(0),
+            seq=20,
+            expected=expected,
+            sent=sent,
+            acked=done,
+            received=done,
+            processed={("orders", "charge"): done},
+            damaged={Cause.SEND_FAILED: lifted(2, 1, 1)} if seen else {},
+            notes={Cause.SEND_FAILED: "send raised KafkaTimeoutError"} if seen else {},
+        )
+        clocks = Clocks(settle_seconds=5.0)
+        for t in range(8):
+            snap, clocks = build(reading(float(t), src, apps=(gone,), workers=workers), clocks)
+        verdict = snap.pipeline("orders").verdict
+        unsent = verdict.also if seen else verdict
+        assert unsent is not None, verdict
+        assert (
+            unsent.state,
+            unsent.stage,
+            unsent.lost if state == VerdictState.LOST else unsent.in_flight,
+        ) == (
+            state,
+            Stage.SENT,
+            1,
+        ), verdict
 
 
 def test_a_loop_stalled_elsewhere_is_not_blamed_on_the_rows_generator() -> None:
