@@ -44,6 +44,9 @@ HISTORY_STALL_SECONDS = 20.0
 """Waiting for the history ends when nothing was read for this long."""
 HISTORY_PRUNE_RECORDS = 2000
 """The history read is pruned to each worker's newest checkpoint on whenever it holds this many."""
+HISTORY_SETTLE_RUNS = 20_000
+"""While the history is folded, the hops' runs of values the fleet processed are let go of whenever
+the reports folded since brought this many (a worker's limit, ``MADE_FROM_LIMIT``)."""
 
 Accept = Callable[[WorkerReport], bool]
 
@@ -106,9 +109,10 @@ class Watcher(OwnLoop, Readout):
         self._position: int | None = None
         """The next report to read; kept across a reconnect, so a broker that kept the topic is read
         on from there rather than from its beginning again."""
-        self._known: dict[int, WorkerReport | None] = {}
+        self._known: dict[int, bool] = {}
+        """Whether each of the history's checkpoints decoded so far is a report, by offset (one that
+        is not is refused and counted once)."""
         self._prune_at = HISTORY_PRUNE_RECORDS
-        """History's checkpoints decoded so far, by offset (refused ones too: counted once)."""
         self.caught_up = threading.Event()
         """Set once the reports that were on the topic when the watcher started are merged: until
         then the fleet is the past's (workers that ran an hour ago look silent, not gone)."""
@@ -281,7 +285,7 @@ class Watcher(OwnLoop, Readout):
         held as a few checkpoints and the deltas after them, and folded once, when it is all read."""
         if len(records) < self._prune_at:
             return records
-        last_checkpoint, _ = self._checkpoints(records)
+        last_checkpoint, _ = self._checkpoints(records, keep=False)
         kept = []
         for index, record in enumerate(records):
             key = record.key
@@ -294,10 +298,12 @@ class Watcher(OwnLoop, Readout):
         self._prune_at = max(HISTORY_PRUNE_RECORDS, 2 * len(kept))  # what is left is not scanned again soon
         return kept
 
-    def _checkpoints(self, records: list[Any]) -> tuple[dict[bytes, int], dict[int, WorkerReport]]:
-        """Each worker's newest *readable* checkpoint among ``records`` (its index), decoded: a
-        record under a worker's key that is not a report (anyone may write one) is refused and
-        counted, and never hides the worker's own."""
+    def _checkpoints(
+        self, records: list[Any], *, keep: bool = True
+    ) -> tuple[dict[bytes, int], dict[int, WorkerReport]]:
+        """Each worker's newest *readable* checkpoint among ``records`` (its index), decoded unless
+        not ``keep``: a record under a worker's key that is not a report (anyone may write one) is
+        refused and counted, and never hides the worker's own."""
         checkpoints: dict[bytes, list[int]] = {}
         for index, record in enumerate(records):
             if record.key is not None and b"#" not in record.key:
@@ -308,31 +314,42 @@ class Watcher(OwnLoop, Readout):
             if not self.accept_key(key):
                 continue
             for index in reversed(indexes):
-                report = self._decoded_once(records[index])
-                if report is not None:
+                if not keep:
+                    if self._readable(records[index]):
+                        last_checkpoint[key] = index
+                        break
+                elif (report := self._decoded(records[index])) is not None:
                     last_checkpoint[key], decoded[index] = index, report
                     break
         return last_checkpoint, decoded
 
-    def _decoded_once(self, record: Any) -> WorkerReport | None:
-        """:meth:`_decoded`, remembered while the history is read (it is pruned more than once)."""
-        if self.caught_up.is_set():
-            return self._decoded(record)
-        if record.offset not in self._known:
-            self._known[record.offset] = self._decoded(record)
-        return self._known[record.offset]
+    def _readable(self, record: Any) -> bool:
+        """Whether a record is a report, decoded (and, if not, refused and counted) once while the
+        history is read — it is pruned more than once. Only the answer is kept, not the report: an
+        hour's history holds a checkpoint of every worker run, and holding them all decoded at once
+        (with the origins of up to 20,000 hop values each) was what reading it peaked at, 165 MB
+        for an hour of 28 worker runs (docs/CHAOS.md)."""
+        known = self._known.get(record.offset)
+        if known is None:
+            known = self._known[record.offset] = self._decoded(record) is not None
+        return known
 
     def _take_reports(self, records: list[Any], now: float) -> None:
         """Fold reports in order; what precedes a worker's newest checkpoint among them is skipped
-        undecoded (the checkpoint has it all)."""
-        last_checkpoint, decoded = self._checkpoints(records)
+        undecoded (the checkpoint has it all). The history is folded one report decoded at a time,
+        and what the hops hold of processed values is let go of as it goes."""
+        history = not self.caught_up.is_set()
+        last_checkpoint, decoded = self._checkpoints(records, keep=not history)
         wall = time.time()
+        held = 0
         for index, record in enumerate(records):
             key = record.key
             if key is None or not self.accept_key(key):
                 continue
             base = key.split(b"#", 1)[0]
-            if index < last_checkpoint.get(base, -1) or (b"#" not in key and index not in decoded):
+            if index < last_checkpoint.get(base, -1) or (
+                b"#" not in key and index != last_checkpoint.get(base)
+            ):
                 continue  # older than the newest readable checkpoint, or refused above
             report = decoded.get(index) or self._decoded(record)
             if report is not None and self.accept(report):
@@ -341,6 +358,11 @@ class Watcher(OwnLoop, Readout):
                     # Read late (a watcher started after the workers): it arrived when it was sent.
                     arrived = now - max(wall - report.at, 0.0)
                 self.fleet.add(report, arrived)
+                if history:
+                    held += sum(len(src.made_from) for src in report.sources)
+                    if held >= HISTORY_SETTLE_RUNS:
+                        self.fleet.settle_hops()
+                        held = 0
                 self.freshness.append(max(wall - report.at, 0.0))
                 del self.freshness[:-2000]
 
