@@ -29,7 +29,7 @@ from genmon.model.ids import (
 )
 from genmon.model.positions import Passed, passed, proven_notes, readers_of
 from genmon.model.rows import combined, flow_order, listening_rows
-from genmon.model.settle import Clocks
+from genmon.model.settle import Clocks, shortfalls_text
 from genmon.model.snapshot import (
     AppStatus,
     Counts,
@@ -281,9 +281,14 @@ def _unverifiable(verdict: Verdict, gone: str) -> Verdict:
     """A quiet loss while a worker is ``gone`` (fell silent between reports): what it did last is
     unknown, so the shortfall is not proof of loss."""
     worker = gone.split(" ", 1)[0]
+    where = (
+        shortfalls_text(verdict.shortfalls)
+        if len(verdict.shortfalls) > 1
+        else f"{verdict.lost:,} at {verdict.stage}"
+    )
     return Verdict(
         VerdictState.UNVERIFIABLE,
-        f"unverifiable: {verdict.lost:,} at {verdict.stage} ({worker} gone)",
+        f"unverifiable: {where} ({worker} gone)",
         verdict.stage,
         in_flight=verdict.lost,
         error=gone,
@@ -373,8 +378,7 @@ def _pipeline(
         elif sinks and verdict.state in (VerdictState.OK, VerdictState.IN_FLIGHT):
             verdict = replace(verdict, text=f"{verdict.text} · to sink {', '.join(sinks)}")
         if verdict.also is not None:
-            unsent = judged.yielded - judged.sent - seen.get(Stage.SENT, (0, None))[0]
-            only = verdict.also.lost == unsent  # nothing else is missing: the whole loss is unsent
+            only = len(verdict.also.shortfalls) == 1  # missing at one stage only
             held = _gone_may_hold(src, stages, reading, verdict.also.stage, only)
             verdict = _with_also(verdict, verdict.also, app, held)
     if src.stalls and verdict.state in (VerdictState.OK, VerdictState.IN_FLIGHT, VerdictState.PAUSED):

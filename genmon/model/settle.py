@@ -13,7 +13,7 @@ a verdict depends on the counts and the time it is asked at, not on who asked ho
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pyroaring import FrozenBitMap
@@ -48,6 +48,11 @@ class StageClock:
             for value, before, t in zip(counts, self.counts, self.moved, strict=True)
         )
         return StageClock(counts, moved, caught, now)
+
+
+def shortfalls_text(shortfalls: Sequence[tuple[Stage, int]]) -> str:
+    """``1,312 at sent, 2,751 at processed``: values missing at several stages, each counted."""
+    return ", ".join(f"{count:,} at {stage}" for stage, count in shortfalls)
 
 
 @dataclass(frozen=True)
@@ -127,7 +132,8 @@ class Clocks:
             if count and cause is not None:
                 # values missing there beyond the seen ones are in flight while the stage moves (an
                 # agent Faust restarts after a crash reads on after a pause), not lost
-                more, more_stage, rest = 0, None, 0
+                quiet: list[tuple[Stage, int]] = []
+                rest = 0
                 for j in range(1, len(values)):
                     # values missing beyond the seen ones, at every stage — before this one too (a
                     # worker stopped between a yield and its send): in flight while their stage
@@ -136,18 +142,21 @@ class Clocks:
                     if extra <= 0:
                         continue
                     if clock is not None and self._quiet(clock, j, now):
-                        more, more_stage = more + extra, more_stage or STAGES[j]
+                        quiet.append((STAGES[j], extra))
                     else:
                         rest += extra
                 also = (
                     Verdict(
                         VerdictState.LOST,
-                        f"lost at {more_stage}: {more:,}",
-                        more_stage,
-                        more,
+                        f"lost at {quiet[0][0]}: {quiet[0][1]:,}"
+                        if len(quiet) == 1
+                        else f"lost: {shortfalls_text(quiet)}",
+                        quiet[0][0],
+                        sum(n for _, n in quiet),
                         proof=Proof.QUIET,
+                        shortfalls=tuple(quiet),
                     )
-                    if more
+                    if quiet
                     else None
                 )
                 text = f"lost at {stage}: {count:,} ({cause.words})"

@@ -63,6 +63,9 @@ class Verdict:
     """Beside losses genmon saw: the values missing at stages gone quiet that it did not see die —
     lost (``quiet``), or unverifiable when a worker that may have held them is gone — judged apart,
     so a seen loss never hides them. Its text ends the verdict's."""
+    shortfalls: tuple[tuple[Stage, int], ...] = field(default=(), compare=False, repr=False)
+    """An ``also``'s values by the stage they are missing at (``stage`` is the first, ``lost`` all
+    of them): its text counts each. Said in the text, not kept in JSON."""
 
     def __post_init__(self) -> None:
         # Accept the words as plain strings too (JSON, hand-built test snapshots): store members.

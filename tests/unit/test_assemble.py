@@ -322,6 +322,36 @@ def test_a_value_yielded_and_never_sent_is_unverifiable_only_when_its_own_worker
         ), verdict
 
 
+def test_values_unverifiable_at_several_stages_are_counted_at_each() -> None:
+    """Beside a seen loss, w1's value 20 never sent and w2's values 1-5 never processed, w2 gone:
+    each stage's count is said (it said `unverifiable: 6 at sent`, as if all six were never sent)."""
+    expected = FrozenBitMap64((run << 32) | n for run in (1, 2) for n in range(1, 21))
+    sent = expected - FrozenBitMap64([(1 << 32) | 20])
+    acked = sent - FrozenBitMap64([(2 << 32) | 20])  # its send raised: seen
+    done = acked - FrozenBitMap64((2 << 32) | n for n in range(1, 6))
+    src = replace(
+        orders(0),
+        seq=20,
+        expected=expected,
+        sent=sent,
+        acked=acked,
+        received=acked,
+        processed={("orders", "charge"): done},
+        damaged={Cause.SEND_FAILED: FrozenBitMap64([(2 << 32) | 20])},
+        notes={Cause.SEND_FAILED: "send raised KafkaTimeoutError"},
+    )
+    clocks = Clocks(settle_seconds=5.0)
+    for t in range(8):
+        snap, clocks = build(
+            reading(float(t), src, apps=(app(gone=("w2 (vm:2) fell silent 30s ago",)),)), clocks
+        )
+    verdict = snap.pipeline("orders").verdict
+    assert verdict.also is not None and verdict.also.state == VerdictState.UNVERIFIABLE
+    assert verdict.text == (
+        "lost at acked: 1 (send raised KafkaTimeoutError) · unverifiable: 1 at sent, 5 at processed (w2 gone)"
+    )
+
+
 def test_a_loop_stalled_elsewhere_is_not_blamed_on_the_rows_generator() -> None:
     from genmon.model.diagnosis import diagnose
 

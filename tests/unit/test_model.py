@@ -246,3 +246,15 @@ def test_a_seen_loss_never_hides_values_missing_before_it() -> None:
     assert (quiet.stage, quiet.lost, quiet.in_flight) == ("acked", 1, 0)
     assert quiet.also is not None
     assert (quiet.also.stage, quiet.also.lost, quiet.also.proof) == ("sent", 1, "quiet")
+
+
+def test_values_missing_beside_a_seen_loss_at_several_stages_are_counted_at_each() -> None:
+    """Beside a seen loss, 2 values never sent and 7 never processed, both stages quiet: one verdict
+    says both, each with its count (it said `lost at sent: 9`, as if all nine were never sent)."""
+    counts = Counts(100, 98, 97, 97, 90)
+    clocks = Clocks(settle_seconds=5.0).observe({"p": counts}, now=0.0)
+    verdict = clocks.verdict("p", counts, on=False, now=6.0, seen={Stage.ACKED: (1, Cause.SEND_FAILED)})
+    assert verdict.also is not None
+    assert (verdict.also.stage, verdict.also.lost) == ("sent", 9)
+    assert verdict.also.text == "lost: 2 at sent, 7 at processed"
+    assert verdict.also.shortfalls == ((Stage.SENT, 2), (Stage.PROCESSED, 7))
