@@ -41,6 +41,7 @@ def test_a_signal_never_exits_0_and_never_prints_a_traceback(sig: signal.Signals
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # SIGABRT dumps every thread's stack
     )
     try:
         deadline = time.monotonic() + 40
@@ -52,7 +53,14 @@ def test_a_signal_never_exits_0_and_never_prints_a_traceback(sig: signal.Signals
         time.sleep(3.0)  # the app is running
         sent = time.monotonic()
         os.killpg(proc.pid, sig)  # as a terminal sends it: to genmon's whole process group
-        out, err = proc.communicate(timeout=30)
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)  # where it hangs, in the failure's message
+            _, err = proc.communicate(timeout=20)
+            raise AssertionError(
+                f"no exit 30 s after the signal:\n{err.decode(errors='replace')[-6000:]}"
+            ) from None
         took = time.monotonic() - sent
     finally:
         if proc.poll() is None:
