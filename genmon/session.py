@@ -97,6 +97,19 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+SIGNAL_SLICE_SECONDS = 0.25
+
+
+def sleep_in_slices(seconds: float) -> None:
+    """Sleep ``seconds`` in slices, so that a signal's handler runs within a slice: the kernel may
+    hand a signal to any thread, and a main thread asleep in one long ``time.sleep`` is not woken
+    when another thread took it — its handler waited for the sleep's end (a SIGHUP to
+    ``check --duration 60`` was obeyed a minute later, on a loaded CI machine)."""
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        time.sleep(min(left, SIGNAL_SLICE_SECONDS))
+
+
 def signalled() -> int | None:
     """The exit status a signal asks for (128 + N), or None."""
     return 128 + SIGNALLED[0] if SIGNALLED else None
@@ -427,7 +440,7 @@ def _export(stack: contextlib.ExitStack, watcher: Watcher, where: tuple[str, int
 def settle_and_read(host: Watcher, duration: float, settle: float) -> Snapshot:
     """Let the generators run ``duration`` seconds, switch them off, wait while the pipelines drain
     (at most :func:`drain_limit` of ``settle``), read: rows still draining then are named."""
-    time.sleep(duration)
+    sleep_in_slices(duration)
     host.set_all(False)
     drained = wait_settled(host, drain_limit(settle))
     host.offsets.refresh()  # broker truth as of now, not of the last 2 s poll

@@ -4,7 +4,6 @@ headless, or in a browser (each tab a ``genmon watch`` of its own)."""
 from __future__ import annotations
 
 import sys
-import time
 
 import click
 
@@ -25,7 +24,7 @@ from genmon.cli.options import (
 )
 from genmon.cli.outcome import Exit
 from genmon.serve import DEFAULT_PORT as SERVE_PORT
-from genmon.session import WatchOptions, settle_and_read, signalled, watching
+from genmon.session import WatchOptions, settle_and_read, signalled, sleep_in_slices, watching
 from genmon.watch.heap import on_system_allocator
 
 
@@ -86,7 +85,7 @@ def watch(
             if pause:
                 snapshot = settle_and_read(run.watcher, duration, settle)
             else:
-                time.sleep(duration)
+                sleep_in_slices(duration)
                 snapshot = run.watcher.snapshot()
             print_report(snapshot, json_output)
             if nothing := outcome.nothing_watched(snapshot):
