@@ -103,8 +103,7 @@ SIGNAL_SLICE_SECONDS = 0.25
 def sleep_in_slices(seconds: float) -> None:
     """Sleep ``seconds`` in slices, so that a signal's handler runs within a slice: the kernel may
     hand a signal to any thread, and a main thread asleep in one long ``time.sleep`` is not woken
-    when another thread took it — its handler waited for the sleep's end (a SIGHUP to
-    ``check --duration 60`` was obeyed a minute later, on a loaded CI machine)."""
+    when another thread took it — its handler waits for the sleep's end (tests/unit/test_signals.py)."""
     end = time.monotonic() + seconds
     while (left := end - time.monotonic()) > 0:
         time.sleep(min(left, SIGNAL_SLICE_SECONDS))
