@@ -56,10 +56,15 @@ def test_a_signal_never_exits_0_and_never_prints_a_traceback(sig: signal.Signals
         try:
             out, err = proc.communicate(timeout=30)
         except subprocess.TimeoutExpired:
+            masks = [  # which signals it blocks, ignores and catches (hex bit masks: bit N-1 is signal N)
+                line
+                for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+                if line.startswith(("SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt"))
+            ]
             proc.send_signal(signal.SIGABRT)  # where it hangs, in the failure's message
             _, err = proc.communicate(timeout=20)
             raise AssertionError(
-                f"no exit 30 s after the signal:\n{err.decode(errors='replace')[-6000:]}"
+                f"no exit 30 s after the signal: {masks}\n{err.decode(errors='replace')[-6000:]}"
             ) from None
         took = time.monotonic() - sent
     finally:
