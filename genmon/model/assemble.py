@@ -262,13 +262,12 @@ def _with_also(verdict: Verdict, also: Verdict, app: AppReading | None, gone_may
     return replace(verdict, text=f"{verdict.text} · {also.text}", also=also)
 
 
-def _gone_may_hold(src: SourceState, stages: _Stages, reading: Reading, at: Stage | None, only: bool) -> bool:
-    """Whether a worker that fell silent may hold the values a quiet loss at ``at`` names (``only``:
-    that loss is all at that stage). Any may hold a value missing after sent (it may have read it
-    and died); a value yielded and never sent, only the run that yielded it — a fleet's row names
-    it in its ids (``run << 32 | seq``), so a worker that stopped cleanly between a yield and its
-    send lost the value, whoever else fell silent."""
-    if at != Stage.SENT or not only or src.expected is None:
+def _gone_may_hold(src: SourceState, stages: _Stages, reading: Reading, loss: Verdict) -> bool:
+    """Whether a worker that fell silent may hold the values a quiet ``loss`` names. Any may hold a
+    value missing after sent (it may have read it and died); a value yielded and never sent, only
+    the run that yielded it — a fleet's row names it in its ids (``run << 32 | seq``), so a worker
+    that stopped cleanly between a yield and its send lost the value, whoever else fell silent."""
+    if loss.stage != Stage.SENT or len(loss.shortfalls) > 1 or src.expected is None:
         return True
     missing = _missing_at(src, stages, Stage.SENT)
     if missing is None:
@@ -354,7 +353,7 @@ def _pipeline(
             and verdict.cause is None
             and app is not None
             and app.gone
-            and _gone_may_hold(src, stages, reading, verdict.stage, only=True)
+            and _gone_may_hold(src, stages, reading, verdict)
         ):
             verdict = _unverifiable(verdict, app.gone[0])
         elif len(causes := [c for c in damaged if c.stage == verdict.lost_at]) > 1:
@@ -378,8 +377,7 @@ def _pipeline(
         elif sinks and verdict.state in (VerdictState.OK, VerdictState.IN_FLIGHT):
             verdict = replace(verdict, text=f"{verdict.text} · to sink {', '.join(sinks)}")
         if verdict.also is not None:
-            only = len(verdict.also.shortfalls) == 1  # missing at one stage only
-            held = _gone_may_hold(src, stages, reading, verdict.also.stage, only)
+            held = _gone_may_hold(src, stages, reading, verdict.also)
             verdict = _with_also(verdict, verdict.also, app, held)
     if src.stalls and verdict.state in (VerdictState.OK, VerdictState.IN_FLIGHT, VerdictState.PAUSED):
         # counted "stalled" in the header: the row says why, not only "ok"
