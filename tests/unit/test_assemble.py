@@ -271,15 +271,33 @@ def test_values_missing_beside_a_seen_loss_are_unverifiable_when_a_worker_is_gon
         )
 
 
+def lifted(run: int, first: int, last: int) -> FrozenBitMap64:
+    """Values ``first`` … ``last`` of worker run ``run`` as a fleet's row numbers them."""
+    return FrozenBitMap64((run << 32) | n for n in range(first, last + 1))
+
+
+def fleet_orders(
+    sent: FrozenBitMap64, acked: FrozenBitMap64, done: FrozenBitMap64, raised: FrozenBitMap64 | None
+) -> SourceState:
+    """Runs 1 and 2 yielded 20 values each; ``raised``: the values whose send raised (seen)."""
+    return replace(
+        orders(0),
+        seq=20,
+        expected=lifted(1, 1, 20) | lifted(2, 1, 20),
+        sent=sent,
+        acked=acked,
+        received=acked,
+        processed={("orders", "charge"): done},
+        damaged={Cause.SEND_FAILED: raised} if raised else {},
+        notes={Cause.SEND_FAILED: "send raised KafkaTimeoutError"} if raised else {},
+    )
+
+
 def test_a_value_yielded_and_never_sent_is_unverifiable_only_when_its_own_worker_fell_silent() -> None:
     """A fleet's row (ids ``run << 32 | seq``): w1 stopped cleanly with its value 20 yielded and
     never sent, w2 fell silent. Only w1 could have sent w1:20, so it is lost, whoever else is gone
     — beside a seen loss and alone; the same value of w2's is unverifiable (w2 may have sent it
     after its last report). Ten minutes of chaos called w1's value `unverifiable (w2 gone)`."""
-
-    def lifted(run: int, first: int, last: int) -> FrozenBitMap64:
-        return FrozenBitMap64((run << 32) | n for n in range(first, last + 1))
-
     workers = tuple(
         WorkerStatus(n, f"vm:{n}", ("shop",), alive=False, final=final, uptime=9.0, age=1.0)
         for n, final in ((1, True), (2, False))
@@ -291,20 +309,9 @@ def test_a_value_yielded_and_never_sent_is_unverifiable_only_when_its_own_worker
         (2, True, VerdictState.UNVERIFIABLE),
         (2, False, VerdictState.UNVERIFIABLE),
     ):
-        expected = lifted(1, 1, 20) | lifted(2, 1, 20)
-        sent = expected - lifted(unsent_by, 20, 20)
+        sent = (lifted(1, 1, 20) | lifted(2, 1, 20)) - lifted(unsent_by, 20, 20)
         done = sent - lifted(2, 1, 1) if seen else sent  # w2:1's send raised
-        src = replace(
-            orders(0),
-            seq=20,
-            expected=expected,
-            sent=sent,
-            acked=done,
-            received=done,
-            processed={("orders", "charge"): done},
-            damaged={Cause.SEND_FAILED: lifted(2, 1, 1)} if seen else {},
-            notes={Cause.SEND_FAILED: "send raised KafkaTimeoutError"} if seen else {},
-        )
+        src = fleet_orders(sent, done, done, lifted(2, 1, 1) if seen else None)
         clocks = Clocks(settle_seconds=5.0)
         for t in range(8):
             snap, clocks = build(reading(float(t), src, apps=(gone,), workers=workers), clocks)
@@ -325,21 +332,9 @@ def test_a_value_yielded_and_never_sent_is_unverifiable_only_when_its_own_worker
 def test_values_unverifiable_at_several_stages_are_counted_at_each() -> None:
     """Beside a seen loss, w1's value 20 never sent and w2's values 1-5 never processed, w2 gone:
     each stage's count is said (it said `unverifiable: 6 at sent`, as if all six were never sent)."""
-    expected = FrozenBitMap64((run << 32) | n for run in (1, 2) for n in range(1, 21))
-    sent = expected - FrozenBitMap64([(1 << 32) | 20])
-    acked = sent - FrozenBitMap64([(2 << 32) | 20])  # its send raised: seen
-    done = acked - FrozenBitMap64((2 << 32) | n for n in range(1, 6))
-    src = replace(
-        orders(0),
-        seq=20,
-        expected=expected,
-        sent=sent,
-        acked=acked,
-        received=acked,
-        processed={("orders", "charge"): done},
-        damaged={Cause.SEND_FAILED: FrozenBitMap64([(2 << 32) | 20])},
-        notes={Cause.SEND_FAILED: "send raised KafkaTimeoutError"},
-    )
+    sent = lifted(1, 1, 19) | lifted(2, 1, 20)
+    acked = sent - lifted(2, 20, 20)  # its send raised: seen
+    src = fleet_orders(sent, acked, acked - lifted(2, 1, 5), lifted(2, 20, 20))
     clocks = Clocks(settle_seconds=5.0)
     for t in range(8):
         snap, clocks = build(
