@@ -15,7 +15,8 @@ DESCRIPTIONS: dict[str, str] = {
     "unawaited-send": "every 4th value goes through topic.send(...) without await: the send never runs",
     "wrong-topic": "values are sent to 'orders'; the agent consumes 'order'",
     "bad-payload": "every 5th value is raw bytes that do not decode as the agent's value_type",
-    "crashing-agent": "the agent raises on every 7th value",
+    "crashing-agent": "the agent raises on every 7th value (jobs come 8 times slower: Faust "
+    "restarts a crashed agent up to 5 s later)",
     "slow-consumer": "the agent is slower than the generator: lag grows, nothing is lost",
     "blocking-generator": "time.sleep inside a sync generator stalls Faust's whole event loop",
     "late-consumer": "the consumer starts later with consumer_auto_offset_reset='latest': "

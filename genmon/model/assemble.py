@@ -377,8 +377,11 @@ def _pipeline(
         elif sinks and verdict.state in (VerdictState.OK, VerdictState.IN_FLIGHT):
             verdict = replace(verdict, text=f"{verdict.text} · to sink {', '.join(sinks)}")
         if verdict.also is not None:
-            held = _gone_may_hold(src, stages, reading, verdict.also)
-            verdict = _with_also(verdict, verdict.also, app, held)
+            # the rest of the shortfall is judged as a row's own would be: values waiting behind an
+            # agent that a decode failure or a raise stopped are stuck, not lost
+            also = _stuck(verdict.also, src, app, reading, clocks) or verdict.also
+            held = also.state == VerdictState.LOST and _gone_may_hold(src, stages, reading, also)
+            verdict = _with_also(verdict, also, app, held)
     if src.stalls and verdict.state in (VerdictState.OK, VerdictState.IN_FLIGHT, VerdictState.PAUSED):
         # counted "stalled" in the header: the row says why, not only "ok"
         times = "once" if src.stalls == 1 else f"{src.stalls:,} times"

@@ -57,16 +57,23 @@ def problems(snapshot: Snapshot, fail_on: Iterable[Problem], declared_sinks: Ite
                 found.append(f"{pipe.name}: {there}, ids {loss.ids.text()}")
         own, _, _ = v.text.partition(FROM)  # a hop's origins go after its own ids
         lost = v.state == VerdictState.LOST and v.cause not in (Cause.CRASHED, Cause.DECODE_FAILED)
+        whole = False  # the row's own line, which carries the rest of its shortfall in its text
         if Problem.LOSS in kinds and lost and v.lost_at:
             ids = (damaged.get(v.cause) if v.cause else None) or pipe.missing.get(v.lost_at)
             found.append(
                 f"{pipe.name}: {own}" + (f", ids {ids.text()}" if ids else "") + _from(pipe, v.cause)
             )
+            whole = True
         if Problem.STUCK in kinds and v.state == VerdictState.STUCK and v.lost_at:
             ids = pipe.missing.get(v.lost_at)
             found.append(
                 f"{pipe.name}: {own}" + (f", ids {ids.text()}" if ids else "") + _from(pipe, v.cause)
             )
+            whole = True
+        rest = v.also
+        if rest is not None and not whole and _REST.get(rest.state) in kinds:
+            # beside a crash or a decode failure (their own lines), values lost or stuck silently
+            found.append(f"{pipe.name}: {rest.text}")
         if Problem.DUPLICATE in kinds and any(pipe.duplicates.values()):
             found.append(f"{pipe.name}: duplicates {dict((str(k), n) for k, n in pipe.duplicates.items())}")
         undeclared = [topic for topic in pipe.sinks if topic not in declared]
@@ -82,6 +89,8 @@ def problems(snapshot: Snapshot, fail_on: Iterable[Problem], declared_sinks: Ite
 
 _KIND = {Cause.CRASHED: Problem.CRASH, Cause.DECODE_FAILED: Problem.DECODE}
 """The ``--fail-on`` kind of a loss by its cause (any other cause: ``loss``)."""
+_REST = {VerdictState.LOST: Problem.LOSS, VerdictState.STUCK: Problem.STUCK}
+"""The ``--fail-on`` kind of the rest of a row's shortfall by its state (unverifiable: none)."""
 
 
 def _from(pipe: PipelineSnapshot, cause: Cause | None) -> str:

@@ -113,7 +113,9 @@ def _patch_agent_error() -> None:
     the event the agent raised on. Inside a ``take()`` batch there is no current event in the
     agent's task (Faust's drainer task reads the events): the batch's events, noted by
     :func:`_patch_take`, are the ones the agent held. A ``DecodeError`` is thrown into the agent
-    *between* events, so the current event is stale then and is not blamed."""
+    *between* events, so the current event is stale then and is not blamed: the crash is reported
+    holding no value (the value that failed to decode is counted by :func:`_patch_decode_error`),
+    so the values waiting behind the restarted agent are known to wait on a crash."""
     from faust.app.base import App
     from faust.exceptions import DecodeError
     from faust.streams import current_event
@@ -122,12 +124,12 @@ def _patch_agent_error() -> None:
 
     async def on_agent_error(self: Any, agent: Any, exc: BaseException) -> None:
         hooks = _hooks
-        if hooks is not None and not isinstance(exc, DecodeError):
+        if hooks is not None:
             with contextlib.suppress(Exception):
                 batch = BATCH.get()
                 event = current_event()
                 events = list(batch) if batch else ([event] if event is not None else [])
-                hooks.on_crash(agent, exc, events)
+                hooks.on_crash(agent, exc, [] if isinstance(exc, DecodeError) else events)
         return await original(self, agent, exc)
 
     _replace(App, "_on_agent_error", on_agent_error)

@@ -80,6 +80,35 @@ def test_values_behind_an_agent_that_crashed_and_stopped_reading_are_stuck_with_
 
 
 @PROBE_SIDE
+def test_values_behind_an_undecodable_value_are_stuck_with_the_decode_failure(broker: BrokerProcess) -> None:
+    """Every 5th reading is raw bytes the agent cannot decode: those are lost (Faust commits them),
+    and the readings behind them wait on the topic for an agent that reads nothing more — stuck,
+    named with the ValueDecodeError, on a gate line of their own; the correct form reads all 40."""
+    done = check("-A", "tests.apps.undecodable", *broker_args(broker), "--duration", "4", "--json")
+    assert done.returncode == 1, done.stderr[-2000:]
+    rows = {p["name"]: p for p in json.loads(done.stdout)["pipelines"]}
+    readings = rows["readings"]
+    verdict, counts = readings["verdict"], readings["counts"]
+    assert (verdict["state"], verdict["stage"], verdict["cause"]) == ("lost", "received", "decode_failed")
+    undecodable = [[n, n] for n in range(5, 41, 5)]
+    assert readings["damaged"]["decode_failed"]["ranges"] == undecodable
+    waiting = counts["acked"] - counts["received"] - verdict["lost"]
+    rest = verdict["also"]
+    if waiting:  # the agent read nothing after a failure: the rest waits on the topic
+        assert (rest["state"], rest["cause"], rest["in_flight"]) == ("stuck", "agent_dead", waiting), rest
+        assert "agent store raised ValueDecodeError(" in rest["text"] and "lag " in rest["text"], rest
+    else:
+        assert rest is None, rest
+    lines = check("-A", "tests.apps.undecodable", *broker_args(broker), "--duration", "4").stdout
+    gate = [line for line in lines.splitlines() if line.startswith("  - readings: ")]
+    assert gate[0] == "  - readings: ids 5, 10, 15, 20, 25, 30, 35, 40 could not be decoded", gate
+    for line in gate[1:]:  # the rest of this run's shortfall, if any: stuck, never called lost
+        assert line.startswith("  - readings: stuck at received: ") and "ValueDecodeError(" in line, gate
+    safe = rows["safe-readings"]
+    assert safe["verdict"]["state"] in ("ok", "paused") and safe["counts"]["processed"] == 40, safe["verdict"]
+
+
+@PROBE_SIDE
 def test_a_send_that_raises_names_its_exception_at_the_stage_it_stopped(broker: BrokerProcess) -> None:
     """Caught by the code that sends, a send's exception is still the values' cause: before the
     producer took the value (the codec: lost at sent) or after (over the size limit: lost at acked)."""

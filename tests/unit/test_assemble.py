@@ -355,3 +355,40 @@ def test_a_loop_stalled_elsewhere_is_not_blamed_on_the_rows_generator() -> None:
     why = diagnose(pipe).why
     assert why.startswith("the app's event loop stalled 2 times, not in this generator")
     assert "held Faust's event loop" in diagnose(replace(pipe, stalls=1, longest_stall=0.4)).why
+
+
+def test_values_behind_an_agent_a_decode_failure_stopped_are_stuck_beside_the_loss() -> None:
+    """Values 5 and 10 did not decode (Faust commits them: lost); the agent the failures were
+    thrown into read nothing after value 9, and values 11-30 wait on the topic: stuck with the
+    crash, not lost — and a gate names them on a line of their own. Without the crash they are
+    lost."""
+    from genmon.model import problems
+    from genmon.model.vocabulary import DEFAULT_FAIL_ON, Problem
+
+    note = "agent charge raised ValueDecodeError('bad byte')"
+    src = replace(
+        orders(30, received=9),
+        received=ids((1, 4), (6, 9)),
+        processed={("orders", "charge"): ids((1, 4), (6, 9))},
+        damaged={Cause.DECODE_FAILED: ids((5, 5), (10, 10))},
+    )
+    for crashes, state, line in (
+        (
+            {"charge": (note, 1001.0)},
+            VerdictState.STUCK,
+            f"stuck at received: 20 ({note} at ",
+        ),
+        ({}, VerdictState.LOST, "lost at received: 20"),
+    ):
+        clocks = Clocks(settle_seconds=5.0)
+        row = app(readers={"orders": ("charge",)}, crashes=crashes)
+        for t in range(8):
+            snap, clocks = build(reading(float(t), src, apps=(row,), wall=1000.0 + t), clocks)
+        verdict = snap.pipeline("orders").verdict
+        assert (verdict.state, verdict.cause, verdict.lost) == (VerdictState.LOST, Cause.DECODE_FAILED, 2)
+        assert verdict.also is not None and verdict.also.state == state
+        assert verdict.also.text.startswith(line) and f" · {line}" in verdict.text
+        found = problems(snap, DEFAULT_FAIL_ON)
+        assert found[0] == "orders: ids 5, 10 could not be decoded"
+        assert found[1:] == [f"orders: {verdict.also.text}"]
+        assert problems(snap, [Problem.DECODE]) == found[:1]  # the rest is not a decode problem
