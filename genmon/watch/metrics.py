@@ -110,7 +110,14 @@ def metrics_of(snap: Snapshot) -> list[Metric]:
         for stage_name, count in at.items():
             lost_at.add_metric([*key, stage_name], count)
         in_flight.add_metric(key, pipe.verdict.in_flight)
-        stuck.add_metric(key, pipe.verdict.in_flight if pipe.verdict.state == VerdictState.STUCK else 0)
+        stuck.add_metric(  # a row's own, or the rest of it beside a seen loss (behind a decode failure)
+            key,
+            sum(
+                part.in_flight
+                for part in (pipe.verdict, pipe.verdict.also)
+                if part is not None and part.state == VerdictState.STUCK
+            ),
+        )
         for state in VerdictState:
             verdict.add_metric([*key, str(state)], 1.0 if pipe.verdict.state == state else 0.0)
         reorders.add_metric(key, pipe.reorders)

@@ -87,13 +87,18 @@ def test_values_lost_beside_a_seen_loss_count_at_their_own_stage_and_unverifiabl
         "lost", "lost at acked: 1 (send raised) · lost at processed: 10", "acked", lost=1, also=also
     )
     doubt = replace(also, state="unverifiable", text="unverifiable: 10 at processed (w2 gone)", lost=0)
+    waiting = Verdict(
+        "stuck", "stuck at received: 10 (agent raised …)", "received", in_flight=10, cause="agent_dead"
+    )
     row = (("app", pipe.app_id), ("pipeline", pipe.name))
-    for verdict, lost, at in (
-        (seen, 11, {"acked": 1, "processed": 10}),
-        (replace(seen, also=doubt), 1, {"acked": 1}),
+    for verdict, lost, at, stuck in (
+        (seen, 11, {"acked": 1, "processed": 10}, 0),
+        (replace(seen, also=doubt), 1, {"acked": 1}, 0),
+        (replace(seen, also=waiting), 1, {"acked": 1}, 10),  # behind a decode failure: stuck, apart
     ):
         metrics = exposed(replace(snap, pipelines=(replace(pipe, verdict=verdict),)))
         assert metrics[("genmon_values_lost", row)] == lost
+        assert metrics[("genmon_values_stuck", row)] == stuck
         assert {
             dict(labels)["stage"]: value
             for (name, labels), value in metrics.items()
