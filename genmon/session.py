@@ -97,16 +97,28 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
+def obey_signal() -> None:
+    """Raise the exit a signal asked for, if one came. The handler's own ``SystemExit`` is lost when
+    Python ran the handler inside a finalizer (a ``__del__``, a weakref callback, a generator's
+    close): an exception there is reported as unraisable and the code around it goes on. So every
+    wait of the main thread asks between its slices (tests/unit/test_signals.py)."""
+    if SIGNALLED:
+        raise SystemExit(128 + SIGNALLED[0])
+
+
 SIGNAL_SLICE_SECONDS = 0.25
 
 
 def sleep_in_slices(seconds: float) -> None:
     """Sleep ``seconds`` in slices, so that a signal's handler runs within a slice: the kernel may
     hand a signal to any thread, and a main thread asleep in one long ``time.sleep`` is not woken
-    when another thread took it — its handler waits for the sleep's end (tests/unit/test_signals.py)."""
+    when another thread took it — its handler waits for the sleep's end (tests/unit/test_signals.py).
+    A signal whose exit was swallowed ends the sleep too (:func:`obey_signal`)."""
     end = time.monotonic() + seconds
     while (left := end - time.monotonic()) > 0:
+        obey_signal()
         time.sleep(min(left, SIGNAL_SLICE_SECONDS))
+    obey_signal()
 
 
 def signalled() -> int | None:
@@ -263,7 +275,7 @@ def _broker_of(workers: WorkerProcesses, scratch: str, timeout: float = START_SE
                 raise HostError(status["error"])
             return str(status["broker"])
         _raise_if_exited(workers, scratch)
-        time.sleep(0.05)
+        sleep_in_slices(0.05)
     raise HostError(f"the app did not load within {timeout:.0f}s")
 
 
@@ -336,12 +348,12 @@ def _wait_started(watcher: Watcher, workers: WorkerProcesses, scratch: str) -> N
             if status and "error" in status:
                 raise HostError(status["error"])
         if len(workers.exited()) == workers.count:
-            time.sleep(0.5)  # its final report may still be on its way
+            sleep_in_slices(0.5)  # its final report may still be on its way
             ready, errors = watcher.workers_ready()
             if errors:
                 raise HostError(errors[0])
             _raise_if_exited(workers, scratch)
-        time.sleep(0.05)
+        sleep_in_slices(0.05)
     raise HostError(f"the Faust app did not start within {START_SECONDS:.0f}s")
 
 
@@ -441,7 +453,7 @@ def settle_and_read(host: Watcher, duration: float, settle: float) -> Snapshot:
     (at most :func:`drain_limit` of ``settle``), read: rows still draining then are named."""
     sleep_in_slices(duration)
     host.set_all(False)
-    drained = wait_settled(host, drain_limit(settle))
+    drained = wait_settled(host, drain_limit(settle), between=obey_signal)
     host.offsets.refresh()  # broker truth as of now, not of the last 2 s poll
     host.sampler.stop()  # the judged snapshot is the run's last reading (and its recording's)
     return replace(host.snapshot(fresh=True), draining=drained.draining)

@@ -62,7 +62,9 @@ def _draining(pipe: PipelineSnapshot) -> bool:
     )
 
 
-def wait_settled(monitor: Monitor, limit: float = 60.0, poll: float = 0.1) -> Drained:
+def wait_settled(
+    monitor: Monitor, limit: float = 60.0, poll: float = 0.1, between: Callable[[], None] = lambda: None
+) -> Drained:
     """Block until no pipeline is draining and nothing was counted for ``STILL_SECONDS``, or until
     ``limit`` seconds passed; return which rows were still draining (none: drained).
 
@@ -70,6 +72,7 @@ def wait_settled(monitor: Monitor, limit: float = 60.0, poll: float = 0.1) -> Dr
     for the settle timeout), so a slow consumer is waited for as long as it keeps consuming, and a
     real loss ends the wait one settle timeout after the last value moved. Rows that keep
     producing (a timer, a task genmon cannot pause) are judged as they are, not waited for.
+    ``between`` runs before each poll (the session's: end the wait when a signal came).
     """
     started = time.monotonic()
     deadline = started + limit
@@ -79,6 +82,7 @@ def wait_settled(monitor: Monitor, limit: float = 60.0, poll: float = 0.1) -> Dr
     draining: tuple[str, ...] = ()
     down_since = float("inf")
     while True:
+        between()
         snap = monitor.snapshot()
         now = time.monotonic()
         for pipe in snap.pipelines:
