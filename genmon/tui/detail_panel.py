@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Label, Sparkline, Static
 
-from genmon.model import STAGES, PipelineSnapshot, Snapshot, flow
+from genmon.model import STAGES, PipelineSnapshot, Snapshot, Stage, VerdictState, flow
 
 HISTORY_SECONDS = 60
 
@@ -49,17 +49,39 @@ class RateHistory:
         return {name: series[stage][-1] for name, series in self.rates.items()}
 
 
+def _judged_at(pipe: PipelineSnapshot, stage: Stage) -> list[tuple[str, int]]:
+    """How the verdict judged the values missing at ``stage``: ``[("lost", 26), ("stuck", 91)]``
+    when a seen loss and the rest of the shortfall beside it (``Verdict.also``) share the stage."""
+    judged: dict[str, int] = {}
+    for part in (pipe.verdict, pipe.verdict.also):
+        if part is None or part.stage != stage:
+            continue
+        if part.state == VerdictState.LOST and part.lost:
+            judged["lost"] = judged.get("lost", 0) + part.lost
+        elif part.state in (VerdictState.STUCK, VerdictState.UNVERIFIABLE) and part.in_flight:
+            judged[str(part.state)] = judged.get(str(part.state), 0) + part.in_flight
+    return list(judged.items())
+
+
 def missing_text(pipe: PipelineSnapshot) -> Text:
-    """Which ids are missing where, e.g. ``not at received (3): 17-19``; lost ones in red."""
+    """Which ids are missing where, e.g. ``not at received (3): 17-19``; judged ones in red, with
+    how: ``missing at received (117: 26 lost, 91 stuck)`` when they were judged two ways."""
     text = Text()
     lost_stage = pipe.verdict.lost_at
     for stage in STAGES[1:]:
         ids = pipe.missing.get(stage)
         if ids is None:
             continue
-        label = "lost at" if stage == lost_stage else "not yet at"
+        judged = _judged_at(pipe, stage) if stage == lost_stage else []
+        if len(judged) > 1:
+            how = ", ".join(f"{count:,} {word}" for word, count in judged)
+            label = f"missing at {stage} ({ids.count:,}: {how})"
+        elif judged:
+            label = f"{judged[0][0]} at {stage} ({ids.count:,})"
+        else:
+            label = f"{'lost' if stage == lost_stage else 'not yet'} at {stage} ({ids.count:,})"
         style = "bold red" if stage == lost_stage else "yellow"
-        text.append(f"\nids {label} {stage} ({ids.count:,}): ", style=style)
+        text.append(f"\nids {label}: ", style=style)
         text.append(ids.text())
     if pipe.stalls:
         text.append(f"\nthe generator stalled the loop {pipe.stalls} times, longest ", style="bold red")

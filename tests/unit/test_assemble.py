@@ -364,6 +364,7 @@ def test_values_behind_an_agent_a_decode_failure_stopped_are_stuck_beside_the_lo
     lost."""
     from genmon.model import problems
     from genmon.model.vocabulary import DEFAULT_FAIL_ON, Problem
+    from genmon.tui.detail_panel import missing_text
 
     note = "agent charge raised ValueDecodeError('bad byte')"
     src = replace(
@@ -392,3 +393,10 @@ def test_values_behind_an_agent_a_decode_failure_stopped_are_stuck_beside_the_lo
         assert found[0] == "orders: ids 5, 10 could not be decoded"
         assert found[1:] == [f"orders: {verdict.also.text}"]
         assert problems(snap, [Problem.DECODE]) == found[:1]  # the rest is not a decode problem
+        judged = (
+            "missing at received (22: 2 lost, 20 stuck)"
+            if state == VerdictState.STUCK
+            else "lost at received (22)"
+        )
+        shown = missing_text(snap.pipeline("orders")).plain  # the detail panel says which are which
+        assert f"ids {judged}: 5, 10-30" in shown, shown
