@@ -290,6 +290,7 @@ def _unverifiable(verdict: Verdict, gone: str) -> Verdict:
         verdict.stage,
         in_flight=verdict.lost,
         error=gone,
+        shortfalls=verdict.shortfalls,
     )
 
 

@@ -31,8 +31,11 @@ def stuck(
 ) -> Verdict | None:
     """A silent shortfall at received that is not a loss: the values wait on a topic nothing reads —
     one the app's consumer has no partition of, or one whose agent crashed and has read nothing
-    since (its consumer stopped within ``READ_ON_SECONDS`` plus the settle timeout of the crash)."""
+    since (its consumer stopped within ``READ_ON_SECONDS`` plus the settle timeout of the crash).
+    Only a shortfall at received alone: one that spans stages stays lost."""
     if verdict.state != VerdictState.LOST or verdict.stage != Stage.RECEIVED or verdict.cause is not None:
+        return None
+    if len(verdict.shortfalls) > 1:
         return None
     if app is None or app.state != AppState.RUNNING:
         return None

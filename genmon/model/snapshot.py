@@ -79,6 +79,14 @@ class Verdict:
         if isinstance(self.also, Mapping):  # read back from JSON
             object.__setattr__(self, "also", Verdict(**self.also))
 
+    def by_stage(self) -> tuple[tuple[Stage, int], ...]:
+        """The values it counts (lost, or else waiting: stuck, unverifiable) by the stage they are
+        missing at: each of ``shortfalls``, or all of them at ``stage``."""
+        if self.shortfalls:
+            return self.shortfalls
+        count = self.lost or self.in_flight
+        return ((self.stage, count),) if self.stage is not None and count else ()
+
     @property
     def lost_at(self) -> Stage | None:
         """The stage whose cell is shown in red: where values were lost, or are stuck."""

@@ -54,12 +54,15 @@ def _judged_at(pipe: PipelineSnapshot, stage: Stage) -> list[tuple[str, int]]:
     when a seen loss and the rest of the shortfall beside it (``Verdict.also``) share the stage."""
     judged: dict[str, int] = {}
     for part in (pipe.verdict, pipe.verdict.also):
-        if part is None or part.stage != stage:
+        if part is None or part.state not in (
+            VerdictState.LOST,
+            VerdictState.STUCK,
+            VerdictState.UNVERIFIABLE,
+        ):
             continue
-        if part.state == VerdictState.LOST and part.lost:
-            judged["lost"] = judged.get("lost", 0) + part.lost
-        elif part.state in (VerdictState.STUCK, VerdictState.UNVERIFIABLE) and part.in_flight:
-            judged[str(part.state)] = judged.get(str(part.state), 0) + part.in_flight
+        for at, count in part.by_stage():
+            if at == stage:
+                judged[str(part.state)] = judged.get(str(part.state), 0) + count
     return list(judged.items())
 
 

@@ -105,8 +105,8 @@ def metrics_of(snap: Snapshot) -> list[Metric]:
         lost.add_metric(key, pipe.verdict.lost + (also.lost if also else 0))
         at: dict[str, int] = {}
         for part in (pipe.verdict, also):
-            if part is not None and part.lost and part.stage is not None:
-                at[str(part.stage)] = at.get(str(part.stage), 0) + part.lost
+            for stage_lost, count in part.by_stage() if part is not None and part.lost else ():
+                at[str(stage_lost)] = at.get(str(stage_lost), 0) + count
         for stage_name, count in at.items():
             lost_at.add_metric([*key, stage_name], count)
         in_flight.add_metric(key, pipe.verdict.in_flight)

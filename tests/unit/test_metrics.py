@@ -90,9 +90,13 @@ def test_values_lost_beside_a_seen_loss_count_at_their_own_stage_and_unverifiabl
     waiting = Verdict(
         "stuck", "stuck at received: 10 (agent raised …)", "received", in_flight=10, cause="agent_dead"
     )
+    spread = replace(  # missing at two stages: each counted at its own
+        also, text="lost: 2 at sent, 8 at processed", stage="sent", shortfalls=(("sent", 2), ("processed", 8))
+    )
     row = (("app", pipe.app_id), ("pipeline", pipe.name))
     for verdict, lost, at, stuck in (
         (seen, 11, {"acked": 1, "processed": 10}, 0),
+        (replace(seen, also=spread), 11, {"acked": 1, "sent": 2, "processed": 8}, 0),
         (replace(seen, also=doubt), 1, {"acked": 1}, 0),
         (replace(seen, also=waiting), 1, {"acked": 1}, 10),  # behind a decode failure: stuck, apart
     ):
