@@ -130,7 +130,7 @@ async def one_run(
     from aiokafka.producer.message_accumulator import MessageAccumulator
 
     import genmon
-    from genmon.broker import EmbeddedBroker, KafkaBroker
+    from genmon.broker import EmbeddedBroker, KafkaBroker, parse_broker_url
     from genmon.host.topics import create_missing_topics
     from genmon.probe import GenmonSensor, Probe
     from genmon.watch.logs import route_logging
@@ -188,7 +188,7 @@ async def one_run(
                 for hook in TIMED_HOOKS:
                     in_place.wrap(sensor, hook)
                 in_place.wrap(Ledger, "count")
-        await create_missing_topics(app, broker.removeprefix("kafka://"))
+        await create_missing_topics(app, parse_broker_url(broker))
         await app.start()
         deadline = time.monotonic() + 60
         while not app.consumer.assignment() and time.monotonic() < deadline:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import re
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from genmon.broker.security import Security
 
 
 class BrokerError(Exception):
@@ -13,12 +17,20 @@ class BrokerError(Exception):
 
 @dataclass(frozen=True)
 class BrokerAddress:
-    """One broker, or a cluster's bootstrap list (``host``/``port`` are the first of ``servers``)."""
+    """One broker, or a cluster's bootstrap list (``host``/``port`` are the first of ``servers``),
+    and how to connect to it: ``security`` (plaintext unless given) goes wherever the address goes,
+    so every client made for it (:mod:`genmon.broker.clients`) authenticates the same way."""
 
     host: str
     port: int
     more: tuple[tuple[str, int], ...] = ()
     """The other bootstrap servers, in the order given."""
+    security: Security | None = field(default=None, compare=False, repr=False)
+    """None: plaintext (:data:`genmon.broker.security.PLAINTEXT`)."""
+
+    def secured(self, security: Security | None) -> BrokerAddress:
+        """The same servers, connected to with ``security``."""
+        return replace(self, security=security)
 
     @property
     def servers(self) -> tuple[tuple[str, int], ...]:

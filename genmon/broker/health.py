@@ -49,10 +49,13 @@ def _read_exactly(sock: socket.socket, n: int) -> bytes:
     return data
 
 
-def ask(host: str, port: int, timeout: float = ANSWER_SECONDS) -> str:
-    """One ApiVersions round trip: ``"up"``, ``"down"`` (nothing listens) or ``"not answering"``."""
+def ask(host: str, port: int, timeout: float = ANSWER_SECONDS, address: BrokerAddress | None = None) -> str:
+    """One ApiVersions round trip: ``"up"``, ``"down"`` (nothing listens) or ``"not answering"``.
+    Over TLS where ``address`` says so (ApiVersions needs no SASL authentication first)."""
+    from genmon.broker import clients
+
     try:
-        sock = socket.create_connection((host, port), timeout=timeout)
+        sock = clients.raw_socket(address or BrokerAddress(host, port), host, port, timeout)
     except TimeoutError:
         return "not answering"
     except OSError:
@@ -144,7 +147,9 @@ class BrokerHealth:
         if self._alive is not None and not self._alive():
             state = "down"
         else:
-            states = [ask(host, port, self.answer_seconds) for host, port in self.address.servers[:3]]
+            states = [
+                ask(host, port, self.answer_seconds, self.address) for host, port in self.address.servers[:3]
+            ]
             state = "up" if "up" in states else ("not answering" if "not answering" in states else "down")
         pid = self._pid() if self._pid is not None else None
         memory = resident_bytes(pid) if pid else None

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from genmon.broker.address import BrokerError, unreachable_because
+from genmon.broker.address import BrokerAddress, BrokerError, unreachable_because
 from genmon.broker.process import BrokerProcess, free_port
 
 POM = Path(__file__).resolve().parent / "maven" / "pom.xml"
@@ -172,13 +172,13 @@ class KafkaBroker(BrokerProcess):
         assert self.address is not None
         if unreachable_because(self.address, timeout=0.2) is not None:
             return False
-        return asyncio.run(_answers(self.address.bootstrap))
+        return asyncio.run(_answers(self.address))
 
 
-async def _answers(bootstrap: str) -> bool:
-    from aiokafka import AIOKafkaClient
+async def _answers(address: BrokerAddress) -> bool:
+    from genmon.broker import clients
 
-    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
+    client = clients.client(address, request_timeout_ms=2000)
     try:
         await client.bootstrap()
         return bool(client.cluster.brokers())

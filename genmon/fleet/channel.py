@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 
+from genmon.broker.address import BrokerAddress
 from genmon.model import one_line
 
 REPORTS = os.environ.get("GENMON_REPORTS_TOPIC", "genmon-reports")
@@ -28,15 +29,17 @@ writes ~40 MB an hour)."""
 log = logging.getLogger("genmon.fleet")
 
 
-async def ensure_topics(bootstrap: str) -> None:
+async def ensure_topics(broker: BrokerAddress) -> None:
     """Create genmon's two topics if the broker lacks them (both one partition, compacted).
 
     Another worker creating them at the same moment, or a broker that refuses the configs, is fine:
     the topics then exist, or are auto-created by the first send with the broker's defaults.
     """
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.admin import NewTopic
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    from genmon.broker import clients
+
+    admin = clients.admin(broker, request_timeout_ms=10_000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from genmon.broker.address import BrokerAddress
 from genmon.fleet import signing
 from genmon.fleet.channel import CONTROL, REPORTS, ensure_topics
 from genmon.fleet.loopthread import OwnLoop
@@ -63,7 +64,7 @@ class Publisher(OwnLoop):
 
     def __init__(
         self,
-        bootstrap: str,
+        broker: BrokerAddress,
         report: Callable[[bool, bool], WorkerReport],
         on_control: Callable[[ControlRecord], None],
         *,
@@ -71,7 +72,7 @@ class Publisher(OwnLoop):
         heartbeat: float = HEARTBEAT_SECONDS,
     ) -> None:
         super().__init__("genmon-publisher")
-        self.bootstrap = bootstrap
+        self.broker = broker
         self._report = report
         self._on_control = on_control
         self.every = every
@@ -106,7 +107,7 @@ class Publisher(OwnLoop):
     def wait_ready(self, timeout: float = 15.0) -> None:
         """Block until connected with the switches read; :class:`PublisherError` if that failed."""
         if not self._ready.wait(timeout):
-            raise PublisherError(f"genmon's reports could not reach {self.bootstrap} within {timeout:.0f}s")
+            raise PublisherError(f"genmon's reports could not reach {self.broker.bootstrap} within {timeout:.0f}s")
         if self._error:
             raise PublisherError(self._error)
 
@@ -122,12 +123,14 @@ class Publisher(OwnLoop):
 
     # -- the publisher's thread ----------------------------------------------------------------------
     async def _main(self) -> None:
-        from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+        from aiokafka import TopicPartition
+
+        from genmon.broker import clients
 
         self._stop = asyncio.Event()
-        await ensure_topics(self.bootstrap)
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=0, acks=1)
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False)
+        await ensure_topics(self.broker)
+        producer = clients.producer(self.broker, linger_ms=0, acks=1)
+        consumer = clients.consumer(self.broker)
         try:
             await producer.start()
             await consumer.start()

@@ -92,7 +92,7 @@ class Watcher(OwnLoop, Readout):
         """Switches stamped before this (ns) belong to an earlier session: not shown as wanted."""
         self.fleet = Fleet()
         self.sampler = Sampler(self.read, settle_seconds, changed=self._reading_token)
-        self.offsets = OffsetWatcher(broker.bootstrap, self._topics_to_watch)
+        self.offsets = OffsetWatcher(broker, self._topics_to_watch)
         self.received_messages = 0
         self.received_bytes = 0
         self.freshness: list[float] = []
@@ -175,18 +175,16 @@ class Watcher(OwnLoop, Readout):
 
     # -- the watcher's thread ------------------------------------------------------------------
     async def _main(self) -> None:
-        from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+        from aiokafka import TopicPartition
+
+        from genmon.broker import clients
 
         self._outbox = asyncio.Queue()
-        await ensure_topics(self.broker.bootstrap)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.broker.bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_partition_fetch_bytes=4 * 1024 * 1024,
+        await ensure_topics(self.broker)
+        consumer = clients.consumer(
+            self.broker, auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024
         )
-        producer = AIOKafkaProducer(bootstrap_servers=self.broker.bootstrap, linger_ms=0, acks=1)
+        producer = clients.producer(self.broker, linger_ms=0, acks=1)
         try:
             await consumer.start()
             await producer.start()

@@ -101,7 +101,7 @@ class Host(Readout):
         """How often a publisher sends this host's report at the latest (see genmon.fleet)."""
         self.control_applied = 0
         self._stopping = threading.Event()
-        self.offsets = OffsetWatcher(broker.bootstrap, self._topics_to_watch)
+        self.offsets = OffsetWatcher(broker, self._topics_to_watch)
         self.sampler = Sampler(self.read, settle_seconds)
 
     @property
@@ -168,7 +168,7 @@ class Host(Readout):
             if src.owner == label:
                 self.switches.obey(src)
         if self._create_topics:
-            await create_missing_topics(app, self._broker.bootstrap)
+            await create_missing_topics(app, self._broker)
 
     # -- the control topic (genmon.fleet) -----------------------------------------------------------
     def apply_control(self, record: ControlRecord) -> None:

@@ -14,20 +14,23 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from genmon.broker.address import BrokerAddress
 from genmon.model import one_line
 from genmon.probe.touchpoints import agent_topics
 
 log = logging.getLogger("genmon.topics")
 
 
-async def create_missing_topics(app: Any, bootstrap: str) -> list[str]:
+async def create_missing_topics(app: Any, broker: BrokerAddress) -> list[str]:
     """Create every topic the app's agents read that the broker does not have; return their names."""
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.admin import NewTopic
+
+    from genmon.broker import clients
 
     wanted = agent_topics(app)
     if not wanted:
         return []
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    admin = clients.admin(broker, request_timeout_ms=10_000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())

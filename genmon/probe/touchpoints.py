@@ -535,3 +535,14 @@ async def fresh_metadata(consumer: Any) -> Any:
     """A ``ClusterMetadata`` fetched now: ``AIOKafkaConsumer._client.fetch_all_metadata()``.
     ``consumer.topics()`` lists new topics but does not refresh ``partitions_for_topic``."""
     return await consumer._client.fetch_all_metadata()
+
+
+def kafka_auth(app: Any) -> dict[str, Any]:
+    """The keyword arguments Faust's aiokafka driver gives every client of ``app``:
+    ``faust.transport.drivers.aiokafka.credentials_to_aiokafka_auth(conf.broker_credentials,
+    conf.ssl_context)`` (``security_protocol``, ``ssl_context``, ``sasl_mechanism``,
+    ``sasl_plain_username``/``sasl_plain_password``, ``sasl_oauth_token_provider``) — so genmon's
+    own clients authenticate exactly as the app's do."""
+    from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
+
+    return dict(credentials_to_aiokafka_auth(app.conf.broker_credentials, app.conf.ssl_context))

@@ -15,9 +15,12 @@ import threading
 import time
 from collections.abc import Callable
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from typing import Any
 
+from aiokafka import TopicPartition
+
+from genmon.broker import clients
+from genmon.broker.address import BrokerAddress
 from genmon.model import TopicOffsets, one_line
 from genmon.probe.touchpoints import fresh_metadata
 
@@ -31,8 +34,8 @@ Wanted = Callable[[], dict[str, str | None]]
 class OffsetWatcher:
     """Polls the broker for the topics ``wanted()`` names; ``offsets`` is readable from any thread."""
 
-    def __init__(self, bootstrap: str, wanted: Wanted, poll: float = POLL_SECONDS) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, broker: BrokerAddress, wanted: Wanted, poll: float = POLL_SECONDS) -> None:
+        self.broker = broker
         self.wanted = wanted
         self.poll = poll
         self.offsets: dict[str, TopicOffsets] = {}
@@ -91,8 +94,8 @@ class OffsetWatcher:
             loop.close()
 
     async def _main(self) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False)
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        consumer = clients.consumer(self.broker)
+        admin = clients.admin(self.broker)
         await consumer.start()
         await admin.start()
         try:
@@ -108,7 +111,7 @@ class OffsetWatcher:
             with contextlib.suppress(Exception):
                 await admin.close()
 
-    async def _poll_once(self, consumer: AIOKafkaConsumer, admin: AIOKafkaAdminClient) -> None:
+    async def _poll_once(self, consumer: Any, admin: Any) -> None:
         wanted = self.wanted()
         if not wanted:
             return
@@ -155,7 +158,7 @@ class OffsetWatcher:
         self.members = await _members(admin, {g for g in wanted.values() if g})
 
 
-async def _members(admin: AIOKafkaAdminClient, groups: set[str]) -> dict[str, int]:
+async def _members(admin: Any, groups: set[str]) -> dict[str, int]:
     """How many consumers each group has now: more than genmon's own workers means another
     instance of the app (same id, same group) takes a share of the partitions."""
     if not groups:

@@ -457,7 +457,7 @@ def test_a_watcher_started_after_a_long_run_merges_its_history_before_anything_i
     async def produce() -> None:
         from aiokafka import AIOKafkaProducer
 
-        await ensure_topics(broker.address.bootstrap)  # one partition, as every worker makes it
+        await ensure_topics(broker.address)  # one partition, as every worker makes it
         producer = AIOKafkaProducer(bootstrap_servers=broker.address.bootstrap, linger_ms=20)
         await producer.start()
         try:

@@ -407,7 +407,7 @@ def test_tracked_generator_adds_a_header_only_under_genmon(broker: BrokerProcess
                     async for event in stream.events():
                         received.append((event.value, dict(event.headers)))
 
-                await create_missing_topics(app, broker.address.bootstrap)  # as a deployment has it
+                await create_missing_topics(app, broker.address)  # as a deployment has it
                 await app.start()
                 async for value in values():
                     await topic.send(value=value)
