@@ -24,6 +24,8 @@ from typing import Any
 from pyroaring import FrozenBitMap
 
 from genmon.broker import FAST_JOIN, BrokerAddress, EmbeddedBroker, check_reachable, parse_broker_url
+from genmon.broker.handshake import check_connects
+from genmon.broker.security import PLAINTEXT, Security, from_properties, read_properties, write_properties
 from genmon.fleet import signing
 from genmon.fleet.processes import WorkerProcesses
 from genmon.fleet.watcher import Watcher
@@ -56,6 +58,9 @@ class Options:
     """Where to serve Prometheus metrics (host, port), if asked."""
     record: str | None = None
     """Record the run to this file (``--record``)."""
+    security: Security | None = None
+    """``-X``/``--kafka-config``: how genmon's clients (and an app that names no credentials of its
+    own) authenticate; None: the app's own credentials (``-A``), else plaintext."""
 
 
 @dataclass
@@ -147,7 +152,12 @@ def running(opts: Options) -> Iterator[Running]:
         if opts.app_spec is not None and opts.embedded:
             embedded = _embedded(stack, log_path)
         if opts.broker_url and not embedded:
-            _external(opts.broker_url)  # a bad or unreachable broker: one line, before any worker starts
+            # a bad or unreachable broker, or one that refuses genmon's clients: one line, before any
+            # worker starts (with -A and no -X, the app's credentials are known once it is loaded)
+            if opts.security is None and opts.app_spec is not None:
+                check_reachable(parse_broker_url(opts.broker_url))
+            else:
+                _external(opts.broker_url, opts.security)
         plan = _plan(opts, embedded, scratch)
         plan["control_since"] = since = time.time_ns()  # this session's switches only
         finals: list[Any] = []
@@ -157,8 +167,13 @@ def running(opts: Options) -> Iterator[Running]:
         stack.callback(lambda: current[-1].stop())
         tail = LogTail(ring, workers.tailed()).start()
         stack.callback(tail.stop)
-        url = embedded.url if embedded else opts.broker_url or _broker_of(workers, scratch)
-        address = embedded.address if embedded else _external(url)
+        if embedded:
+            address = embedded.address
+        elif opts.broker_url and (opts.security is not None or opts.app_spec is None):
+            address = _external(opts.broker_url, opts.security)
+        else:
+            url, security = _broker_of(workers, scratch, opts.security)
+            address = _external(opts.broker_url or url, security)
         assert address is not None
         pids = {str(proc.pid) for proc in workers.procs}
         host_name = socket.gethostname()
@@ -237,6 +252,11 @@ def _plan(opts: Options, embedded: EmbeddedBroker | None, scratch: str) -> dict[
     broker = embedded.url if embedded else opts.broker_url
     plan: dict[str, Any] = {
         "broker": broker,
+        "kafka_config": (
+            write_properties(opts.security, os.path.join(scratch, "client.properties"))
+            if opts.security is not None and not embedded
+            else None
+        ),
         "embedded": embedded is not None,
         "broker_settings": dict(FAST_JOIN) if embedded else {},
         "settle": opts.settle,
@@ -265,15 +285,19 @@ def _status(scratch: str, number: int) -> dict[str, Any] | None:
     return None
 
 
-def _broker_of(workers: WorkerProcesses, scratch: str, timeout: float = START_SECONDS) -> str:
-    """The broker the user's app names (its ``broker=``), as the first worker read it."""
+def _broker_of(
+    workers: WorkerProcesses, scratch: str, given: Security | None, timeout: float = START_SECONDS
+) -> tuple[str, Security]:
+    """The broker the user's app names (its ``broker=``), as the first worker read it, and how to
+    connect to it: ``-X`` where given, else the app's own credentials (the worker wrote them, with
+    the CA of the app's TLS context, to a file in the private scratch directory)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = _status(scratch, 1)
         if status is not None:
             if "error" in status:
                 raise HostError(status["error"])
-            return str(status["broker"])
+            return str(status["broker"]), given or _app_security(status)
         _raise_if_exited(workers, scratch)
         sleep_in_slices(0.05)
     raise HostError(f"the app did not load within {timeout:.0f}s")
@@ -388,9 +412,20 @@ def _embedded(stack: contextlib.ExitStack, log_path: Any) -> EmbeddedBroker:
     return broker
 
 
-def _external(url: str) -> BrokerAddress:
-    address = parse_broker_url(url)
+def _app_security(status: dict[str, Any]) -> Security:
+    """The app's credentials as its worker handed them over (plaintext when it names none)."""
+    if status.get("kafka_unportable"):
+        raise HostError(str(status["kafka_unportable"]))
+    path = status.get("kafka_config")
+    if not path:
+        return PLAINTEXT
+    return from_properties(read_properties(str(path)), "the app's broker_credentials")
+
+
+def _external(url: str, security: Security | None = None) -> BrokerAddress:
+    address = parse_broker_url(url).secured(security)
     check_reachable(address)
+    check_connects(address)
     return address
 
 
@@ -403,6 +438,7 @@ class WatchOptions:
     history: float = WATCH_HISTORY_SECONDS
     prometheus: tuple[str, int] | None = None
     record: str | None = None
+    security: Security | None = None
 
 
 @contextlib.contextmanager
@@ -413,7 +449,7 @@ def watching(opts: WatchOptions) -> Iterator[Running]:
     ring = route_logging(log_path, opts.loglevel)
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _exit_on_signal)
-    address = _external(opts.broker_url)
+    address = _external(opts.broker_url, opts.security)
     since = time.time() - opts.history
 
     def accept(report: Any) -> bool:

@@ -23,8 +23,12 @@ def security_of(address: BrokerAddress) -> Security:
 
 
 def _common(address: BrokerAddress, kwargs: dict[str, Any]) -> dict[str, Any]:
-    return {"bootstrap_servers": address.bootstrap, "client_id": CLIENT_ID, **security_of(address).aiokafka(),
-            **kwargs}
+    return {
+        "bootstrap_servers": address.bootstrap,
+        "client_id": CLIENT_ID,
+        **security_of(address).aiokafka(),
+        **kwargs,
+    }
 
 
 def producer(address: BrokerAddress, **kwargs: Any) -> Any:

@@ -69,8 +69,9 @@ def _speaks_tls(host: str, port: int) -> bool:
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     try:
-        with socket.create_connection((host, port), timeout=TIMEOUT) as raw, context.wrap_socket(
-            raw, server_hostname=host
+        with (
+            socket.create_connection((host, port), timeout=TIMEOUT) as raw,
+            context.wrap_socket(raw, server_hostname=host),
         ):
             return True
     except (OSError, ssl.SSLError):
@@ -97,13 +98,19 @@ def _transport(address: BrokerAddress, security: Security, host: str, port: int)
         )
     except ssl.SSLError as exc:
         if _not_tls(exc):
-            return _hint(security, f"the broker at {where} does not speak TLS: set -X security.protocol="
-                         f"{'SASL_PLAINTEXT' if security.sasl else 'PLAINTEXT'}")
+            return _hint(
+                security,
+                f"the broker at {where} does not speak TLS: set -X security.protocol="
+                f"{'SASL_PLAINTEXT' if security.sasl else 'PLAINTEXT'}",
+            )
         return f"TLS with the broker at {where} failed: {exc.reason or exc}"
     except ConnectionResetError:
         if security.tls:
-            return _hint(security, f"the broker at {where} does not speak TLS (it reset the TLS handshake): "
-                         f"set -X security.protocol={'SASL_PLAINTEXT' if security.sasl else 'PLAINTEXT'}")
+            return _hint(
+                security,
+                f"the broker at {where} does not speak TLS (it reset the TLS handshake): "
+                f"set -X security.protocol={'SASL_PLAINTEXT' if security.sasl else 'PLAINTEXT'}",
+            )
         return f"the broker at {where} reset the connection"
     except OSError as exc:
         return f"the broker at {where} is unreachable: {exc.strerror or exc}"
@@ -130,14 +137,20 @@ def _transport(address: BrokerAddress, security: Security, host: str, port: int)
             text = str(exc.reason or exc).upper()
             if "CERTIFICATE_REQUIRED" in text or "BAD_CERTIFICATE" in text:
                 if security.certificate_location or security.context is not None:
-                    return _hint(security, f"the broker at {where} refused genmon's client certificate "
-                                 f"({exc.reason}): is it signed by a CA the broker trusts?")
+                    return _hint(
+                        security,
+                        f"the broker at {where} refused genmon's client certificate "
+                        f"({exc.reason}): is it signed by a CA the broker trusts?",
+                    )
                 return _client_certificate(security, where)
             return f"TLS with the broker at {where} failed: {exc.reason or exc}"
         except (OSError, ConnectionError, struct.error):
             if not security.tls and _speaks_tls(host, port):
-                return _hint(security, f"the broker at {where} speaks TLS; genmon connected in plaintext: "
-                             f"set -X security.protocol={'SASL_SSL' if security.sasl else 'SSL or SASL_SSL'}")
+                return _hint(
+                    security,
+                    f"the broker at {where} speaks TLS; genmon connected in plaintext: "
+                    f"set -X security.protocol={'SASL_SSL' if security.sasl else 'SSL or SASL_SSL'}",
+                )
             if security.tls and not security.certificate_location and security.context is None:
                 return _client_certificate(security, where)
             return f"the broker at {where} closed the connection before it answered"
@@ -154,8 +167,16 @@ def _client_certificate(security: Security, where: str) -> str:
 
 def _not_tls(exc: ssl.SSLError) -> bool:
     text = f"{exc.reason} {exc}".upper()
-    return any(word in text for word in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "UNEXPECTED_EOF",
-                                          "PACKET_LENGTH_TOO_LONG", "HTTP_REQUEST"))
+    return any(
+        word in text
+        for word in (
+            "WRONG_VERSION_NUMBER",
+            "RECORD_LAYER_FAILURE",
+            "UNEXPECTED_EOF",
+            "PACKET_LENGTH_TOO_LONG",
+            "HTTP_REQUEST",
+        )
+    )
 
 
 async def _authenticate(address: BrokerAddress, security: Security, host: str, port: int) -> str | None:

@@ -44,8 +44,8 @@ controller.listener.names=CONTROLLER
 inter.broker.listener.name=INTERNAL
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT,SASL_SSL:SASL_SSL,MTLS:SSL
 sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN
-listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
-listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config={scram_module} required;
+listener.name.sasl_ssl.plain.sasl.jaas.config={plain_module} required {plain_users};
 ssl.keystore.type=PEM
 ssl.keystore.location={keystore}
 ssl.truststore.type=PEM
@@ -98,7 +98,9 @@ class SecureKafkaBroker(KafkaBroker):
         }
 
     def x_args(self, user: str = "alice", mechanism: str = SCRAM) -> list[str]:
-        return [arg for key, value in self.properties(user, mechanism).items() for arg in ("-X", f"{key}={value}")]
+        return [
+            arg for key, value in self.properties(user, mechanism).items() for arg in ("-X", f"{key}={value}")
+        ]
 
     def security(self, user: str = "alice", mechanism: str = SCRAM) -> Security:
         from genmon.broker.security import from_properties
@@ -147,6 +149,8 @@ class SecureKafkaBroker(KafkaBroker):
             keystore=workdir / "server.pem",
             ca=workdir / "ca.pem",
             plain_users=plain_users,
+            scram_module="org.apache.kafka.common.security.scram.ScramLoginModule",
+            plain_module="org.apache.kafka.common.security.plain.PlainLoginModule",
         )
         if self.acls:
             text += ACL_PROPERTIES
@@ -189,7 +193,9 @@ class SecureKafkaBroker(KafkaBroker):
         )
         if formatted.returncode != 0:
             last = (formatted.stdout + formatted.stderr).strip().splitlines()
-            raise BrokerError(f"formatting Kafka's storage failed: {last[-1] if last else formatted.returncode}")
+            raise BrokerError(
+                f"formatting Kafka's storage failed: {last[-1] if last else formatted.returncode}"
+            )
 
     def start(self) -> SecureKafkaBroker:
         super().start()
@@ -206,8 +212,9 @@ class SecureKafkaBroker(KafkaBroker):
         return asyncio.run(_answers(self.internal))
 
     # -- ACLs ----------------------------------------------------------------------------------------
-    def grant(self, principal: str, resource: str, name: str, operations: Iterable[str],
-              prefixed: bool = False) -> None:
+    def grant(
+        self, principal: str, resource: str, name: str, operations: Iterable[str], prefixed: bool = False
+    ) -> None:
         """Allow ``principal`` (``User:alice``) ``operations`` (``READ``, ``WRITE``, ``DESCRIBE``,
         ``CREATE``…) on ``resource`` (``topic``, ``group``, ``cluster``) ``name`` — what
         ``kafka-acls --add --allow-principal … --operation … --topic …`` does."""
@@ -216,15 +223,31 @@ class SecureKafkaBroker(KafkaBroker):
 
 RESOURCE_TYPES = {"topic": 2, "group": 3, "cluster": 4, "transactional_id": 5}
 OPERATIONS = {
-    "ALL": 2, "READ": 3, "WRITE": 4, "CREATE": 5, "DELETE": 6, "ALTER": 7, "DESCRIBE": 8,
-    "CLUSTER_ACTION": 9, "DESCRIBE_CONFIGS": 10, "ALTER_CONFIGS": 11, "IDEMPOTENT_WRITE": 12,
+    "ALL": 2,
+    "READ": 3,
+    "WRITE": 4,
+    "CREATE": 5,
+    "DELETE": 6,
+    "ALTER": 7,
+    "DESCRIBE": 8,
+    "CLUSTER_ACTION": 9,
+    "DESCRIBE_CONFIGS": 10,
+    "ALTER_CONFIGS": 11,
+    "IDEMPOTENT_WRITE": 12,
 }
 LITERAL, PREFIXED, ALLOW = 3, 4, 3
 
 
-async def create_acls(address: BrokerAddress, principal: str, resource: str, name: str,
-                      operations: Iterable[str], prefixed: bool = False) -> None:
-    """CreateAcls (one request per operation, with a resource pattern type) over ``address``; an error is a :class:`BrokerError`."""
+async def create_acls(
+    address: BrokerAddress,
+    principal: str,
+    resource: str,
+    name: str,
+    operations: Iterable[str],
+    prefixed: bool = False,
+) -> None:
+    """CreateAcls (a request per operation, with a resource pattern type) over ``address``; an
+    error is a :class:`BrokerError`."""
     from aiokafka.protocol.admin import CreateAclsRequest
 
     from genmon.broker import clients
@@ -235,8 +258,13 @@ async def create_acls(address: BrokerAddress, principal: str, resource: str, nam
         node = next(iter(client.cluster.brokers())).nodeId
         for op in operations:
             request = CreateAclsRequest(
-                RESOURCE_TYPES[resource], name, PREFIXED if prefixed else LITERAL, principal, "*",
-                OPERATIONS[op], ALLOW,
+                RESOURCE_TYPES[resource],
+                name,
+                PREFIXED if prefixed else LITERAL,
+                principal,
+                "*",
+                OPERATIONS[op],
+                ALLOW,
             )
             response = await client.send(node, request)
             for error, message in response.creation_responses:
@@ -269,9 +297,15 @@ def make_certificates(folder: Path, days: int = 2) -> None:
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=False,
-                data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
-                encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -279,7 +313,9 @@ def make_certificates(folder: Path, days: int = 2) -> None:
         .sign(ca_key, hashes.SHA256())
     )
 
-    def issue(common_name: str, usage: x509.ObjectIdentifier, names: list[x509.GeneralName]) -> tuple[bytes, bytes]:
+    def issue(
+        common_name: str, usage: x509.ObjectIdentifier, names: list[x509.GeneralName]
+    ) -> tuple[bytes, bytes]:
         key = ec.generate_private_key(ec.SECP256R1())
         builder = (
             x509.CertificateBuilder()

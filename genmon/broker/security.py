@@ -67,8 +67,15 @@ KNOWN_UNUSED = frozenset(
 """Java client settings that a cluster's downloaded ``client.properties`` carries (Confluent Cloud's
 does) and that say nothing about how to connect: accepted, not used. Any other key is an error."""
 
-SECRET_KEYS = frozenset({"sasl.password", "ssl.key.password", "sasl.jaas.config", "basic.auth.user.info",
-                         "schema.registry.basic.auth.user.info"})
+SECRET_KEYS = frozenset(
+    {
+        "sasl.password",
+        "ssl.key.password",
+        "sasl.jaas.config",
+        "basic.auth.user.info",
+        "schema.registry.basic.auth.user.info",
+    }
+)
 
 CONFIG_ENV = "GENMON_KAFKA_CONFIG"
 """A properties file for genmon's clients in a ``faust worker`` (``GENMON_BROKER`` set)."""
@@ -268,8 +275,7 @@ def from_properties(props: Mapping[str, str], origin: str = "-X") -> Security:
     unknown = sorted(k for k in props if k not in USED and k not in KNOWN_UNUSED)
     if unknown:
         raise SecurityError(
-            f"{origin}: unknown Kafka client property {unknown[0]!r} "
-            f"(genmon reads {', '.join(sorted(USED))})"
+            f"{origin}: unknown Kafka client property {unknown[0]!r} (genmon reads {', '.join(sorted(USED))})"
         )
     protocol = props.get("security.protocol", "PLAINTEXT").strip().upper()
     if protocol not in PROTOCOLS:
@@ -305,7 +311,11 @@ def from_properties(props: Mapping[str, str], origin: str = "-X") -> Security:
     ca = props.get("ssl.ca.location") or props.get("ssl.truststore.location") or None
     cert = props.get("ssl.certificate.location") or None
     key = props.get("ssl.key.location") or None
-    for name, path in (("ssl.ca.location", ca), ("ssl.certificate.location", cert), ("ssl.key.location", key)):
+    for name, path in (
+        ("ssl.ca.location", ca),
+        ("ssl.certificate.location", cert),
+        ("ssl.key.location", key),
+    ):
         if path is not None and not os.path.isfile(os.path.expanduser(path)):
             raise SecurityError(f"{origin}: {name} {path}: no such file")
     if bool(cert) != bool(key):
@@ -318,8 +328,11 @@ def from_properties(props: Mapping[str, str], origin: str = "-X") -> Security:
     algorithm = props.get("ssl.endpoint.identification.algorithm", "https").strip().lower()
     if algorithm not in ("https", "", "none"):
         raise SecurityError(f"{origin}: ssl.endpoint.identification.algorithm takes https or nothing")
-    verify = _true(props.get("enable.ssl.certificate.verification", "true"), "enable.ssl.certificate.verification",
-                   origin)
+    verify = _true(
+        props.get("enable.ssl.certificate.verification", "true"),
+        "enable.ssl.certificate.verification",
+        origin,
+    )
     security = Security(
         protocol=protocol,
         mechanism=mechanism if protocol.startswith("SASL_") else None,

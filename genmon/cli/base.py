@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from genmon.broker import check_reachable, parse_broker_url
+from genmon.broker.security import PLAINTEXT, Security, from_options
 from genmon.cli.options import UsageProblem
 from genmon.listen import check_port
 
@@ -30,18 +31,45 @@ def given(ctx: click.Context, name: str) -> bool:
     return ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
 
 
-def broker_choice(broker: str | None, embedded: bool) -> None:
+def security(pairs: tuple[str, ...], config: str | None, embedded: bool = False) -> Security | None:
+    """``-X`` and ``--kafka-config`` as genmon's security settings (None: none given), checked now."""
+    if not pairs and config is None:
+        return None
+    if embedded:
+        raise UsageProblem("-X and --kafka-config are for a broker of yours; the embedded broker takes none")
+    return from_options(pairs, config)
+
+
+def broker_choice(
+    broker: str | None, embedded: bool, given: Security | None = None, app: bool = False
+) -> str | None:
+    """The broker asked for (a properties file's ``bootstrap.servers`` where no URL is), reachable
+    and accepting genmon's clients — or a one-line error, before anything starts. ``app``: with -A
+    and no ``-X`` the app's own credentials count, known once a worker loaded it."""
     if broker is not None and embedded:
         raise UsageProblem("--broker and --embedded exclude each other")
-    if broker is not None:  # a malformed or unreachable broker fails here, before anything starts
+    broker = broker or (given.bootstrap if given is not None else None)
+    if broker is not None and app and given is None:
         check_reachable(parse_broker_url(broker))
+    elif broker is not None:  # a malformed or unreachable broker fails here, before anything starts
+        connects(broker, given)
+    return broker
 
 
-def fleet_broker(command: str, broker: str | None) -> str:
-    """The broker a fleet reports to, reachable, or a one-line error."""
-    if not broker or broker == "app":
+def connects(broker: str, given: Security | None) -> None:
+    from genmon.broker.handshake import check_connects
+
+    address = parse_broker_url(broker)
+    check_reachable(address)
+    check_connects(address.secured(given or PLAINTEXT))
+
+
+def fleet_broker(command: str, broker: str | None, given: Security | None = None) -> str:
+    """The broker a fleet reports to, reachable and accepting genmon's clients, or a one-line error."""
+    broker = broker if broker and broker != "app" else (given.bootstrap if given is not None else None)
+    if not broker:
         raise UsageProblem(f"genmon {command} needs --broker URL (or GENMON_BROKER set to a URL)")
-    check_reachable(parse_broker_url(broker))
+    connects(broker, given)
     return broker
 
 

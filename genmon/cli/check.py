@@ -8,7 +8,7 @@ import sys
 import click
 
 from genmon.cli import outcome
-from genmon.cli.base import CONTEXT_SETTINGS, broker_choice, level
+from genmon.cli.base import CONTEXT_SETTINGS, broker_choice, level, security
 from genmon.cli.options import (
     UsageProblem,
     app_option,
@@ -18,6 +18,7 @@ from genmon.cli.options import (
     fail_on_option,
     json_option,
     junit_option,
+    kafka_options,
     keep_log_option,
     loglevel_option,
     record_option,
@@ -35,6 +36,7 @@ from genmon.session import Options, running, settle_and_read
 @click.command(context_settings=CONTEXT_SETTINGS, epilog=outcome.statuses_help(*Exit))
 @app_option
 @broker_option
+@kafka_options
 @embedded_option
 @create_topics_option
 @click.option(
@@ -70,6 +72,8 @@ from genmon.session import Options, running, settle_and_read
 def check(
     app_spec: str | None,
     broker: str | None,
+    kafka_properties: tuple[str, ...],
+    kafka_config: str | None,
     embedded: bool,
     create_topics: bool,
     duration: float,
@@ -91,7 +95,8 @@ def check(
         kinds = parse_fail_on(fail_on)
     except ValueError as exc:
         raise UsageProblem(f"--fail-on: {exc}") from None
-    broker_choice(broker, embedded)
+    secured = security(kafka_properties, kafka_config, embedded)
+    broker = broker_choice(broker, embedded, secured, app=True)
     for option, path in (("--junit", junit_path), ("--summary", summary_path), ("--record", record_path)):
         writable(option, path)
     opts = Options(
@@ -103,6 +108,7 @@ def check(
         create_topics=create_topics,
         workers=workers,
         record=record_path,
+        security=secured,
     )
     with running(opts) as run:
         snapshot = settle_and_read(run.watcher, duration, settle)

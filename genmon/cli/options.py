@@ -104,6 +104,29 @@ keep_log_option = click.option(
     "ends with a problem: exit status 1, 3, 4, 5 or 6).",
 )
 
+kafka_property_option = click.option(
+    "-X",
+    "kafka_properties",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A Kafka client property for genmon's own clients (repeatable), as kcat takes them: "
+    "security.protocol, sasl.mechanism, sasl.username, sasl.password, ssl.ca.location, "
+    "ssl.certificate.location, ssl.key.location, ssl.key.password, ssl.endpoint.identification.algorithm.",
+)
+kafka_config_option = click.option(
+    "--kafka-config",
+    metavar="FILE",
+    envvar="GENMON_KAFKA_CONFIG",
+    help="Kafka client properties from a file, as Kafka's CLI takes --command-config; -X overrides it.  "
+    "[default: $GENMON_KAFKA_CONFIG]",
+)
+
+
+def kafka_options(command: Any) -> Any:
+    """``-X`` and ``--kafka-config``: how genmon's clients authenticate (docs/BROKERS.md)."""
+    return kafka_property_option(kafka_config_option(command))
+
+
 fleet_broker_option = click.option(
     "-b",
     "--broker",

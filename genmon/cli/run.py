@@ -12,7 +12,7 @@ import sys
 import click
 
 from genmon.cli import outcome
-from genmon.cli.base import CONTEXT_SETTINGS, broker_choice, check_terminal, given, level, listen
+from genmon.cli.base import CONTEXT_SETTINGS, broker_choice, check_terminal, given, level, listen, security
 from genmon.cli.options import (
     UsageProblem,
     app_option,
@@ -20,6 +20,7 @@ from genmon.cli.options import (
     create_topics_option,
     embedded_option,
     json_option,
+    kafka_options,
     keep_log_option,
     loglevel_option,
     prometheus_option,
@@ -46,6 +47,7 @@ HEADLESS_SECONDS = 10.0
 )
 @app_option
 @broker_option
+@kafka_options
 @embedded_option
 @create_topics_option
 @click.option(
@@ -93,6 +95,8 @@ def cli(
     ctx: click.Context,
     app_spec: str | None,
     broker: str | None,
+    kafka_properties: tuple[str, ...],
+    kafka_config: str | None,
     embedded: bool,
     create_topics: bool,
     rate: float,
@@ -144,7 +148,8 @@ def cli(
         raise UsageProblem("--json goes with --headless")
     if duration is not None and not headless:
         raise UsageProblem("--duration goes with --headless")
-    broker_choice(broker, embedded)
+    secured = security(kafka_properties, kafka_config, embedded)
+    broker = broker_choice(broker, embedded, secured, app=app_spec is not None)
     listen(prometheus)
     writable("--record", record_path)
     if not headless:
@@ -162,6 +167,7 @@ def cli(
         workers,
         prometheus,
         record=record_path,
+        security=secured,
     )
     snapshot: Snapshot | None = None
     seen: Snapshot | None = None

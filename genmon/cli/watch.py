@@ -3,17 +3,29 @@ headless, or in a browser (each tab a ``genmon watch`` of its own)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 
 import click
 
+from genmon.broker.security import Security
 from genmon.cli import outcome
-from genmon.cli.base import CONTEXT_SETTINGS, check_terminal, fleet_broker, level, listen, whole_process
+from genmon.cli.base import (
+    CONTEXT_SETTINGS,
+    check_terminal,
+    fleet_broker,
+    level,
+    listen,
+    security,
+    whole_process,
+)
 from genmon.cli.options import (
     UsageProblem,
     fleet_app_option,
     fleet_broker_option,
     json_option,
+    kafka_options,
     keep_log_option,
     loglevel_option,
     prometheus_option,
@@ -32,6 +44,7 @@ from genmon.watch.heap import on_system_allocator
     context_settings=CONTEXT_SETTINGS, epilog=outcome.statuses_help(Exit.OK, Exit.BAD_INPUT, Exit.EMPTY)
 )
 @fleet_broker_option
+@kafka_options
 @fleet_app_option
 @settle_option
 @click.option("--headless", is_flag=True, help="No screen: watch --duration seconds, print the result.")
@@ -50,6 +63,8 @@ from genmon.watch.heap import on_system_allocator
 @keep_log_option
 def watch(
     broker: str | None,
+    kafka_properties: tuple[str, ...],
+    kafka_config: str | None,
     app_id: str | None,
     settle: float,
     headless: bool,
@@ -67,7 +82,8 @@ def watch(
     every worker (and in workers that start later).
     """
     on_system_allocator(whole_process())  # a watcher lives long (docs/ARCHITECTURE.md, "Memory")
-    url = fleet_broker("watch", broker)
+    secured = security(kafka_properties, kafka_config)
+    url = fleet_broker("watch", broker, secured)
     if json_output and not headless:
         raise UsageProblem("--json goes with --headless")
     if pause and not headless:
@@ -76,7 +92,9 @@ def watch(
     writable("--record", record_path)
     if not headless:
         check_terminal(allow_served=True)
-    opts = WatchOptions(url, app_id, settle, level(loglevel), prometheus=prometheus, record=record_path)
+    opts = WatchOptions(
+        url, app_id, settle, level(loglevel), prometheus=prometheus, record=record_path, security=secured
+    )
     status = 0
     with watching(opts) as run:
         if headless:
@@ -103,6 +121,7 @@ def watch(
 
 @click.command(context_settings=CONTEXT_SETTINGS)
 @fleet_broker_option
+@kafka_options
 @fleet_app_option
 @settle_option
 @click.option(
@@ -131,6 +150,8 @@ def watch(
 @keep_log_option
 def serve(
     broker: str | None,
+    kafka_properties: tuple[str, ...],
+    kafka_config: str | None,
     app_id: str | None,
     settle: float,
     host: str,
@@ -144,14 +165,36 @@ def serve(
     A tab never starts an app or a broker: run your workers (or `genmon --broker URL`) beside it.
     Ctrl+C stops the server and every tab's screen.
     """
+    if public_url is not None and not public_url.startswith(("http://", "https://")):
+        raise UsageProblem(f"--public-url {public_url!r}: give an http:// or https:// URL")
+    secured = security(kafka_properties, kafka_config)
+    url = fleet_broker("serve", broker, secured)
+    args = ["--broker", url, "--settle", f"{settle:g}", "--loglevel", loglevel]
+    with contextlib.ExitStack() as stack:
+        if secured is not None:  # each tab's watcher reads them from a file only this user can read
+            args += ["--kafka-config", private_properties(stack, secured)]
+        _serve(args, url, app_id, host, port, public_url, loglevel)
+    sys.exit(signalled() or 0)
+
+
+def private_properties(stack: contextlib.ExitStack, secured: Security) -> str:
+    """``secured`` as a properties file in a private temporary folder, removed when ``stack`` closes:
+    never on a child's command line, where every user of the machine could read a password."""
+    import tempfile
+
+    from genmon.broker.security import write_properties
+
+    folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="genmon-serve-"))
+    return write_properties(secured, os.path.join(folder, "client.properties"))
+
+
+def _serve(
+    args: list[str], url: str, app_id: str | None, host: str, port: int, public_url: str | None, loglevel: str
+) -> None:
     from genmon.listen import loopback
     from genmon.serve import serve as serve_screen
     from genmon.watch.logs import default_log_path, route_logging
 
-    if public_url is not None and not public_url.startswith(("http://", "https://")):
-        raise UsageProblem(f"--public-url {public_url!r}: give an http:// or https:// URL")
-    url = fleet_broker("serve", broker)
-    args = ["--broker", url, "--settle", f"{settle:g}", "--loglevel", loglevel]
     if app_id is not None:
         args += ["--app-id", app_id]
     if not loopback(host):
@@ -163,4 +206,3 @@ def serve(
     route_logging(default_log_path(), level(loglevel))
     serve_screen(args, host, port, title=f"genmon watch {app_id or url}", public=public_url)
     click.echo("genmon: stopped serving", err=True)
-    sys.exit(signalled() or 0)

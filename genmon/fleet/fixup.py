@@ -4,6 +4,8 @@ Faust builds the plug-ins of the ``faust.fixups`` entry-point group in every ``A
 keeps those whose ``enabled()`` is true; ``faust worker`` (and ``app.main()``) then call their
 ``on_worker_init()``. genmon's is enabled only when ``GENMON_BROKER`` is set — to a broker URL, or to
 ``app`` for the app's own broker — so installing genmon changes nothing for an app that does not ask.
+genmon's clients authenticate with the app's own credentials, or with the Kafka client properties of
+``GENMON_KAFKA_CONFIG`` (a file) and ``GENMON_KAFKA_PROPERTIES`` (``KEY=VALUE`` lines).
 
 When enabled it attaches once per app (the Faust CLI calls ``on_worker_init`` twice), adds genmon's
 sensor with ``app.sensors.add`` (``app.monitor`` stays Faust's: its Prometheus or OpenTelemetry
@@ -76,6 +78,15 @@ def attach(app: Any, broker: str | None = None) -> Attached:
     return attached
 
 
+def _security(app: Any) -> Any:
+    """How the publisher connects: ``$GENMON_KAFKA_CONFIG``/``$GENMON_KAFKA_PROPERTIES`` where set,
+    else the app's own credentials (its ``broker_credentials`` and ``ssl_context``, live)."""
+    from genmon.broker.security import from_environment
+    from genmon.host.credentials import app_security
+
+    return from_environment() or app_security(app)
+
+
 WORKER_LOGGER = "faust.worker"
 """The logger of ``faust.worker.Worker`` (its module's): where it says why it gave up."""
 
@@ -112,7 +123,7 @@ class Attached:
         self.started_wall = time.time()
         self.count = 0
         self._heartbeat: Any = None
-        self.publisher = Publisher(parse_broker_url(url).bootstrap, self.report, self.control)
+        self.publisher = Publisher(parse_broker_url(url).secured(_security(app)), self.report, self.control)
         self.worker_error: BaseException | None = None
         """Why the ``faust worker`` gave up (its start raised: a web port in use, a bad setting):
         the app never ran, and that is its error."""

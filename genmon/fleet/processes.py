@@ -53,7 +53,12 @@ class WorkerProcesses:
         ]
 
     def start(self) -> WorkerProcesses:
-        env = {k: v for k, v in os.environ.items() if k != "GENMON_BROKER"}
+        # a faust worker's settings for genmon (docs/FLEET.md): not for these, which are genmon's own
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("GENMON_BROKER", "GENMON_KAFKA_CONFIG", "GENMON_KAFKA_PROPERTIES")
+        }
         for number in range(1, self.count + 1):
             plan = {**self.plan, "log_path": str(self.log_of(number)), "number": number}
             plan["parent"] = os.getpid()  # the worker stops once it is no longer genmon's child

@@ -107,7 +107,9 @@ class Publisher(OwnLoop):
     def wait_ready(self, timeout: float = 15.0) -> None:
         """Block until connected with the switches read; :class:`PublisherError` if that failed."""
         if not self._ready.wait(timeout):
-            raise PublisherError(f"genmon's reports could not reach {self.broker.bootstrap} within {timeout:.0f}s")
+            raise PublisherError(
+                f"genmon's reports could not reach {self.broker.bootstrap} within {timeout:.0f}s"
+            )
         if self._error:
             raise PublisherError(self._error)
 

@@ -84,11 +84,22 @@ def watch_over(
         exit(EXIT_FAILED)
 
 
+def given_security(plan: dict[str, Any]) -> Any:
+    """``-X``/``--kafka-config`` as genmon wrote them for its workers, or None."""
+    from genmon.broker.security import from_properties, read_properties
+
+    path = plan.get("kafka_config")
+    return from_properties(read_properties(path), "-X") if path else None
+
+
 def _build_host(plan: dict[str, Any], datadir: str) -> Any:
     from genmon.broker import BrokerAddress, parse_broker_url
+    from genmon.broker.security import PLAINTEXT
+    from genmon.host.credentials import app_security, faust_settings, has_credentials
     from genmon.host.host import Host
 
     url = plan.get("broker")
+    given = given_security(plan)
     if plan.get("app_spec"):
         from genmon.host.loader import load_app, prepare_app
         from genmon.probe import Probe
@@ -97,13 +108,16 @@ def _build_host(plan: dict[str, Any], datadir: str) -> Any:
         probe.install()  # before the import: @genmon.track and the agents bind to it as they are defined
         app, not_imported = load_app(plan["app_spec"], plan.get("cwd"))
         url = url or ";".join(str(u) for u in app.conf.broker)  # every bootstrap server it names
+        settings = dict(plan.get("broker_settings") or {})
+        if given is not None and not has_credentials(app):  # an app that names none gets -X's
+            settings.update(faust_settings(given))
         prepare_app(
-            app,
-            broker=url if plan.get("broker") else None,
-            broker_settings=plan.get("broker_settings") or None,
-            datadir=datadir,
+            app, broker=url if plan.get("broker") else None, broker_settings=settings or None, datadir=datadir
         )
-    address: BrokerAddress = parse_broker_url(url or "")
+        security = given or app_security(app)
+    else:
+        security = given or PLAINTEXT
+    address: BrokerAddress = parse_broker_url(url or "").secured(security)
     common = dict(
         broker=address,
         embedded=plan.get("embedded", False),
@@ -123,9 +137,28 @@ def _build_host(plan: dict[str, Any], datadir: str) -> Any:
         broker=address.url,
         rate=plan["rate"],
         datadir=datadir,
-        broker_settings=plan.get("broker_settings") or {},
+        broker_settings={**(plan.get("broker_settings") or {}), **faust_settings(security)},
     )
     return Host(factories=[(p.factory, p.delay) for p in plans], **common)
+
+
+def _handed_over(plan: dict[str, Any], host: Any) -> dict[str, Any]:
+    """How the screen's process connects where this worker does: nothing to say for plaintext or
+    for ``-X`` (genmon has them); the app's own credentials as a private properties file beside the
+    status file (the CA of the app's TLS context written out); or why they cannot be handed over."""
+    from genmon.broker.security import portable, write_properties
+
+    security = host.broker.security
+    if security is None or security.plain or plan.get("kafka_config") or not plan.get("status_path"):
+        return {}
+    if security.token_provider is not None:
+        return {
+            "kafka_unportable": "the app authenticates with OAUTHBEARER, whose token provider is code: give "
+            "genmon's watcher a SASL user of its own with -X (or --kafka-config FILE)"
+        }
+    folder = os.path.dirname(plan["status_path"])
+    path = write_properties(portable(security, folder), f"{plan['status_path']}.kafka")
+    return {"kafka_config": path}
 
 
 def _status(plan: dict[str, Any], **fields: Any) -> None:
@@ -180,23 +213,28 @@ def run(plan: dict[str, Any]) -> int:
 def _run(worker: Worker, plan: dict[str, Any]) -> int:
     import tempfile
 
-    from genmon.broker import parse_broker_url
+    from genmon.broker import BrokerError
     from genmon.host.errors import HostError
     from genmon.host.loader import AppLoadError
 
     with tempfile.TemporaryDirectory(prefix="genmon-faust-") as datadir:
         try:
             host = _build_host(plan, datadir)
-        except (AppLoadError, HostError) as exc:
+        except (AppLoadError, HostError, BrokerError) as exc:
             _status(plan, error=str(exc))
             return EXIT_FAILED
         except Exception as exc:  # the user's code raised something genmon did not foresee
             _status(plan, error=one_line(exc))
             return EXIT_FAILED
-        _status(plan, broker=host.broker_url, not_imported=list(host.runs[0].not_imported))
+        _status(
+            plan,
+            broker=host.broker_url,
+            not_imported=list(host.runs[0].not_imported),
+            **_handed_over(plan, host),
+        )
         worker.host = host
         host.control_since = int(plan.get("control_since", 0))
-        publisher = Publisher(parse_broker_url(host.broker_url).bootstrap, worker.report, worker.control)
+        publisher = Publisher(host.broker, worker.report, worker.control)
         publisher.start(wait=False)  # connects while the apps are built; they wait for it to start
         host.report_interval = publisher.heartbeat
         host.gate = publisher.wait_ready

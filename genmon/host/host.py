@@ -108,6 +108,11 @@ class Host(Readout):
     def broker_url(self) -> str:
         return self._broker.url
 
+    @property
+    def broker(self) -> BrokerAddress:
+        """Where the apps run and how genmon's clients connect there."""
+        return self._broker
+
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> Host:
         """Start every app; return once each is running or has failed.

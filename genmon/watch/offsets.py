@@ -14,7 +14,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-
 from typing import Any
 
 from aiokafka import TopicPartition
