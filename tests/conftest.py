@@ -1,8 +1,10 @@
 """Shared fixtures: one real broker per kind per test session, a fresh demo app per test.
 
-``--brokers embedded,kafka`` (or ``GENMON_TEST_BROKERS``) runs every test that takes the ``broker``
-fixture once per broker: the embedded Tansu broker, and a real single-node Apache Kafka 4 started
-from Maven Central's jars (needs Java 17+ and Maven). The default is the embedded broker only.
+``--brokers embedded,kafka,secure`` (or ``GENMON_TEST_BROKERS``) runs every test that takes the
+``broker`` fixture once per broker: the embedded Tansu broker, and a real single-node Apache Kafka 4
+started from Maven Central's jars (needs Java 17+ and Maven). ``secure`` is that Kafka requiring
+SASL_SSL with ACLs enforced (genmon.broker.secure): only the tests that name it in their ``brokers``
+marker run on it (their apps carry credentials). The default is the embedded broker only.
 With ``-n 2`` (pytest-xdist) each worker has brokers of its own.
 """
 
@@ -20,6 +22,7 @@ from typing import Any
 import pytest
 
 from genmon.broker import BrokerProcess, EmbeddedBroker, KafkaBroker
+from genmon.broker.secure import SecureKafkaBroker
 from genmon.demo import create_app
 from genmon.host.host import Host
 from genmon.watch.logs import route_logging
@@ -36,7 +39,23 @@ def quiet_logging(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-BROKERS: dict[str, type[BrokerProcess]] = {"embedded": EmbeddedBroker, "kafka": KafkaBroker}
+def secured_kafka() -> SecureKafkaBroker:
+    """Apache Kafka requiring SASL_SSL, ACLs enforced; ``alice`` may do anything on topics and groups
+    (the suite's apps run as her), ``reader`` and ``writer`` only what a test grants them."""
+    broker = SecureKafkaBroker(acls=True, ready_timeout=90.0)
+    broker.start()
+    for resource, name in (("topic", "*"), ("group", "*"), ("cluster", "kafka-cluster")):
+        broker.grant("User:alice", resource, name, ["ALL"])
+    return broker
+
+
+BROKERS: dict[str, Callable[[], BrokerProcess]] = {
+    "embedded": EmbeddedBroker,
+    "kafka": KafkaBroker,
+    "secure": secured_kafka,
+}
+OPT_IN = {"secure"}
+"""Broker kinds a test runs on only when its ``brokers`` marker names them."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -58,10 +77,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         only = metafunc.definition.get_closest_marker("brokers")
         if only is not None:  # a probe-side claim: proven on the brokers it names
             kinds = [kind for kind in kinds if kind in only.args]
+        else:
+            kinds = [kind for kind in kinds if kind not in OPT_IN]
         # Under pytest-xdist (``-n 2 --dist loadgroup``) the Kafka tests go to one worker as one group,
         # so each worker starts at most one Apache Kafka, and only one worker starts any.
         params = [
-            pytest.param(kind, marks=pytest.mark.xdist_group(kind)) if kind == "kafka" else kind
+            pytest.param(kind, marks=pytest.mark.xdist_group(kind)) if kind in ("kafka", "secure") else kind
             for kind in kinds
         ]
         metafunc.parametrize("broker", params, indirect=True, scope="session")
@@ -70,8 +91,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(scope="session")
 def broker(request: pytest.FixtureRequest) -> Iterator[BrokerProcess]:
     """A running broker of the kind the test is parametrized with (one per kind per session)."""
-    with BROKERS[request.param]() as running:
+    running = BROKERS[request.param]()
+    if running.address is None:
+        running.start()
+    try:
         yield running
+    finally:
+        running.stop()
 
 
 def owned(broker: BrokerProcess) -> bool:

@@ -106,6 +106,8 @@ def watch(
                 sleep_in_slices(duration)
                 snapshot = run.watcher.snapshot()
             print_report(snapshot, json_output)
+            if snapshot.switches_refused:
+                click.echo(f"genmon watch: {snapshot.switches_refused}", err=True)
             if nothing := outcome.nothing_watched(snapshot):
                 click.echo(f"genmon watch: {nothing}", err=True)
                 status = Exit.EMPTY

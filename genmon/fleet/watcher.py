@@ -397,7 +397,17 @@ class Watcher(OwnLoop, Readout):
                 signed = self.signer.headers(record.key, value) if self.signer is not None else None
                 await producer.send_and_wait(CONTROL, value, key=record.key, headers=signed)
             except Exception as exc:
-                log.warning("a switch could not be sent: %s", one_line(exc))
+                if "Authorization" not in type(exc).__name__:
+                    log.warning("a switch could not be sent: %s", one_line(exc))
+                    continue
+                self.fleet.switches_refused = (
+                    f"the broker refused genmon's switch ({type(exc).__name__}): this watcher may not write "
+                    f"{CONTROL}; grant its user WRITE on topic {CONTROL} (docs/FLEET.md, \"ACLs\")"
+                )
+                log.warning("%s", self.fleet.switches_refused)
+                if record.name != RESET:
+                    self.fleet.unswitch(record.app_id, record.name, record.stamp)
+                self.sampler.stale()
 
     def _post(self, record: ControlRecord) -> None:
         """Send a control record (from any thread), and take it as desired at once."""

@@ -107,6 +107,7 @@ def build(reading: Reading, clocks: Clocks) -> tuple[Snapshot, Clocks]:
             stalls=app.stalls,
             not_imported=app.not_imported,
             readers=dict(app.readers),
+            unreporting=max(reading.group_members.get(app.app_id, 0) - app.members, 0),
             mismatched=tuple(
                 f"{topic}: {text}"
                 for topic in app.declared
@@ -135,6 +136,7 @@ def build(reading: Reading, clocks: Clocks) -> tuple[Snapshot, Clocks]:
         workers=reading.workers,
         rejected_reports=reading.rejected,
         unverified_reports=dict(reading.unverified),
+        switches_refused=reading.switches_refused,
     )
     return snapshot, clocks
 

@@ -104,6 +104,8 @@ class Fleet:
         """With a secret: records refused because they do not verify, by the key id they claim."""
         self.switches: dict[tuple[str, str], Switch] = {}
         """(app id, generator or ``*``) -> the desired state (empty: nobody switched anything)"""
+        self.switches_refused: str | None = None
+        """Why the broker refused the last switch this watcher sent (an ACL), or None."""
         self.recorder: Any = None
         """Told every report kept, every reset and switch (``--record``: genmon.watch.recorder)."""
 
@@ -163,6 +165,13 @@ class Fleet:
             self.version += 1
             if self.recorder is not None:
                 self.recorder.switch(app_id, name, on, stamp)
+
+    def unswitch(self, app_id: str, name: str, stamp: int) -> None:
+        """Forget a desired state that never reached the workers (its record was refused)."""
+        known = self.switches.get((app_id, name))
+        if known is not None and known.stamp == stamp:
+            self.switches = {k: v for k, v in self.switches.items() if k != (app_id, name)}
+            self.version += 1
 
     # -- output --------------------------------------------------------------------------------
     def reading(
@@ -233,6 +242,7 @@ class Fleet:
             wall=wall,
             rejected=self.rejected,
             unverified=dict(self.unverified),
+            switches_refused=self.switches_refused,
         )
 
     def _with_latency(self, src: SourceState, now: float, turns: set[str]) -> SourceState:

@@ -375,12 +375,17 @@ class AppStatus:
     """``topic: on the broker it has 1 partition, the app declares 4`` per topic its agents read."""
     readers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """topic -> this app's agents that read it (the map draws an edge only to those)."""
+    unreporting: int = 0
+    """Members the broker lists in the app's consumer group beyond the workers that report to genmon:
+    another instance of the app, or a worker whose reports cannot reach genmon (denied by an ACL,
+    genmon not attached)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "app": self.app_id,
             "state": self.state,
             "error": self.error,
+            "unreporting": self.unreporting,
             "not_imported": list(self.not_imported),
             "mismatched": list(self.mismatched),
             "pipelines": list(self.pipelines),
@@ -455,6 +460,8 @@ class Snapshot:
     (``unsigned``: no signature at all)."""
     rejected_reports: int = 0
     """Records on the reports topic the watcher refused (not a report it can read): they changed nothing."""
+    switches_refused: str | None = None
+    """Why the broker refused the watcher's last switch (no WRITE on genmon's control topic), or None."""
     draining: tuple[str, ...] = ()
     """At the end of a ``check``/``--headless`` run: rows still draining when its wait for them
     ran out (their shortfall is neither delivered nor lost yet)."""
@@ -513,4 +520,5 @@ class Snapshot:
             "still_draining": list(self.draining),
             "rejected_reports": self.rejected_reports,
             "unverified_reports": dict(self.unverified_reports),
+            "switches_refused": self.switches_refused,
         }

@@ -246,3 +246,5 @@ class Reading:
     """Records on the reports topic refused as not a readable report (hostile or foreign)."""
     unverified: Mapping[str, int] = field(default_factory=dict)
     """With a secret: reports refused as not signed with it, by the key id they claim."""
+    switches_refused: str | None = None
+    """Why the broker refused the watcher's last switch (an ACL), or None."""

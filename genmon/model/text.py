@@ -135,6 +135,12 @@ def header_line(snap: Snapshot) -> str:
         fleet += f" ─ ✗ unverified reports: {count} from {who}"
     if snap.rejected_reports:
         fleet += f" ─ {plural(snap.rejected_reports, 'rejected report')}"
+    if snap.switches_refused:
+        fleet += " ─ ✗ switches refused by the broker"
+    for app in snap.apps:
+        if app.unreporting:
+            who = "1 consumer" if app.unreporting == 1 else f"{app.unreporting} consumers"
+            fleet += f" ─ ✗ {who} in group {app.app_id} send no reports"
     broken = [line.split(":", 1)[0] for app in snap.apps for line in app.not_imported]
     if broken:
         fleet += f" ─ ✗ not imported: {', '.join(broken)}"

@@ -239,7 +239,10 @@ class GenmonApp(App[None]):
 
     def _apply(self, snap: Snapshot) -> None:
         was_up = self.snapshot.broker.up if self.snapshot is not None else True
+        refused_before = self.snapshot.switches_refused if self.snapshot is not None else None
         self.snapshot = snap
+        if snap.switches_refused and snap.switches_refused != refused_before:
+            self.notify(snap.switches_refused, severity="error", timeout=10)
         if snap.broker.up != was_up:
             self.refresh_bindings()  # ``b`` (restart the broker) comes and goes with it
         now = time.monotonic()
