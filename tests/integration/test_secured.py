@@ -56,7 +56,12 @@ def app_env(broker: SecureKafkaBroker, app_id: str, user: str = "alice", **more:
 
 def run(args: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT, timeout: float = 150):
     return subprocess.run(
-        [*GENMON, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        [*GENMON, *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
 
@@ -92,8 +97,10 @@ def the_row(snapshot: dict[str, Any], name: str = "numbers") -> dict[str, Any]:
 def test_check_connects_with_the_apps_own_credentials(broker: SecureKafkaBroker, app_id: str) -> None:
     """The app's ``broker_credentials`` (SCRAM-SHA-512, an ``ssl_context`` with the CA) are genmon's
     too — in the worker and, handed over privately, in the watcher: exact counts, exit 0."""
-    done = run(["check", "-A", "tests.apps.secured", "--create-topics", "--duration", "4", "--json"],
-               env=app_env(broker, app_id))
+    done = run(
+        ["check", "-A", "tests.apps.secured", "--create-topics", "--duration", "4", "--json"],
+        env=app_env(broker, app_id),
+    )
     assert done.returncode == 0, done.stderr
     snapshot = json.loads(done.stdout)
     row = the_row(snapshot)
@@ -102,12 +109,24 @@ def test_check_connects_with_the_apps_own_credentials(broker: SecureKafkaBroker,
     no_secret(broker, done.stdout, done.stderr)
 
 
-def test_x_properties_connect_an_app_that_names_no_credentials(broker: SecureKafkaBroker, app_id: str) -> None:
+def test_x_properties_connect_an_app_that_names_no_credentials(
+    broker: SecureKafkaBroker, app_id: str
+) -> None:
     """An app with no credentials of its own, pointed at the cluster with ``--broker`` and ``-X``
     (PLAIN this time): the app and genmon's clients take ``-X``'s."""
     done = run(
-        ["check", "-A", "tests.apps.basic", "--broker", broker.url, "--create-topics", "--duration", "4",
-         "--json", *broker.x_args("alice", "PLAIN")]
+        [
+            "check",
+            "-A",
+            "tests.apps.basic",
+            "--broker",
+            broker.url,
+            "--create-topics",
+            "--duration",
+            "4",
+            "--json",
+            *broker.x_args("alice", "PLAIN"),
+        ]
     )
     assert done.returncode == 0, done.stderr
     rows = {p["name"]: p for p in json.loads(done.stdout)["pipelines"]}
@@ -132,15 +151,22 @@ def _errors(broker: SecureKafkaBroker) -> dict[str, tuple[str, list[str], str]]:
         return [a for k, v in props.items() for a in ("-X", f"{k}={v}")]
 
     return {
-        "wrong password": (broker.url, x(wrong), r"authentication failed for user alice \(SCRAM-SHA-512\) at "
-                           rf"127\.0\.0\.1:{broker.address.port}"),
+        "wrong password": (
+            broker.url,
+            x(wrong),
+            r"authentication failed for user alice \(SCRAM-SHA-512\) at "
+            rf"127\.0\.0\.1:{broker.address.port}",
+        ),
         "untrusted CA": (broker.url, x(untrusted), r"certificate genmon does not trust .*ssl\.ca\.location"),
         "plaintext on TLS": (broker.url, [], r"speaks TLS; genmon connected in plaintext"),
         "SASL plaintext on TLS": (broker.url, x(sasl_plaintext), r"speaks TLS.*security\.protocol=SASL_SSL"),
         "TLS on plaintext": (internal, x(alice), r"does not speak TLS"),
         "no SASL on a SASL listener": (broker.url, x(tls_only), r"requires SASL authentication"),
-        "mechanism not enabled": (broker.url, x(mechanism),
-                                  r"does not enable SASL mechanism SCRAM-SHA-256 \(it offers .*SCRAM-SHA-512"),
+        "mechanism not enabled": (
+            broker.url,
+            x(mechanism),
+            r"does not enable SASL mechanism SCRAM-SHA-256 \(it offers .*SCRAM-SHA-512",
+        ),
         "no client certificate": (broker.mtls_url, x(tls_only), r"requires a client certificate"),
         "unknown property": (broker.url, ["-X", "sasl.usrname=alice"], r"unknown Kafka client property"),
     }
@@ -148,8 +174,17 @@ def _errors(broker: SecureKafkaBroker) -> dict[str, tuple[str, list[str], str]]:
 
 @pytest.mark.parametrize(
     "case",
-    ["wrong password", "untrusted CA", "plaintext on TLS", "SASL plaintext on TLS", "TLS on plaintext",
-     "no SASL on a SASL listener", "mechanism not enabled", "no client certificate", "unknown property"],
+    [
+        "wrong password",
+        "untrusted CA",
+        "plaintext on TLS",
+        "SASL plaintext on TLS",
+        "TLS on plaintext",
+        "no SASL on a SASL listener",
+        "mechanism not enabled",
+        "no client certificate",
+        "unknown property",
+    ],
 )
 def test_a_connection_genmon_cannot_make_is_one_line(broker: SecureKafkaBroker, case: str) -> None:
     url, x_args, said = _errors(broker)[case]
@@ -188,12 +223,33 @@ class SecuredFleet:
 
     def start(self, user: str = "alice", values: int = 100_000, **env: str) -> subprocess.Popen[bytes]:
         number = len(self.procs) + 1
-        environ = app_env(self.broker, self.app_id, user, GENMON_BROKER="app", SECURED_VALUES=str(values),
-                          SECURED_DATADIR=str(self.folder), **env)
+        environ = app_env(
+            self.broker,
+            self.app_id,
+            user,
+            GENMON_BROKER="app",
+            SECURED_VALUES=str(values),
+            SECURED_DATADIR=str(self.folder),
+            **env,
+        )
         with open(self.folder / f"w{number}.log", "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "faust", "-A", "tests.apps.secured", "worker", "--without-web", "-l", "info"],
-                cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "faust",
+                    "-A",
+                    "tests.apps.secured",
+                    "worker",
+                    "--without-web",
+                    "-l",
+                    "info",
+                ],
+                cwd=ROOT,
+                env=environ,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         self.procs.append(proc)
         return proc
@@ -225,8 +281,20 @@ def fleet(broker: SecureKafkaBroker, app_id: str) -> Iterator[SecuredFleet]:
 
 
 def watch_json(broker: SecureKafkaBroker, app_id: str, *more: str, user: str = "alice") -> tuple[dict, str]:
-    done = run(["watch", "--broker", broker.url, *broker.x_args(user), "--app-id", app_id, "--headless",
-                "--json", *more], timeout=120)
+    done = run(
+        [
+            "watch",
+            "--broker",
+            broker.url,
+            *broker.x_args(user),
+            "--app-id",
+            app_id,
+            "--headless",
+            "--json",
+            *more,
+        ],
+        timeout=120,
+    )
     assert done.returncode in (0, 3), done.stderr
     no_secret(broker, done.stdout, done.stderr)
     return json.loads(done.stdout), done.stderr
@@ -241,7 +309,7 @@ def test_a_fleet_is_watched_scraped_and_switched_with_x(
     while True:  # two workers joining one group: a rebalance or two before values flow
         snapshot, _ = watch_json(broker, app_id, "--duration", "3")
         rows = [p for p in snapshot["pipelines"] if p["name"] == "numbers"]
-        if rows and rows[0]["counts"]["processed"] > 0 or time.monotonic() > deadline:
+        if (rows and rows[0]["counts"]["processed"] > 0) or time.monotonic() > deadline:
             break
     assert rows and rows[0]["counts"]["processed"] > 0, snapshot
     assert len([w for w in snapshot["workers"] if w["state"] == "alive"]) == 2, snapshot["workers"]
@@ -249,9 +317,25 @@ def test_a_fleet_is_watched_scraped_and_switched_with_x(
     config = broker.write_client_properties("alice")
     port = free_port()
     watcher = subprocess.Popen(
-        [*GENMON, "watch", "--broker", broker.url, "--kafka-config", config, "--app-id", app_id, "--headless",
-         "--duration", "60", "--prometheus", str(port)],
-        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        [
+            *GENMON,
+            "watch",
+            "--broker",
+            broker.url,
+            "--kafka-config",
+            config,
+            "--app-id",
+            app_id,
+            "--headless",
+            "--duration",
+            "60",
+            "--prometheus",
+            str(port),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
     try:
@@ -282,9 +366,23 @@ def test_serve_shows_the_secured_fleet_in_chromium(
     fleet.start()
     port = free_port()
     server = subprocess.Popen(
-        [*GENMON, "serve", "--broker", broker.url, *broker.x_args("alice"), "--app-id", app_id,
-         "--port", str(port), "--settle", "2"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        [
+            *GENMON,
+            "serve",
+            "--broker",
+            broker.url,
+            *broker.x_args("alice"),
+            "--app-id",
+            app_id,
+            "--port",
+            str(port),
+            "--settle",
+            "2",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
         start_new_session=True,
     )
     try:
@@ -305,7 +403,9 @@ async def _browse(url: str, tmp_path: Path) -> None:
     async with Chromium() as browser:
         page = await browser.open(url)
         await page.wait_for(r"numbers\s+[1-9]", timeout=90)
-        shot = Path(os.environ.get("GENMON_BROWSER_SHOT", str(tmp_path.parent / "genmon-secured-browser.png")))
+        shot = Path(
+            os.environ.get("GENMON_BROWSER_SHOT", str(tmp_path.parent / "genmon-secured-browser.png"))
+        )
         await page.screenshot(shot)
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
