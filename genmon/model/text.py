@@ -140,7 +140,8 @@ def header_line(snap: Snapshot) -> str:
     for app in snap.apps:
         if app.unreporting:
             who = "1 consumer" if app.unreporting == 1 else f"{app.unreporting} consumers"
-            fleet += f" ─ ✗ {who} in group {app.app_id} send no reports"
+            verb = "sends" if app.unreporting == 1 else "send"
+            fleet += f" ─ ✗ {who} in group {app.app_id} {verb} no reports"
     broken = [line.split(":", 1)[0] for app in snap.apps for line in app.not_imported]
     if broken:
         fleet += f" ─ ✗ not imported: {', '.join(broken)}"
