@@ -61,6 +61,14 @@ class Fixup:
         try:
             attach(self.app)
         except Exception as exc:  # genmon must never stop the user's worker from starting
+            if "Authorization" in str(exc):
+                log.warning(
+                    "genmon could not attach: the broker denied genmon's topics to this worker's user (%s); "
+                    "grant it Describe and Write on genmon-reports, Describe and Read on genmon-control "
+                    "(genmon's docs/FLEET.md, ACLs). The app runs without genmon.",
+                    exc,
+                )
+                return
             log.warning("genmon could not attach: %s", exc)
 
 

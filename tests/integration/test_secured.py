@@ -445,14 +445,15 @@ def test_a_worker_denied_its_report_topic_runs_its_app_at_full_speed(
     broker.grant("User:writer", "topic", app_id, ["ALL"], prefixed=True)
     broker.grant("User:writer", "group", app_id, ["ALL"], prefixed=True)
     values = 200  # at 50 a second: 4 s of yielding
+    baseline = _without_genmon(broker, f"{app_id}-base", values, fleet.folder)
     started = time.monotonic()
     fleet.start(user="writer", values=values)
     assert _all_processed(broker, app_id, values, within=60), "the denied worker's app processed every value"
     took = time.monotonic() - started
-    assert took < 40, f"the app took {took:.0f}s: genmon held it up"
+    assert took < baseline + 5, f"the app took {took:.1f}s, {baseline:.1f}s without genmon: genmon held it up"
     log = fleet.log(1)
-    assert "Traceback" not in log.split("genmon")[-1][:2000]
-    assert re.search(r"genmon.*(not authorized|Authorization|denied)", log, re.IGNORECASE), log[-3000:]
+    assert "Traceback" not in log, log[-3000:]
+    assert "genmon could not attach: the broker denied genmon's topics" in log, log[-3000:]
     fleet.start(user="alice")  # a worker that reports, in the same group
     deadline = time.monotonic() + 90
     while True:
@@ -461,6 +462,43 @@ def test_a_worker_denied_its_report_topic_runs_its_app_at_full_speed(
         if app is not None and app["unreporting"] == 1:
             break
         assert time.monotonic() < deadline, snapshot["apps"]
+
+
+def _without_genmon(broker: SecureKafkaBroker, app_id: str, values: int, folder: Path) -> float:
+    """Seconds the same app, as the same user, takes to process ``values`` with no genmon attached."""
+    create_topics(broker.address, f"{app_id}-numbers")
+    env = app_env(broker, app_id, "writer", SECURED_VALUES=str(values), SECURED_DATADIR=str(folder))
+    env.pop("GENMON_BROKER", None)
+    started = time.monotonic()
+    with open(folder / "baseline.log", "ab") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "faust",
+                "-A",
+                "tests.apps.secured",
+                "worker",
+                "--without-web",
+                "-l",
+                "info",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        assert _all_processed(broker, app_id, values, within=60), "the app alone processed every value"
+        return time.monotonic() - started
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def _all_processed(broker: SecureKafkaBroker, app_id: str, values: int, within: float) -> bool:
