@@ -135,6 +135,10 @@ class Publisher(OwnLoop):
         consumer = clients.consumer(self.broker)
         try:
             await producer.start()
+            for topic in (REPORTS, CONTROL):
+                # an ACL that hides genmon's topics from this user: raised now, not after the
+                # start's timeout (a faust worker's app waits for this start)
+                await producer.partitions_for(topic)
             await consumer.start()
             tp = TopicPartition(CONTROL, 0)
             consumer.assign([tp])

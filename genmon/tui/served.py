@@ -28,7 +28,7 @@ SERVED_ENV = "GENMON_SERVED"
 screen without a terminal is allowed (with Textual's web driver named in ``TEXTUAL_DRIVER``)."""
 WEB_DRIVER = "textual.drivers.web_driver:WebDriver"
 HARD_EXIT_SECONDS = 5.0
-QUIT_SECONDS = 1.0
+QUIT_SECONDS = 0.25
 """After the server's "quit" (its tab's websocket closed, or the server stops) the process ends within
 this, whatever the screen is doing: Textual may drop a quit that arrives while the screen still
 starts (a headless browser that took its screenshot and left) and render on for nobody."""

@@ -521,9 +521,14 @@ def _all_processed(broker: SecureKafkaBroker, app_id: str, values: int, within: 
             await consumer.stop()
             await admin.close()
 
+    from aiokafka.errors import KafkaError
+
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
-        end, done = asyncio.run(committed())
+        try:
+            end, done = asyncio.run(committed())
+        except KafkaError:  # the group's coordinator is not known yet: the app is still joining
+            end, done = 0, 0
         if end >= values and done >= end:
             return True
         time.sleep(1)
