@@ -61,6 +61,11 @@ class Options:
     security: Security | None = None
     """``-X``/``--kafka-config``: how genmon's clients (and an app that names no credentials of its
     own) authenticate; None: the app's own credentials (``-A``), else plaintext."""
+    feeds: list[Any] = field(default_factory=list)
+    """``--feed``s (genmon.model.feed.Feed), read and checked already: produced by worker 1."""
+    announce_broker: bool = False
+    """With -A on the embedded broker: say its URL on stderr once the app runs (``check``,
+    ``--headless``), so a user can feed the app by hand."""
 
 
 @dataclass
@@ -193,6 +198,9 @@ def running(opts: Options) -> Iterator[Running]:
         watcher.start()
         _export(stack, watcher, opts.prometheus)
         _wait_started(watcher, workers, scratch)
+        if embedded is not None and opts.announce_broker and opts.app_spec is not None:
+            say = f"genmon: the app runs on the embedded broker at {embedded.url}"
+            print(say, file=sys.stderr, flush=True)
         _say_not_imported(scratch)
         descriptions = _descriptions(opts) if opts.app_spec is None else {}
         running_now = Running(watcher, ring, descriptions, workers, hung, finals, recorder=recorder)
@@ -268,8 +276,19 @@ def _plan(opts: Options, embedded: EmbeddedBroker | None, scratch: str) -> dict[
     if opts.app_spec is not None:
         # genmon's own broker: the app's topics exist before its agents subscribe; a user's: on request
         plan.update(app_spec=opts.app_spec, create_topics=embedded is not None or opts.create_topics)
+        plan["feeds"] = [_feed_plan(feed, scratch) for feed in opts.feeds]
     else:
         plan.update(scenarios=opts.scenarios, app_id=opts.app_id, rate=opts.rate, create_topics=True)
+    return plan
+
+
+def _feed_plan(feed: Any, scratch: str) -> dict[str, Any]:
+    """A feed as its worker reads it: standard input, read once here, goes to a scratch file."""
+    plan = feed.to_plan()
+    if feed.path == "-":
+        from genmon.model.feed import write_lines
+
+        plan["path"] = write_lines(feed, os.path.join(scratch, "feed-stdin.jsonl"))
     return plan
 
 

@@ -16,11 +16,13 @@ from genmon.cli.options import (
     create_topics_option,
     embedded_option,
     fail_on_option,
+    feed_options,
     json_option,
     junit_option,
     kafka_options,
     keep_log_option,
     loglevel_option,
+    read_feeds,
     record_option,
     seconds,
     settle_option,
@@ -29,8 +31,13 @@ from genmon.cli.options import (
     writable,
 )
 from genmon.cli.outcome import Exit
-from genmon.model import RowKind, parse_fail_on, plural, problems
+from genmon.model import PipelineSnapshot, RowKind, parse_fail_on, plural, problems
 from genmon.session import Options, running, settle_and_read
+
+
+def _seen(pipe: PipelineSnapshot) -> bool:
+    """A row that says something: a source's, or a topic's that other producers' records reached."""
+    return pipe.kind != RowKind.TOPIC or bool(pipe.counts.received) or pipe.verdict.in_flight > 0
 
 
 @click.command(context_settings=CONTEXT_SETTINGS, epilog=outcome.statuses_help(*Exit))
@@ -39,6 +46,7 @@ from genmon.session import Options, running, settle_and_read
 @kafka_options
 @embedded_option
 @create_topics_option
+@feed_options
 @click.option(
     "--duration",
     type=seconds,
@@ -76,6 +84,9 @@ def check(
     kafka_config: str | None,
     embedded: bool,
     create_topics: bool,
+    feed_specs: tuple[str, ...],
+    feed_rate: float | None,
+    feed_key_separator: str | None,
     duration: float,
     settle: float,
     json_output: bool,
@@ -99,6 +110,7 @@ def check(
     broker = broker_choice(broker, embedded, secured, app=True)
     for option, path in (("--junit", junit_path), ("--summary", summary_path), ("--record", record_path)):
         writable(option, path)
+    feeds = read_feeds(feed_specs, feed_rate, feed_key_separator)
     opts = Options(
         broker,
         embedded,
@@ -109,6 +121,8 @@ def check(
         workers=workers,
         record=record_path,
         security=secured,
+        feeds=feeds,
+        announce_broker=True,
     )
     with running(opts) as run:
         snapshot = settle_and_read(run.watcher, duration, settle)
@@ -133,10 +147,11 @@ def check(
         click.echo(
             f"genmon check: {plural(len(found), 'problem')}" + "".join(f"\n  - {line}" for line in found)
         )
-    if not found and not allow_empty and not any(p.kind != RowKind.TOPIC for p in snapshot.pipelines):
+    if not found and not allow_empty and not any(_seen(p) for p in snapshot.pipelines):
         click.echo(
-            "genmon check: no pipeline seen: nothing sent to a topic during the run. Mark a generator with "
-            "@genmon.track, or check that the app's tasks and timers send; --allow-empty passes anyway.",
+            "genmon check: no pipeline seen: nothing sent to a topic during the run. Feed the app with "
+            "--feed TOPIC=FILE (a JSON value per line), mark a generator with @genmon.track, or check "
+            "that the app's tasks and timers send; --allow-empty passes anyway.",
             err=True,
         )
         sys.exit(Exit.EMPTY)

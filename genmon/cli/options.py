@@ -127,6 +127,53 @@ def kafka_options(command: Any) -> Any:
     return kafka_property_option(kafka_config_option(command))
 
 
+feed_option = click.option(
+    "--feed",
+    "feed_specs",
+    multiple=True,
+    metavar="TOPIC=FILE",
+    help="With -A: produce every line of FILE (a JSON value per line; - for standard input) to TOPIC "
+    "through your app's own topic, once it runs, each value's id its line number (repeatable).",
+)
+feed_rate_option = click.option(
+    "--feed-rate",
+    type=rate_type,
+    default=None,
+    metavar="N",
+    help="Feed N values per second.  [default: as fast as the app takes them]",
+)
+feed_key_option = click.option(
+    "--feed-key-separator",
+    metavar="SEP",
+    default=None,
+    help="Feed lines are KEY SEP VALUE (as kcat -K): the key is the text before the first SEP.",
+)
+
+
+def feed_options(command: Any) -> Any:
+    """``--feed``, ``--feed-rate``, ``--feed-key-separator``: values from outside (genmon.model.feed)."""
+    return feed_option(feed_rate_option(feed_key_option(command)))
+
+
+def read_feeds(specs: tuple[str, ...], rate: float | None, separator: str | None) -> list[Any]:
+    """The ``--feed``s, read and checked before anything starts (a bad line: one error, exit 2)."""
+    import sys
+
+    from genmon.model.feed import FeedError, read_feed
+
+    if (rate is not None or separator is not None) and not specs:
+        raise UsageProblem("--feed-rate and --feed-key-separator go with --feed")
+    if separator == "":
+        raise UsageProblem("--feed-key-separator: give at least one character")
+    if sum(1 for spec in specs if spec.rstrip().endswith("=-")) > 1:
+        raise UsageProblem("--feed: only one feed can read standard input")
+    taken: set[str] = set()
+    try:
+        return [read_feed(s, rate=rate, key_separator=separator, stdin=sys.stdin, taken=taken) for s in specs]
+    except FeedError as exc:
+        raise UsageProblem(str(exc)) from None
+
+
 fleet_broker_option = click.option(
     "-b",
     "--broker",

@@ -19,12 +19,14 @@ from genmon.cli.options import (
     broker_option,
     create_topics_option,
     embedded_option,
+    feed_options,
     json_option,
     kafka_options,
     keep_log_option,
     loglevel_option,
     prometheus_option,
     rate_type,
+    read_feeds,
     record_option,
     seconds,
     settle_option,
@@ -50,6 +52,7 @@ HEADLESS_SECONDS = 10.0
 @kafka_options
 @embedded_option
 @create_topics_option
+@feed_options
 @click.option(
     "--rate",
     type=rate_type,
@@ -99,6 +102,9 @@ def cli(
     kafka_config: str | None,
     embedded: bool,
     create_topics: bool,
+    feed_specs: tuple[str, ...],
+    feed_rate: float | None,
+    feed_key_separator: str | None,
     rate: float,
     settle: float,
     headless: bool,
@@ -138,6 +144,8 @@ def cli(
                 raise UsageProblem(f"--{name.replace('_', '-')} is for the demo; it does not go with -A")
     elif embedded:
         raise UsageProblem("--embedded goes with -A (the demo runs on the embedded broker anyway)")
+    elif feed_specs:
+        raise UsageProblem("--feed goes with -A (the demo's generators feed it)")
     elif create_topics:
         raise UsageProblem("--create-topics goes with -A (the demo always creates its own topics)")
     try:
@@ -154,6 +162,11 @@ def cli(
     writable("--record", record_path)
     if not headless:
         check_terminal()
+        if any(spec.rstrip().endswith("=-") for spec in feed_specs):
+            raise UsageProblem(
+                "--feed TOPIC=- reads standard input: it goes with --headless (the screen reads keys)"
+            )
+    feeds = read_feeds(feed_specs, feed_rate, feed_key_separator)
     opts = Options(
         broker,
         embedded,
@@ -168,6 +181,8 @@ def cli(
         prometheus,
         record=record_path,
         security=secured,
+        feeds=feeds,
+        announce_broker=headless,
     )
     snapshot: Snapshot | None = None
     seen: Snapshot | None = None

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from typing import Any
 
 from genmon.model import STAGES, Snapshot
+from genmon.model.feed import is_feed
 from genmon.model.graph import Graph, flow_graph
 
 SHAPES = {"source": ('["', '"]'), "topic": ('[("', '")]'), "agent": ('{{"', '"}}'), "nowhere": ('(["', '"])')}
@@ -71,10 +73,14 @@ def github_annotations(
     """GitHub workflow commands: one ``::error`` per problem, the row in its title, on the line of
     the row's generator function when it lies under ``root`` (the checkout: the working directory)."""
     here = os.path.abspath(root or os.getcwd())
-    code = {pipe.name: pipe.code for pipe in (snapshot.pipelines if snapshot else ()) if pipe.code}
+    pipes = {pipe.name: pipe for pipe in (snapshot.pipelines if snapshot else ())}
+    code = {name: pipe.code for name, pipe in pipes.items() if pipe.code}
     out = []
     for line in found:
         row, _, what = line.partition(": ")
+        if row in pipes and is_feed(row):  # a feed's ids are its file's lines: each one annotated
+            out += _feed_annotations(pipes[row], what, here)
+            continue
         escaped = what.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
         title = _property(row)
         where = ""
@@ -83,6 +89,29 @@ def github_annotations(
             where = f"file={_property(os.path.relpath(path, here))},line={number},"
         out.append(f"::error {where}title=genmon: {title}::{escaped}")
     return out
+
+
+FEED_ANNOTATIONS = 20
+"""Lines of a feed annotated one by one at most (then the first line says how many more)."""
+
+
+def _feed_annotations(pipe: Any, what: str, here: str) -> list[str]:
+    """One ``::error`` on each lost or stuck line of a feed's file (the line is the value's id)."""
+    path = pipe.code.rpartition(":")[0]
+    if not path or not os.path.abspath(path).startswith(here + os.sep):
+        return [f"::error title=genmon: {_property(pipe.name)}::{_message(what)}"]
+    found: set[int] = set()
+    for ids in (*pipe.damaged.values(), *pipe.missing.values()):
+        for first, last in ids.ranges:
+            found.update(range(first, min(last, first + FEED_ANNOTATIONS) + 1))
+    numbers = sorted(found)[:FEED_ANNOTATIONS]
+    where = f"file={_property(os.path.relpath(path, here))}"
+    title = f"title=genmon: {_property(pipe.name)}::{_message(what)}"
+    return [f"::error {where},line={n},{title}" for n in numbers or [1]]
+
+
+def _message(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _property(text: str) -> str:

@@ -467,13 +467,15 @@ class Watcher(OwnLoop, Readout):
         if len(apps) == 1:  # a topic read by a stream, not an agent (a group_by repartition)
             (only,) = apps
             readers.update({topic: only for topic in self.fleet.consumed()})
-        return {
+        sent = {
             topic: readers.get(topic)
             for report in reports
             for src in report.sources
             if not src.foreign
             for topic in src.topics
         }
+        # and every topic an agent reads: what other producers leave there is judged by offsets
+        return {**{t: g for t, g in readers.items() if g is not None}, **sent}
 
     # -- waiting ---------------------------------------------------------------------------------
     def workers_ready(self) -> tuple[int, list[str]]:

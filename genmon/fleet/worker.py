@@ -126,7 +126,10 @@ def _build_host(plan: dict[str, Any], datadir: str) -> Any:
         watching=False,
     )
     if plan.get("app_spec"):
-        host = Host(lambda: app, probe=probe, listening_rows=True, **common)
+        from genmon.host import feeding
+
+        feeds = [feeding.load(f) for f in plan.get("feeds") or ()] if plan.get("number", 1) == 1 else []
+        host = Host(lambda: app, probe=probe, listening_rows=True, feeds=feeds, **common)
         host.runs[0].not_imported = not_imported
         return host
     from genmon.demo import plan as demo_plan

@@ -61,6 +61,7 @@ class Host(Readout):
         listening_rows: bool = False,
         create_topics: bool = False,
         watching: bool = True,
+        feeds: Sequence[Any] = (),
     ) -> None:
         """``create_topics``: create the topics the apps' agents read, if missing, before they start
         (see :mod:`genmon.host.topics`): always for the embedded broker, on request for a user's."""
@@ -68,6 +69,8 @@ class Host(Readout):
         if not plans:
             raise ValueError("Host needs at least one app factory")
         self.probe = probe or Probe()
+        self.feeds = tuple(feeds)
+        """``--feed``s (genmon.model.feed.Feed), produced into the first app once it runs."""
         self.listening_rows = listening_rows
         self._create_topics = create_topics
         self.watching = watching
@@ -134,6 +137,7 @@ class Host(Readout):
             error = next((run.crash_reason() for run in self.runs if run.crash_reason()), None)
             self.stop()
             raise HostError(error or "the Faust app did not start")
+        self._start_feeds()
         if not self.watching:
             return self  # a worker: its watcher (another process) samples, polls and judges
         self.offsets.start()
@@ -156,14 +160,26 @@ class Host(Readout):
         self.probe.uninstall()
         return [run.app_id for run in self.runs if run.alive()]
 
+    def _start_feeds(self) -> None:
+        """Each feed, on the first app's loop, once that app runs (its agents are subscribed)."""
+        run = self.runs[0]
+        if not self.feeds or not run.running:
+            return
+        from genmon.host import feeding
+
+        loop = run.loop
+        assert loop is not None
+        for feed in self.feeds:
+            run.post(lambda feed=feed: loop.create_task(feeding.run(run.app, feed, run.label)))
+
     def _topics_to_watch(self) -> dict[str, str | None]:
         """Every topic a source sent to, with the group of the app whose agents read it."""
         readers = {topic: run.app_id for run in self.runs for topic in run.readers}
         if len(self.runs) == 1:  # a topic read by a stream, not an agent (a group_by repartition)
             readers.update({topic: self.runs[0].app_id for topic in list(self.probe.consumed)})
-        return {
-            topic: readers.get(topic) for src in list(self.probe.sources.values()) for topic in src.topics
-        }
+        sources = list(self.probe.sources.values())
+        sent = {topic: readers.get(topic) for src in sources for topic in src.topics}
+        return {**readers, **sent}  # every topic an agent reads too: others' records, by offsets
 
     async def _before_start(self, label: str, app: Any) -> None:
         """Just before an app starts: its generators obey the switches, its topics exist."""

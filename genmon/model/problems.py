@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from genmon.model.feed import is_feed
 from genmon.model.hops import FROM, origins_text
 from genmon.model.snapshot import PipelineSnapshot, Snapshot
 from genmon.model.vocabulary import Cause, Problem, VerdictState
@@ -29,16 +30,17 @@ def problems(snapshot: Snapshot, fail_on: Iterable[Problem], declared_sinks: Ite
     for pipe in snapshot.pipelines:
         v = pipe.verdict
         damaged = pipe.damaged
+        word = "lines" if is_feed(pipe.name) else "ids"  # a feed's ids are its file's line numbers
         if Problem.CRASH in kinds and v.state == VerdictState.CRASHED:
             found.append(f"{pipe.name}: {v.text}")
         if Problem.CRASH in kinds and Cause.CRASHED in damaged:
             who = v.error if v.cause == Cause.CRASHED and v.error else "the agent raised"
             found.append(
-                f"{pipe.name}: {who} on ids {damaged[Cause.CRASHED].text()}" + _from(pipe, Cause.CRASHED)
+                f"{pipe.name}: {who} on {word} {damaged[Cause.CRASHED].text()}" + _from(pipe, Cause.CRASHED)
             )
         if Problem.DECODE in kinds and Cause.DECODE_FAILED in damaged:
             found.append(
-                f"{pipe.name}: ids {damaged[Cause.DECODE_FAILED].text()} could not be decoded"
+                f"{pipe.name}: {word} {damaged[Cause.DECODE_FAILED].text()} could not be decoded"
                 + _from(pipe, Cause.DECODE_FAILED)
             )
         for loss in pipe.downstream:  # its values that died at a later hop, in its own ids
@@ -54,20 +56,20 @@ def problems(snapshot: Snapshot, fail_on: Iterable[Problem], declared_sinks: Ite
                 there = (
                     f"{loss.ids.count} {'stuck' if stuck else 'lost'} downstream at {loss.row} ({loss.why})"
                 )
-                found.append(f"{pipe.name}: {there}, ids {loss.ids.text()}")
+                found.append(f"{pipe.name}: {there}, {word} {loss.ids.text()}")
         own, _, _ = v.text.partition(FROM)  # a hop's origins go after its own ids
         lost = v.state == VerdictState.LOST and v.cause not in (Cause.CRASHED, Cause.DECODE_FAILED)
         whole = False  # the row's own line, which carries the rest of its shortfall in its text
         if Problem.LOSS in kinds and lost and v.lost_at:
             ids = (damaged.get(v.cause) if v.cause else None) or pipe.missing.get(v.lost_at)
             found.append(
-                f"{pipe.name}: {own}" + (f", ids {ids.text()}" if ids else "") + _from(pipe, v.cause)
+                f"{pipe.name}: {own}" + (f", {word} {ids.text()}" if ids else "") + _from(pipe, v.cause)
             )
             whole = True
         if Problem.STUCK in kinds and v.state == VerdictState.STUCK and v.lost_at:
             ids = pipe.missing.get(v.lost_at)
             found.append(
-                f"{pipe.name}: {own}" + (f", ids {ids.text()}" if ids else "") + _from(pipe, v.cause)
+                f"{pipe.name}: {own}" + (f", {word} {ids.text()}" if ids else "") + _from(pipe, v.cause)
             )
             whole = True
         rest = v.also

@@ -11,19 +11,25 @@ from genmon.model.snapshot import (
     Counts,
     LoopStalls,
     PipelineSnapshot,
+    TopicOffsets,
     Verdict,
+    wall_clock,
 )
-from genmon.model.state import Reading
+from genmon.model.state import AppReading, Reading
 from genmon.model.vocabulary import (
     REPLIES,
+    AppState,
+    Cause,
     RowKind,
+    Stage,
     VerdictState,
 )
 
 
 def listening_rows(pipes: tuple[PipelineSnapshot, ...], reading: Reading) -> tuple[PipelineSnapshot, ...]:
     """A row per topic an agent reads that no followed source sends to: what it receives
-    comes from code genmon does not see (another service), or nothing does."""
+    comes from code genmon does not see (another service), or nothing does. Its values have no
+    ids: they are accounted by Kafka's offsets (:func:`outside_verdict`)."""
     sent_to = {topic for pipe in pipes for topic in pipe.topics}
     rows = []
     for app in reading.apps:
@@ -33,7 +39,6 @@ def listening_rows(pipes: tuple[PipelineSnapshot, ...], reading: Reading) -> tup
             inbound = reading.inbound.get(topic)
             received = inbound.received if inbound else 0
             processed = min(inbound.processed.values()) if inbound and inbound.processed else 0
-            text = f"{received} from untracked senders" if received else "nothing sends here"
             rows.append(
                 PipelineSnapshot(
                     name=topic,
@@ -41,7 +46,7 @@ def listening_rows(pipes: tuple[PipelineSnapshot, ...], reading: Reading) -> tup
                     kind=RowKind.TOPIC,
                     on=False,
                     counts=Counts(0, 0, 0, received, processed),
-                    verdict=Verdict(VerdictState.IDLE, text),
+                    verdict=outside_verdict(topic, received, app, reading),
                     app_id=app.app_id,
                     topics=(topic,),
                     agents=agents,
@@ -49,6 +54,58 @@ def listening_rows(pipes: tuple[PipelineSnapshot, ...], reading: Reading) -> tup
                 )
             )
     return tuple(rows)
+
+
+def outside_verdict(topic: str, received: int, app: AppReading, reading: Reading) -> Verdict:
+    """A topic row's verdict from broker truth: records other producers left on ``topic`` that the
+    app's group has not committed (its lag) are **stuck** when the topic is assigned to no consumer
+    of the app (created after the group subscribed: the fix is to create it first) or when an agent
+    that reads it crashed, and **in flight** otherwise; counts without ids."""
+    offsets = reading.offsets.get(topic)
+    waiting = _waiting(offsets)
+    running = app.state == AppState.RUNNING
+    if running and waiting and app.assigned is not None and topic not in app.assigned:
+        why = (
+            f"{topic} is assigned to no consumer of {app.app_id}: records from another producer landed "
+            "after the group subscribed; create topics before the app starts (--create-topics)"
+        )
+        return Verdict(
+            VerdictState.STUCK,
+            f"stuck at received: {waiting:,} ({why})",
+            Stage.RECEIVED,
+            in_flight=waiting,
+            cause=Cause.UNASSIGNED,
+            error=why,
+            proof=Cause.UNASSIGNED.proof,
+        )
+    dead = next((crash for agent in app.readers.get(topic, ()) if (crash := app.crashes.get(agent))), None)
+    if running and waiting and dead is not None:
+        note, at = dead
+        why = f"{note} at {wall_clock(at)}; lag {waiting:,} on {topic}"
+        return Verdict(
+            VerdictState.STUCK,
+            f"stuck at received: {waiting:,} ({why})",
+            Stage.RECEIVED,
+            in_flight=waiting,
+            cause=Cause.AGENT_DEAD,
+            error=why,
+            proof=Cause.AGENT_DEAD.proof,
+        )
+    if waiting:
+        text = f"{received:,} from untracked senders · {waiting:,} waiting on the broker"
+        return Verdict(VerdictState.IN_FLIGHT, text, in_flight=waiting)
+    if received:
+        return Verdict(VerdictState.OK, f"{received:,} from untracked senders")
+    return Verdict(VerdictState.IDLE, "nothing sends here")
+
+
+def _waiting(offsets: TopicOffsets | None) -> int:
+    """Records on the topic the group has not committed (no commit at all: every record)."""
+    if offsets is None:
+        return 0
+    if offsets.committed is None:
+        return offsets.on_topic
+    return offsets.lag or 0
 
 
 def flow_order(pipes: tuple[PipelineSnapshot, ...]) -> tuple[PipelineSnapshot, ...]:

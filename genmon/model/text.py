@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from genmon.model.feed import is_feed
 from genmon.model.snapshot import PipelineSnapshot, Snapshot
 from genmon.model.vocabulary import CHANNEL, RowKind, Stage, WorkerState
 
@@ -79,7 +80,8 @@ def flow(pipe: PipelineSnapshot, full: bool = False) -> str:
     cut = _same if full else middle_cut
     if pipe.kind == RowKind.TOPIC:
         return f"? → {cut(pipe.topics[0])} → {', '.join(map(cut, pipe.agents)) or '…'}"
-    gen = cut(pipe.name if pipe.kind == RowKind.SENDER else short_name(pipe.generator))
+    named = pipe.kind == RowKind.SENDER or is_feed(pipe.name)  # a feed: its file, not a function
+    gen = cut(pipe.name if named else short_name(pipe.generator))
     lost_at = pipe.verdict.lost_at
     if not pipe.topics:
         broken = lost_at is not None or (pipe.counts.yielded and pipe.counts.sent == 0 and not pipe.on)

@@ -451,6 +451,17 @@ def agent_topics(app: Any) -> dict[str, int]:
     return found
 
 
+def topic_object(app: Any, name: str) -> Any:
+    """The ``faust.Topic`` an agent of ``app`` reads ``name`` through (``agent.channel``, its
+    ``topics``), so a value produced with it goes through the app's own key and value types and
+    serializers; else a plain ``app.topic(name)``."""
+    for agent in app.agents.values():
+        channel = getattr(agent, "channel", None)
+        if name in (getattr(channel, "topics", ()) or ()):
+            return channel
+    return app.topic(name)
+
+
 def assigned_topics(app: Any) -> frozenset[str]:
     """Topics with at least one partition assigned to the app's consumer (``Consumer.assignment()``;
     call it on the app's loop: the set changes during a rebalance)."""

@@ -82,6 +82,17 @@ def track(fn: Any = None, *, name: str | None = None) -> Any:
     return wrapper
 
 
+def track_feed(fn: Callable[..., Any], name: str, code: str) -> Callable[..., AsyncIterator[Any]]:
+    """An async generator function of a feed's lines, tracked as ``name`` with ``code`` (the feed
+    file, for CI annotations): its values' ids are 1, 2, … — the lines' numbers."""
+    declared[name] = (name, RowKind.ASYNC)
+    where[name] = code
+    probe = runtime.active_probe()
+    if probe is not None:
+        probe.declare(name, name, RowKind.ASYNC, code)
+    return _async_wrapper(fn, name)
+
+
 def _source(label: str) -> Any:
     """The probe's source for ``label`` (declared on first use), None without a probe. Called per
     value, in the app's hot path: one module attribute and one dict look-up when it exists."""

@@ -11,7 +11,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Static
 
-from genmon.model import STAGES, PipelineSnapshot, Refused, Snapshot, Stage, flow
+from genmon.model import STAGES, PipelineSnapshot, Refused, RowKind, Snapshot, Stage, flow
 from genmon.model.path import ValuePath
 from genmon.tui.detail_panel import Explanation, RateHistory, Rates
 
@@ -56,7 +56,13 @@ def facts(pipe: PipelineSnapshot) -> Text:
     lat = pipe.latency_ms
     text = Text()
     text.append("latency yield → processed: ", style="bold")
-    if lat:
+    if pipe.kind == RowKind.TOPIC:
+        text.append(
+            f"not measured: values from senders genmon does not follow carry no yield time "
+            f"({pipe.counts.processed:,} processed)",
+            style="dim",
+        )
+    elif lat:
         text.append(
             f"p50 {lat['p50']:.1f} ms · p95 {lat['p95']:.1f} ms · p99 {lat['p99']:.1f} ms · "
             f"max {lat['max']:.1f} ms ({int(lat['count']):,} values)"

@@ -234,7 +234,8 @@ def test_an_app_that_prints_never_spoils_json_and_its_prints_reach_the_log(
     snap = json.loads(done.stdout)  # exactly one JSON document: nothing the app printed
     assert snap["pipelines"][0]["counts"]["processed"] == 10
     assert "hello" not in done.stdout
-    assert done.stderr == f"genmon: log kept: {snap['log']}\n"
+    announced = f"genmon: the app runs on the embedded broker at {snap['broker']['url']}\n"
+    assert done.stderr == f"{announced}genmon: log kept: {snap['log']}\n"
     try:
         output = Path(snap["log"]).with_suffix(".w1.out").read_text()  # the worker's stdout and stderr
         assert "hello from the app" in output and "got 9" in output

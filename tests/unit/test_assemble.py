@@ -20,7 +20,7 @@ from genmon.model import (
     VerdictState,
     build,
 )
-from genmon.model.snapshot import WorkerStatus
+from genmon.model.snapshot import PipelineSnapshot, WorkerStatus
 
 BROKER = BrokerInfo("kafka://127.0.0.1:9092", embedded=True, up=True)
 
@@ -214,7 +214,7 @@ def test_rows_follow_the_flow_and_listening_topics_get_rows() -> None:
     )
     assert [p.name for p in snap.pipelines] == ["orders", "charge()", "refunds"]
     refunds = snap.pipeline("refunds")
-    assert refunds.kind == RowKind.TOPIC and refunds.verdict.state == VerdictState.IDLE
+    assert refunds.kind == RowKind.TOPIC and refunds.verdict.state == VerdictState.OK  # flowing, not idle
     assert refunds.verdict.text == "4 from untracked senders"
 
 
@@ -400,3 +400,46 @@ def test_values_behind_an_agent_a_decode_failure_stopped_are_stuck_beside_the_lo
         )
         shown = missing_text(snap.pipeline("orders")).plain  # the detail panel says which are which
         assert f"ids {judged}: 5, 10-30" in shown, shown
+
+
+def _outside(**kw) -> PipelineSnapshot:  # type: ignore[no-untyped-def]
+    """The ``refunds`` row of an app fed from outside: 10 records landed, the group committed 4."""
+    from genmon.model import TopicOffsets
+
+    offsets = {"refunds": TopicOffsets("refunds", 4, 10, group="shop", committed=kw.pop("committed", 4))}
+    shop = app(readers={"refunds": ("refund",)}, **kw)
+    snap, _ = build(
+        reading(
+            0.0,
+            apps=[shop],
+            listening_rows=True,
+            offsets=offsets,
+            inbound={"refunds": InboundState("refunds", 4)},
+        ),
+        Clocks(),
+    )
+    return snap.pipeline("refunds")
+
+
+def test_records_from_outside_on_a_topic_no_consumer_is_assigned_are_stuck_naming_the_fix() -> None:
+    row = _outside(assigned=frozenset())
+    assert row.verdict.state == VerdictState.STUCK and row.verdict.cause == Cause.UNASSIGNED
+    assert row.verdict.in_flight == 6
+    assert row.verdict.text.startswith("stuck at received: 6 (refunds is assigned to no consumer of shop")
+    assert "--create-topics" in row.verdict.text
+
+
+def test_records_from_outside_behind_a_crashed_agent_are_stuck() -> None:
+    row = _outside(
+        assigned=frozenset({"refunds"}), crashes={"refund": ("agent refund raised KeyError('x')", 1.0)}
+    )
+    assert row.verdict.state == VerdictState.STUCK and row.verdict.cause == Cause.AGENT_DEAD
+    assert "agent refund raised KeyError('x')" in row.verdict.text and "lag 6" in row.verdict.text
+
+
+def test_records_from_outside_the_group_has_not_reached_are_in_flight_never_lost() -> None:
+    row = _outside(assigned=frozenset({"refunds"}))
+    assert row.verdict.state == VerdictState.IN_FLIGHT and row.verdict.in_flight == 6
+    assert row.verdict.text == "4 from untracked senders · 6 waiting on the broker"
+    done = _outside(assigned=frozenset({"refunds"}), committed=10)
+    assert done.verdict.state == VerdictState.OK
