@@ -95,6 +95,8 @@ def graph_of(pipes: tuple[PipelineSnapshot, ...], readers: dict[str, set[str]] |
 
     for pipe in pipes:
         if pipe.kind == RowKind.TOPIC:
+            if drawn(pipe):
+                _outside(pipe, readers, node, mark, edges)
             continue
         source = _source_key(pipe, agents)
         hop = source.startswith("agent:")
@@ -166,6 +168,34 @@ def graph_of(pipes: tuple[PipelineSnapshot, ...], readers: dict[str, set[str]] |
     return Graph(out, tuple(dict.fromkeys(edges)))
 
 
+def drawn(pipe: PipelineSnapshot) -> bool:
+    """Whether a row is on the picture: every source's; a topic's once values from outside reach it
+    (or wait for it): one that nothing sends to says nothing about the flow."""
+    return pipe.kind != RowKind.TOPIC or pipe.verdict.state != VerdictState.IDLE
+
+
+def _outside(pipe: PipelineSnapshot, readers: dict[str, set[str]] | None, node, mark, edges) -> None:  # type: ignore[no-untyped-def]
+    """A topic fed by producers genmon does not follow: ``other producers → topic → agents``, the
+    topic marked where its records wait (stuck)."""
+    (topic,) = pipe.topics
+    source, key = f"outside:{topic}", f"topic:{topic}"
+    node(source, "other producers", "source", pipe.name)
+    node(key, topic, "topic", pipe.name)
+    verdict = pipe.verdict
+    stuck = verdict.state == VerdictState.STUCK
+    edges.append(Edge(source, key, f"{pipe.counts.received + verdict.in_flight:,} landed", False))
+    if stuck:
+        mark(key, "stuck", verdict.text)
+    known = readers.get(topic) if readers else None
+    for agent in pipe.agents:
+        if known is not None and agent not in known:
+            continue
+        akey = _agent_key(agent)
+        node(akey, agent, "agent", pipe.name)
+        done = pipe.processed_by.get(agent, 0)
+        edges.append(Edge(key, akey, f"{done:,} processed", stuck, verdict.text if stuck else ""))
+
+
 def _shares(pipe: PipelineSnapshot, readers: dict[str, set[str]] | None) -> dict[str, int]:
     """A row that sends to several topics: how many of its values each took — what that topic's
     readers finished, and for the one topic nobody reads, the rest of what was acked (the snapshot
@@ -210,7 +240,7 @@ def folded(pipes: tuple[PipelineSnapshot, ...], limit: int) -> tuple[tuple[Pipel
     seen: set[str] = set()
     ranked = sorted(pipes, key=lambda p: not p.verdict.state.problem)  # stable: flow order within
     for pipe in ranked:
-        if pipe.kind == RowKind.TOPIC:
+        if not drawn(pipe):
             continue
         keys = {pipe.name, *(f"topic:{t}" for t in pipe.topics), *(f"agent:{a}" for a in pipe.agents)}
         if shown and len(seen | keys) > limit:
@@ -218,7 +248,7 @@ def folded(pipes: tuple[PipelineSnapshot, ...], limit: int) -> tuple[tuple[Pipel
         shown.append(pipe)
         seen |= keys
     kept = {p.name for p in shown}
-    return tuple(shown), sum(1 for p in pipes if p.kind != RowKind.TOPIC and p.name not in kept)
+    return tuple(shown), sum(1 for p in pipes if drawn(p) and p.name not in kept)
 
 
 def layers(graph: Graph) -> dict[str, int]:
