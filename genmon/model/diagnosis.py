@@ -47,6 +47,40 @@ class Diagnosis:
         return {"why": self.why, "fix": self.fix}
 
 
+def _outside(pipe: PipelineSnapshot) -> Diagnosis:
+    """A topic fed by code genmon does not follow: counted by offsets, stuck when it cannot arrive."""
+    c, v = pipe.counts, pipe.verdict
+    agents = ", ".join(pipe.agents) or "an agent"
+    topic = pipe.topics[0]
+    follow = f"To follow values by id, feed it: genmon check -A … --feed {topic}=values.jsonl."
+    if v.state == VerdictState.STUCK and v.cause == Cause.UNASSIGNED:
+        return Diagnosis(
+            f"{agents} reads {topic}, but the app's consumer was assigned no partition of it: the topic "
+            f"did not exist when the group subscribed (Faust logs 'Ignoring missing topic'), and another "
+            f"producer created it with its first records. {v.in_flight:,} records wait there until the "
+            "consumer's next metadata refresh (5 minutes by default), or a restart.",
+            "# create the app's topics before it starts (an admin, or genmon's --create-topics);\n"
+            "# or have Faust create them: app.topic(..., partitions=N) and await topic.maybe_declare()",
+        )
+    if v.state == VerdictState.STUCK:
+        return Diagnosis(
+            f"{agents} reads {topic} and stopped: {v.error or v.text}. {v.in_flight:,} records from other "
+            "producers wait on the broker.",
+            "# fix what made the agent stop, then restart the app: the records are still there",
+        )
+    if c.received or v.in_flight:
+        waiting = f"; {v.in_flight:,} more wait on the broker" if v.in_flight else ""
+        return Diagnosis(
+            f"{agents} reads {topic}; it received {c.received:,} values from code genmon does not follow "
+            f"(another service, or a producer outside this app){waiting}. They have no ids: genmon counts "
+            f"them with Kafka's offsets. {follow}"
+        )
+    return Diagnosis(
+        f"{agents} reads {topic}; nothing sends to it. Wrap a generator that feeds it with @genmon.track, "
+        f"or feed it: --feed {topic}=values.jsonl."
+    )
+
+
 def _ids(ids: MissingIds | None) -> str:
     return f"ids {ids.text()}" if ids else ""
 
@@ -65,17 +99,7 @@ def diagnose(
     """
     c, v = pipe.counts, pipe.verdict
     if pipe.kind == RowKind.TOPIC:
-        agents = ", ".join(pipe.agents) or "an agent"
-        source = (
-            f"it received {c.received} values from code genmon does not follow (another service, or "
-            "a producer outside this app)"
-            if c.received
-            else "nothing sends to it"
-        )
-        return Diagnosis(
-            f"{agents} reads {pipe.topics[0]}; {source}. Wrap a generator that feeds it with "
-            "@genmon.track to follow its values."
-        )
+        return _outside(pipe)
     gen = short_name(pipe.generator)
     topic = pipe.topics[0] if pipe.topics else "the topic"
     damaged = pipe.damaged
