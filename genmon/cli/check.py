@@ -140,9 +140,9 @@ def check(
     for path in dict.fromkeys(p for p in (summary_path, os.environ.get("GITHUB_STEP_SUMMARY")) if p):
         write_summary(path, snapshot, found)
     print_report(snapshot, json_output)
-    if github_actions() and not json_output:  # workflow commands are read from the output
+    if github_actions():  # workflow commands are read from the output; with --json, stdout is the JSON's
         for line in github_annotations(found, snapshot):
-            click.echo(line)
+            click.echo(line, err=json_output)
     if not json_output:
         click.echo(
             f"genmon check: {plural(len(found), 'problem')}" + "".join(f"\n  - {line}" for line in found)

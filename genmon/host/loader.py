@@ -56,7 +56,13 @@ def load_app(spec: str, cwd: str | None = None) -> LoadedApp:
     except BaseException as exc:  # the user's module raised while it was imported
         # KeyboardInterrupt included: the worker that imports handles SIGINT itself, so one raised
         # here is the module's own doing, not the user's Ctrl+C
-        raise AppLoadError(f"importing {module_name!r} raised {one_line(exc)}") from None
+        hint = ""
+        if isinstance(exc, SystemExit):  # app.main() (or sys.exit) at import: Faust's own CLI ran
+            hint = (
+                "; does the module call app.main() when imported? guard it with "
+                "if __name__ == '__main__': app.main()"
+            )
+        raise AppLoadError(f"importing {module_name!r} raised {one_line(exc)}{hint}") from None
 
     app: Any  # a faust.App, whose stubs type ``conf.autodiscover`` as a method
     if attribute:
@@ -75,6 +81,9 @@ def load_app(spec: str, cwd: str | None = None) -> LoadedApp:
             raise AppLoadError(
                 f"no faust.App in module {module_name!r}; name it with -A {module_name}:ATTRIBUTE"
             )
+        named = getattr(module, "app", None)
+        if len(apps) > 1 and isinstance(named, faust.App):
+            apps = {id(named): ["app"]}  # as faust -A takes it: Faust's find_app reads ``app`` first
         if len(apps) > 1:
             names = ", ".join(sorted(names[0] for names in apps.values()))
             raise AppLoadError(

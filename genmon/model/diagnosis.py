@@ -317,9 +317,9 @@ def diagnose(
         )
     if pipe.sinks and v.state != VerdictState.LOST:
         return Diagnosis(
-            f"{c.acked} values left the app by {', '.join(pipe.sinks)}, which no agent of the apps genmon "
-            "sees reads: an output topic (another service reads it). genmon follows them until the "
-            "broker acked them; received and processed do not apply. `genmon check --sink TOPIC` "
+            f"{plural(c.acked, 'value')} left the app by {', '.join(pipe.sinks)}, which no agent of the "
+            "apps genmon sees reads: an output topic (another service reads it). genmon follows them "
+            "until the broker acked them; received and processed do not apply. `genmon check --sink TOPIC` "
             "declares it; `--fail-on unread` fails on undeclared ones.",
         )
     if v.state == VerdictState.IN_FLIGHT and REPLIES_WAIT in v.text:
@@ -352,7 +352,8 @@ def diagnose(
         )
     if pipe.kind == RowKind.SENDER:
         return Diagnosis(
-            f"{pipe.generator} sends to {topic} but is not a tracked generator: each send is followed as a "
+            f"{pipe.generator} sends to {' and '.join(pipe.topics) or topic} but is not a tracked generator: "
+            "each send is followed as a "
             f"value ({c.sent} so far, {c.processed} processed). It cannot be switched off from genmon."
         )
     if c.yielded == 0:

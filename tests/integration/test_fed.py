@@ -215,3 +215,32 @@ def _group_has_members(broker: BrokerProcess, group: str, within: float) -> bool
             pass
         time.sleep(0.5)
     return False
+
+
+@pytest.mark.brokers("embedded")
+def test_with_json_the_annotations_go_to_stderr(broker: BrokerProcess, app_id: str, tmp_path: Path) -> None:
+    """Under GitHub Actions with --json, stdout is the JSON document: the annotations go to stderr."""
+    done = subprocess.run(
+        [
+            *GENMON,
+            "check",
+            "-A",
+            "tests.apps.fedcrash",
+            *broker_args(broker),
+            "--duration",
+            "4",
+            "--json",
+            "--feed",
+            f"{app_id}-orders={orders_file(tmp_path)}",
+        ],
+        env={**env(app_id, f"{app_id}-orders"), "GITHUB_ACTIONS": "true"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 1, done.stderr
+    row = feed_row(done)  # stdout is JSON alone
+    assert row["damaged"]["crashed"]["ranges"] == [[n, n] for n in BAD]
+    annotated = [line for line in done.stderr.splitlines() if line.startswith("::error file=orders.jsonl")]
+    assert [line.split(",")[1] for line in annotated] == [f"line={n}" for n in BAD], done.stderr

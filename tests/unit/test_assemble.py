@@ -443,3 +443,31 @@ def test_records_from_outside_the_group_has_not_reached_are_in_flight_never_lost
     assert row.verdict.text == "4 from untracked senders · 6 waiting on the broker"
     done = _outside(assigned=frozenset({"refunds"}), committed=10)
     assert done.verdict.state == VerdictState.OK
+
+
+def test_a_fan_outs_why_names_every_topic_and_one_value_is_one_value() -> None:
+    from genmon.model import Counts, diagnose
+    from genmon.model.snapshot import Verdict
+
+    fanout = PipelineSnapshot(
+        name="echo()",
+        generator="echo",
+        kind=RowKind.SENDER,
+        on=True,
+        counts=Counts(4, 4, 4, 4, 4),
+        verdict=Verdict(VerdictState.OK, "ok"),
+        topics=("echo1", "echo2"),
+        agents=("a", "b"),
+    )
+    assert diagnose(fanout).why.startswith("echo sends to echo1 and echo2 but")
+    sink = PipelineSnapshot(
+        name="out",
+        generator="out",
+        kind=RowKind.ASYNC,
+        on=True,
+        counts=Counts(1, 1, 1, 0, 0),
+        verdict=Verdict(VerdictState.OK, "ok · to sink results"),
+        topics=("results",),
+        sinks=("results",),
+    )
+    assert diagnose(sink).why.startswith("1 value left the app by results")

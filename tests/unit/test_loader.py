@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,31 @@ def test_two_different_apps_are_still_ambiguous(tmp_path: Path) -> None:
     )
     with pytest.raises(AppLoadError, match=r"several faust.App in 'twoapps' \(a, b\)"):
         load_app("twoapps", cwd=str(tmp_path))
+
+
+def test_of_several_apps_the_one_named_app_is_taken_as_faust_does(tmp_path: Path) -> None:
+    """faust-streaming's examples/livecheck.py: ``app`` and ``livecheck = app.LiveCheck()`` (an App
+    too); ``faust -A livecheck`` takes ``app``, and so does genmon."""
+    (tmp_path / "livecheckish.py").write_text(
+        "import faust\n"
+        "app = faust.App('genmon-live', broker='kafka://127.0.0.1:9')\n"
+        "livecheck = faust.App('genmon-live-check', broker='kafka://127.0.0.1:9')\n"
+    )
+    assert load_app("livecheckish", cwd=str(tmp_path)).app.conf.id == "genmon-live"
+
+
+def test_a_module_that_runs_app_main_when_imported_is_told_how_to_guard_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "mainatimport.py").write_text(
+        "import faust\napp = faust.App('genmon-main', broker='kafka://127.0.0.1:9')\napp.main()\n"
+    )
+    monkeypatch.setattr(sys, "argv", ["mainatimport", "--no-such-option"])  # Faust's CLI refuses it
+    with pytest.raises(AppLoadError) as caught:
+        load_app("mainatimport", cwd=str(tmp_path))
+    said = str(caught.value)
+    assert said.startswith("importing 'mainatimport' raised SystemExit")
+    assert "guard it with if __name__ == '__main__': app.main()" in said
 
 
 def test_a_module_autodiscovery_cannot_import_is_named_and_the_rest_still_loads() -> None:
