@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from genmon.model.ids import MissingIds
 from genmon.model.snapshot import Counts, PipelineSnapshot
-from genmon.model.text import plural, short_name
+from genmon.model.text import ended, plural, short_name
 from genmon.model.vocabulary import REPLIES_WAIT, Cause, RowKind, Stage, VerdictState
 
 PUMP_FIX = """\
@@ -167,6 +167,15 @@ def diagnose(
             "stuck, not lost.",
             "# create the topics before the app starts (kafka-topics --create …), or let genmon:\n"
             "genmon -A your.app --create-topics   # genmon worker --create-topics in a fleet",
+        )
+    if v.cause == Cause.AGENT_DEAD and ended(v.error):
+        return Diagnosis(
+            f"acked {c.acked}, received {c.received}: {v.error}. The agent's function ended — a break or "
+            "return inside its async for — and Faust neither restarts it nor logs it: "
+            f"{_ids(pipe.missing.get(Stage.RECEIVED)) or 'the values'} wait on the broker — stuck, not "
+            "lost. They are read from the group's committed offset once the worker restarts.",
+            "async for value in stream:\n    if done_with(value):\n        continue   # not break: an "
+            "agent that returns never reads again\n    handle(value)",
         )
     if v.cause == Cause.AGENT_DEAD:
         return Diagnosis(

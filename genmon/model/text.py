@@ -34,6 +34,20 @@ WRAPPERS = ("MaxRestartsExceeded", "SystemExit")
 exiting): the error that made them is in their ``__cause__``/``__context__``."""
 
 
+ENDED = "returned"
+
+
+def ended_note(agent: str) -> str:
+    """``agent backfill returned``: what is recorded when an agent's function ends (a ``break`` or
+    ``return`` out of its stream loop) — the one place that says it, and :func:`ended` reads it."""
+    return f"agent {agent} {ENDED}"
+
+
+def ended(note: str | None) -> bool:
+    """Whether an agent's stop note is :func:`ended_note`'s (it returned, it did not raise)."""
+    return bool(note) and str(note).split(" at ", 1)[0].endswith(f" {ENDED}")
+
+
 def root_error(exc: BaseException) -> BaseException:
     """The error behind wrappers like mode's ``MaxRestartsExceeded`` (what a user can act on)."""
     seen = {id(exc)}

@@ -25,7 +25,7 @@ from typing import Any
 from pyroaring import BitMap
 
 from genmon.model import Cause, InboundState, RowKind, SourceState
-from genmon.model.text import one_line, root_error
+from genmon.model.text import ended_note, one_line, root_error
 from genmon.probe import touchpoints
 from genmon.probe.landing import Positions
 from genmon.probe.ledger import Ledger
@@ -147,6 +147,7 @@ class Probe:
         touchpoints.install(
             touchpoints.Hooks(
                 on_crash=self._crashed,
+                on_agent_end=self._ended,
                 on_decode_error=lambda message: self.record(
                     Cause.DECODE_FAILED, getattr(message, "headers", None)
                 ),
@@ -345,6 +346,12 @@ class Probe:
         self.agent_crashes.setdefault(owner, {})[name] = (note, time.time())
         for event in events:
             self.record(Cause.CRASHED, getattr(event, "headers", None), note, name)
+
+    def _ended(self, agent: Any) -> None:
+        """An agent's function returned: it reads nothing more, and what waits on its topic is stuck
+        behind it, as behind an agent that raised (the same record, another note)."""
+        name = str(getattr(agent, "name", "") or "?").rsplit(".", 1)[-1]
+        self.agent_crashes.setdefault(OWNER.get(), {})[name] = (ended_note(name), time.time())
 
     def _unawaited(self, captured: tuple[Source, int, int] | None, hop: tuple[Any, Any] | None) -> None:
         """A send was dropped unawaited: it belonged to the value current when it was created — or,

@@ -55,6 +55,9 @@ class Hooks:
     """An in-memory channel is about to deliver ``message``: returns a state for ``on_channel_put``."""
     on_channel_put: Callable[[Any], None] = lambda state: None
     """The channel's subscribers' queues took the message (a channel's "ack")."""
+    on_agent_end: Callable[[Any], None] = lambda agent: None
+    """An agent's function returned (``break`` or ``return`` out of its ``async for``) while the app
+    runs: Faust does not restart it and logs nothing; its topic is no longer read."""
     hop: Callable[[], Any] = lambda: None
     """Called when a ``Topic.send`` is created with nothing current: the hop that sends (an agent
     holding an event), kept with the coroutine for ``on_unawaited``; None outside an agent."""
@@ -79,6 +82,7 @@ def install(hooks: Hooks) -> None:
     if _saved:
         return
     _patch_agent_error()
+    _patch_agent_end()
     _patch_decode_error()
     _patch_topic_send()
     _patch_send_soon()
@@ -133,6 +137,29 @@ def _patch_agent_error() -> None:
         return await original(self, agent, exc)
 
     _replace(App, "_on_agent_error", on_agent_error)
+
+
+def _patch_agent_end() -> None:
+    """``faust.agents.agent.Agent._execute_actor(self, coro, aref)`` awaits the agent's coroutine
+    (its function, or ``_slurp`` of an agent that yields) and handles its exceptions; when the
+    coroutine simply returns, the actor is done for good: the supervisor restarts only crashed
+    actors. The coroutine is wrapped so that a return while the agent is not stopping is told."""
+    from faust.agents.agent import Agent
+
+    original = Agent._execute_actor
+
+    async def execute_actor(self: Any, coro: Any, aref: Any) -> None:
+        async def watched() -> Any:
+            result = await coro
+            hooks = _hooks
+            if hooks is not None and not self.should_stop:
+                with contextlib.suppress(Exception):
+                    hooks.on_agent_end(self)
+            return result
+
+        return await original(self, watched(), aref)
+
+    _replace(Agent, "_execute_actor", execute_actor)
 
 
 def _patch_decode_error() -> None:

@@ -38,6 +38,10 @@ def _app(name: str = "contract") -> faust.App:
 def test_patched_methods_have_the_signatures_genmon_wraps() -> None:
     assert _params(App._on_agent_error) == ["self", "agent", "exc"]
     assert inspect.iscoroutinefunction(App._on_agent_error)
+    from faust.agents.agent import Agent
+
+    assert _params(Agent._execute_actor) == ["self", "coro", "aref"]
+    assert inspect.iscoroutinefunction(Agent._execute_actor)
     assert _params(Channel.on_decode_error) == ["self", "exc", "message"]
     assert inspect.iscoroutinefunction(Channel.on_decode_error)
     assert inspect.iscoroutinefunction(Topic.send)
