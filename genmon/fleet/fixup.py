@@ -214,6 +214,7 @@ class Attached:
             positions=self.probe.positions.of(None),
             offset_reset=offset_reset(self.app),
             crashes=self.probe.crashes_of(None),
+            windows=self.probe.windows_of(None),
             declared=agent_topics(self.app) if state == AppState.RUNNING else {},
         )
         return worker_report(

@@ -142,6 +142,7 @@ class AppRun:
             offset_reset=offset_reset(self.app),
             not_imported=self.not_imported,
             crashes=self.probe.crashes_of(self.label),
+            windows=self.probe.windows_of(self.label),
             declared=self.declared,
         )
 

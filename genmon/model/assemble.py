@@ -296,6 +296,15 @@ def _unverifiable(verdict: Verdict, gone: str) -> Verdict:
     )
 
 
+def batch_window(src: SourceState, app: AppReading | None) -> float:
+    """The longest ``take(n, within=W)`` window of the agents that process this row's values."""
+    if app is None or not app.windows:
+        return 0.0
+    readers = [agent for topic in src.topics for agent in app.readers.get(topic, ())]  # before any finished
+    names = {agent.rsplit(".", 1)[-1] for agent in (*src.agents, *readers)}
+    return max((seconds for agent, seconds in app.windows.items() if agent in names), default=0.0)
+
+
 def _pipeline(
     src: SourceState,
     stages: _Stages,
@@ -329,6 +338,15 @@ def _pipeline(
             if verdict.state == VerdictState.IN_FLIGHT:
                 text = f"ok · {verdict.in_flight:,} {REPLIES_WAIT}"
                 verdict = replace(verdict, text=text)
+        batch = batch_window(src, app)
+        if verdict.lost_at == Stage.PROCESSED and verdict.cause is None and batch:
+            # an agent batching with take(n, within=W) holds values up to W by design: they are in
+            # flight until the window can have closed, whatever the settle timeout is
+            patient = replace(clocks, settle_seconds=clocks.settle_seconds + batch)
+            verdict = patient.verdict(src.name, judged, src.on, now, seen)
+            if verdict.state == VerdictState.IN_FLIGHT:
+                why = f"a take() batch holds values up to {batch:g} s"
+                verdict = replace(verdict, text=f"ok · {verdict.in_flight:,} in flight ({why})")
         verdict = stuck(verdict, src, app, reading, clocks) or verdict
         outage = broker_outage(verdict, clocks, src.name, reading)
         window = f"broker {outage.state} {outage.window()}" if outage is not None else ""

@@ -408,6 +408,11 @@ def _merge_apps(heard: list[Heard], now: float, broker_up: bool = True) -> tuple
                 offset_reset=next((a.offset_reset for _, a in pool), "earliest"),
                 not_imported=tuple(dict.fromkeys(line for _, a in runs for line in a.not_imported)),
                 crashes=crashes,
+                windows={
+                    agent: max(a.windows.get(agent, 0.0) for _, a in runs)
+                    for _, r in runs
+                    for agent in r.windows
+                },
                 declared={t: n for _, a in runs for t, n in a.declared.items()},
             )
         )

@@ -217,6 +217,9 @@ class AppReading:
     """topic -> the partitions the app declares for it (each topic an agent reads): a topic created
     by someone else (a first send, with the broker's default) may have another count."""
     crashes: Mapping[str, tuple[str, float]] = field(default_factory=dict)
+    windows: Mapping[str, float] = field(default_factory=dict)
+    """agent -> the longest ``stream.take(n, within=W)`` window it batches with: a value may wait W
+    seconds in its buffer by design, so its processed stage is not quiet before that."""
     """agent -> (what it raised, ``agent by_user raised RuntimeError('bad click 7')``; when, wall
     clock) for its latest crash: an agent that stopped reading after it is why values wait."""
 

@@ -359,6 +359,7 @@ def _app(app: AppReading) -> dict[str, Any]:
         "offset_reset": app.offset_reset,
         "not_imported": list(app.not_imported),
         "crashes": [[agent, note, at] for agent, (note, at) in app.crashes.items()],
+        "windows": dict(app.windows),
         "declared": dict(app.declared),
     }
 
@@ -399,6 +400,10 @@ def _app_from(d: Any) -> AppReading:
         offset_reset=text(d.get("offset_reset", "earliest"), "offset_reset"),
         not_imported=texts(d.get("not_imported", []), "not_imported"),
         crashes=crashes,
+        windows={
+            text(agent, "window agent"): number(seconds, "window")
+            for agent, seconds in mapping(d.get("windows", {}), "windows").items()
+        },
         declared={
             topic: integer(n, "declared partitions")
             for topic, n in mapping(d.get("declared", {}), "declared").items()

@@ -123,6 +123,8 @@ class Probe:
         """app run label -> the last agent crash seen in it (``agent count raised KeyError('x')``):
         named when the app itself then stops (mode's supervisor gives up, the worker exits)."""
         self.agent_crashes: dict[str | None, dict[str, tuple[str, float]]] = {}
+        self.agent_windows: dict[str | None, dict[str, float]] = {}
+        """owner -> agent -> the longest ``take()`` window it batches with (seconds)."""
         """app run -> agent -> (its latest crash's note, when on the wall clock): an agent that
         read nothing after its crash is why values wait on its topic."""
         self.soon: dict[int, tuple[Any, tuple[Source, int, int] | None]] = {}
@@ -148,6 +150,7 @@ class Probe:
             touchpoints.Hooks(
                 on_crash=self._crashed,
                 on_agent_end=self._ended,
+                on_window=self._window,
                 on_decode_error=lambda message: self.record(
                     Cause.DECODE_FAILED, getattr(message, "headers", None)
                 ),
@@ -346,6 +349,23 @@ class Probe:
         self.agent_crashes.setdefault(owner, {})[name] = (note, time.time())
         for event in events:
             self.record(Cause.CRASHED, getattr(event, "headers", None), note, name)
+
+    def _window(self, agent: Any, seconds: float) -> None:
+        """``agent`` batches with ``take(…, within=seconds)``: a value may wait that long in its buffer."""
+        if agent is None:
+            return
+        name = str(getattr(agent, "name", "") or "?").rsplit(".", 1)[-1]
+        windows = self.agent_windows.setdefault(OWNER.get(), {})
+        windows[name] = max(windows.get(name, 0.0), seconds)
+
+    def windows_of(self, label: str | None) -> dict[str, float]:
+        """agent -> the longest ``take()`` window it batches with (every run's, for ``None``)."""
+        runs = list(self.agent_windows.values()) if label is None else [self.agent_windows.get(label, {})]
+        found: dict[str, float] = {}
+        for windows in runs:
+            for agent, seconds in list(windows.items()):
+                found[agent] = max(found.get(agent, 0.0), seconds)
+        return found
 
     def _ended(self, agent: Any) -> None:
         """An agent's function returned: it reads nothing more, and what waits on its topic is stuck

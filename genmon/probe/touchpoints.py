@@ -55,6 +55,8 @@ class Hooks:
     """An in-memory channel is about to deliver ``message``: returns a state for ``on_channel_put``."""
     on_channel_put: Callable[[Any], None] = lambda state: None
     """The channel's subscribers' queues took the message (a channel's "ack")."""
+    on_window: Callable[[Any, float], None] = lambda agent, seconds: None
+    """An agent batches with ``take(n, within=W)``: its values wait up to W seconds by design."""
     on_agent_end: Callable[[Any], None] = lambda agent: None
     """An agent's function returned (``break`` or ``return`` out of its ``async for``) while the app
     runs: Faust does not restart it and logs nothing; its topic is no longer read."""
@@ -331,6 +333,14 @@ def _patch_take() -> None:
 def _noting_batches(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     async def take(self: Any, *args: Any, **kwargs: Any) -> Any:
+        hooks = _hooks
+        within = kwargs.get("within", args[1] if len(args) > 1 else None)
+        if hooks is not None and within is not None:
+            with contextlib.suppress(Exception):
+                from faust.agents.agent import current_agent
+                from mode.utils.times import want_seconds
+
+                hooks.on_window(current_agent(), float(want_seconds(within)))
         batches = original(self, *args, **kwargs)
         try:
             async for batch in batches:

@@ -471,3 +471,23 @@ def test_a_fan_outs_why_names_every_topic_and_one_value_is_one_value() -> None:
         sinks=("results",),
     )
     assert diagnose(sink).why.startswith("1 value left the app by results")
+
+
+def test_values_in_a_take_batch_are_in_flight_until_its_window_can_have_closed() -> None:
+    """An agent batching with take(100, within=10): values received and not yet processed are in
+    flight for the settle timeout plus the window (a trickle's batch is done only when it closes),
+    then judged as usual."""
+    received = replace(orders(10), processed={("orders", "charge"): ids((1, 3))})  # 4-10 in the batch
+    batching = app(readers={"orders": ("charge",)}, windows={"charge": 10.0})
+    clocks = Clocks(settle_seconds=5.0)
+    for t in range(0, 15):  # quiet for 5 s (the settle timeout) and more: still in flight
+        snap, clocks = build(reading(float(t), received, apps=[batching]), clocks)
+        verdict = snap.pipelines[0].verdict
+        assert verdict.state == VerdictState.IN_FLIGHT, (t, verdict)
+    assert verdict.text == "ok · 7 in flight (a take() batch holds values up to 10 s)"
+    snap, clocks = build(reading(15.0, received, apps=[batching]), clocks)
+    assert snap.pipelines[0].verdict.state == VerdictState.LOST  # the window is over: quiet as ever
+    plain = app(readers={"orders": ("charge",)})  # no window: lost after the settle timeout
+    snap, clocks = build(reading(0.0, received, apps=[plain]), Clocks(settle_seconds=5.0))
+    snap, clocks = build(reading(6.0, received, apps=[plain]), clocks)
+    assert snap.pipelines[0].verdict.state == VerdictState.LOST
