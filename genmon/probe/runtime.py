@@ -369,9 +369,12 @@ class Probe:
 
     def _ended(self, agent: Any) -> None:
         """An agent's function returned: it reads nothing more, and what waits on its topic is stuck
-        behind it, as behind an agent that raised (the same record, another note)."""
+        behind it, as behind an agent that raised (the same record, another note). An agent that
+        raised before keeps its raise: Faust's restart of it can end at once, and the raise is why."""
         name = str(getattr(agent, "name", "") or "?").rsplit(".", 1)[-1]
-        self.agent_crashes.setdefault(OWNER.get(), {})[name] = (ended_note(name), time.time())
+        crashes = self.agent_crashes.setdefault(OWNER.get(), {})
+        if name not in crashes:
+            crashes[name] = (ended_note(name), time.time())
 
     def _unawaited(self, captured: tuple[Source, int, int] | None, hop: tuple[Any, Any] | None) -> None:
         """A send was dropped unawaited: it belonged to the value current when it was created — or,

@@ -23,6 +23,7 @@ def test_a_hung_stop_is_abandoned_named_and_exits_5(tmp_path: Path) -> None:
     took = time.monotonic() - started
     assert done.returncode == Exit.HUNG, done.stderr[-2000:]
     lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines.pop(0).startswith("genmon: the app runs on the embedded broker at kafka://127.0.0.1:")
     assert lines[0] == (
         "genmon: genmon-test-hangs did not stop within 5s (Faust's stop hung: an agent or task that never "
         "lets go); abandoned"

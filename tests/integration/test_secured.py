@@ -221,7 +221,11 @@ class SecuredFleet:
         self.broker, self.app_id, self.folder = broker, app_id, folder
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self, user: str = "alice", values: int = 100_000, **env: str) -> subprocess.Popen[bytes]:
+    def start(
+        self, user: str = "alice", values: int = 100_000, genmon_x: bool = False, **env: str
+    ) -> subprocess.Popen[bytes]:
+        """A ``faust worker`` with ``GENMON_BROKER=app``; ``genmon_x``: ``genmon worker --report-to URL
+        -X …`` instead (genmon's clients take the -X settings, passed in the environment)."""
         number = len(self.procs) + 1
         environ = app_env(
             self.broker,
@@ -232,19 +236,21 @@ class SecuredFleet:
             SECURED_DATADIR=str(self.folder),
             **env,
         )
+        command = [sys.executable, "-m", "faust", "-A", "tests.apps.secured", "worker"]
+        if genmon_x:
+            environ.pop("GENMON_BROKER")
+            command = [
+                *GENMON,
+                "worker",
+                "-A",
+                "tests.apps.secured",
+                "--report-to",
+                self.broker.url,
+                *self.broker.x_args(user),
+            ]
         with open(self.folder / f"w{number}.log", "ab") as log:
             proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "faust",
-                    "-A",
-                    "tests.apps.secured",
-                    "worker",
-                    "--without-web",
-                    "-l",
-                    "info",
-                ],
+                [*command, "--without-web", "-l", "info"],
                 cwd=ROOT,
                 env=environ,
                 stdout=log,
@@ -304,7 +310,7 @@ def test_a_fleet_is_watched_scraped_and_switched_with_x(
     broker: SecureKafkaBroker, fleet: SecuredFleet, app_id: str, tmp_path: Path
 ) -> None:
     fleet.start()
-    fleet.start()
+    fleet.start(genmon_x=True)  # genmon worker -X: genmon's clients take -X, not the app's settings
     deadline = time.monotonic() + 90
     while True:  # two workers joining one group: a rebalance or two before values flow
         snapshot, _ = watch_json(broker, app_id, "--duration", "3")
