@@ -125,15 +125,18 @@ class KafkaBroker(BrokerProcess):
         self.version = kafka_version()
 
     def prepare(self, workdir: Path, port: int) -> None:
-        java = _need("java", "Java 17 or newer runs the broker")
-        self._java = java
-        self._classpath = f"{resolve_jars()}/*"
         config = workdir / "server.properties"
         config.write_text(SERVER_PROPERTIES.format(port=port, controller=free_port(), data=workdir / "data"))
+        self.format(config)
+
+    def format(self, config: Path, *extra: str) -> None:
+        """Format the KRaft storage ``config`` names (``extra``: e.g. ``--add-scram`` users)."""
+        self._java = _need("java", "Java 17 or newer runs the broker")
+        self._classpath = f"{resolve_jars()}/*"
         cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         formatted = subprocess.run(
             [
-                java,
+                self._java,
                 HEAP,
                 "-cp",
                 self._classpath,
@@ -143,6 +146,7 @@ class KafkaBroker(BrokerProcess):
                 f"--cluster-id={cluster}",  # an id may start with "-": never a separate argument
                 "-c",
                 str(config),
+                *extra,
             ],
             capture_output=True,
             text=True,

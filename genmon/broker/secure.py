@@ -20,12 +20,11 @@ import asyncio
 import datetime
 import ipaddress
 import secrets
-import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
 from genmon.broker.address import BrokerAddress, BrokerError, unreachable_because
-from genmon.broker.kafka import HEAP, KafkaBroker, _answers
+from genmon.broker.kafka import KafkaBroker, _answers
 from genmon.broker.process import free_port
 from genmon.broker.security import Security
 
@@ -161,41 +160,8 @@ class SecureKafkaBroker(KafkaBroker):
             for user, password in self.passwords.items()
             for arg in ("--add-scram", f"{SCRAM}=[name={user},password={password}]")
         ]
-        self._format(workdir, scram)
+        self.format(workdir / "server.properties", *scram)
         self.address = BrokerAddress("127.0.0.1", port, security=self.security())
-
-    def _format(self, workdir: Path, extra: list[str]) -> None:
-        import base64
-        import uuid
-
-        from genmon.broker.kafka import _need, resolve_jars
-
-        self._java = _need("java", "Java 17 or newer runs the broker")
-        self._classpath = f"{resolve_jars()}/*"
-        cluster = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
-        formatted = subprocess.run(
-            [
-                self._java,
-                HEAP,
-                "-cp",
-                self._classpath,
-                "kafka.tools.StorageTool",
-                "format",
-                "--standalone",
-                f"--cluster-id={cluster}",
-                "-c",
-                str(workdir / "server.properties"),
-                *extra,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if formatted.returncode != 0:
-            last = (formatted.stdout + formatted.stderr).strip().splitlines()
-            raise BrokerError(
-                f"formatting Kafka's storage failed: {last[-1] if last else formatted.returncode}"
-            )
 
     def start(self) -> SecureKafkaBroker:
         super().start()

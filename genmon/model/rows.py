@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from genmon.model.silent import stuck_at_received
 from genmon.model.snapshot import (
     Counts,
     LoopStalls,
@@ -21,7 +22,6 @@ from genmon.model.vocabulary import (
     AppState,
     Cause,
     RowKind,
-    Stage,
     VerdictState,
 )
 
@@ -69,28 +69,12 @@ def outside_verdict(topic: str, received: int, app: AppReading, reading: Reading
             f"{topic} is assigned to no consumer of {app.app_id}: records from another producer landed "
             "after the group subscribed; create topics before the app starts (--create-topics)"
         )
-        return Verdict(
-            VerdictState.STUCK,
-            f"stuck at received: {waiting:,} ({why})",
-            Stage.RECEIVED,
-            in_flight=waiting,
-            cause=Cause.UNASSIGNED,
-            error=why,
-            proof=Cause.UNASSIGNED.proof,
-        )
+        return stuck_at_received(waiting, Cause.UNASSIGNED, why)
     dead = next((crash for agent in app.readers.get(topic, ()) if (crash := app.crashes.get(agent))), None)
     if running and waiting and dead is not None:
         note, at = dead
         why = f"{note} at {wall_clock(at)}; lag {waiting:,} on {topic}"
-        return Verdict(
-            VerdictState.STUCK,
-            f"stuck at received: {waiting:,} ({why})",
-            Stage.RECEIVED,
-            in_flight=waiting,
-            cause=Cause.AGENT_DEAD,
-            error=why,
-            proof=Cause.AGENT_DEAD.proof,
-        )
+        return stuck_at_received(waiting, Cause.AGENT_DEAD, why)
     if waiting:
         text = f"{received:,} from untracked senders · {waiting:,} waiting on the broker"
         return Verdict(VerdictState.IN_FLIGHT, text, in_flight=waiting)

@@ -46,7 +46,7 @@ def stuck(
         why = f"{unassigned[0]} is assigned to no consumer of {app.app_id}"
         if (other := mismatch(unassigned[0], app, reading)) is not None:
             why += f"; {other}"
-        return _stuck_at_received(count, Cause.UNASSIGNED, why)
+        return stuck_at_received(count, Cause.UNASSIGNED, why)
     clock = clocks.rows.get(src.name)
     if clock is None or not app.crashes or not reading.wall:
         return None
@@ -61,11 +61,11 @@ def stuck(
             offsets = reading.offsets.get(topic)
             lag = f"; lag {offsets.lag}" if offsets is not None and offsets.lag else ""
             why = f"{note} at {wall_clock(at)}; nothing read from {topic} since{lag}"
-            return _stuck_at_received(count, Cause.AGENT_DEAD, why)
+            return stuck_at_received(count, Cause.AGENT_DEAD, why)
     return None
 
 
-def _stuck_at_received(count: int, cause: Cause, why: str) -> Verdict:
+def stuck_at_received(count: int, cause: Cause, why: str) -> Verdict:
     return Verdict(
         VerdictState.STUCK,
         f"stuck at received: {count:,} ({why})",
