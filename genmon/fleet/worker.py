@@ -265,7 +265,13 @@ def main() -> None:
     except (KeyError, ValueError):
         print("genmon worker: started without a plan (genmon starts this process itself)", file=sys.stderr)
         raise SystemExit(EXIT_FAILED) from None
-    code = run(plan)
+    try:
+        code = run(plan)
+    except BaseException as exc:  # whatever escaped: the process still ends here, never in the
+        # interpreter's shutdown, which waits for Faust's and mode's non-daemon threads forever
+        # (seen: a worker signalled while it stopped sat in threading._shutdown for half an hour)
+        log.warning("genmon worker: stopped on %s", one_line(exc))
+        code = EXIT_FAILED
     sys.stdout.flush()
     os._exit(code)  # Faust's or mode's threads must not keep a stopped worker alive
 

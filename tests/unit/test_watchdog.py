@@ -33,3 +33,23 @@ def test_a_worker_whose_genmon_is_gone_stops_and_a_hung_stop_ends_the_process() 
     ours.done.set()  # the stop finished in time
     watchdog.join(5)
     assert exits == [] and not watchdog.is_alive()
+
+
+def test_whatever_escapes_the_worker_ends_its_process_without_a_traceback() -> None:
+    """An exception out of the worker's life must not leave the process to the interpreter's
+    shutdown (Faust's non-daemon threads would keep it alive): one line, exit status 2."""
+    import json
+    import subprocess
+    import sys
+
+    from genmon.fleet.worker import EXIT_FAILED, PLAN_ENV
+
+    done = subprocess.run(
+        [sys.executable, "-m", "genmon.fleet.worker"],
+        env={**os.environ, PLAN_ENV: json.dumps({"broker": "kafka://127.0.0.1:9"})},  # no log_path
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == EXIT_FAILED, done.stderr
+    assert "Traceback" not in done.stderr
