@@ -104,7 +104,9 @@ def watch(
                 snapshot = settle_and_read(run.watcher, duration, settle)
             else:
                 sleep_in_slices(duration)
-                snapshot = run.watcher.snapshot()
+                # the printed snapshot is the run's last reading, and its recording's
+                run.watcher.sampler.stop()
+                snapshot = run.watcher.snapshot(fresh=True)
             print_report(snapshot, json_output)
             if snapshot.switches_refused:
                 click.echo(f"genmon watch: {snapshot.switches_refused}", err=True)
