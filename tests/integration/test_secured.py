@@ -359,7 +359,7 @@ def test_a_fleet_is_watched_scraped_and_switched_with_x(
         os.killpg(watcher.pid, signal.SIGTERM)
         watcher.wait(20)
     # the switches: --pause switches every generator off, in both workers, through the control topic
-    snapshot, _ = watch_json(broker, app_id, "--duration", "2", "--pause", "--settle", "3")
+    snapshot, _ = watch_json(broker, app_id, "--duration", "2", "--pause")  # the default settle, as a fleet
     row = the_row(snapshot)
     assert row["on"] is False, row
     assert row["verdict"]["state"] not in ("lost", "unverifiable", "stuck"), row["verdict"]
