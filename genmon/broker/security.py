@@ -13,6 +13,7 @@ one place a Kafka client is made (docs/ARCHITECTURE.md, "One place makes every K
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import ssl
@@ -139,11 +140,16 @@ class Security:
         return [s for s in (self.password, self.key_password) if s]
 
     def ssl_context(self) -> ssl.SSLContext | None:
-        """The TLS context the clients use: the app's own, or one made from the properties."""
+        """The TLS context the clients use: the app's own, or one made from the properties (once:
+        the health check opens a connection every second)."""
         if not self.tls:
             return None
         if self.context is not None:
             return self.context
+        return self._made_context
+
+    @functools.cached_property
+    def _made_context(self) -> ssl.SSLContext:
         return _context(self)
 
     def aiokafka(self) -> dict[str, Any]:
@@ -348,7 +354,7 @@ def from_properties(props: Mapping[str, str], origin: str = "-X") -> Security:
         bootstrap=props.get("bootstrap.servers") or None,
     )
     if security.tls:
-        _context(security)  # a bad PEM or a wrong key password: one line now, not in every client
+        security.ssl_context()  # a bad PEM or a wrong key password: one line now, not in every client
     return security
 
 
